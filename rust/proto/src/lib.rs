@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! no_std logic shared by the ssi-rs kernel modules and host `cargo test`.
+//!
+//! Every file under `src/` depends on `core` only: kernel modules include
+//! them with `#[path]`, the host builds them as this crate.
+
+#![no_std]
+
+pub mod knob;
+pub mod node_id;
