@@ -4,7 +4,7 @@
 //! Input is untrusted user bytes: every function here rejects anything but
 //! the exact expected form and never overflows.
 
-use crate::node_id::NodeId;
+use super::node_id::NodeId;
 
 /// Why a written value was refused. Every variant maps to `-EINVAL`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub fn parse_u32(buf: &[u8], max: u32) -> Result<u32, KnobError> {
 
 /// Parses a node id written to a knob: a decimal in `1..=255`.
 pub fn parse_node_id(buf: &[u8]) -> Result<NodeId, KnobError> {
-    let raw = parse_u32(buf, crate::node_id::MAX_NODE_ID)?;
+    let raw = parse_u32(buf, super::node_id::MAX_NODE_ID)?;
     NodeId::new(raw).ok_or(KnobError::OutOfRange)
 }
 

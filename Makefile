@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# ssi-rs: single system image for Linux clusters.
+#
+#   make run     set up, build, boot the 4-node cluster, shell on node 1
+#   make test    set up, build, run every test (host, KUnit, cluster scenarios)
+#
+# The kernel build (tools/setup) lives under $(SSI_CACHE), default
+# ~/.cache/ssi-rs, keyed by patches + config fragment + toolchain.
+
+SHELL := /bin/bash
+KBUILD = $(shell tools/setup --kbuild)
+KMAKE = $(MAKE) -C $(KBUILD) M=$(CURDIR) LLVM=1 RUSTC=/usr/bin/rustc \
+	HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+	RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
+AGENT := tools/agent/target/x86_64-unknown-linux-gnu/release/ssi-agent
+INITRAMFS := build/initramfs.cpio.gz
+CLUSTER := tools/cluster
+
+.PHONY: all setup modules agent initramfs run down test test-selfcheck host-test clean
+
+all: setup modules agent initramfs
+
+setup:
+	@tools/setup
+
+modules: setup
+	$(KMAKE) modules
+
+agent:
+	cd tools/agent && RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build -q --release --target x86_64-unknown-linux-gnu
+
+initramfs: modules agent
+	@mkdir -p build
+	tools/mkinitramfs $(INITRAMFS)
+
+run: all
+	@$(CLUSTER) down >/dev/null 2>&1 || true
+	$(CLUSTER) up -n 4
+	@echo "Shell on node 1 follows. Ctrl-] leaves it; 'make down' stops the cluster."
+	@$(CLUSTER) console 1
+
+down:
+	$(CLUSTER) down
+
+host-test:
+	cd rust/proto && cargo test -q
+
+test: all
+	tests/run
+
+# The harness must turn red on a failing KUnit case and on an oops.
+test-selfcheck: all
+	@for inject in kunit-fail oops; do \
+		if SSI_INJECT=$$inject tests/run --quick >build/selfcheck-$$inject.log 2>&1; then \
+			echo "selfcheck: SSI_INJECT=$$inject stayed green"; exit 1; \
+		else echo "selfcheck: SSI_INJECT=$$inject turned the run red, as it must"; fi; \
+	done
+
+clean:
+	-$(KMAKE) clean
+	rm -rf build

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Safe abstractions over `kernel::bindings` used by the ssi-rs modules.
+//!
+//! Rust-for-Linux in 6.12 cannot export Rust items across modules, so each
+//! module compiles this source in with
+//! `#[path = "../rust/kernel_ext/mod.rs"] mod kernel_ext;`.
+//! Every raw binding the modules need is wrapped here once.
+
+#![allow(dead_code)]
+
+pub mod kunit;
+pub mod sysfs;

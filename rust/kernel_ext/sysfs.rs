@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Directories of text attributes under `/sys/kernel/`.
+
+use core::{ffi::c_char, fmt, ptr};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox, KVec},
+    bindings,
+    error::{code::ENOMEM, Result},
+    str::CStr,
+};
+
+/// The output of a `show` callback: at most one page of text.
+pub struct ShowBuf<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> ShowBuf<'a> {
+    /// Wraps an empty buffer.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    /// Bytes written so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl fmt::Write for ShowBuf<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Reads the attribute into the buffer.
+pub type ShowFn = fn(&mut ShowBuf<'_>) -> Result;
+/// Applies bytes written to the attribute; an error leaves state unchanged.
+pub type StoreFn = fn(&[u8]) -> Result;
+
+/// One file of a [`SysfsDir`].
+pub struct Attribute {
+    name: &'static CStr,
+    show: Option<ShowFn>,
+    store: Option<StoreFn>,
+}
+
+impl Attribute {
+    /// A file readable by everyone (0444).
+    pub const fn ro(name: &'static CStr, show: ShowFn) -> Self {
+        Self { name, show: Some(show), store: None }
+    }
+
+    /// A file readable by everyone, writable by root (0644).
+    pub const fn rw(name: &'static CStr, show: ShowFn, store: StoreFn) -> Self {
+        Self { name, show: Some(show), store: Some(store) }
+    }
+
+    /// A file writable by root only (0200).
+    pub const fn wo(name: &'static CStr, store: StoreFn) -> Self {
+        Self { name, show: None, store: Some(store) }
+    }
+
+    fn mode(&self) -> u16 {
+        match (self.show.is_some(), self.store.is_some()) {
+            (true, true) => 0o644,
+            (true, false) => 0o444,
+            (false, _) => 0o200,
+        }
+    }
+}
+
+/// A registered attribute: `kattr` is what sysfs hands back to the trampolines.
+#[repr(C)]
+struct Slot {
+    kattr: bindings::kobj_attribute,
+    attr: &'static Attribute,
+}
+
+unsafe extern "C" fn show_trampoline(
+    _kobj: *mut bindings::kobject,
+    kattr: *mut bindings::kobj_attribute,
+    buf: *mut c_char,
+) -> isize {
+    // SAFETY: sysfs only calls this for attributes of a live `SysfsDir`, whose
+    // `kobj_attribute`s are the first field of a `#[repr(C)]` `Slot`.
+    let slot = unsafe { &*kattr.cast::<Slot>() };
+    // SAFETY: sysfs passes a zeroed buffer of `PAGE_SIZE` bytes that nothing
+    // else uses during the call.
+    let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), bindings::PAGE_SIZE) };
+    let Some(show) = slot.attr.show else {
+        return kernel::error::code::EIO.to_errno() as isize;
+    };
+    let mut out = ShowBuf::new(page);
+    match show(&mut out) {
+        Ok(()) => out.as_bytes().len() as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+unsafe extern "C" fn store_trampoline(
+    _kobj: *mut bindings::kobject,
+    kattr: *mut bindings::kobj_attribute,
+    buf: *const c_char,
+    count: usize,
+) -> isize {
+    // SAFETY: as in `show_trampoline`.
+    let slot = unsafe { &*kattr.cast::<Slot>() };
+    // SAFETY: sysfs passes `count` readable bytes at `buf` for the call.
+    let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
+    let Some(store) = slot.attr.store else {
+        return kernel::error::code::EIO.to_errno() as isize;
+    };
+    match store(input) {
+        Ok(()) => count as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// The directory `/sys/kernel/<name>/` and its attributes; removed on drop.
+///
+/// Callbacks run concurrently with each other and with drop's removal
+/// draining them, so they must synchronise the state they touch.
+// INVARIANT: `kobj` came from `kobject_create_and_add` and holds the one
+// reference this struct owns; `group` is registered on it and points into
+// `ptrs` and `slots`, which are neither moved nor changed until drop has
+// removed the group.
+pub struct SysfsDir {
+    kobj: *mut bindings::kobject,
+    group: KBox<bindings::attribute_group>,
+    ptrs: KVec<*mut bindings::attribute>,
+    slots: KVec<KBox<Slot>>,
+}
+
+// SAFETY: the kobject is reference counted and sysfs serialises its own
+// updates; the struct's other fields are never changed after `new`.
+unsafe impl Send for SysfsDir {}
+// SAFETY: `&SysfsDir` exposes no methods that touch shared state.
+unsafe impl Sync for SysfsDir {}
+
+impl SysfsDir {
+    /// Creates `/sys/kernel/<name>/` holding `attrs`.
+    pub fn new(name: &'static CStr, attrs: &'static [Attribute]) -> Result<Self> {
+        let mut slots = KVec::with_capacity(attrs.len(), GFP_KERNEL)?;
+        let mut ptrs = KVec::with_capacity(attrs.len() + 1, GFP_KERNEL)?;
+        for attr in attrs {
+            // SAFETY: all-zero is a valid `kobj_attribute` (null name, no callbacks).
+            let mut kattr: bindings::kobj_attribute = unsafe { core::mem::zeroed() };
+            kattr.attr.name = attr.name.as_char_ptr();
+            kattr.attr.mode = attr.mode();
+            kattr.show = attr.show.map(|_| show_trampoline as _);
+            kattr.store = attr.store.map(|_| store_trampoline as _);
+            let mut slot = KBox::new(Slot { kattr, attr }, GFP_KERNEL)?;
+            ptrs.push(ptr::addr_of_mut!(slot.kattr.attr), GFP_KERNEL)?;
+            slots.push(slot, GFP_KERNEL)?;
+        }
+        ptrs.push(ptr::null_mut(), GFP_KERNEL)?;
+        // SAFETY: all-zero is a valid, empty `attribute_group`.
+        let mut group: KBox<bindings::attribute_group> =
+            KBox::new(unsafe { core::mem::zeroed() }, GFP_KERNEL)?;
+        group.attrs = ptrs.as_mut_ptr();
+
+        // SAFETY: `kernel_kobj` is set up at boot and never freed; `name` is
+        // a NUL-terminated string that outlives the call (it is copied).
+        let kobj = unsafe { bindings::kobject_create_and_add(name.as_char_ptr(), bindings::kernel_kobj) };
+        if kobj.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `kobj` is live; `group` and the attributes it points to stay
+        // allocated and unmoved until drop removes the group.
+        let ret = unsafe { bindings::sysfs_create_group(kobj, &*group) };
+        if ret != 0 {
+            // SAFETY: drops the only reference, taken just above.
+            unsafe { bindings::kobject_put(kobj) };
+            return Err(kernel::error::Error::from_errno(ret));
+        }
+        // INVARIANT: the group is registered with storage owned by `Self`.
+        Ok(Self { kobj, group, ptrs, slots })
+    }
+}
+
+impl Drop for SysfsDir {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the group is registered on the live
+        // `kobj`. Removal waits for running callbacks, so nothing uses
+        // `slots` afterwards; then the one owned reference is dropped.
+        unsafe {
+            bindings::sysfs_remove_group(self.kobj, &*self.group);
+            bindings::kobject_put(self.kobj);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The `ssi-proto` sources, for kernel modules:
+//! `#[path = "../rust/proto/kernel.rs"] mod proto;`
+
+#![allow(dead_code)]
+
+#[path = "src/knob.rs"]
+pub mod knob;
+#[path = "src/node_id.rs"]
+pub mod node_id;
