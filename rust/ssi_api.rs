@@ -6,7 +6,7 @@
 //! this file with `#[path = "../rust/ssi_api.rs"] mod ssi_api;`. modpost
 //! then records the dependency, so `ssi.ko` must be loaded first.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 #[path = "proto/src/node_id.rs"]
 pub mod node_id;

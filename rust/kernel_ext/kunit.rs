@@ -7,7 +7,7 @@
 //! [`kunit_expect!`] records a failed expectation and lets the case go on:
 //! nothing unwinds and destructors run.
 
-use core::ffi::c_char;
+use kernel::ffi::c_char;
 use kernel::{bindings, str::CStr};
 
 /// The running test case, as handed to a case function.
@@ -82,9 +82,9 @@ pub const fn case_end() -> bindings::kunit_case {
 pub const fn suite(name: &'static CStr, cases: *mut bindings::kunit_case) -> bindings::kunit_suite {
     // SAFETY: all-zero is a valid, empty `kunit_suite`.
     let mut s: bindings::kunit_suite = unsafe { core::mem::zeroed() };
-    let bytes = name.as_bytes();
+    let bytes = name.as_bytes_with_nul();
     let mut i = 0;
-    while i < bytes.len() && i < s.name.len() - 1 {
+    while i + 1 < bytes.len() && i + 1 < s.name.len() {
         s.name[i] = bytes[i] as c_char;
         i += 1;
     }

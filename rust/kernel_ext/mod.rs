@@ -6,7 +6,7 @@
 //! `#[path = "../rust/kernel_ext/mod.rs"] mod kernel_ext;`.
 //! Every raw binding the modules need is wrapped here once.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 pub mod kunit;
 pub mod sysfs;

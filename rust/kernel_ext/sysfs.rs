@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Directories of text attributes under `/sys/kernel/`.
 
-use core::{ffi::c_char, fmt, ptr};
+use core::{fmt, ptr};
+use kernel::ffi::c_char;
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
     bindings,

@@ -2,7 +2,7 @@
 //! The `ssi-proto` sources, for kernel modules:
 //! `#[path = "../rust/proto/kernel.rs"] mod proto;`
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 #[path = "src/knob.rs"]
 pub mod knob;
