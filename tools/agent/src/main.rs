@@ -69,10 +69,12 @@ fn pump(port: Port, session: u32, kind: u8, mut from: impl Read, done: mpsc::Sen
 }
 
 fn open(port: &Port, sessions: &Arc<Mutex<HashMap<u32, Session>>>, id: u32, payload: &[u8]) {
-    let argv: Vec<String> = payload
-        .split(|&b| b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
+    // Each argument is NUL-terminated: the last split piece is empty.
+    let mut pieces: Vec<&[u8]> = payload.split(|&b| b == 0).collect();
+    pieces.pop();
+    let argv: Vec<std::ffi::OsString> = pieces
+        .into_iter()
+        .map(|a| <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(a).to_os_string())
         .collect();
     let Some((prog, args)) = argv.split_first() else {
         send(port, b'F', id, b"empty command");
@@ -88,7 +90,7 @@ fn open(port: &Port, sessions: &Arc<Mutex<HashMap<u32, Session>>>, id: u32, payl
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            send(port, b'F', id, format!("{prog}: {e}").as_bytes());
+            send(port, b'F', id, format!("{}: {e}", prog.to_string_lossy()).as_bytes());
             return;
         }
     };
