@@ -8,6 +8,7 @@ use kernel::{
     bindings,
     error::{code::ENOMEM, Result},
     str::CStr,
+    sync::Arc,
 };
 
 /// The output of a `show` callback: at most one page of text.
@@ -38,31 +39,31 @@ impl fmt::Write for ShowBuf<'_> {
     }
 }
 
-/// Reads the attribute into the buffer.
-pub type ShowFn = fn(&mut ShowBuf<'_>) -> Result;
-/// Applies bytes written to the attribute; an error leaves state unchanged.
-pub type StoreFn = fn(&[u8]) -> Result;
+/// Reads the attribute of context `T` into the buffer.
+pub type ShowFn<T> = fn(&T, &mut ShowBuf<'_>) -> Result;
+/// Applies bytes written to the attribute; an error must leave state unchanged.
+pub type StoreFn<T> = fn(&T, &[u8]) -> Result;
 
-/// One file of a [`SysfsDir`].
-pub struct Attribute {
+/// One file of a [`SysfsDir`] whose callbacks see a `&T`.
+pub struct Attribute<T: 'static> {
     name: &'static CStr,
-    show: Option<ShowFn>,
-    store: Option<StoreFn>,
+    show: Option<ShowFn<T>>,
+    store: Option<StoreFn<T>>,
 }
 
-impl Attribute {
+impl<T> Attribute<T> {
     /// A file readable by everyone (0444).
-    pub const fn ro(name: &'static CStr, show: ShowFn) -> Self {
+    pub const fn ro(name: &'static CStr, show: ShowFn<T>) -> Self {
         Self { name, show: Some(show), store: None }
     }
 
     /// A file readable by everyone, writable by root (0644).
-    pub const fn rw(name: &'static CStr, show: ShowFn, store: StoreFn) -> Self {
+    pub const fn rw(name: &'static CStr, show: ShowFn<T>, store: StoreFn<T>) -> Self {
         Self { name, show: Some(show), store: Some(store) }
     }
 
     /// A file writable by root only (0200).
-    pub const fn wo(name: &'static CStr, store: StoreFn) -> Self {
+    pub const fn wo(name: &'static CStr, store: StoreFn<T>) -> Self {
         Self { name, show: None, store: Some(store) }
     }
 
@@ -77,19 +78,23 @@ impl Attribute {
 
 /// A registered attribute: `kattr` is what sysfs hands back to the trampolines.
 #[repr(C)]
-struct Slot {
+struct Slot<T: 'static> {
     kattr: bindings::kobj_attribute,
-    attr: &'static Attribute,
+    attr: &'static Attribute<T>,
+    ctx: *const T,
 }
 
-unsafe extern "C" fn show_trampoline(
+unsafe extern "C" fn show_trampoline<T: 'static>(
     _kobj: *mut bindings::kobject,
     kattr: *mut bindings::kobj_attribute,
     buf: *mut c_char,
 ) -> isize {
     // SAFETY: sysfs only calls this for attributes of a live `SysfsDir`, whose
     // `kobj_attribute`s are the first field of a `#[repr(C)]` `Slot`.
-    let slot = unsafe { &*kattr.cast::<Slot>() };
+    let slot = unsafe { &*kattr.cast::<Slot<T>>() };
+    // SAFETY: `ctx` points into the `Arc` the `SysfsDir` holds until the
+    // group is removed, and removal waits for running callbacks.
+    let ctx = unsafe { &*slot.ctx };
     // SAFETY: sysfs passes a zeroed buffer of `PAGE_SIZE` bytes that nothing
     // else uses during the call.
     let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), bindings::PAGE_SIZE) };
@@ -97,26 +102,28 @@ unsafe extern "C" fn show_trampoline(
         return kernel::error::code::EIO.to_errno() as isize;
     };
     let mut out = ShowBuf::new(page);
-    match show(&mut out) {
+    match show(ctx, &mut out) {
         Ok(()) => out.as_bytes().len() as isize,
         Err(e) => e.to_errno() as isize,
     }
 }
 
-unsafe extern "C" fn store_trampoline(
+unsafe extern "C" fn store_trampoline<T: 'static>(
     _kobj: *mut bindings::kobject,
     kattr: *mut bindings::kobj_attribute,
     buf: *const c_char,
     count: usize,
 ) -> isize {
     // SAFETY: as in `show_trampoline`.
-    let slot = unsafe { &*kattr.cast::<Slot>() };
+    let slot = unsafe { &*kattr.cast::<Slot<T>>() };
+    // SAFETY: as in `show_trampoline`.
+    let ctx = unsafe { &*slot.ctx };
     // SAFETY: sysfs passes `count` readable bytes at `buf` for the call.
     let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
     let Some(store) = slot.attr.store else {
         return kernel::error::code::EIO.to_errno() as isize;
     };
-    match store(input) {
+    match store(ctx, input) {
         Ok(()) => count as isize,
         Err(e) => e.to_errno() as isize,
     }
@@ -130,22 +137,24 @@ unsafe extern "C" fn store_trampoline(
 // reference this struct owns; `group` is registered on it and points into
 // `ptrs` and `slots`, which are neither moved nor changed until drop has
 // removed the group.
-pub struct SysfsDir {
+pub struct SysfsDir<T: Send + Sync + 'static> {
     kobj: *mut bindings::kobject,
     group: KBox<bindings::attribute_group>,
     ptrs: KVec<*mut bindings::attribute>,
-    slots: KVec<KBox<Slot>>,
+    slots: KVec<KBox<Slot<T>>>,
+    ctx: Arc<T>,
 }
 
 // SAFETY: the kobject is reference counted and sysfs serialises its own
-// updates; the struct's other fields are never changed after `new`.
-unsafe impl Send for SysfsDir {}
+// updates; the other fields are never changed after `new`, and `T` is
+// `Send + Sync`.
+unsafe impl<T: Send + Sync> Send for SysfsDir<T> {}
 // SAFETY: `&SysfsDir` exposes no methods that touch shared state.
-unsafe impl Sync for SysfsDir {}
+unsafe impl<T: Send + Sync> Sync for SysfsDir<T> {}
 
-impl SysfsDir {
-    /// Creates `/sys/kernel/<name>/` holding `attrs`.
-    pub fn new(name: &'static CStr, attrs: &'static [Attribute]) -> Result<Self> {
+impl<T: Send + Sync + 'static> SysfsDir<T> {
+    /// Creates `/sys/kernel/<name>/` holding `attrs`, whose callbacks see `ctx`.
+    pub fn new(name: &'static CStr, attrs: &'static [Attribute<T>], ctx: Arc<T>) -> Result<Self> {
         let mut slots = KVec::with_capacity(attrs.len(), GFP_KERNEL)?;
         let mut ptrs = KVec::with_capacity(attrs.len() + 1, GFP_KERNEL)?;
         for attr in attrs {
@@ -153,9 +162,10 @@ impl SysfsDir {
             let mut kattr: bindings::kobj_attribute = unsafe { core::mem::zeroed() };
             kattr.attr.name = attr.name.as_char_ptr();
             kattr.attr.mode = attr.mode();
-            kattr.show = attr.show.map(|_| show_trampoline as _);
-            kattr.store = attr.store.map(|_| store_trampoline as _);
-            let mut slot = KBox::new(Slot { kattr, attr }, GFP_KERNEL)?;
+            kattr.show = attr.show.map(|_| show_trampoline::<T> as _);
+            kattr.store = attr.store.map(|_| store_trampoline::<T> as _);
+            let ctx_ptr: *const T = &*ctx;
+            let mut slot = KBox::new(Slot { kattr, attr, ctx: ctx_ptr }, GFP_KERNEL)?;
             ptrs.push(ptr::addr_of_mut!(slot.kattr.attr), GFP_KERNEL)?;
             slots.push(slot, GFP_KERNEL)?;
         }
@@ -180,11 +190,11 @@ impl SysfsDir {
             return Err(kernel::error::Error::from_errno(ret));
         }
         // INVARIANT: the group is registered with storage owned by `Self`.
-        Ok(Self { kobj, group, ptrs, slots })
+        Ok(Self { kobj, group, ptrs, slots, ctx })
     }
 }
 
-impl Drop for SysfsDir {
+impl<T: Send + Sync + 'static> Drop for SysfsDir<T> {
     fn drop(&mut self) {
         // SAFETY: by the type invariant the group is registered on the live
         // `kobj`. Removal waits for running callbacks, so nothing uses
