@@ -8,5 +8,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod kthread;
 pub mod kunit;
 pub mod sysfs;
+pub mod tipc;

@@ -7,4 +7,6 @@
 #![no_std]
 
 pub mod knob;
+pub mod membership;
 pub mod node_id;
+pub mod wire;

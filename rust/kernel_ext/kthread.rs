@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Kernel threads that are stopped and reaped on drop.
+
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox},
+    bindings,
+    error::{Error, Result},
+    ffi::{c_int, c_void},
+    str::CStr,
+};
+
+/// A running kernel thread; dropping it calls `kthread_stop` and waits.
+///
+/// The body should return once [`should_stop`] is true, and must not sleep
+/// uninterruptibly on something only its owner can end.
+// INVARIANT: `task` is a kthread created by `spawn` on which this struct
+// holds a task reference.
+pub struct KThread {
+    task: *mut bindings::task_struct,
+}
+
+// SAFETY: the task pointer is only used for `kthread_stop_put`, which may be
+// called from any thread.
+unsafe impl Send for KThread {}
+// SAFETY: `&KThread` offers no operation.
+unsafe impl Sync for KThread {}
+
+unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void) -> c_int {
+    // SAFETY: `data` is the `KBox<F>` leaked by `spawn`, handed over once.
+    let body = unsafe { KBox::from_raw(data.cast::<F>()) };
+    body();
+    // kthread_stop() may only be called on a thread that has not exited:
+    // wait for it.
+    while !should_stop() {
+        // SAFETY: sleeps in the thread's own context; `kthread_stop` wakes it.
+        unsafe { bindings::schedule_timeout_interruptible(kernel::time::msecs_to_jiffies(100) as _) };
+    }
+    0
+}
+
+impl KThread {
+    /// Starts `body` in a new kernel thread named `name`.
+    pub fn spawn<F: FnOnce() + Send + 'static>(name: &CStr, body: F) -> Result<Self> {
+        let data = KBox::into_raw(KBox::new(body, GFP_KERNEL)?);
+        // SAFETY: `trampoline::<F>` takes ownership of `data`; the format
+        // string and `name` are NUL-terminated and copied by the call.
+        let task = unsafe {
+            bindings::kthread_create_on_node(
+                Some(trampoline::<F>),
+                data.cast(),
+                bindings::NUMA_NO_NODE,
+                kernel::c_str!("%s").as_char_ptr(),
+                name.as_char_ptr(),
+            )
+        };
+        if let Some(err) = err_ptr(task) {
+            // SAFETY: the thread was not created, so `data` is still ours.
+            drop(unsafe { KBox::from_raw(data) });
+            return Err(err);
+        }
+        // SAFETY: `task` is a valid, not yet running kthread.
+        unsafe {
+            bindings::get_task_struct(task);
+            bindings::wake_up_process(task);
+        }
+        // INVARIANT: a kthread with a reference held.
+        Ok(Self { task })
+    }
+}
+
+impl Drop for KThread {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant; the trampoline never exits before
+        // `kthread_stop`, which this call performs before dropping the ref.
+        unsafe { bindings::kthread_stop_put(self.task) };
+    }
+}
+
+/// Whether the current kthread has been asked to stop.
+pub fn should_stop() -> bool {
+    // SAFETY: only meaningful from a kthread, which all callers are.
+    unsafe { bindings::kthread_should_stop() }
+}
+
+fn err_ptr<T>(ptr: *mut T) -> Option<Error> {
+    let v = ptr as isize;
+    if (-4095..0).contains(&v) {
+        Some(Error::from_errno(v as i32))
+    } else {
+        None
+    }
+}

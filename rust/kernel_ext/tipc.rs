@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Kernel TIPC sockets: reliable datagrams to a service instance, cluster
+//! multicast, and topology-service subscriptions.
+
+use core::mem::{size_of, zeroed};
+use kernel::{
+    bindings,
+    error::{code::EINVAL, Error, Result},
+    ffi::c_void,
+};
+
+/// TIPC's own address of a node (32 bits), as the topology service reports.
+pub type TipcNode = u32;
+
+const AF_TIPC: i32 = bindings::AF_TIPC as i32;
+
+fn to_result(ret: i32) -> Result<i32> {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A kernel socket of family `AF_TIPC` in the initial network namespace.
+// INVARIANT: `sock` came from `sock_create_kern` and is released on drop.
+pub struct TipcSocket {
+    sock: *mut bindings::socket,
+}
+
+// SAFETY: kernel sockets may be used from any thread; the socket layer
+// serialises concurrent calls itself.
+unsafe impl Send for TipcSocket {}
+// SAFETY: as above: every method takes `&self` and locks in the socket layer.
+unsafe impl Sync for TipcSocket {}
+
+/// The two socket types ssi-rs uses.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// Reliable datagrams (`SOCK_RDM`).
+    Rdm,
+    /// A connection to the topology service (`SOCK_SEQPACKET`).
+    SeqPacket,
+}
+
+fn service_addr(ty: u32, instance: u32) -> bindings::sockaddr_tipc {
+    // SAFETY: all-zero is a valid `sockaddr_tipc`.
+    let mut a: bindings::sockaddr_tipc = unsafe { zeroed() };
+    a.family = AF_TIPC as u16;
+    a.addrtype = bindings::TIPC_SERVICE_ADDR as u8;
+    a.addr.name.name.type_ = ty;
+    a.addr.name.name.instance = instance;
+    a.addr.name.domain = 0;
+    a
+}
+
+fn service_range(ty: u32, lower: u32, upper: u32) -> bindings::sockaddr_tipc {
+    // SAFETY: all-zero is a valid `sockaddr_tipc`.
+    let mut a: bindings::sockaddr_tipc = unsafe { zeroed() };
+    a.family = AF_TIPC as u16;
+    a.addrtype = bindings::TIPC_SERVICE_RANGE as u8;
+    a.scope = bindings::tipc_scope_TIPC_CLUSTER_SCOPE as i8;
+    a.addr.nameseq.type_ = ty;
+    a.addr.nameseq.lower = lower;
+    a.addr.nameseq.upper = upper;
+    a
+}
+
+impl TipcSocket {
+    /// Creates a socket of the given kind.
+    pub fn new(kind: Kind) -> Result<Self> {
+        let ty = match kind {
+            Kind::Rdm => bindings::sock_type_SOCK_RDM,
+            Kind::SeqPacket => bindings::sock_type_SOCK_SEQPACKET,
+        };
+        let mut sock = core::ptr::null_mut();
+        // SAFETY: `init_net` lives for the kernel's lifetime; `sock` is a
+        // valid out-pointer.
+        to_result(unsafe {
+            bindings::sock_create_kern(&raw mut bindings::init_net, AF_TIPC, ty as i32, 0, &mut sock)
+        })?;
+        // INVARIANT: created just above.
+        Ok(Self { sock })
+    }
+
+    /// Publishes service instance `instance` of type `ty` in cluster scope.
+    pub fn bind(&self, ty: u32, instance: u32) -> Result {
+        let mut a = service_range(ty, instance, instance);
+        // SAFETY: `a` is a valid address of the stated length for the call.
+        to_result(unsafe {
+            bindings::kernel_bind(self.sock, (&raw mut a).cast(), size_of::<bindings::sockaddr_tipc>() as i32)
+        })?;
+        Ok(())
+    }
+
+    /// Connects to the topology service.
+    pub fn connect_topology(&self) -> Result {
+        let mut a = service_addr(bindings::TIPC_TOP_SRV, bindings::TIPC_TOP_SRV);
+        // SAFETY: as in `bind`.
+        to_result(unsafe {
+            bindings::kernel_connect(self.sock, (&raw mut a).cast(), size_of::<bindings::sockaddr_tipc>() as i32, 0)
+        })?;
+        Ok(())
+    }
+
+    /// Subscribes, on a topology connection, to every publication of
+    /// service type `ty`; events then arrive through [`Self::recv_event`].
+    pub fn subscribe(&self, ty: u32) -> Result {
+        // SAFETY: all-zero is a valid `tipc_subscr`.
+        let mut sub: bindings::tipc_subscr = unsafe { zeroed() };
+        sub.seq.type_ = ty;
+        sub.seq.lower = 0;
+        sub.seq.upper = u32::MAX;
+        sub.timeout = u32::MAX; // TIPC_WAIT_FOREVER
+        sub.filter = bindings::TIPC_SUB_PORTS;
+        // SAFETY: `sub` is plain data valid for its size during the call.
+        let bytes = unsafe {
+            core::slice::from_raw_parts((&raw const sub).cast::<u8>(), size_of::<bindings::tipc_subscr>())
+        };
+        self.send_raw(None, bytes)
+    }
+
+    /// Waits for the next topology event.
+    pub fn recv_event(&self) -> Result<TopologyEvent> {
+        let mut buf = [0u8; size_of::<bindings::tipc_event>()];
+        let (n, _) = self.recv(&mut buf)?;
+        if n != buf.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `buf` holds a whole `tipc_event`, plain data of any bit
+        // pattern; the read is unaligned-safe.
+        let ev: bindings::tipc_event = unsafe { core::ptr::read_unaligned(buf.as_ptr().cast()) };
+        let kind = match ev.event {
+            bindings::TIPC_PUBLISHED => EventKind::Published,
+            bindings::TIPC_WITHDRAWN => EventKind::Withdrawn,
+            _ => EventKind::Other,
+        };
+        Ok(TopologyEvent { kind, instance: ev.found_lower, node: ev.port.node, port: ev.port.ref_ })
+    }
+
+    /// Sends one datagram to instance `instance` of service type `ty`.
+    pub fn send_to(&self, ty: u32, instance: u32, data: &[u8]) -> Result {
+        self.send_raw(Some(service_addr(ty, instance)), data)
+    }
+
+    /// Sends one datagram to every socket bound to `ty` in `lower..=upper`
+    /// on every node (reliable cluster multicast).
+    pub fn multicast(&self, ty: u32, lower: u32, upper: u32, data: &[u8]) -> Result {
+        let mut a = service_range(ty, lower, upper);
+        a.scope = 0;
+        self.send_raw(Some(a), data)
+    }
+
+    fn send_raw(&self, addr: Option<bindings::sockaddr_tipc>, data: &[u8]) -> Result {
+        let mut addr = addr;
+        // SAFETY: all-zero is a valid, empty `msghdr`.
+        let mut msg: bindings::msghdr = unsafe { zeroed() };
+        if let Some(a) = addr.as_mut() {
+            msg.msg_name = (a as *mut bindings::sockaddr_tipc).cast::<c_void>();
+            msg.msg_namelen = size_of::<bindings::sockaddr_tipc>() as i32;
+        }
+        let mut vec = bindings::kvec { iov_base: data.as_ptr() as *mut c_void, iov_len: data.len() };
+        // SAFETY: `msg`, `addr` and `vec` are valid for the call, which only
+        // reads `data`.
+        let n = to_result(unsafe { bindings::kernel_sendmsg(self.sock, &mut msg, &mut vec, 1, data.len()) })?;
+        if n as usize != data.len() {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// Waits for one datagram; returns its length and the sender's node.
+    ///
+    /// A datagram longer than `buf` is truncated and reported as `EMSGSIZE`.
+    pub fn recv(&self, buf: &mut [u8]) -> Result<(usize, TipcNode)> {
+        // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
+        let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut msg: bindings::msghdr = unsafe { zeroed() };
+        msg.msg_name = (&raw mut from).cast();
+        msg.msg_namelen = size_of::<bindings::sockaddr_tipc>() as i32;
+        let mut vec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: `msg`, `from` and `vec` are valid for the call, which
+        // writes at most `buf.len()` bytes to `buf`.
+        let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), 0) })?;
+        if msg.msg_flags & bindings::MSG_TRUNC as u32 != 0 {
+            return Err(kernel::error::code::EMSGSIZE);
+        }
+        // SAFETY: TIPC fills the sender as a socket address for datagrams.
+        let node = unsafe { from.addr.id.node };
+        Ok((n as usize, node))
+    }
+
+    /// Wakes every thread blocked in [`Self::recv`] with an error, for good.
+    pub fn shutdown(&self) {
+        // SAFETY: valid socket by the type invariant.
+        unsafe { bindings::kernel_sock_shutdown(self.sock, bindings::sock_shutdown_cmd_SHUT_RDWR) };
+    }
+}
+
+impl Drop for TipcSocket {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant; nothing uses the socket afterwards.
+        unsafe { bindings::sock_release(self.sock) };
+    }
+}
+
+/// What the topology service reported.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum EventKind {
+    /// A matching service instance appeared.
+    Published,
+    /// It disappeared (withdrawn, or its node was lost).
+    Withdrawn,
+    /// Anything else (subscription timeout).
+    Other,
+}
+
+/// One topology event.
+#[derive(Clone, Copy, Debug)]
+pub struct TopologyEvent {
+    /// Published or withdrawn.
+    pub kind: EventKind,
+    /// The service instance (ssi-rs: the node id).
+    pub instance: u32,
+    /// The TIPC node that hosts the socket.
+    pub node: TipcNode,
+    /// The socket's port number.
+    pub port: u32,
+}
+
+/// Sets the TIPC link tolerance of every enabled bearer, in ms (50..=30000).
+pub fn set_link_tolerance(ms: u32) -> Result {
+    // SAFETY: `init_net` lives for the kernel's lifetime; the callee checks
+    // the range and locks.
+    to_result(unsafe { bindings::tipc_set_link_tolerance(&raw mut bindings::init_net, ms) })?;
+    Ok(())
+}
