@@ -1,23 +1,158 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! The files of `/sys/kernel/ssi/`.
+//! The files of `/sys/kernel/ssi/` (see Documentation/ABI/testing/sysfs-kernel-ssi).
 
-use crate::kernel_ext::sysfs::{Attribute, ShowBuf};
-use crate::proto::knob;
 use core::fmt::Write;
 use kernel::{c_str, prelude::*};
 
-pub(crate) static ATTRS: [Attribute; 1] =
-    [Attribute::rw(c_str!("node_id"), show_node_id, store_node_id)];
+use crate::cluster::{now_ns, Core};
+use crate::kernel_ext::{sysfs::Attribute, sysfs::ShowBuf, tipc};
+use crate::proto::knob;
+use crate::proto::wire::Kind;
+use crate::rpc;
 
-/// `node_id`: this node's id, 0 while unset.
-fn show_node_id(out: &mut ShowBuf<'_>) -> Result {
-    let id = crate::node_id().map_or(0, |id| id.get());
-    writeln!(out, "{id}").map_err(|_| EINVAL)
+pub(crate) static ATTRS: [Attribute<Core>; 7] = [
+    Attribute::ro(c_str!("node_id"), show_node_id),
+    Attribute::ro(c_str!("nodes"), show_nodes),
+    Attribute::wo(c_str!("add"), store_add),
+    Attribute::wo(c_str!("remove"), store_remove),
+    Attribute::rw(c_str!("failure_timeout_ms"), show_timeout, store_timeout),
+    Attribute::ro(c_str!("stats"), show_stats),
+    Attribute::rw(c_str!("ping"), show_ping, store_ping),
+];
+
+fn fmt_err(_: core::fmt::Error) -> Error {
+    EINVAL
 }
 
-/// Accepts a decimal in 1..=255 (a trailing newline is allowed).
-fn store_node_id(buf: &[u8]) -> Result {
-    let id = knob::parse_node_id(buf).map_err(|_| EINVAL)?;
-    crate::set_node_id(id);
+fn show_node_id(core: &Core, out: &mut ShowBuf<'_>) -> Result {
+    writeln!(out, "{}", core.me()).map_err(fmt_err)
+}
+
+/// One line per known node: `ID ADDR STATE AGE_MS`.
+fn show_nodes(core: &Core, out: &mut ShowBuf<'_>) -> Result {
+    let s = core.state.lock();
+    let m = &s.membership;
+    let now = now_ns();
+    for id in 1..=255u8 {
+        let p = &s.peers[id as usize];
+        let me = id == core.me();
+        let member = m.view().members.contains(id);
+        let observed = m.observed().contains(id);
+        let retired = m.retired().contains(id);
+        if !(me || member || observed || retired || p.added || p.last_heard != 0) {
+            continue;
+        }
+        let state = match (me && s.detached, retired, member, observed) {
+            (true, ..) => "leaving",
+            (_, true, _, true) => "leaving",
+            (_, true, _, false) => "removed",
+            (_, _, true, _) => "up",
+            (_, _, false, true) => "joining",
+            _ if p.added && p.last_heard == 0 => "joining",
+            _ => "down",
+        };
+        let a = p.addr;
+        if p.added {
+            write!(out, "{} {}.{}.{}.{} {} ", id, a[0], a[1], a[2], a[3], state).map_err(fmt_err)?;
+        } else if me {
+            write!(out, "{} self {} ", id, state).map_err(fmt_err)?;
+        } else {
+            write!(out, "{} tipc:{:08x} {} ", id, p.tipc, state).map_err(fmt_err)?;
+        }
+        if me {
+            writeln!(out, "0").map_err(fmt_err)?;
+        } else if p.last_heard == 0 {
+            writeln!(out, "-").map_err(fmt_err)?;
+        } else {
+            writeln!(out, "{}", (now - p.last_heard) / 1_000_000).map_err(fmt_err)?;
+        }
+    }
     Ok(())
+}
+
+/// `ID A.B.C.D`: admits node ID (again, after `remove`). `-EEXIST` if it
+/// is already a member.
+fn store_add(core: &Core, buf: &[u8]) -> Result {
+    let (id, addr) = knob::parse_add(buf).map_err(|_| EINVAL)?;
+    let id = id.get() as u8;
+    if id == core.me() {
+        let mut s = core.state.lock();
+        if !s.detached {
+            return Err(EEXIST);
+        }
+        s.detached = false;
+        let out = s.membership.rejoin();
+        drop(s);
+        core.act(out);
+        return Ok(());
+    }
+    {
+        let mut s = core.state.lock();
+        if s.membership.view().members.contains(id) && !s.membership.retired().contains(id) {
+            return Err(EEXIST);
+        }
+        let p = &mut s.peers[id as usize];
+        p.added = true;
+        p.addr = addr;
+    }
+    core.membership(|s| s.membership.admit(id));
+    Ok(())
+}
+
+/// `ID`: retires node ID gracefully on every node (itself included).
+fn store_remove(core: &Core, buf: &[u8]) -> Result {
+    let id = knob::parse_node_id(buf).map_err(|_| EINVAL)?.get() as u8;
+    {
+        let s = core.state.lock();
+        let m = &s.membership;
+        let known = id == core.me() || m.view().members.contains(id) || m.observed().contains(id);
+        if !known || m.retired().contains(id) {
+            return Err(ENOENT);
+        }
+    }
+    core.send(Kind::Retire, 0, 0, 0, 0, &[id])?;
+    if id == core.me() {
+        core.detach();
+    } else {
+        core.membership(|s| s.membership.retire(id));
+    }
+    Ok(())
+}
+
+fn show_timeout(core: &Core, out: &mut ShowBuf<'_>) -> Result {
+    writeln!(out, "{}", core.state.lock().failure_timeout_ms).map_err(fmt_err)
+}
+
+/// Applies the timeout to TIPC's link tolerance first: nothing changes if
+/// TIPC refuses it.
+fn store_timeout(core: &Core, buf: &[u8]) -> Result {
+    let ms = knob::parse_failure_timeout(buf).map_err(|_| EINVAL)?;
+    tipc::set_link_tolerance(ms)?;
+    core.state.lock().failure_timeout_ms = ms;
+    Ok(())
+}
+
+fn show_stats(core: &Core, out: &mut ShowBuf<'_>) -> Result {
+    core.stats.show(out).map_err(fmt_err)
+}
+
+fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {
+    let s = core.state.lock();
+    let text = &s.ping_report[..s.ping_report_len];
+    out.write_str(core::str::from_utf8(text).unwrap_or("")).map_err(fmt_err)
+}
+
+/// `ID COUNT [SIZE]`: COUNT checked request/response round trips to ID.
+fn store_ping(core: &Core, buf: &[u8]) -> Result {
+    let mut f = [0u32, 0, 8];
+    let n = knob::parse_fields(buf, &mut f).map_err(|_| EINVAL)?;
+    let size_max = crate::proto::wire::MAX_PAYLOAD as u32;
+    if n < 2 || f[0] == 0 || f[0] > 255 || f[1] == 0 || f[1] > 10_000_000 || f[2] > size_max {
+        return Err(EINVAL);
+    }
+    let dst = f[0] as u8;
+    if dst == core.me() || !core.is_member(dst) {
+        return Err(ENOENT);
+    }
+    rpc::ping(core, dst, f[1], f[2])
 }

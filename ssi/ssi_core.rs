@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! ssi-rs core: node identity and `/sys/kernel/ssi/`.
+//! ssi-rs core: cluster membership and messaging over TIPC, administered
+//! through `/sys/kernel/ssi/`.
 
-use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{c_str, prelude::*};
 
 #[path = "../rust/kernel_ext/mod.rs"]
@@ -9,67 +9,68 @@ mod kernel_ext;
 #[path = "../rust/proto/kernel.rs"]
 mod proto;
 
+mod cluster;
 mod knobs;
+mod rpc;
+mod stats;
+mod transport;
 
-use kernel_ext::sysfs::SysfsDir;
+use cluster::Core;
+use kernel_ext::{sysfs::SysfsDir, tipc};
 use proto::node_id::NodeId;
 
 module! {
     type: Ssi,
     name: "ssi",
     author: "ssi-rs",
-    description: "ssi-rs core: node identity and cluster administration",
+    description: "ssi-rs core: cluster membership and messaging over TIPC",
     license: "GPL",
 }
 
-/// This node's id; 0 while unset.
-static NODE_ID: AtomicU32 = AtomicU32::new(0);
+static NODE_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
 
 extern "C" {
     /// The `node_id` module parameter, declared in `exports.c`.
     fn ssi_param_node_id() -> u32;
 }
 
-/// This node's id (0 if unset), exported to the other modules by `exports.c`.
+/// This node's id, exported to the other modules by `exports.c`.
 #[no_mangle]
 pub extern "C" fn ssi_node_id() -> u32 {
-    NODE_ID.load(Ordering::Relaxed)
-}
-
-pub(crate) fn node_id() -> Option<NodeId> {
-    NodeId::new(NODE_ID.load(Ordering::Relaxed))
-}
-
-pub(crate) fn set_node_id(id: NodeId) {
-    NODE_ID.store(id.get(), Ordering::Relaxed);
+    NODE_ID.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 struct Ssi {
-    _sysfs: SysfsDir,
+    // Dropped in this order: the files first, then the threads.
+    _sysfs: SysfsDir<Core>,
+    _threads: transport::Threads,
 }
 
 impl kernel::Module for Ssi {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: reads a module parameter that the loader set before init.
         let raw = unsafe { ssi_param_node_id() };
-        match (raw, NodeId::new(raw)) {
-            (0, _) => pr_info!("loaded, node id unset\n"),
-            (_, Some(id)) => {
-                set_node_id(id);
-                pr_info!("loaded as node {}\n", id);
-            }
-            (_, None) => {
-                pr_err!("node_id={} is outside 1..=255\n", raw);
-                return Err(EINVAL);
-            }
+        let Some(me) = NodeId::new(raw) else {
+            pr_err!("node_id={} must be given, in 1..=255\n", raw);
+            return Err(EINVAL);
+        };
+        let core = Core::new(me).inspect_err(|e| {
+            pr_err!("TIPC is not usable (error {}): is a bearer enabled?\n", e.to_errno());
+        })?;
+        if let Err(e) = tipc::set_link_tolerance(1000) {
+            pr_warn!("link tolerance not applied (error {}): no bearer yet\n", e.to_errno());
         }
-        let sysfs = SysfsDir::new(c_str!("ssi"), &knobs::ATTRS)?;
-        Ok(Ssi { _sysfs: sysfs })
+        let threads = transport::Threads::start(&core)?;
+        let sysfs = SysfsDir::new(c_str!("ssi"), &knobs::ATTRS, core)?;
+        NODE_ID.store(me.get(), core::sync::atomic::Ordering::Relaxed);
+        pr_info!("node {} started\n", me);
+        Ok(Ssi { _sysfs: sysfs, _threads: threads })
     }
 }
 
 impl Drop for Ssi {
     fn drop(&mut self) {
-        pr_info!("unloaded\n");
+        NODE_ID.store(0, core::sync::atomic::Ordering::Relaxed);
+        pr_info!("stopped\n");
     }
 }

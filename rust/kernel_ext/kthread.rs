@@ -90,3 +90,9 @@ fn err_ptr<T>(ptr: *mut T) -> Option<Error> {
         None
     }
 }
+
+/// Sleeps up to `ms` milliseconds; returns early when woken (`kthread_stop`).
+pub fn sleep_ms(ms: u32) {
+    // SAFETY: sleeping in process context.
+    unsafe { bindings::schedule_timeout_interruptible(kernel::time::msecs_to_jiffies(ms) as _) };
+}

@@ -3,7 +3,7 @@
 //! module loads (after `ssi.ko`).
 
 use core::fmt::Write;
-use kernel::{c_str, prelude::*};
+use kernel::{alloc::flags::GFP_KERNEL, c_str, prelude::*, sync::Arc};
 
 #[path = "../../rust/kernel_ext/mod.rs"]
 mod kernel_ext;
@@ -57,19 +57,27 @@ fn showbuf_bounds(t: &Test) {
     kunit_expect!(t, out.as_bytes() == b"12345678");
 }
 
-fn show_probe(out: &mut ShowBuf<'_>) -> Result {
-    writeln!(out, "probe").map_err(|_| EINVAL)
+struct Probe(u32);
+
+fn show_probe(p: &Probe, out: &mut ShowBuf<'_>) -> Result {
+    writeln!(out, "{}", p.0).map_err(|_| EINVAL)
 }
 
-static PROBE_ATTRS: [Attribute; 1] = [Attribute::ro(c_str!("probe"), show_probe)];
+static PROBE_ATTRS: [Attribute<Probe>; 1] = [Attribute::ro(c_str!("probe"), show_probe)];
 
 fn sysfs_dir_create_and_remove(t: &Test) {
-    let first = SysfsDir::new(c_str!("ssi_kunit_probe"), &PROBE_ATTRS);
+    let Ok(ctx) = Arc::new(Probe(7), GFP_KERNEL) else {
+        return kunit_expect!(t, false);
+    };
+    let first = SysfsDir::new(c_str!("ssi_kunit_probe"), &PROBE_ATTRS, ctx.clone());
     kunit_expect!(t, first.is_ok());
     drop(first);
     // The name is free again only if drop removed the directory.
-    let second = SysfsDir::new(c_str!("ssi_kunit_probe"), &PROBE_ATTRS);
+    let second = SysfsDir::new(c_str!("ssi_kunit_probe"), &PROBE_ATTRS, ctx.clone());
     kunit_expect!(t, second.is_ok());
+    drop(second);
+    // Only our reference remains: the directory released its own.
+    kunit_expect!(t, ctx.into_unique_or_drop().is_some());
 }
 
 kunit_suite!(name: "ssi_kernel_ext", cases: [showbuf_bounds, sysfs_dir_create_and_remove]);

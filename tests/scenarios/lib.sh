@@ -20,4 +20,28 @@ on() { # on K CMD...: run on node K
 	$CLUSTER exec "$k" -- "$@"
 }
 
-nodes() { $CLUSTER status | awk '{print $2}' | wc -l; }
+nodes() { $CLUSTER status | grep -c ready; }
+
+# members K: the ids node K lists as up, space-separated, ascending.
+members() {
+	on "$1" cat /sys/kernel/ssi/nodes | awk '$3 == "up" { print $1 }' | sort -n | tr '\n' ' ' | sed 's/ $//'
+}
+
+# wait_members "K..." "IDS" [SECONDS]: every node K lists exactly IDS up.
+wait_members() {
+	local nodes=$1 want=$2 limit=${3:-30} k all
+	local end=$((SECONDS + limit))
+	while ((SECONDS < end)); do
+		all=1
+		for k in $nodes; do
+			[[ "$(members "$k")" == "$want" ]] || { all=0; break; }
+		done
+		((all)) && return 0
+		sleep 0.2
+	done
+	for k in $nodes; do echo "node $k: $(on "$k" cat /sys/kernel/ssi/nodes | tr '\n' ';')" >&2; done
+	fail "nodes [$nodes] do not all list [$want] up after ${limit}s"
+}
+
+# now_ms: host monotonic-enough clock in ms.
+now_ms() { date +%s%3N; }

@@ -55,6 +55,67 @@ pub fn parse_node_id(buf: &[u8]) -> Result<NodeId, KnobError> {
     NodeId::new(raw).ok_or(KnobError::OutOfRange)
 }
 
+/// Parses up to `out.len()` unsigned decimals separated by single spaces,
+/// with an optional trailing newline; returns how many were given.
+pub fn parse_fields(buf: &[u8], out: &mut [u32]) -> Result<usize, KnobError> {
+    let text = strip_newline(buf);
+    if text.is_empty() {
+        return Err(KnobError::Empty);
+    }
+    let mut n = 0;
+    for field in text.split(|&b| b == b' ') {
+        let slot = out.get_mut(n).ok_or(KnobError::NotDecimal)?;
+        *slot = parse_u32(field, u32::MAX).map_err(|e| match e {
+            KnobError::Empty => KnobError::NotDecimal,
+            e => e,
+        })?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Parses a dotted-quad IPv4 address.
+pub fn parse_ipv4(text: &[u8]) -> Result<[u8; 4], KnobError> {
+    let mut addr = [0u8; 4];
+    let mut n = 0;
+    for part in text.split(|&b| b == b'.') {
+        let slot = addr.get_mut(n).ok_or(KnobError::NotDecimal)?;
+        if part.is_empty() || part.len() > 3 {
+            return Err(KnobError::NotDecimal);
+        }
+        *slot = parse_u32(part, 255)? as u8;
+        n += 1;
+    }
+    if n != 4 {
+        return Err(KnobError::NotDecimal);
+    }
+    Ok(addr)
+}
+
+/// Parses `ID A.B.C.D`, as written to `add`.
+pub fn parse_add(buf: &[u8]) -> Result<(NodeId, [u8; 4]), KnobError> {
+    let text = strip_newline(buf);
+    let mut parts = text.split(|&b| b == b' ');
+    let id = parts.next().ok_or(KnobError::Empty)?;
+    let addr = parts.next().ok_or(KnobError::Empty)?;
+    if parts.next().is_some() {
+        return Err(KnobError::NotDecimal);
+    }
+    Ok((parse_node_id(id)?, parse_ipv4(addr)?))
+}
+
+/// Smallest and largest failure timeouts: TIPC's link tolerance range.
+pub const FAILURE_TIMEOUT_MS: core::ops::RangeInclusive<u32> = 50..=30_000;
+
+/// Parses a failure timeout in milliseconds.
+pub fn parse_failure_timeout(buf: &[u8]) -> Result<u32, KnobError> {
+    let ms = parse_u32(buf, *FAILURE_TIMEOUT_MS.end())?;
+    if ms < *FAILURE_TIMEOUT_MS.start() {
+        return Err(KnobError::OutOfRange);
+    }
+    Ok(ms)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -85,7 +146,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn fields_addresses_timeouts() {
+        let mut f = [0u32; 3];
+        assert_eq!(parse_fields(b"2 100000\n", &mut f), Ok(2));
+        assert_eq!(f[..2], [2, 100000]);
+        assert_eq!(parse_fields(b"1 2 3 4", &mut f), Err(KnobError::NotDecimal));
+        assert_eq!(parse_fields(b"1  2", &mut f), Err(KnobError::NotDecimal));
+        assert_eq!(parse_fields(b"", &mut f), Err(KnobError::Empty));
+        assert_eq!(parse_add(b"5 10.77.0.5\n").map(|(i, a)| (i.get(), a)), Ok((5, [10, 77, 0, 5])));
+        assert!(parse_add(b"5 10.77.0").is_err());
+        assert!(parse_add(b"5 10.77.0.256").is_err());
+        assert!(parse_add(b"0 10.77.0.5").is_err());
+        assert!(parse_add(b"5").is_err());
+        assert!(parse_add(b"5 1.2.3.4 x").is_err());
+        assert_eq!(parse_failure_timeout(b"1000\n"), Ok(1000));
+        assert_eq!(parse_failure_timeout(b"49"), Err(KnobError::OutOfRange));
+        assert_eq!(parse_failure_timeout(b"30001"), Err(KnobError::OutOfRange));
+    }
+
     proptest! {
+        #[test]
+        fn add_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let _ = parse_add(&bytes);
+            let mut f = [0u32; 3];
+            let _ = parse_fields(&bytes, &mut f);
+        }
+
         #[test]
         fn decimal_roundtrip(n in 0u32..=u32::MAX) {
             let text = format!("{n}\n");

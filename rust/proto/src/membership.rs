@@ -281,6 +281,24 @@ impl Membership {
         }
     }
 
+    /// Leaves the cluster: holds a view of this node alone until [`Self::rejoin`].
+    pub fn isolate(&mut self) {
+        let mut alone = NodeSet::new();
+        alone.insert(self.me);
+        self.view = View { epoch: self.view.epoch, coord: self.me, members: alone };
+        self.pending = None;
+    }
+
+    /// Comes back after [`Self::isolate`]: asks the coordinator for its
+    /// view, or proposes one as coordinator.
+    pub fn rejoin(&mut self) -> Out {
+        self.last_coord = self.me;
+        if self.coordinator() != self.me {
+            self.last_coord = 0;
+        }
+        self.step(true)
+    }
+
     /// `from` asks for this node's view: it considers this node coordinator.
     pub fn on_ask(&mut self, from: u8) -> Out {
         if from == 0 || from == self.me {
@@ -337,6 +355,21 @@ mod tests {
         assert_eq!(b.on_view(1, va), Out::Idle);
         assert_eq!(a.view(), b.view());
         assert_eq!(a.view().members, set(&[1, 2]));
+    }
+
+    #[test]
+    fn isolate_and_rejoin() {
+        let mut a = Membership::new(1);
+        let mut b = Membership::new(2);
+        let Out::Propose(v) = a.peer_up(2) else { panic!() };
+        b.peer_up(1);
+        b.on_view(1, v);
+        b.isolate();
+        assert_eq!(b.view().members, set(&[2]));
+        assert_eq!(b.rejoin(), Out::Ask(1));
+        let Out::Propose(v) = a.on_ask(2) else { panic!() };
+        b.on_view(1, v);
+        assert_eq!(b.view().members, set(&[1, 2]));
     }
 
     #[test]

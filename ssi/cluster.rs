@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The node's view of the cluster: membership, peers, pending calls.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    new_condvar, new_mutex,
+    prelude::*,
+    sync::{CondVar, Mutex},
+    time::Ktime,
+};
+
+use crate::kernel_ext::tipc::{Kind as SockKind, TipcSocket};
+use crate::proto::membership::{Membership, NodeSet, Out, View, VIEW_LEN};
+use crate::proto::node_id::NodeId;
+use crate::proto::wire::{self, Header, Kind};
+use crate::stats::Stats;
+
+/// TIPC service type of ssi-rs (above TIPC's reserved 0..63); the instance
+/// is the node id.
+pub(crate) const TIPC_TYPE: u32 = 0x5353_4901;
+/// Built-in RPC services.
+pub(crate) const SERVICE_PING: u16 = 1;
+pub(crate) const SERVICE_HEARTBEAT: u16 = 2;
+
+/// What this node knows of a peer.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Peer {
+    /// TIPC node address hosting the peer's ssi socket (0: never seen).
+    pub(crate) tipc: u32,
+    /// IPv4 address given by `add` (0: none).
+    pub(crate) addr: [u8; 4],
+    pub(crate) added: bool,
+    /// ktime (ns) of the last message or event from it; 0: never.
+    pub(crate) last_heard: i64,
+}
+
+/// Concurrent RPC calls per node.
+pub(crate) const MAX_PENDING: usize = 64;
+
+/// A call waiting for its response.
+pub(crate) struct Pending {
+    pub(crate) id: u64,
+    /// The response (status, payload) once it arrived.
+    pub(crate) resp: Option<(u16, KVec<u8>)>,
+}
+
+pub(crate) struct State {
+    pub(crate) membership: Membership,
+    pub(crate) peers: [Peer; 256],
+    /// Calls waiting for a response; at most `MAX_PENDING` at once.
+    pub(crate) pending: [Option<Pending>; MAX_PENDING],
+    pub(crate) failure_timeout_ms: u32,
+    /// Removed from the cluster: ignores the others until `add` of itself.
+    pub(crate) detached: bool,
+    pub(crate) ping_report: [u8; 160],
+    pub(crate) ping_report_len: usize,
+}
+
+#[pin_data]
+pub(crate) struct Core {
+    pub(crate) me: NodeId,
+    #[pin]
+    pub(crate) state: Mutex<State>,
+    #[pin]
+    pub(crate) replies: CondVar,
+    pub(crate) stats: Stats,
+    pub(crate) next_id: AtomicU64,
+    pub(crate) closing: AtomicBool,
+    /// Bound to (TIPC_TYPE, me): sends everything, receives everything.
+    pub(crate) sock: TipcSocket,
+    /// Connection to the topology service, subscribed to TIPC_TYPE.
+    pub(crate) topo: TipcSocket,
+}
+
+pub(crate) fn now_ns() -> i64 {
+    Ktime::ktime_get().to_ns()
+}
+
+impl Core {
+    pub(crate) fn new(me: NodeId) -> Result<Arc<Self>> {
+        let sock = TipcSocket::new(SockKind::Rdm)?;
+        sock.bind(TIPC_TYPE, me.get())?;
+        let topo = TipcSocket::new(SockKind::SeqPacket)?;
+        topo.connect_topology()?;
+        topo.subscribe(TIPC_TYPE)?;
+        let state = State {
+            membership: Membership::new(me.get() as u8),
+            peers: [Peer::default(); 256],
+            pending: [const { None }; MAX_PENDING],
+            failure_timeout_ms: 1000,
+            detached: false,
+            ping_report: [0; 160],
+            ping_report_len: 0,
+        };
+        Arc::pin_init(
+            pin_init!(Core {
+                me,
+                state <- new_mutex!(state),
+                replies <- new_condvar!(),
+                stats: Stats::new(),
+                next_id: AtomicU64::new(1),
+                closing: AtomicBool::new(false),
+                sock,
+                topo,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn me(&self) -> u8 {
+        self.me.get() as u8
+    }
+
+    /// Wakes the receive threads for good.
+    pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.sock.shutdown();
+        self.topo.shutdown();
+        self.replies.notify_all();
+    }
+
+    pub(crate) fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Encodes and sends one message to `dst` (0: every node).
+    pub(crate) fn send(&self, kind: Kind, service: u16, dst: u8, id: u64, status: u16, payload: &[u8]) -> Result {
+        let header = Header { kind, service, src: self.me(), dst, status, id };
+        let mut buf = KVec::from_elem(0u8, wire::HEADER_LEN + payload.len(), GFP_KERNEL)?;
+        let n = wire::encode(&header, payload, &mut buf).ok_or(EMSGSIZE)?;
+        let res = if dst == 0 {
+            self.sock.multicast(TIPC_TYPE, 1, 255, &buf[..n])
+        } else {
+            self.sock.send_to(TIPC_TYPE, u32::from(dst), &buf[..n])
+        };
+        match res {
+            Ok(()) => {
+                self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Carries out what the membership state machine asked for.
+    pub(crate) fn act(&self, out: Out) {
+        // Best effort: a lost view is superseded by the next one, and a
+        // node that misses one asks again when its coordinator changes.
+        let _ = match out {
+            Out::Idle => Ok(()),
+            Out::Propose(v) => self.send(Kind::View, 0, 0, v.epoch, 0, &v.members_bytes()),
+            Out::Ask(c) => self.send(Kind::Ask, 0, c, 0, 0, &[]),
+        };
+    }
+
+    /// Applies `f` to the membership and sends what it asks for.
+    /// A detached node keeps tracking peers but sends nothing.
+    pub(crate) fn membership<F: FnOnce(&mut State) -> Out>(&self, f: F) {
+        let out = {
+            let mut s = self.state.lock();
+            let out = f(&mut s);
+            if s.detached { Out::Idle } else { out }
+        };
+        self.act(out);
+    }
+
+    /// Leaves the cluster (sysfs `remove` of this node, or a `Retire`).
+    pub(crate) fn detach(&self) {
+        let mut s = self.state.lock();
+        s.detached = true;
+        s.membership.isolate();
+    }
+
+    /// A view message from `src`.
+    pub(crate) fn on_view(&self, src: u8, epoch: u64, payload: &[u8]) -> bool {
+        let Ok(bytes) = <&[u8; VIEW_LEN]>::try_from(payload) else {
+            return false;
+        };
+        let v = View { epoch, coord: src, members: NodeSet::from_bytes(bytes) };
+        self.membership(|s| s.membership.on_view(src, v));
+        true
+    }
+
+    /// Whether `src` may send RPC traffic: a member of the adopted view.
+    pub(crate) fn is_member(&self, src: u8) -> bool {
+        let s = self.state.lock();
+        !s.detached && s.membership.view().members.contains(src)
+    }
+}

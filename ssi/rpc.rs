@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Request/response and one-way messages on top of the transport.
+
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    prelude::*,
+    sync::CondVarTimeoutResult,
+    time::msecs_to_jiffies,
+};
+
+use crate::cluster::{now_ns, Core, Pending, SERVICE_HEARTBEAT, SERVICE_PING};
+use crate::kernel_ext::sysfs::ShowBuf;
+use crate::proto::wire::{Header, Kind};
+use crate::stats::Drop as Why;
+
+/// Handles a request, one-way or response from a member.
+pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8]) {
+    match (h.kind, h.service) {
+        (Kind::Response, _) => complete(core, h, payload),
+        (Kind::Request, SERVICE_PING) => {
+            let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, payload);
+        }
+        (Kind::Oneway, SERVICE_HEARTBEAT) => {}
+        (Kind::Request, _) => {
+            core.stats.dropped(Why::UnknownService);
+            let status = ENOSYS.to_errno().unsigned_abs() as u16;
+            let _ = core.send(Kind::Response, h.service, h.src, h.id, status, &[]);
+        }
+        _ => core.stats.dropped(Why::UnknownService),
+    }
+}
+
+fn complete(core: &Core, h: &Header, payload: &[u8]) {
+    let mut resp = KVec::new();
+    let status = match resp.extend_from_slice(payload, GFP_KERNEL) {
+        Ok(()) => h.status,
+        Err(_) => ENOMEM.to_errno().unsigned_abs() as u16,
+    };
+    let mut s = core.state.lock();
+    let slot = s.pending.iter_mut().flatten().find(|p| p.id == h.id);
+    match slot {
+        Some(p) if p.resp.is_none() => p.resp = Some((status, resp)),
+        // Late (after a timeout), duplicated, or never requested.
+        _ => {
+            drop(s);
+            return core.stats.dropped(Why::StaleResponse);
+        }
+    }
+    drop(s);
+    core.replies.notify_all();
+}
+
+/// Calls `service` on node `dst` and waits up to `timeout_ms` for the
+/// answer, which is returned with its status (0 or a positive errno).
+/// A signal cancels the wait (`EINTR`); a late answer is then dropped.
+pub(crate) fn call(core: &Core, dst: u8, service: u16, req: &[u8], timeout_ms: u32) -> Result<(u16, KVec<u8>)> {
+    let id = core.next_id.fetch_add(1, Ordering::Relaxed);
+    let slot = {
+        let mut s = core.state.lock();
+        let i = s.pending.iter().position(|p| p.is_none()).ok_or(EBUSY)?;
+        s.pending[i] = Some(Pending { id, resp: None });
+        i
+    };
+    let finish = |s: &mut crate::cluster::State| s.pending[slot].take();
+    if let Err(e) = core.send(Kind::Request, service, dst, id, 0, req) {
+        finish(&mut core.state.lock());
+        return Err(e);
+    }
+    let deadline = now_ns() + i64::from(timeout_ms) * 1_000_000;
+    let mut s = core.state.lock();
+    loop {
+        if s.pending[slot].as_ref().is_some_and(|p| p.resp.is_some()) {
+            let p = finish(&mut s).ok_or(EINVAL)?;
+            return p.resp.ok_or(EINVAL);
+        }
+        let left_ms = (deadline - now_ns()) / 1_000_000;
+        if core.closing() || left_ms <= 0 {
+            finish(&mut s);
+            return Err(if core.closing() { ESHUTDOWN } else { ETIMEDOUT });
+        }
+        let wait = msecs_to_jiffies(left_ms as u32).max(1);
+        if let CondVarTimeoutResult::Signal { .. } = core.replies.wait_interruptible_timeout(&mut s, wait) {
+            finish(&mut s);
+            return Err(EINTR);
+        }
+    }
+}
+
+/// Runs `count` ping calls of `size` bytes to `dst`, checking each answer,
+/// and leaves a report for the `ping` knob.
+pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
+    let size = (size as usize).max(8);
+    let mut req = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+    let mut lat_us = KVec::with_capacity(count as usize, GFP_KERNEL)?;
+    let stale_before = core.stats.stale();
+    let (mut ok, mut lost, mut bad) = (0u32, 0u32, 0u32);
+    let start = now_ns();
+    for seq in 0..u64::from(count) {
+        req[..8].copy_from_slice(&seq.to_le_bytes());
+        let t0 = now_ns();
+        match call(core, dst, SERVICE_PING, &req, 1000) {
+            Ok((0, resp)) if resp[..] == req[..] => ok += 1,
+            Ok(_) => bad += 1,
+            Err(e) if e == EINTR => return Err(e),
+            Err(_) => lost += 1,
+        }
+        lat_us.push(((now_ns() - t0) / 1000) as u32, GFP_KERNEL)?;
+    }
+    let total_us = (now_ns() - start) / 1000;
+    let dup = core.stats.stale() - stale_before;
+    lat_us.sort_unstable();
+    let pct = |p: usize| lat_us.get(lat_us.len().saturating_sub(1) * p / 100).copied().unwrap_or(0);
+    let mut s = core.state.lock();
+    let mut report = [0u8; 160];
+    let mut out = ShowBuf::new(&mut report);
+    let _ = writeln!(
+        out,
+        "node {dst} count {count} size {size} ok {ok} lost {lost} mismatched {bad} dup {dup} total_us {total_us} p50_us {} p99_us {}",
+        pct(50),
+        pct(99)
+    );
+    let n = out.as_bytes().len();
+    s.ping_report = report;
+    s.ping_report_len = n;
+    Ok(())
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The receive, topology and heartbeat threads.
+
+use core::sync::atomic::Ordering;
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    c_str,
+    prelude::*,
+};
+
+use crate::cluster::{now_ns, Core, SERVICE_HEARTBEAT};
+use crate::kernel_ext::{kthread, kthread::KThread, tipc::EventKind};
+use crate::proto::wire::{self, Kind};
+use crate::rpc;
+use crate::stats::Drop as Why;
+
+/// The running threads; dropping closes the sockets, then stops them.
+pub(crate) struct Threads {
+    core: Arc<Core>,
+    _rx: KThread,
+    _topo: KThread,
+    _heartbeat: KThread,
+}
+
+impl Threads {
+    pub(crate) fn start(core: &Arc<Core>) -> Result<Self> {
+        let c = core.clone();
+        let rx = KThread::spawn(c_str!("ssi_rx"), move || receive_loop(c))?;
+        let c = core.clone();
+        let topo = KThread::spawn(c_str!("ssi_topo"), move || topology_loop(c))?;
+        let c = core.clone();
+        let heartbeat = KThread::spawn(c_str!("ssi_hb"), move || heartbeat_loop(c))?;
+        Ok(Threads { core: core.clone(), _rx: rx, _topo: topo, _heartbeat: heartbeat })
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        // Unblocks the threads; the fields' drops then stop and reap them.
+        self.core.close();
+    }
+}
+
+fn receive_loop(core: Arc<Core>) {
+    let Ok(mut buf) = KVec::from_elem(0u8, wire::MAX_MESSAGE + 1, GFP_KERNEL) else {
+        pr_err!("no memory for the receive buffer\n");
+        return;
+    };
+    while !core.closing() {
+        match core.sock.recv(&mut buf) {
+            Ok((n, from)) => handle(&core, &buf[..n], from),
+            Err(e) if e == EMSGSIZE => core.stats.dropped(Why::Oversized),
+            Err(_) => {
+                if !core.closing() {
+                    kthread::sleep_ms(10);
+                }
+            }
+        }
+    }
+}
+
+/// Dispatches one datagram received from TIPC node `from`.
+fn handle(core: &Core, msg: &[u8], from: u32) {
+    let (h, payload) = match wire::decode(msg) {
+        Ok(x) => x,
+        Err(e) => return core.stats.dropped(e.into()),
+    };
+    if h.src == core.me() {
+        return; // our own multicast
+    }
+    if h.dst != 0 && h.dst != core.me() {
+        return core.stats.dropped(Why::Malformed);
+    }
+    {
+        let mut s = core.state.lock();
+        let peer = &mut s.peers[h.src as usize];
+        // The sender must speak from the TIPC node that published its id.
+        if peer.tipc != 0 && peer.tipc != from {
+            drop(s);
+            return core.stats.dropped(Why::NonMember);
+        }
+        peer.tipc = from;
+        peer.last_heard = now_ns();
+        if s.detached {
+            drop(s);
+            return core.stats.dropped(Why::NonMember);
+        }
+    }
+    core.stats.received.fetch_add(1, Ordering::Relaxed);
+    match h.kind {
+        Kind::View => {
+            if !core.on_view(h.src, h.id, payload) {
+                core.stats.dropped(Why::Malformed);
+            }
+        }
+        Kind::Ask => core.membership(|s| s.membership.on_ask(h.src)),
+        Kind::Retire => match payload {
+            [id] if *id != 0 => {
+                if *id == core.me() {
+                    pr_info!("removed from the cluster by node {}\n", h.src);
+                    core.detach();
+                } else {
+                    core.membership(|s| s.membership.retire(*id));
+                }
+            }
+            _ => core.stats.dropped(Why::Malformed),
+        },
+        Kind::Request | Kind::Oneway | Kind::Response => {
+            if !core.is_member(h.src) {
+                return core.stats.dropped(Why::NonMember);
+            }
+            rpc::dispatch(core, &h, payload);
+        }
+    }
+}
+
+fn topology_loop(core: Arc<Core>) {
+    while !core.closing() {
+        match core.topo.recv_event() {
+            Ok(ev) => {
+                // Only ids 1..=255 are ssi nodes; ignore anything else.
+                let Ok(id) = u8::try_from(ev.instance) else { continue };
+                if id == 0 || id == core.me() {
+                    continue;
+                }
+                match ev.kind {
+                    EventKind::Published => {
+                        pr_info!("node {} up (tipc {:08x})\n", id, ev.node);
+                        core.membership(|s| {
+                            s.peers[id as usize].tipc = ev.node;
+                            s.peers[id as usize].last_heard = now_ns();
+                            s.membership.peer_up(id)
+                        });
+                    }
+                    EventKind::Withdrawn => {
+                        pr_info!("node {} down\n", id);
+                        core.membership(|s| {
+                            s.peers[id as usize].tipc = 0;
+                            s.membership.peer_down(id)
+                        });
+                    }
+                    EventKind::Other => {}
+                }
+            }
+            Err(_) => {
+                if !core.closing() {
+                    kthread::sleep_ms(10);
+                }
+            }
+        }
+    }
+}
+
+/// Every member hears from every other at least twice per failure timeout,
+/// which keeps `nodes`' last-heard ages meaningful.
+fn heartbeat_loop(core: Arc<Core>) {
+    while !core.closing() {
+        let _ = core.send(Kind::Oneway, SERVICE_HEARTBEAT, 0, 0, 0, &[]);
+        let period = core.state.lock().failure_timeout_ms / 2;
+        kthread::sleep_ms(period.max(25));
+    }
+}
