@@ -6,10 +6,11 @@ use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     new_condvar, new_mutex,
     prelude::*,
-    sync::{CondVar, Mutex},
+    sync::{Arc, CondVar, Mutex},
     time::Ktime,
 };
 
+use crate::kernel_ext::errno;
 use crate::kernel_ext::tipc::{Kind as SockKind, TipcSocket};
 use crate::proto::membership::{Membership, NodeSet, Out, View, VIEW_LEN};
 use crate::proto::node_id::NodeId;
@@ -47,9 +48,10 @@ pub(crate) struct Pending {
 
 pub(crate) struct State {
     pub(crate) membership: Membership,
-    pub(crate) peers: [Peer; 256],
+    /// Indexed by node id; 256 entries (on the heap: kernel stacks are small).
+    pub(crate) peers: KVec<Peer>,
     /// Calls waiting for a response; at most `MAX_PENDING` at once.
-    pub(crate) pending: [Option<Pending>; MAX_PENDING],
+    pub(crate) pending: KVec<Option<Pending>>,
     pub(crate) failure_timeout_ms: u32,
     /// Removed from the cluster: ignores the others until `add` of itself.
     pub(crate) detached: bool,
@@ -84,10 +86,14 @@ impl Core {
         let topo = TipcSocket::new(SockKind::SeqPacket)?;
         topo.connect_topology()?;
         topo.subscribe(TIPC_TYPE)?;
+        let mut pending = KVec::with_capacity(MAX_PENDING, GFP_KERNEL)?;
+        for _ in 0..MAX_PENDING {
+            pending.push(None, GFP_KERNEL)?;
+        }
         let state = State {
             membership: Membership::new(me.get() as u8),
-            peers: [Peer::default(); 256],
-            pending: [const { None }; MAX_PENDING],
+            peers: KVec::from_elem(Peer::default(), 256, GFP_KERNEL)?,
+            pending,
             failure_timeout_ms: 1000,
             detached: false,
             ping_report: [0; 160],
@@ -128,7 +134,7 @@ impl Core {
     pub(crate) fn send(&self, kind: Kind, service: u16, dst: u8, id: u64, status: u16, payload: &[u8]) -> Result {
         let header = Header { kind, service, src: self.me(), dst, status, id };
         let mut buf = KVec::from_elem(0u8, wire::HEADER_LEN + payload.len(), GFP_KERNEL)?;
-        let n = wire::encode(&header, payload, &mut buf).ok_or(EMSGSIZE)?;
+        let n = wire::encode(&header, payload, &mut buf).ok_or_else(errno::emsgsize)?;
         let res = if dst == 0 {
             self.sock.multicast(TIPC_TYPE, 1, 255, &buf[..n])
         } else {

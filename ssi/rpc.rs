@@ -11,7 +11,7 @@ use kernel::{
 };
 
 use crate::cluster::{now_ns, Core, Pending, SERVICE_HEARTBEAT, SERVICE_PING};
-use crate::kernel_ext::sysfs::ShowBuf;
+use crate::kernel_ext::{errno, sysfs::ShowBuf};
 use crate::proto::wire::{Header, Kind};
 use crate::stats::Drop as Why;
 
@@ -25,7 +25,7 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8]) {
         (Kind::Oneway, SERVICE_HEARTBEAT) => {}
         (Kind::Request, _) => {
             core.stats.dropped(Why::UnknownService);
-            let status = ENOSYS.to_errno().unsigned_abs() as u16;
+            let status = errno::enosys().to_errno().unsigned_abs() as u16;
             let _ = core.send(Kind::Response, h.service, h.src, h.id, status, &[]);
         }
         _ => core.stats.dropped(Why::UnknownService),
@@ -78,7 +78,7 @@ pub(crate) fn call(core: &Core, dst: u8, service: u16, req: &[u8], timeout_ms: u
         let left_ms = (deadline - now_ns()) / 1_000_000;
         if core.closing() || left_ms <= 0 {
             finish(&mut s);
-            return Err(if core.closing() { ESHUTDOWN } else { ETIMEDOUT });
+            return Err(if core.closing() { errno::eshutdown() } else { errno::etimedout() });
         }
         let wait = msecs_to_jiffies(left_ms as u32).max(1);
         if let CondVarTimeoutResult::Signal { .. } = core.replies.wait_interruptible_timeout(&mut s, wait) {

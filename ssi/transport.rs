@@ -6,10 +6,11 @@ use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     c_str,
     prelude::*,
+    sync::Arc,
 };
 
 use crate::cluster::{now_ns, Core, SERVICE_HEARTBEAT};
-use crate::kernel_ext::{kthread, kthread::KThread, tipc::EventKind};
+use crate::kernel_ext::{errno, kthread, kthread::KThread, tipc::EventKind};
 use crate::proto::wire::{self, Kind};
 use crate::rpc;
 use crate::stats::Drop as Why;
@@ -49,7 +50,7 @@ fn receive_loop(core: Arc<Core>) {
     while !core.closing() {
         match core.sock.recv(&mut buf) {
             Ok((n, from)) => handle(&core, &buf[..n], from),
-            Err(e) if e == EMSGSIZE => core.stats.dropped(Why::Oversized),
+            Err(e) if e == errno::emsgsize() => core.stats.dropped(Why::Oversized),
             Err(_) => {
                 if !core.closing() {
                     kthread::sleep_ms(10);

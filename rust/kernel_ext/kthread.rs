@@ -26,9 +26,13 @@ unsafe impl Send for KThread {}
 unsafe impl Sync for KThread {}
 
 unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void) -> c_int {
-    // SAFETY: `data` is the `KBox<F>` leaked by `spawn`, handed over once.
-    let body = unsafe { KBox::from_raw(data.cast::<F>()) };
-    body();
+    // SAFETY: `data` is the `KBox<Option<F>>` leaked by `spawn`, handed
+    // over once.
+    let mut body = unsafe { KBox::from_raw(data.cast::<Option<F>>()) };
+    if let Some(f) = body.take() {
+        f();
+    }
+    drop(body);
     // kthread_stop() may only be called on a thread that has not exited:
     // wait for it.
     while !should_stop() {
@@ -41,7 +45,7 @@ unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void)
 impl KThread {
     /// Starts `body` in a new kernel thread named `name`.
     pub fn spawn<F: FnOnce() + Send + 'static>(name: &CStr, body: F) -> Result<Self> {
-        let data = KBox::into_raw(KBox::new(body, GFP_KERNEL)?);
+        let data = KBox::into_raw(KBox::new(Some(body), GFP_KERNEL)?);
         // SAFETY: `trampoline::<F>` takes ownership of `data`; the format
         // string and `name` are NUL-terminated and copied by the call.
         let task = unsafe {

@@ -8,6 +8,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod errno;
 pub mod kthread;
 pub mod kunit;
 pub mod sysfs;

@@ -184,7 +184,7 @@ impl TipcSocket {
         // writes at most `buf.len()` bytes to `buf`.
         let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), 0) })?;
         if msg.msg_flags & bindings::MSG_TRUNC as u32 != 0 {
-            return Err(kernel::error::code::EMSGSIZE);
+            return Err(super::errno::emsgsize());
         }
         // SAFETY: TIPC fills the sender as a socket address for datagrams.
         let node = unsafe { from.addr.id.node };

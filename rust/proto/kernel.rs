@@ -8,3 +8,7 @@
 pub mod knob;
 #[path = "src/node_id.rs"]
 pub mod node_id;
+#[path = "src/membership.rs"]
+pub mod membership;
+#[path = "src/wire.rs"]
+pub mod wire;

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Error codes that `kernel::error::code` of 6.12 lacks.
+
+use kernel::{bindings, error::Error};
+
+fn errno(n: u32) -> Error {
+    Error::from_errno(-(n as i32))
+}
+
+/// Message too long.
+pub fn emsgsize() -> Error {
+    errno(bindings::EMSGSIZE)
+}
+
+/// Function (here: RPC service) not implemented.
+pub fn enosys() -> Error {
+    errno(bindings::ENOSYS)
+}
+
+/// Cannot send after transport endpoint shutdown.
+pub fn eshutdown() -> Error {
+    errno(bindings::ESHUTDOWN)
+}
+
+/// Timed out.
+pub fn etimedout() -> Error {
+    errno(bindings::ETIMEDOUT)
+}
+
+/// Operation already in progress / done.
+pub fn ealready() -> Error {
+    errno(bindings::EALREADY)
+}
