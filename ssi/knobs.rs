@@ -127,7 +127,7 @@ fn show_timeout(core: &Core, out: &mut ShowBuf<'_>) -> Result {
 /// TIPC refuses it.
 fn store_timeout(core: &Core, buf: &[u8]) -> Result {
     let ms = knob::parse_failure_timeout(buf).map_err(|_| EINVAL)?;
-    tipc::set_link_tolerance(ms)?;
+    tipc::set_link_tolerance(crate::link_tolerance(ms))?;
     core.state.lock().failure_timeout_ms = ms;
     Ok(())
 }

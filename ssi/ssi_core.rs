@@ -40,6 +40,13 @@ pub extern "C" fn ssi_node_id() -> u32 {
     NODE_ID.load(core::sync::atomic::Ordering::Relaxed)
 }
 
+/// The TIPC link tolerance for a failure timeout: TIPC declares a link lost
+/// up to a quarter tolerance after the tolerance itself (its probe period),
+/// so 4/5 of the timeout keeps detection within the timeout.
+pub(crate) fn link_tolerance(failure_timeout_ms: u32) -> u32 {
+    (failure_timeout_ms / 5 * 4).max(50)
+}
+
 struct Ssi {
     // Dropped in this order: the files first, then the threads.
     _sysfs: SysfsDir<Core>,
@@ -57,7 +64,7 @@ impl kernel::Module for Ssi {
         let core = Core::new(me).inspect_err(|e| {
             pr_err!("TIPC is not usable (error {}): is a bearer enabled?\n", e.to_errno());
         })?;
-        if let Err(e) = tipc::set_link_tolerance(1000) {
+        if let Err(e) = tipc::set_link_tolerance(link_tolerance(1000)) {
             pr_warn!("link tolerance not applied (error {}): no bearer yet\n", e.to_errno());
         }
         let threads = transport::Threads::start(&core)?;

@@ -45,3 +45,14 @@ wait_members() {
 
 # now_ms: host monotonic-enough clock in ms.
 now_ms() { date +%s%3N; }
+
+# restore N: boots any of nodes 1..N that a failed scenario left down, and
+# waits for the full view.
+restore() {
+	local n=$1 k ids
+	for k in $(seq 1 "$n"); do
+		$CLUSTER status | grep -q "^node $k\s.*ready" || $CLUSTER start "$k" >/dev/null
+	done
+	ids=$(seq -s ' ' 1 "$n")
+	wait_members "$ids" "$ids"
+}
