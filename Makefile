@@ -16,7 +16,8 @@ AGENT := tools/agent/target/x86_64-unknown-linux-gnu/release/ssi-agent
 INITRAMFS := build/initramfs.cpio.gz
 CLUSTER := tools/cluster
 
-.PHONY: all setup modules agent initramfs run down test test-selfcheck host-test clean
+.PHONY: all setup modules agent initramfs run down test test-selfcheck host-test fuzz \
+	model-check bench clean
 
 all: setup modules agent initramfs
 
@@ -44,7 +45,15 @@ down:
 	$(CLUSTER) down
 
 host-test:
-	cd rust/proto && cargo test -q
+	cd rust/proto && cargo test -q --release
+
+# Longer runs of what make test runs briefly.
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	cd rust/proto/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run decode -- -max_total_time=$(FUZZ_SECONDS)
+
+model-check:
+	cd rust/proto && cargo test --release -- --ignored --nocapture
 
 test: all
 	tests/run
