@@ -14,9 +14,22 @@ use kernel::{
 /// The body should return once [`should_stop`] is true, and must not sleep
 /// uninterruptibly on something only its owner can end.
 // INVARIANT: `task` is a kthread created by `spawn` on which this struct
-// holds a task reference.
+// holds a task reference; `data` is the `KBox<Option<F>>` its body came
+// from, freed by `free` once the thread is stopped.
 pub struct KThread {
     task: *mut bindings::task_struct,
+    data: *mut c_void,
+    free: unsafe fn(*mut c_void),
+}
+
+/// Frees the body's box, running the drop of a body that never ran.
+///
+/// # Safety
+///
+/// `data` must be the box leaked by `spawn::<F>`, whose thread has exited.
+unsafe fn free_body<F>(data: *mut c_void) {
+    // SAFETY: guaranteed by the caller.
+    drop(unsafe { KBox::from_raw(data.cast::<Option<F>>()) });
 }
 
 // SAFETY: the task pointer is only used for `kthread_stop_put`, which may be
@@ -26,13 +39,14 @@ unsafe impl Send for KThread {}
 unsafe impl Sync for KThread {}
 
 unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void) -> c_int {
-    // SAFETY: `data` is the `KBox<Option<F>>` leaked by `spawn`, handed
-    // over once.
-    let mut body = unsafe { KBox::from_raw(data.cast::<Option<F>>()) };
+    // SAFETY: `data` is the `KBox<Option<F>>` leaked by `spawn`; only this
+    // thread touches it until `KThread::drop` has stopped the thread.
+    // kthread() may skip this function if stopped first: `drop` then frees
+    // the body unrun.
+    let body = unsafe { &mut *data.cast::<Option<F>>() };
     if let Some(f) = body.take() {
         f();
     }
-    drop(body);
     // kthread_stop() may only be called on a thread that has not exited:
     // wait for it.
     while !should_stop() {
@@ -67,8 +81,8 @@ impl KThread {
             bindings::get_task_struct(task);
             bindings::wake_up_process(task);
         }
-        // INVARIANT: a kthread with a reference held.
-        Ok(Self { task })
+        // INVARIANT: a kthread with a reference held, and its body's box.
+        Ok(Self { task, data: data.cast(), free: free_body::<F> })
     }
 }
 
@@ -77,6 +91,8 @@ impl Drop for KThread {
         // SAFETY: by the type invariant; the trampoline never exits before
         // `kthread_stop`, which this call performs before dropping the ref.
         unsafe { bindings::kthread_stop_put(self.task) };
+        // SAFETY: the thread has exited, so nothing else uses the body.
+        unsafe { (self.free)(self.data) };
     }
 }
 

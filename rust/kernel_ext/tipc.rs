@@ -124,6 +124,10 @@ impl TipcSocket {
     pub fn recv_event(&self) -> Result<TopologyEvent> {
         let mut buf = [0u8; size_of::<bindings::tipc_event>()];
         let (n, _) = self.recv(&mut buf)?;
+        Self::parse_event(&buf, n)
+    }
+
+    fn parse_event(buf: &[u8; size_of::<bindings::tipc_event>()], n: usize) -> Result<TopologyEvent> {
         if n != buf.len() {
             return Err(EINVAL);
         }
@@ -173,6 +177,10 @@ impl TipcSocket {
     ///
     /// A datagram longer than `buf` is truncated and reported as `EMSGSIZE`.
     pub fn recv(&self, buf: &mut [u8]) -> Result<(usize, TipcNode)> {
+        self.recv_flags(buf, 0)
+    }
+
+    fn recv_flags(&self, buf: &mut [u8], flags: i32) -> Result<(usize, TipcNode)> {
         // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
         let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
         // SAFETY: as above.
@@ -182,13 +190,35 @@ impl TipcSocket {
         let mut vec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
         // SAFETY: `msg`, `from` and `vec` are valid for the call, which
         // writes at most `buf.len()` bytes to `buf`.
-        let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), 0) })?;
+        let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), flags) })?;
         if msg.msg_flags & bindings::MSG_TRUNC as u32 != 0 {
             return Err(super::errno::emsgsize());
         }
         // SAFETY: TIPC fills the sender as a socket address for datagrams.
         let node = unsafe { from.addr.id.node };
         Ok((n as usize, node))
+    }
+
+    /// Like [`Self::recv`], but gives up with `EAGAIN` after `ms`
+    /// milliseconds (polls; for tests and rare waits).
+    pub fn recv_within(&self, buf: &mut [u8], ms: u32) -> Result<(usize, TipcNode)> {
+        let mut waited = 0;
+        loop {
+            match self.recv_flags(buf, bindings::MSG_DONTWAIT as i32) {
+                Err(e) if e == kernel::error::code::EAGAIN && waited < ms => {
+                    super::kthread::sleep_ms(10);
+                    waited += 10;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Like [`Self::recv_event`], but gives up after `ms` milliseconds.
+    pub fn recv_event_within(&self, ms: u32) -> Result<TopologyEvent> {
+        let mut buf = [0u8; size_of::<bindings::tipc_event>()];
+        let (n, _) = self.recv_within(&mut buf, ms)?;
+        Self::parse_event(&buf, n)
     }
 
     /// Wakes every thread blocked in [`Self::recv`] with an error, for good.

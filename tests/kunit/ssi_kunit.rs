@@ -12,7 +12,10 @@ mod proto;
 #[path = "../../rust/ssi_api.rs"]
 mod ssi_api;
 
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel_ext::kthread::KThread;
 use kernel_ext::kunit::Test;
+use kernel_ext::tipc::{EventKind, Kind, TipcSocket};
 use kernel_ext::sysfs::{Attribute, ShowBuf, SysfsDir};
 use proto::knob::{parse_node_id, KnobError};
 
@@ -81,6 +84,85 @@ fn sysfs_dir_create_and_remove(t: &Test) {
 }
 
 kunit_suite!(name: "ssi_kernel_ext", cases: [showbuf_bounds, sysfs_dir_create_and_remove]);
+
+const TEST_TYPE: u32 = 0x5353_49ff;
+
+fn rdm(t: &Test, instance: u32) -> Option<TipcSocket> {
+    let s = TipcSocket::new(Kind::Rdm);
+    kunit_expect!(t, s.is_ok());
+    let s = s.ok()?;
+    kunit_expect!(t, s.bind(TEST_TYPE, instance).is_ok());
+    Some(s)
+}
+
+fn tipc_unicast_and_multicast(t: &Test) {
+    let (Some(a), Some(b)) = (rdm(t, 1), rdm(t, 2)) else { return };
+    let mut buf = [0u8; 64];
+    kunit_expect!(t, a.send_to(TEST_TYPE, 2, b"hello").is_ok());
+    let got = b.recv_within(&mut buf, 2000);
+    kunit_expect!(t, matches!(got, Ok((5, node)) if node != 0));
+    kunit_expect!(t, &buf[..5] == b"hello");
+    kunit_expect!(t, a.multicast(TEST_TYPE, 2, 2, b"all").is_ok());
+    kunit_expect!(t, matches!(b.recv_within(&mut buf, 2000), Ok((3, _))));
+    kunit_expect!(t, &buf[..3] == b"all");
+    // Nothing else is queued: the receive times out.
+    kunit_expect!(t, b.recv_within(&mut buf, 200).is_err());
+}
+
+fn tipc_truncation_is_reported(t: &Test) {
+    let (Some(a), Some(b)) = (rdm(t, 3), rdm(t, 4)) else { return };
+    let mut small = [0u8; 4];
+    kunit_expect!(t, a.send_to(TEST_TYPE, 4, b"too long").is_ok());
+    kunit_expect!(t, b.recv_within(&mut small, 2000).is_err());
+}
+
+fn tipc_topology_reports_publication(t: &Test) {
+    let Ok(topo) = TipcSocket::new(Kind::SeqPacket) else { return kunit_expect!(t, false) };
+    kunit_expect!(t, topo.connect_topology().is_ok());
+    kunit_expect!(t, topo.subscribe(TEST_TYPE).is_ok());
+    let sock = rdm(t, 9);
+    let ev = topo.recv_event_within(2000);
+    kunit_expect!(t, matches!(ev, Ok(e) if e.kind == EventKind::Published && e.instance == 9));
+    drop(sock);
+    let ev = topo.recv_event_within(2000);
+    kunit_expect!(t, matches!(ev, Ok(e) if e.kind == EventKind::Withdrawn && e.instance == 9));
+}
+
+fn tipc_tolerance_range(t: &Test) {
+    kunit_expect!(t, kernel_ext::tipc::set_link_tolerance(10).is_err());
+    kunit_expect!(t, kernel_ext::tipc::set_link_tolerance(30_001).is_err());
+    // The harness enabled a bearer, and ssi.ko set 800 ms (4/5 of 1000).
+    kunit_expect!(t, kernel_ext::tipc::set_link_tolerance(800).is_ok());
+}
+
+fn kthread_runs_and_stops(t: &Test) {
+    let Ok(flag) = Arc::new(AtomicBool::new(false), GFP_KERNEL) else { return kunit_expect!(t, false) };
+    let f = flag.clone();
+    let th = KThread::spawn(c_str!("ssi_kunit"), move || f.store(true, Ordering::SeqCst));
+    kunit_expect!(t, th.is_ok());
+    for _ in 0..200 {
+        if flag.load(Ordering::SeqCst) {
+            break;
+        }
+        kernel_ext::kthread::sleep_ms(10);
+    }
+    kunit_expect!(t, flag.load(Ordering::SeqCst));
+    drop(th);
+    // A thread stopped before it ran frees its body without running it.
+    let Ok(ran) = Arc::new(AtomicBool::new(false), GFP_KERNEL) else { return kunit_expect!(t, false) };
+    let r = ran.clone();
+    drop(KThread::spawn(c_str!("ssi_kunit"), move || r.store(true, Ordering::SeqCst)));
+    // Run or not, the body (and its Arc clone) is gone after drop.
+    kunit_expect!(t, ran.into_unique_or_drop().is_some());
+}
+
+kunit_suite!(name: "ssi_transport", cases: [
+    tipc_unicast_and_multicast,
+    tipc_truncation_is_reported,
+    tipc_topology_reports_publication,
+    tipc_tolerance_range,
+    kthread_runs_and_stops,
+]);
 
 fn core_reports_node_id(t: &Test) {
     // The harness always loads ssi.ko with node_id=K.
