@@ -16,7 +16,7 @@ AGENT := tools/agent/target/x86_64-unknown-linux-gnu/release/ssi-agent
 INITRAMFS := build/initramfs.cpio.gz
 CLUSTER := tools/cluster
 
-.PHONY: all setup modules agent initramfs run down test test-selfcheck host-test fuzz \
+.PHONY: all setup modules agent programs initramfs run down test test-selfcheck host-test fuzz \
 	model-check bench clean
 
 all: setup modules agent initramfs
@@ -31,7 +31,14 @@ agent:
 	cd tools/agent && RUSTFLAGS="-C target-feature=+crt-static" \
 		cargo build -q --release --target x86_64-unknown-linux-gnu
 
-initramfs: modules agent
+# Test and benchmark programs for the guests (static, into /usr/libexec/ssi).
+programs:
+	cd tests/programs/tcpbench && RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build -q --release --target x86_64-unknown-linux-gnu
+	@mkdir -p tests/programs/bin
+	cp tests/programs/tcpbench/target/x86_64-unknown-linux-gnu/release/tcpbench tests/programs/bin/
+
+initramfs: modules agent programs
 	@mkdir -p build
 	tools/mkinitramfs $(INITRAMFS)
 
@@ -51,6 +58,10 @@ host-test:
 FUZZ_SECONDS ?= 600
 fuzz: setup
 	cd rust/proto/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run decode -- -max_total_time=$(FUZZ_SECONDS)
+
+# Benchmarks (not tests): results/ gets tables and plots.
+bench: all
+	bench/run
 
 model-check:
 	cd rust/proto && cargo test --release -- --ignored --nocapture

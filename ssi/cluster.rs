@@ -23,6 +23,10 @@ pub(crate) const TIPC_TYPE: u32 = 0x5353_4901;
 /// Built-in RPC services.
 pub(crate) const SERVICE_PING: u16 = 1;
 pub(crate) const SERVICE_HEARTBEAT: u16 = 2;
+/// One-way messages counted and discarded (stream benchmark).
+pub(crate) const SERVICE_SINK: u16 = 3;
+/// Request: how many sink messages and bytes arrived from the caller.
+pub(crate) const SERVICE_SINK_COUNT: u16 = 4;
 
 /// What this node knows of a peer.
 #[derive(Clone, Copy, Default)]
@@ -55,7 +59,9 @@ pub(crate) struct State {
     pub(crate) failure_timeout_ms: u32,
     /// Removed from the cluster: ignores the others until `add` of itself.
     pub(crate) detached: bool,
-    pub(crate) ping_report: [u8; 160],
+    pub(crate) ping_report: [u8; 200],
+    /// Sink messages and bytes received, per sender.
+    pub(crate) sink: KVec<(u64, u64)>,
     pub(crate) ping_report_len: usize,
 }
 
@@ -96,7 +102,8 @@ impl Core {
             pending,
             failure_timeout_ms: 1000,
             detached: false,
-            ping_report: [0; 160],
+            ping_report: [0; 200],
+            sink: KVec::from_elem((0, 0), 256, GFP_KERNEL)?,
             ping_report_len: 0,
         };
         Arc::pin_init(

@@ -142,17 +142,23 @@ fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {
     out.write_str(core::str::from_utf8(text).unwrap_or("")).map_err(fmt_err)
 }
 
-/// `ID COUNT [SIZE]`: COUNT checked request/response round trips to ID.
+/// `ID COUNT [SIZE [MODE]]`: COUNT checked request/response round trips to
+/// ID (MODE 0, the default), or COUNT one-way messages streamed to it
+/// (MODE 1).
 fn store_ping(core: &Core, buf: &[u8]) -> Result {
-    let mut f = [0u32, 0, 8];
+    let mut f = [0u32, 0, 8, 0];
     let n = knob::parse_fields(buf, &mut f).map_err(|_| EINVAL)?;
     let size_max = crate::proto::wire::MAX_PAYLOAD as u32;
-    if n < 2 || f[0] == 0 || f[0] > 255 || f[1] == 0 || f[1] > 10_000_000 || f[2] > size_max {
+    if n < 2 || f[0] == 0 || f[0] > 255 || f[1] == 0 || f[1] > 10_000_000 || f[2] > size_max || f[3] > 1 {
         return Err(EINVAL);
     }
     let dst = f[0] as u8;
     if dst == core.me() || !core.is_member(dst) {
         return Err(ENOENT);
     }
-    rpc::ping(core, dst, f[1], f[2])
+    if f[3] == 1 {
+        rpc::stream(core, dst, f[1], f[2])
+    } else {
+        rpc::ping(core, dst, f[1], f[2])
+    }
 }

@@ -10,7 +10,7 @@ use kernel::{
     time::msecs_to_jiffies,
 };
 
-use crate::cluster::{now_ns, Core, Pending, SERVICE_HEARTBEAT, SERVICE_PING};
+use crate::cluster::{now_ns, Core, Pending, SERVICE_HEARTBEAT, SERVICE_PING, SERVICE_SINK, SERVICE_SINK_COUNT};
 use crate::kernel_ext::{errno, sysfs::ShowBuf};
 use crate::proto::wire::{Header, Kind};
 use crate::stats::Drop as Why;
@@ -23,6 +23,18 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8]) {
             let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, payload);
         }
         (Kind::Oneway, SERVICE_HEARTBEAT) => {}
+        (Kind::Oneway, SERVICE_SINK) => {
+            let mut s = core.state.lock();
+            let c = &mut s.sink[h.src as usize];
+            *c = (c.0 + 1, c.1 + payload.len() as u64);
+        }
+        (Kind::Request, SERVICE_SINK_COUNT) => {
+            let (msgs, bytes) = core::mem::take(&mut core.state.lock().sink[h.src as usize]);
+            let mut out = [0u8; 16];
+            out[..8].copy_from_slice(&msgs.to_le_bytes());
+            out[8..].copy_from_slice(&bytes.to_le_bytes());
+            let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, &out);
+        }
         (Kind::Request, _) => {
             core.stats.dropped(Why::UnknownService);
             let status = errno::enosys().to_errno().unsigned_abs() as u16;
@@ -113,7 +125,7 @@ pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
     lat_us.sort_unstable();
     let pct = |p: usize| lat_us.get(lat_us.len().saturating_sub(1) * p / 100).copied().unwrap_or(0);
     let mut s = core.state.lock();
-    let mut report = [0u8; 160];
+    let mut report = [0u8; 200];
     let mut out = ShowBuf::new(&mut report);
     let _ = writeln!(
         out,
@@ -122,6 +134,43 @@ pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
         pct(99)
     );
     let n = out.as_bytes().len();
+    s.ping_report = report;
+    s.ping_report_len = n;
+    Ok(())
+}
+
+/// Sends `count` one-way messages of `size` bytes to `dst` back to back,
+/// then asks how many arrived (the answer follows them on the same link),
+/// and leaves a report for the `ping` knob.
+pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
+    let payload = KVec::from_elem(0x5au8, size as usize, GFP_KERNEL)?;
+    // Start from zero at the sink.
+    call(core, dst, SERVICE_SINK_COUNT, &[], 5000)?;
+    let start = now_ns();
+    let mut send_errors = 0u32;
+    for _ in 0..count {
+        if core.send(Kind::Oneway, SERVICE_SINK, dst, 0, 0, &payload).is_err() {
+            send_errors += 1;
+        }
+    }
+    let (status, resp) = call(core, dst, SERVICE_SINK_COUNT, &[], 30_000)?;
+    let total_us = (now_ns() - start) / 1000;
+    if status != 0 || resp.len() != 16 {
+        return Err(EIO);
+    }
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&resp[..8]);
+    let msgs = u64::from_le_bytes(w);
+    w.copy_from_slice(&resp[8..]);
+    let bytes = u64::from_le_bytes(w);
+    let mut report = [0u8; 200];
+    let mut out = ShowBuf::new(&mut report);
+    let _ = writeln!(
+        out,
+        "stream node {dst} count {count} size {size} received {msgs} bytes {bytes} send_errors {send_errors} total_us {total_us}"
+    );
+    let n = out.as_bytes().len();
+    let mut s = core.state.lock();
     s.ping_report = report;
     s.ping_report_len = n;
     Ok(())
