@@ -2,18 +2,42 @@
 //! Calls into `ssi.ko` from the other ssi-rs modules.
 //!
 //! Rust-for-Linux in 6.12 cannot export Rust items across modules, so
-//! `ssi.ko` exports a C ABI (`ssi/exports.c`) and each consumer includes
-//! this file with `#[path = "../rust/ssi_api.rs"] mod ssi_api;`. modpost
-//! then records the dependency, so `ssi.ko` must be loaded first.
+//! `ssi.ko` exports a C ABI (`ssi/api.rs`, `ssi/exports.c`) and each
+//! consumer includes this file with `#[path = "../rust/ssi_api.rs"] mod
+//! ssi_api;`. modpost then records the dependency, so `ssi.ko` must be
+//! loaded first and stays loaded while the consumer is.
 
 #![allow(dead_code, unreachable_pub)]
+
+use kernel::{error::Error, ffi::c_void, prelude::*};
 
 #[path = "proto/src/node_id.rs"]
 pub mod node_id;
 
 mod ffi {
+    use kernel::ffi::c_void;
+
+    pub type Handler =
+        unsafe extern "C" fn(ctx: *mut c_void, src: u8, req: *const u8, len: usize, resp: *mut u8, cap: usize) -> isize;
+    pub type Listener = unsafe extern "C" fn(ctx: *mut c_void, node: u8, up: bool);
+
     extern "C" {
         pub fn ssi_node_id() -> u32;
+        pub fn ssi_rpc_register(service: u16, handler: Option<Handler>, ctx: *mut c_void) -> i32;
+        pub fn ssi_rpc_unregister(service: u16);
+        pub fn ssi_rpc_call(dst: u8, service: u16, req: *const u8, len: usize, resp: *mut u8, cap: usize, timeout_ms: u32) -> isize;
+        pub fn ssi_send_oneway(dst: u8, service: u16, payload: *const u8, len: usize) -> i32;
+        pub fn ssi_members(out: *mut u8) -> i32;
+        pub fn ssi_membership_register(listener: Option<Listener>, ctx: *mut c_void) -> i32;
+        pub fn ssi_membership_unregister(listener: Option<Listener>, ctx: *mut c_void);
+    }
+}
+
+fn check(ret: i32) -> Result {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(())
     }
 }
 
@@ -22,4 +46,119 @@ pub fn node_id() -> Option<node_id::NodeId> {
     // SAFETY: `ssi_node_id` reads an atomic and has no preconditions; the
     // module loader guarantees `ssi.ko` is live while a dependent module is.
     node_id::NodeId::new(unsafe { ffi::ssi_node_id() })
+}
+
+/// The current members: bit N of byte N / 8 for node N.
+pub fn members() -> Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    // SAFETY: `out` is writable for 32 bytes.
+    check(unsafe { ffi::ssi_members(out.as_mut_ptr()) })?;
+    Ok(out)
+}
+
+/// Calls `service` on node `dst`; the answer is copied into `resp`.
+/// Returns its length. Must not be called from a handler or listener.
+pub fn call(dst: u8, service: u16, req: &[u8], resp: &mut [u8], timeout_ms: u32) -> Result<usize> {
+    // SAFETY: both buffers are valid for their lengths during the call.
+    let n = unsafe { ffi::ssi_rpc_call(dst, service, req.as_ptr(), req.len(), resp.as_mut_ptr(), resp.len(), timeout_ms) };
+    if n < 0 {
+        Err(Error::from_errno(n as i32))
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Sends a one-way message of `service` to `dst` (0: every member).
+pub fn send_oneway(dst: u8, service: u16, payload: &[u8]) -> Result {
+    // SAFETY: `payload` is valid for its length during the call.
+    check(unsafe { ffi::ssi_send_oneway(dst, service, payload.as_ptr(), payload.len()) })
+}
+
+/// An RPC service a module offers (ids from 256 up). Runs on the core's
+/// receive thread: must not block or call [`call`].
+pub trait Service: Sync + 'static {
+    /// Answers a request from node `src` into `resp`; returns its length.
+    fn handle(&self, src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize>;
+}
+
+unsafe extern "C" fn service_trampoline<S: Service>(
+    ctx: *mut c_void,
+    src: u8,
+    req: *const u8,
+    len: usize,
+    resp: *mut u8,
+    cap: usize,
+) -> isize {
+    // SAFETY: `ctx` is the `&'static S` given to `register_service`; the
+    // core passes buffers valid for their lengths.
+    let (s, req, resp) = unsafe {
+        (
+            &*ctx.cast::<S>(),
+            core::slice::from_raw_parts(req, len),
+            core::slice::from_raw_parts_mut(resp, cap),
+        )
+    };
+    match s.handle(src, req, resp) {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// A registered service; unregistered on drop.
+pub struct ServiceRegistration {
+    service: u16,
+}
+
+/// Offers `s` as `service` until the registration is dropped.
+pub fn register_service<S: Service>(service: u16, s: &'static S) -> Result<ServiceRegistration> {
+    let ctx = (s as *const S).cast_mut().cast::<c_void>();
+    // SAFETY: `s` lives forever and the trampoline matches its type.
+    check(unsafe { ffi::ssi_rpc_register(service, Some(service_trampoline::<S>), ctx) })?;
+    Ok(ServiceRegistration { service })
+}
+
+impl Drop for ServiceRegistration {
+    fn drop(&mut self) {
+        // SAFETY: returns once no call of the handler runs.
+        unsafe { ffi::ssi_rpc_unregister(self.service) };
+    }
+}
+
+/// Hears of nodes joining (`up`) and leaving the view. Runs on the core's
+/// threads: must not block or call [`call`].
+pub trait MembershipListener: Sync + 'static {
+    /// `node` joined or left the view.
+    fn changed(&self, node: u8, up: bool);
+}
+
+unsafe extern "C" fn listener_trampoline<L: MembershipListener>(ctx: *mut c_void, node: u8, up: bool) {
+    // SAFETY: `ctx` is the `&'static L` given to `register_listener`.
+    unsafe { &*ctx.cast::<L>() }.changed(node, up);
+}
+
+/// A registered listener; unregistered on drop.
+pub struct ListenerRegistration {
+    listener: ffi::Listener,
+    ctx: *mut c_void,
+}
+
+// SAFETY: the context is a `&'static L` with `L: Sync`.
+unsafe impl Send for ListenerRegistration {}
+// SAFETY: as above.
+unsafe impl Sync for ListenerRegistration {}
+
+/// Registers `l` until the registration is dropped.
+pub fn register_listener<L: MembershipListener>(l: &'static L) -> Result<ListenerRegistration> {
+    let ctx = (l as *const L).cast_mut().cast::<c_void>();
+    let listener: ffi::Listener = listener_trampoline::<L>;
+    // SAFETY: `l` lives forever and the trampoline matches its type.
+    check(unsafe { ffi::ssi_membership_register(Some(listener), ctx) })?;
+    Ok(ListenerRegistration { listener, ctx })
+}
+
+impl Drop for ListenerRegistration {
+    fn drop(&mut self) {
+        // SAFETY: returns once no call of the listener runs.
+        unsafe { ffi::ssi_membership_unregister(Some(self.listener), self.ctx) };
+    }
 }

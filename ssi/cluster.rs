@@ -2,6 +2,7 @@
 //! The node's view of the cluster: membership, peers, pending calls.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kernel::ffi::c_void;
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     new_condvar, new_mutex,
@@ -65,6 +66,26 @@ pub(crate) struct State {
     pub(crate) ping_report_len: usize,
 }
 
+/// A module's RPC handler: fills `resp` (capacity `cap`) and returns its
+/// length, or a negative errno sent back as the response status.
+pub(crate) type Handler =
+    unsafe extern "C" fn(ctx: *mut c_void, src: u8, req: *const u8, len: usize, resp: *mut u8, cap: usize) -> isize;
+/// A module's membership listener: `node` joined (`up`) or left the view.
+pub(crate) type Listener = unsafe extern "C" fn(ctx: *mut c_void, node: u8, up: bool);
+
+/// Registered by another module through `ssi_rpc_register`.
+pub(crate) struct ServiceEntry {
+    pub(crate) service: u16,
+    pub(crate) handler: Handler,
+    pub(crate) ctx: usize,
+}
+
+/// Registered by another module through `ssi_membership_register`.
+pub(crate) struct ListenerEntry {
+    pub(crate) listener: Listener,
+    pub(crate) ctx: usize,
+}
+
 #[pin_data]
 pub(crate) struct Core {
     pub(crate) me: NodeId,
@@ -72,6 +93,12 @@ pub(crate) struct Core {
     pub(crate) state: Mutex<State>,
     #[pin]
     pub(crate) replies: CondVar,
+    /// Held while a handler runs, so that unregistering waits for it.
+    #[pin]
+    pub(crate) services: Mutex<KVec<ServiceEntry>>,
+    /// Held while listeners run, likewise.
+    #[pin]
+    pub(crate) listeners: Mutex<KVec<ListenerEntry>>,
     pub(crate) stats: Stats,
     pub(crate) next_id: AtomicU64,
     pub(crate) closing: AtomicBool,
@@ -111,6 +138,8 @@ impl Core {
                 me,
                 state <- new_mutex!(state),
                 replies <- new_condvar!(),
+                services <- new_mutex!(KVec::new()),
+                listeners <- new_mutex!(KVec::new()),
                 stats: Stats::new(),
                 next_id: AtomicU64::new(1),
                 closing: AtomicBool::new(false),
@@ -172,20 +201,42 @@ impl Core {
 
     /// Applies `f` to the membership and sends what it asks for.
     /// A detached node keeps tracking peers but sends nothing.
+    /// Listeners registered by other modules hear of every view change.
     pub(crate) fn membership<F: FnOnce(&mut State) -> Out>(&self, f: F) {
-        let out = {
+        let (out, before, after) = {
             let mut s = self.state.lock();
+            let before = s.membership.view().members;
             let out = f(&mut s);
-            if s.detached { Out::Idle } else { out }
+            let after = s.membership.view().members;
+            (if s.detached { Out::Idle } else { out }, before, after)
         };
         self.act(out);
+        if before != after {
+            self.notify(&before, &after);
+        }
+    }
+
+    fn notify(&self, before: &NodeSet, after: &NodeSet) {
+        let listeners = self.listeners.lock();
+        for (set, up) in [(after.minus(before), true), (before.minus(after), false)] {
+            for node in set.iter() {
+                for l in listeners.iter() {
+                    // SAFETY: registered through `ssi_membership_register`,
+                    // whose contract keeps `listener` and `ctx` valid until
+                    // unregistered; unregistering takes this lock.
+                    unsafe { (l.listener)(l.ctx as *mut c_void, node, up) };
+                }
+            }
+        }
     }
 
     /// Leaves the cluster (sysfs `remove` of this node, or a `Retire`).
     pub(crate) fn detach(&self) {
-        let mut s = self.state.lock();
-        s.detached = true;
-        s.membership.isolate();
+        self.membership(|s| {
+            s.detached = true;
+            s.membership.isolate();
+            Out::Idle
+        });
     }
 
     /// A view message from `src`.

@@ -17,6 +17,26 @@ u32 ssi_param_node_id(void)
 	return node_id;
 }
 
-/* Defined in Rust (ssi_core.rs). */
+/* Defined in Rust (ssi_core.rs, api.rs); see rust/ssi_api.rs for use. */
 u32 ssi_node_id(void);
 EXPORT_SYMBOL_GPL(ssi_node_id);
+
+typedef long (*ssi_handler_t)(void *ctx, u8 src, const u8 *req, size_t len,
+			      u8 *resp, size_t cap);
+typedef void (*ssi_listener_t)(void *ctx, u8 node, bool up);
+
+int ssi_rpc_register(u16 service, ssi_handler_t handler, void *ctx);
+EXPORT_SYMBOL_GPL(ssi_rpc_register);
+void ssi_rpc_unregister(u16 service);
+EXPORT_SYMBOL_GPL(ssi_rpc_unregister);
+long ssi_rpc_call(u8 dst, u16 service, const u8 *req, size_t len, u8 *resp,
+		  size_t cap, u32 timeout_ms);
+EXPORT_SYMBOL_GPL(ssi_rpc_call);
+int ssi_send_oneway(u8 dst, u16 service, const u8 *payload, size_t len);
+EXPORT_SYMBOL_GPL(ssi_send_oneway);
+int ssi_members(u8 *out);
+EXPORT_SYMBOL_GPL(ssi_members);
+int ssi_membership_register(ssi_listener_t listener, void *ctx);
+EXPORT_SYMBOL_GPL(ssi_membership_register);
+void ssi_membership_unregister(ssi_listener_t listener, void *ctx);
+EXPORT_SYMBOL_GPL(ssi_membership_unregister);

@@ -76,14 +76,15 @@ fn store_add(core: &Core, buf: &[u8]) -> Result {
     let (id, addr) = knob::parse_add(buf).map_err(|_| EINVAL)?;
     let id = id.get() as u8;
     if id == core.me() {
-        let mut s = core.state.lock();
+        let s = core.state.lock();
         if !s.detached {
             return Err(EEXIST);
         }
-        s.detached = false;
-        let out = s.membership.rejoin();
         drop(s);
-        core.act(out);
+        core.membership(|s| {
+            s.detached = false;
+            s.membership.rejoin()
+        });
         return Ok(());
     }
     {

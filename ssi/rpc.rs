@@ -12,11 +12,34 @@ use kernel::{
 
 use crate::cluster::{now_ns, Core, Pending, SERVICE_HEARTBEAT, SERVICE_PING, SERVICE_SINK, SERVICE_SINK_COUNT};
 use crate::kernel_ext::{errno, sysfs::ShowBuf};
+use kernel::ffi::c_void;
 use crate::proto::wire::{Header, Kind};
 use crate::stats::Drop as Why;
 
-/// Handles a request, one-way or response from a member.
-pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8]) {
+/// Services below this are the core's own; modules register the others.
+pub(crate) const FIRST_MODULE_SERVICE: u16 = 256;
+
+/// Runs the handler another module registered for `h.service`, with
+/// `scratch` as its response buffer. `None` if there is none.
+fn call_registered(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u8]) -> Option<Result<usize>> {
+    let services = core.services.lock();
+    let e = services.iter().find(|e| e.service == h.service)?;
+    // SAFETY: registered through `ssi_rpc_register`, whose contract keeps
+    // `handler` and `ctx` valid until unregistered, which takes this lock;
+    // the buffers are valid for their lengths during the call.
+    let n = unsafe {
+        (e.handler)(e.ctx as *mut c_void, h.src, payload.as_ptr(), payload.len(), scratch.as_mut_ptr(), scratch.len())
+    };
+    Some(if n < 0 {
+        Err(Error::from_errno(n as i32))
+    } else {
+        usize::try_from(n).ok().filter(|&n| n <= scratch.len()).ok_or(EINVAL)
+    })
+}
+
+/// Handles a request, one-way or response from a member; `scratch` is a
+/// response buffer of `wire::MAX_PAYLOAD` bytes.
+pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u8]) {
     match (h.kind, h.service) {
         (Kind::Response, _) => complete(core, h, payload),
         (Kind::Request, SERVICE_PING) => {
@@ -36,9 +59,20 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8]) {
             let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, &out);
         }
         (Kind::Request, _) => {
-            core.stats.dropped(Why::UnknownService);
-            let status = errno::enosys().to_errno().unsigned_abs() as u16;
-            let _ = core.send(Kind::Response, h.service, h.src, h.id, status, &[]);
+            let (status, len) = match call_registered(core, h, payload, scratch) {
+                Some(Ok(n)) => (0, n),
+                Some(Err(e)) => (e.to_errno().unsigned_abs() as u16, 0),
+                None => {
+                    core.stats.dropped(Why::UnknownService);
+                    (errno::enosys().to_errno().unsigned_abs() as u16, 0)
+                }
+            };
+            let _ = core.send(Kind::Response, h.service, h.src, h.id, status, &scratch[..len]);
+        }
+        (Kind::Oneway, s) if s >= FIRST_MODULE_SERVICE => {
+            if call_registered(core, h, payload, scratch).is_none() {
+                core.stats.dropped(Why::UnknownService);
+            }
         }
         _ => core.stats.dropped(Why::UnknownService),
     }

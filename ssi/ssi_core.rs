@@ -9,6 +9,7 @@ mod kernel_ext;
 #[path = "../rust/proto/kernel.rs"]
 mod proto;
 
+pub mod api;
 mod cluster;
 mod knobs;
 mod rpc;
@@ -68,6 +69,7 @@ impl kernel::Module for Ssi {
             pr_warn!("link tolerance not applied (error {}): no bearer yet\n", e.to_errno());
         }
         let threads = transport::Threads::start(&core)?;
+        api::publish(&core);
         let sysfs = SysfsDir::new(c_str!("ssi"), &knobs::ATTRS, core)?;
         NODE_ID.store(me.get(), core::sync::atomic::Ordering::Relaxed);
         pr_info!("node {} started\n", me);
@@ -78,6 +80,7 @@ impl kernel::Module for Ssi {
 impl Drop for Ssi {
     fn drop(&mut self) {
         NODE_ID.store(0, core::sync::atomic::Ordering::Relaxed);
+        api::withdraw();
         pr_info!("stopped\n");
     }
 }

@@ -43,13 +43,16 @@ impl Drop for Threads {
 }
 
 fn receive_loop(core: Arc<Core>) {
-    let Ok(mut buf) = KVec::from_elem(0u8, wire::MAX_MESSAGE + 1, GFP_KERNEL) else {
-        pr_err!("no memory for the receive buffer\n");
+    let (Ok(mut buf), Ok(mut scratch)) = (
+        KVec::from_elem(0u8, wire::MAX_MESSAGE + 1, GFP_KERNEL),
+        KVec::from_elem(0u8, wire::MAX_PAYLOAD, GFP_KERNEL),
+    ) else {
+        pr_err!("no memory for the receive buffers\n");
         return;
     };
     while !core.closing() {
         match core.sock.recv(&mut buf) {
-            Ok((n, from)) => handle(&core, &buf[..n], from),
+            Ok((n, from)) => handle(&core, &buf[..n], from, &mut scratch),
             Err(e) if e == errno::emsgsize() => core.stats.dropped(Why::Oversized),
             Err(_) => {
                 if !core.closing() {
@@ -61,12 +64,12 @@ fn receive_loop(core: Arc<Core>) {
 }
 
 /// Dispatches one datagram received from TIPC node `from`.
-fn handle(core: &Core, msg: &[u8], from: u32) {
+fn handle(core: &Core, msg: &[u8], from: u32, scratch: &mut [u8]) {
     let (h, payload) = match wire::decode(msg) {
         Ok(x) => x,
         Err(e) => return core.stats.dropped(e.into()),
     };
-    if h.src == core.me() {
+    if h.src == core.me() && h.dst == 0 {
         return; // our own multicast
     }
     if h.dst != 0 && h.dst != core.me() {
@@ -110,7 +113,7 @@ fn handle(core: &Core, msg: &[u8], from: u32) {
             if !core.is_member(h.src) {
                 return core.stats.dropped(Why::NonMember);
             }
-            rpc::dispatch(core, &h, payload);
+            rpc::dispatch(core, &h, payload, scratch);
         }
     }
 }

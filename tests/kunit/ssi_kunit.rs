@@ -169,4 +169,62 @@ fn core_reports_node_id(t: &Test) {
     kunit_expect!(t, ssi_api::node_id().is_some());
 }
 
-kunit_suite!(name: "ssi_api", cases: [core_reports_node_id]);
+/// Answers with the request reversed; fails requests starting with 0xff.
+struct Reverse;
+
+impl ssi_api::Service for Reverse {
+    fn handle(&self, _src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
+        if req.first() == Some(&0xff) {
+            return Err(EPERM);
+        }
+        let out = resp.get_mut(..req.len()).ok_or(EINVAL)?;
+        for (o, i) in out.iter_mut().zip(req.iter().rev()) {
+            *o = *i;
+        }
+        Ok(req.len())
+    }
+}
+
+static REVERSE: Reverse = Reverse;
+const TEST_SERVICE: u16 = 999;
+
+fn rpc_across_modules(t: &Test) {
+    let Some(me) = ssi_api::node_id() else { return kunit_expect!(t, false) };
+    let me = me.get() as u8;
+    let reg = ssi_api::register_service(TEST_SERVICE, &REVERSE);
+    kunit_expect!(t, reg.is_ok());
+    let mut resp = [0u8; 16];
+    // A call to this very node goes through TIPC and the receive thread.
+    let n = ssi_api::call(me, TEST_SERVICE, b"abc", &mut resp, 2000);
+    kunit_expect!(t, n == Ok(3));
+    kunit_expect!(t, &resp[..3] == b"cba");
+    kunit_expect!(t, ssi_api::call(me, TEST_SERVICE, &[0xff], &mut resp, 2000) == Err(EPERM));
+    // A second registration of the same id is refused.
+    kunit_expect!(t, ssi_api::register_service(TEST_SERVICE, &REVERSE).err() == Some(EEXIST));
+    // Core ids (< 256) are not for modules.
+    kunit_expect!(t, ssi_api::register_service(1, &REVERSE).err() == Some(EINVAL));
+    drop(reg);
+}
+
+fn unregistered_service_is_refused(t: &Test) {
+    let Some(me) = ssi_api::node_id() else { return kunit_expect!(t, false) };
+    let reg = ssi_api::register_service(TEST_SERVICE + 1, &REVERSE);
+    kunit_expect!(t, reg.is_ok());
+    drop(reg);
+    let mut resp = [0u8; 4];
+    let r = ssi_api::call(me.get() as u8, TEST_SERVICE + 1, b"x", &mut resp, 2000);
+    kunit_expect!(t, r.is_err());
+}
+
+fn members_include_this_node(t: &Test) {
+    let (Some(me), Ok(m)) = (ssi_api::node_id(), ssi_api::members()) else { return kunit_expect!(t, false) };
+    let me = me.get() as usize;
+    kunit_expect!(t, m[me / 8] & (1 << (me % 8)) != 0);
+}
+
+kunit_suite!(name: "ssi_api", cases: [
+    core_reports_node_id,
+    rpc_across_modules,
+    unregistered_service_is_refused,
+    members_include_this_node,
+]);

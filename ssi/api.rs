@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The C ABI through which the other ssi-rs modules use the core
+//! (exported by `exports.c`; the consumer side is `rust/ssi_api.rs`).
+//!
+//! Every function may be called only while `ssi.ko` is live, which the
+//! module loader guarantees to its dependents. Handlers and listeners run
+//! on the core's receive and topology threads: they must not block, nor
+//! call `ssi_rpc_call`, nor (un)register anything.
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::{alloc::flags::GFP_KERNEL, ffi::c_void, prelude::*, sync::Arc};
+
+use crate::cluster::{Core, Handler, Listener, ListenerEntry, ServiceEntry};
+use crate::proto::wire::{Kind, MAX_PAYLOAD};
+use crate::rpc::{self, FIRST_MODULE_SERVICE};
+
+/// The running core, for the exported functions; null before init and
+/// after exit.
+static CORE: AtomicPtr<Core> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Publishes `core` to the exported functions.
+pub(crate) fn publish(core: &Arc<Core>) {
+    CORE.store(Arc::into_raw(core.clone()).cast_mut(), Ordering::Release);
+}
+
+/// Withdraws the published core (no dependent module is loaded any more).
+pub(crate) fn withdraw() {
+    let p = CORE.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    if !p.is_null() {
+        // SAFETY: `p` came from `Arc::into_raw` in `publish`.
+        drop(unsafe { Arc::from_raw(p) });
+    }
+}
+
+fn with_core<R>(f: impl FnOnce(&Core) -> R, none: R) -> R {
+    let p = CORE.load(Ordering::Acquire);
+    if p.is_null() {
+        return none;
+    }
+    // SAFETY: non-null means published and not withdrawn; `withdraw` runs
+    // at module exit, after every dependent module (every caller) is gone.
+    f(unsafe { &*p })
+}
+
+fn errno(e: Error) -> isize {
+    e.to_errno() as isize
+}
+
+/// Registers `handler` for requests and one-way messages of `service`
+/// (>= 256). `handler` and `ctx` must stay valid until unregistered.
+#[no_mangle]
+pub extern "C" fn ssi_rpc_register(service: u16, handler: Option<Handler>, ctx: *mut c_void) -> i32 {
+    let Some(handler) = handler else { return EINVAL.to_errno() };
+    if service < FIRST_MODULE_SERVICE {
+        return EINVAL.to_errno();
+    }
+    with_core(
+        |core| {
+            let mut services = core.services.lock();
+            if services.iter().any(|e| e.service == service) {
+                return EEXIST.to_errno();
+            }
+            match services.push(ServiceEntry { service, handler, ctx: ctx as usize }, GFP_KERNEL) {
+                Ok(()) => 0,
+                Err(_) => ENOMEM.to_errno(),
+            }
+        },
+        ENODEV.to_errno(),
+    )
+}
+
+/// Unregisters `service`; returns once no handler call is running.
+#[no_mangle]
+pub extern "C" fn ssi_rpc_unregister(service: u16) {
+    with_core(
+        |core| {
+            let mut services = core.services.lock();
+            if let Some(i) = services.iter().position(|e| e.service == service) {
+                let last = services.len() - 1;
+                services.as_mut_slice().swap(i, last);
+                // SAFETY: shrinks by one; the entry left behind is plain data.
+                unsafe { services.set_len(last) };
+            }
+        },
+        (),
+    )
+}
+
+/// Calls `service` on node `dst` with `req` and waits up to `timeout_ms`.
+/// Returns the response length (copied into `resp`, at most `cap` bytes)
+/// or a negative errno, the remote handler's included.
+///
+/// # Safety
+///
+/// `req` must be readable for `len` bytes and `resp` writable for `cap`.
+#[no_mangle]
+pub unsafe extern "C" fn ssi_rpc_call(
+    dst: u8,
+    service: u16,
+    req: *const u8,
+    len: usize,
+    resp: *mut u8,
+    cap: usize,
+    timeout_ms: u32,
+) -> isize {
+    if len > MAX_PAYLOAD || (len > 0 && req.is_null()) || (cap > 0 && resp.is_null()) {
+        return errno(EINVAL);
+    }
+    // SAFETY: guaranteed by the caller.
+    let req = if len == 0 { &[][..] } else { unsafe { core::slice::from_raw_parts(req, len) } };
+    with_core(
+        |core| match rpc::call(core, dst, service, req, timeout_ms) {
+            Ok((0, data)) if data.len() <= cap => {
+                // SAFETY: guaranteed by the caller; `data.len() <= cap`.
+                unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), resp, data.len()) };
+                data.len() as isize
+            }
+            Ok((0, _)) => errno(EINVAL),
+            Ok((status, _)) => -(status as isize),
+            Err(e) => errno(e),
+        },
+        errno(ENODEV),
+    )
+}
+
+/// Sends a one-way message of `service` to `dst` (0: every member).
+///
+/// # Safety
+///
+/// `payload` must be readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ssi_send_oneway(dst: u8, service: u16, payload: *const u8, len: usize) -> i32 {
+    if len > MAX_PAYLOAD || (len > 0 && payload.is_null()) {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: guaranteed by the caller.
+    let data = if len == 0 { &[][..] } else { unsafe { core::slice::from_raw_parts(payload, len) } };
+    with_core(
+        |core| match core.send(Kind::Oneway, service, dst, 0, 0, data) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        },
+        ENODEV.to_errno(),
+    )
+}
+
+/// Copies the current member set (32 bytes, bit N = node N) to `out`.
+///
+/// # Safety
+///
+/// `out` must be writable for 32 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ssi_members(out: *mut u8) -> i32 {
+    if out.is_null() {
+        return EINVAL.to_errno();
+    }
+    with_core(
+        |core| {
+            let bytes = core.state.lock().membership.view().members.to_bytes();
+            // SAFETY: guaranteed by the caller.
+            unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
+            0
+        },
+        ENODEV.to_errno(),
+    )
+}
+
+/// Registers `listener`, called for every node that joins or leaves the
+/// view. `listener` and `ctx` must stay valid until unregistered.
+#[no_mangle]
+pub extern "C" fn ssi_membership_register(listener: Option<Listener>, ctx: *mut c_void) -> i32 {
+    let Some(listener) = listener else { return EINVAL.to_errno() };
+    with_core(
+        |core| match core.listeners.lock().push(ListenerEntry { listener, ctx: ctx as usize }, GFP_KERNEL) {
+            Ok(()) => 0,
+            Err(_) => ENOMEM.to_errno(),
+        },
+        ENODEV.to_errno(),
+    )
+}
+
+/// Unregisters a listener; returns once no call of it is running.
+#[no_mangle]
+pub extern "C" fn ssi_membership_unregister(listener: Option<Listener>, ctx: *mut c_void) {
+    let Some(listener) = listener else { return };
+    with_core(
+        |core| {
+            let mut ls = core.listeners.lock();
+            if let Some(i) = ls.iter().position(|l| l.listener as usize == listener as usize && l.ctx == ctx as usize) {
+                let last = ls.len() - 1;
+                ls.as_mut_slice().swap(i, last);
+                // SAFETY: shrinks by one; the entry left behind is plain data.
+                unsafe { ls.set_len(last) };
+            }
+        },
+        (),
+    )
+}
