@@ -32,7 +32,7 @@ pub(crate) fn withdraw() {
     }
 }
 
-fn with_core<R>(f: impl FnOnce(&Core) -> R, none: R) -> R {
+pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R, none: R) -> R {
     let p = CORE.load(Ordering::Acquire);
     if p.is_null() {
         return none;

@@ -28,6 +28,8 @@ pub(crate) const SERVICE_HEARTBEAT: u16 = 2;
 pub(crate) const SERVICE_SINK: u16 = 3;
 /// Request: how many sink messages and bytes arrived from the caller.
 pub(crate) const SERVICE_SINK_COUNT: u16 = 4;
+/// Request `[file]`: this node's own /proc system file (globalproc.rs).
+pub(crate) const SERVICE_PROC_LOCAL: u16 = 5;
 
 /// What this node knows of a peer.
 #[derive(Clone, Copy, Default)]
@@ -102,6 +104,8 @@ pub(crate) struct Core {
     pub(crate) stats: Stats,
     pub(crate) next_id: AtomicU64,
     pub(crate) closing: AtomicBool,
+    /// `global_proc`: /proc system files show the whole cluster.
+    pub(crate) global_proc: AtomicBool,
     /// Bound to (TIPC_TYPE, me): sends everything, receives everything.
     pub(crate) sock: TipcSocket,
     /// Connection to the topology service, subscribed to TIPC_TYPE.
@@ -143,6 +147,7 @@ impl Core {
                 stats: Stats::new(),
                 next_id: AtomicU64::new(1),
                 closing: AtomicBool::new(false),
+                global_proc: AtomicBool::new(true),
                 sock,
                 topo,
             }),

@@ -4,7 +4,9 @@
  * the C-ABI exports through which the other ssi-rs modules call the core.
  */
 #include <linux/export.h>
+#include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/ssi.h>
 #include <linux/types.h>
 
 static uint node_id;
@@ -15,6 +17,26 @@ u32 ssi_param_node_id(void);
 u32 ssi_param_node_id(void)
 {
 	return node_id;
+}
+
+/* The cluster-wide /proc view (globalproc.rs) behind the kernel's hook. */
+int ssi_rs_proc_show(enum ssi_proc_file file, struct seq_file *m);
+
+static const struct ssi_proc_ops ssi_rs_proc_ops = {
+	.owner = THIS_MODULE,
+	.show = ssi_rs_proc_show,
+};
+
+int ssi_glue_proc_register(void);
+int ssi_glue_proc_register(void)
+{
+	return ssi_proc_register(&ssi_rs_proc_ops);
+}
+
+void ssi_glue_proc_unregister(void);
+void ssi_glue_proc_unregister(void)
+{
+	ssi_proc_unregister(&ssi_rs_proc_ops);
 }
 
 /* Defined in Rust (ssi_core.rs, api.rs); see rust/ssi_api.rs for use. */

@@ -10,7 +10,7 @@ use crate::proto::knob;
 use crate::proto::wire::Kind;
 use crate::rpc;
 
-pub(crate) static ATTRS: [Attribute<Core>; 7] = [
+pub(crate) static ATTRS: [Attribute<Core>; 8] = [
     Attribute::ro(c_str!("node_id"), show_node_id),
     Attribute::ro(c_str!("nodes"), show_nodes),
     Attribute::wo(c_str!("add"), store_add),
@@ -18,7 +18,20 @@ pub(crate) static ATTRS: [Attribute<Core>; 7] = [
     Attribute::rw(c_str!("failure_timeout_ms"), show_timeout, store_timeout),
     Attribute::ro(c_str!("stats"), show_stats),
     Attribute::rw(c_str!("ping"), show_ping, store_ping),
+    Attribute::rw(c_str!("global_proc"), show_global_proc, store_global_proc),
 ];
+
+fn show_global_proc(core: &Core, out: &mut ShowBuf<'_>) -> Result {
+    let on = core.global_proc.load(core::sync::atomic::Ordering::Relaxed);
+    writeln!(out, "{}", u8::from(on)).map_err(fmt_err)
+}
+
+/// `0` or `1`: /proc system files show this node or the whole cluster.
+fn store_global_proc(core: &Core, buf: &[u8]) -> Result {
+    let v = knob::parse_u32(buf, 1).map_err(|_| EINVAL)?;
+    core.global_proc.store(v == 1, core::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
 
 fn fmt_err(_: core::fmt::Error) -> Error {
     EINVAL

@@ -10,7 +10,9 @@ use kernel::{
     time::msecs_to_jiffies,
 };
 
-use crate::cluster::{now_ns, Core, Pending, SERVICE_HEARTBEAT, SERVICE_PING, SERVICE_SINK, SERVICE_SINK_COUNT};
+use crate::cluster::{
+    now_ns, Core, Pending, SERVICE_HEARTBEAT, SERVICE_PING, SERVICE_PROC_LOCAL, SERVICE_SINK, SERVICE_SINK_COUNT,
+};
 use crate::kernel_ext::{errno, sysfs::ShowBuf};
 use kernel::ffi::c_void;
 use crate::proto::wire::{Header, Kind};
@@ -50,6 +52,13 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
             let mut s = core.state.lock();
             let c = &mut s.sink[h.src as usize];
             *c = (c.0 + 1, c.1 + payload.len() as u64);
+        }
+        (Kind::Request, SERVICE_PROC_LOCAL) => {
+            let (status, len) = match crate::globalproc::serve_local(payload, scratch) {
+                Ok(n) => (0, n),
+                Err(e) => (e.to_errno().unsigned_abs() as u16, 0),
+            };
+            let _ = core.send(Kind::Response, h.service, h.src, h.id, status, &scratch[..len]);
         }
         (Kind::Request, SERVICE_SINK_COUNT) => {
             let (msgs, bytes) = core::mem::take(&mut core.state.lock().sink[h.src as usize]);

@@ -11,6 +11,7 @@ mod proto;
 
 pub mod api;
 mod cluster;
+mod globalproc;
 mod knobs;
 mod rpc;
 mod stats;
@@ -33,6 +34,9 @@ static NODE_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::n
 extern "C" {
     /// The `node_id` module parameter, declared in `exports.c`.
     fn ssi_param_node_id() -> u32;
+    /// Registers `ssi_rs_proc_show` with the kernel's /proc hook.
+    fn ssi_glue_proc_register() -> i32;
+    fn ssi_glue_proc_unregister();
 }
 
 /// This node's id, exported to the other modules by `exports.c`.
@@ -70,6 +74,12 @@ impl kernel::Module for Ssi {
         }
         let threads = transport::Threads::start(&core)?;
         api::publish(&core);
+        // SAFETY: registers a static ops table of this module; undone in drop.
+        let ret = unsafe { ssi_glue_proc_register() };
+        if ret != 0 {
+            api::withdraw();
+            return Err(Error::from_errno(ret));
+        }
         let sysfs = SysfsDir::new(c_str!("ssi"), &knobs::ATTRS, core)?;
         NODE_ID.store(me.get(), core::sync::atomic::Ordering::Relaxed);
         pr_info!("node {} started\n", me);
@@ -80,6 +90,9 @@ impl kernel::Module for Ssi {
 impl Drop for Ssi {
     fn drop(&mut self) {
         NODE_ID.store(0, core::sync::atomic::Ordering::Relaxed);
+        // SAFETY: undoes the registration of init; returns after running
+        // calls are done.
+        unsafe { ssi_glue_proc_unregister() };
         api::withdraw();
         pr_info!("stopped\n");
     }

@@ -9,7 +9,9 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod errno;
+pub mod file;
 pub mod kthread;
 pub mod kunit;
+pub mod seq;
 pub mod sysfs;
 pub mod tipc;

@@ -12,3 +12,5 @@ pub mod node_id;
 pub mod membership;
 #[path = "src/wire.rs"]
 pub mod wire;
+#[path = "src/procfs.rs"]
+pub mod procfs;

@@ -9,4 +9,5 @@
 pub mod knob;
 pub mod membership;
 pub mod node_id;
+pub mod procfs;
 pub mod wire;
