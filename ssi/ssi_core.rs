@@ -11,7 +11,7 @@ mod proto;
 
 pub mod api;
 mod cluster;
-mod globalproc;
+pub mod globalproc;
 mod knobs;
 mod rpc;
 mod stats;

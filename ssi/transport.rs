@@ -77,13 +77,18 @@ fn handle(core: &Core, msg: &[u8], from: u32, scratch: &mut [u8]) {
     }
     {
         let mut s = core.state.lock();
-        let peer = &mut s.peers[h.src as usize];
-        // The sender must speak from the TIPC node that published its id.
-        if peer.tipc != 0 && peer.tipc != from {
+        // A sender may not claim the id of another node: its TIPC address
+        // must not be one that another id is known to speak from. (A node's
+        // own TIPC address can change once, early, when TIPC settles it.)
+        let forged = s.peers.iter().enumerate().any(|(id, p)| id != h.src as usize && p.tipc == from);
+        if forged && h.src != core.me() {
             drop(s);
             return core.stats.dropped(Why::NonMember);
         }
-        peer.tipc = from;
+        let peer = &mut s.peers[h.src as usize];
+        if h.src != core.me() {
+            peer.tipc = from;
+        }
         peer.last_heard = now_ns();
         if s.detached {
             drop(s);
