@@ -20,7 +20,7 @@ on() { # on K CMD...: run on node K
 	$CLUSTER exec "$k" -- "$@"
 }
 
-nodes() { $CLUSTER status | grep -c ready; }
+nodes() { grep -c ready <<<"$($CLUSTER status)"; }
 
 # members K: the ids node K lists as up, space-separated, ascending.
 members() {
@@ -51,7 +51,7 @@ now_ms() { date +%s%3N; }
 restore() {
 	local n=$1 k ids
 	for k in $(seq 1 "$n"); do
-		$CLUSTER status | grep -q "^node $k\s.*ready" || $CLUSTER start "$k" >/dev/null
+		grep -q "^node $k\s.*ready" <<<"$($CLUSTER status)" || $CLUSTER start "$k" >/dev/null
 	done
 	ids=$(seq -s ' ' 1 "$n")
 	wait_members "$ids" "$ids"
