@@ -18,7 +18,7 @@ mod stats;
 mod transport;
 
 use cluster::Core;
-use kernel_ext::{sysfs::SysfsDir, tipc};
+use kernel_ext::{hooks, sysfs::SysfsDir, tipc};
 use proto::node_id::NodeId;
 
 module! {
@@ -72,12 +72,17 @@ impl kernel::Module for Ssi {
         if let Err(e) = tipc::set_link_tolerance(link_tolerance(1000)) {
             pr_warn!("link tolerance not applied (error {}): no bearer yet\n", e.to_errno());
         }
-        let threads = transport::Threads::start(&core)?;
+        // Global PIDs: new processes get PIDs from this node's range.
+        hooks::set_pid_node(me.get())?;
+        let threads = transport::Threads::start(&core).inspect_err(|_| {
+            let _ = hooks::set_pid_node(0);
+        })?;
         api::publish(&core);
         // SAFETY: registers a static ops table of this module; undone in drop.
         let ret = unsafe { ssi_glue_proc_register() };
         if ret != 0 {
             api::withdraw();
+            let _ = hooks::set_pid_node(0);
             return Err(Error::from_errno(ret));
         }
         let sysfs = SysfsDir::new(c_str!("ssi"), &knobs::ATTRS, core)?;
@@ -94,6 +99,7 @@ impl Drop for Ssi {
         // calls are done.
         unsafe { ssi_glue_proc_unregister() };
         api::withdraw();
+        let _ = hooks::set_pid_node(0);
         pr_info!("stopped\n");
     }
 }

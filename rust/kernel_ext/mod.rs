@@ -10,6 +10,7 @@
 
 pub mod errno;
 pub mod file;
+pub mod hooks;
 pub mod kthread;
 pub mod kunit;
 pub mod seq;
