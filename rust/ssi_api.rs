@@ -17,15 +17,29 @@ pub mod node_id;
 mod ffi {
     use kernel::ffi::c_void;
 
-    pub type Handler =
-        unsafe extern "C" fn(ctx: *mut c_void, src: u8, req: *const u8, len: usize, resp: *mut u8, cap: usize) -> isize;
+    pub type Handler = unsafe extern "C" fn(
+        ctx: *mut c_void,
+        src: u8,
+        req: *const u8,
+        len: usize,
+        resp: *mut u8,
+        cap: usize,
+    ) -> isize;
     pub type Listener = unsafe extern "C" fn(ctx: *mut c_void, node: u8, up: bool);
 
     extern "C" {
         pub fn ssi_node_id() -> u32;
         pub fn ssi_rpc_register(service: u16, handler: Option<Handler>, ctx: *mut c_void) -> i32;
         pub fn ssi_rpc_unregister(service: u16);
-        pub fn ssi_rpc_call(dst: u8, service: u16, req: *const u8, len: usize, resp: *mut u8, cap: usize, timeout_ms: u32) -> isize;
+        pub fn ssi_rpc_call(
+            dst: u8,
+            service: u16,
+            req: *const u8,
+            len: usize,
+            resp: *mut u8,
+            cap: usize,
+            timeout_ms: u32,
+        ) -> isize;
         pub fn ssi_send_oneway(dst: u8, service: u16, payload: *const u8, len: usize) -> i32;
         pub fn ssi_members(out: *mut u8) -> i32;
         pub fn ssi_membership_register(listener: Option<Listener>, ctx: *mut c_void) -> i32;
@@ -60,7 +74,17 @@ pub fn members() -> Result<[u8; 32]> {
 /// Returns its length. Must not be called from a handler or listener.
 pub fn call(dst: u8, service: u16, req: &[u8], resp: &mut [u8], timeout_ms: u32) -> Result<usize> {
     // SAFETY: both buffers are valid for their lengths during the call.
-    let n = unsafe { ffi::ssi_rpc_call(dst, service, req.as_ptr(), req.len(), resp.as_mut_ptr(), resp.len(), timeout_ms) };
+    let n = unsafe {
+        ffi::ssi_rpc_call(
+            dst,
+            service,
+            req.as_ptr(),
+            req.len(),
+            resp.as_mut_ptr(),
+            resp.len(),
+            timeout_ms,
+        )
+    };
     if n < 0 {
         Err(Error::from_errno(n as i32))
     } else {
@@ -131,7 +155,11 @@ pub trait MembershipListener: Sync + 'static {
     fn changed(&self, node: u8, up: bool);
 }
 
-unsafe extern "C" fn listener_trampoline<L: MembershipListener>(ctx: *mut c_void, node: u8, up: bool) {
+unsafe extern "C" fn listener_trampoline<L: MembershipListener>(
+    ctx: *mut c_void,
+    node: u8,
+    up: bool,
+) {
     // SAFETY: `ctx` is the `&'static L` given to `register_listener`.
     unsafe { &*ctx.cast::<L>() }.changed(node, up);
 }

@@ -24,7 +24,11 @@ struct Log;
 
 impl MembershipListener for Log {
     fn changed(&self, node: u8, up: bool) {
-        pr_info!("node {} {} the view\n", node, if up { "joined" } else { "left" });
+        pr_info!(
+            "node {} {} the view\n",
+            node,
+            if up { "joined" } else { "left" }
+        );
     }
 }
 
@@ -41,6 +45,8 @@ impl kernel::Module for Sched {
             Some(id) => pr_info!("skeleton loaded on node {}\n", id),
             None => pr_info!("skeleton loaded, node id unset\n"),
         }
-        Ok(Sched { _listener: listener })
+        Ok(Sched {
+            _listener: listener,
+        })
     }
 }

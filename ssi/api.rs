@@ -49,8 +49,14 @@ fn errno(e: Error) -> isize {
 /// Registers `handler` for requests and one-way messages of `service`
 /// (>= 256). `handler` and `ctx` must stay valid until unregistered.
 #[no_mangle]
-pub extern "C" fn ssi_rpc_register(service: u16, handler: Option<Handler>, ctx: *mut c_void) -> i32 {
-    let Some(handler) = handler else { return EINVAL.to_errno() };
+pub extern "C" fn ssi_rpc_register(
+    service: u16,
+    handler: Option<Handler>,
+    ctx: *mut c_void,
+) -> i32 {
+    let Some(handler) = handler else {
+        return EINVAL.to_errno();
+    };
     if service < FIRST_MODULE_SERVICE {
         return EINVAL.to_errno();
     }
@@ -60,7 +66,14 @@ pub extern "C" fn ssi_rpc_register(service: u16, handler: Option<Handler>, ctx: 
             if services.iter().any(|e| e.service == service) {
                 return EEXIST.to_errno();
             }
-            match services.push(ServiceEntry { service, handler, ctx: ctx as usize }, GFP_KERNEL) {
+            match services.push(
+                ServiceEntry {
+                    service,
+                    handler,
+                    ctx: ctx as usize,
+                },
+                GFP_KERNEL,
+            ) {
                 Ok(()) => 0,
                 Err(_) => ENOMEM.to_errno(),
             }
@@ -107,7 +120,11 @@ pub unsafe extern "C" fn ssi_rpc_call(
         return errno(EINVAL);
     }
     // SAFETY: guaranteed by the caller.
-    let req = if len == 0 { &[][..] } else { unsafe { core::slice::from_raw_parts(req, len) } };
+    let req = if len == 0 {
+        &[][..]
+    } else {
+        unsafe { core::slice::from_raw_parts(req, len) }
+    };
     with_core(
         |core| match rpc::call(core, dst, service, req, timeout_ms) {
             Ok((0, data)) if data.len() <= cap => {
@@ -129,12 +146,21 @@ pub unsafe extern "C" fn ssi_rpc_call(
 ///
 /// `payload` must be readable for `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn ssi_send_oneway(dst: u8, service: u16, payload: *const u8, len: usize) -> i32 {
+pub unsafe extern "C" fn ssi_send_oneway(
+    dst: u8,
+    service: u16,
+    payload: *const u8,
+    len: usize,
+) -> i32 {
     if len > MAX_PAYLOAD || (len > 0 && payload.is_null()) {
         return EINVAL.to_errno();
     }
     // SAFETY: guaranteed by the caller.
-    let data = if len == 0 { &[][..] } else { unsafe { core::slice::from_raw_parts(payload, len) } };
+    let data = if len == 0 {
+        &[][..]
+    } else {
+        unsafe { core::slice::from_raw_parts(payload, len) }
+    };
     with_core(
         |core| match core.send(Kind::Oneway, service, dst, 0, 0, data) {
             Ok(()) => 0,
@@ -169,9 +195,17 @@ pub unsafe extern "C" fn ssi_members(out: *mut u8) -> i32 {
 /// view. `listener` and `ctx` must stay valid until unregistered.
 #[no_mangle]
 pub extern "C" fn ssi_membership_register(listener: Option<Listener>, ctx: *mut c_void) -> i32 {
-    let Some(listener) = listener else { return EINVAL.to_errno() };
+    let Some(listener) = listener else {
+        return EINVAL.to_errno();
+    };
     with_core(
-        |core| match core.listeners.lock().push(ListenerEntry { listener, ctx: ctx as usize }, GFP_KERNEL) {
+        |core| match core.listeners.lock().push(
+            ListenerEntry {
+                listener,
+                ctx: ctx as usize,
+            },
+            GFP_KERNEL,
+        ) {
             Ok(()) => 0,
             Err(_) => ENOMEM.to_errno(),
         },
@@ -186,7 +220,10 @@ pub extern "C" fn ssi_membership_unregister(listener: Option<Listener>, ctx: *mu
     with_core(
         |core| {
             let mut ls = core.listeners.lock();
-            if let Some(i) = ls.iter().position(|l| l.listener as usize == listener as usize && l.ctx == ctx as usize) {
+            if let Some(i) = ls
+                .iter()
+                .position(|l| l.listener as usize == listener as usize && l.ctx == ctx as usize)
+            {
                 let last = ls.len() - 1;
                 ls.as_mut_slice().swap(i, last);
                 // SAFETY: shrinks by one; the entry left behind is plain data.

@@ -70,8 +70,14 @@ pub(crate) struct State {
 
 /// A module's RPC handler: fills `resp` (capacity `cap`) and returns its
 /// length, or a negative errno sent back as the response status.
-pub(crate) type Handler =
-    unsafe extern "C" fn(ctx: *mut c_void, src: u8, req: *const u8, len: usize, resp: *mut u8, cap: usize) -> isize;
+pub(crate) type Handler = unsafe extern "C" fn(
+    ctx: *mut c_void,
+    src: u8,
+    req: *const u8,
+    len: usize,
+    resp: *mut u8,
+    cap: usize,
+) -> isize;
 /// A module's membership listener: `node` joined (`up`) or left the view.
 pub(crate) type Listener = unsafe extern "C" fn(ctx: *mut c_void, node: u8, up: bool);
 
@@ -172,8 +178,23 @@ impl Core {
     }
 
     /// Encodes and sends one message to `dst` (0: every node).
-    pub(crate) fn send(&self, kind: Kind, service: u16, dst: u8, id: u64, status: u16, payload: &[u8]) -> Result {
-        let header = Header { kind, service, src: self.me(), dst, status, id };
+    pub(crate) fn send(
+        &self,
+        kind: Kind,
+        service: u16,
+        dst: u8,
+        id: u64,
+        status: u16,
+        payload: &[u8],
+    ) -> Result {
+        let header = Header {
+            kind,
+            service,
+            src: self.me(),
+            dst,
+            status,
+            id,
+        };
         let mut buf = KVec::from_elem(0u8, wire::HEADER_LEN + payload.len(), GFP_KERNEL)?;
         let n = wire::encode(&header, payload, &mut buf).ok_or_else(errno::emsgsize)?;
         let res = if dst == 0 {
@@ -249,7 +270,11 @@ impl Core {
         let Ok(bytes) = <&[u8; VIEW_LEN]>::try_from(payload) else {
             return false;
         };
-        let v = View { epoch, coord: src, members: NodeSet::from_bytes(bytes) };
+        let v = View {
+            epoch,
+            coord: src,
+            members: NodeSet::from_bytes(bytes),
+        };
         self.membership(|s| s.membership.on_view(src, v));
         true
     }

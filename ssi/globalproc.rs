@@ -35,12 +35,17 @@ fn show(core: &Core, file: u32, m: *mut bindings::seq_file) -> Result {
     if !core.global_proc.load(Ordering::Relaxed) || core.state.lock().detached {
         return Err(ENOENT);
     }
-    let index = u8::try_from(file).ok().filter(|&i| usize::from(i) < FILES.len()).ok_or(ENOENT)?;
+    let index = u8::try_from(file)
+        .ok()
+        .filter(|&i| usize::from(i) < FILES.len())
+        .ok_or(ENOENT)?;
     let members = core.state.lock().membership.view().members;
     let mut texts = KVec::new();
     for id in members.iter() {
         // A node that does not answer in time is left out of the view.
-        if let Ok((0, text)) = crate::rpc::call(core, id, SERVICE_PROC_LOCAL, &[index], NODE_TIMEOUT_MS) {
+        if let Ok((0, text)) =
+            crate::rpc::call(core, id, SERVICE_PROC_LOCAL, &[index], NODE_TIMEOUT_MS)
+        {
             texts.push(text, GFP_KERNEL)?;
         }
     }

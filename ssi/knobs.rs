@@ -29,7 +29,8 @@ fn show_global_proc(core: &Core, out: &mut ShowBuf<'_>) -> Result {
 /// `0` or `1`: /proc system files show this node or the whole cluster.
 fn store_global_proc(core: &Core, buf: &[u8]) -> Result {
     let v = knob::parse_u32(buf, 1).map_err(|_| EINVAL)?;
-    core.global_proc.store(v == 1, core::sync::atomic::Ordering::Relaxed);
+    core.global_proc
+        .store(v == 1, core::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
@@ -66,7 +67,8 @@ fn show_nodes(core: &Core, out: &mut ShowBuf<'_>) -> Result {
         };
         let a = p.addr;
         if p.added {
-            write!(out, "{} {}.{}.{}.{} {} ", id, a[0], a[1], a[2], a[3], state).map_err(fmt_err)?;
+            write!(out, "{} {}.{}.{}.{} {} ", id, a[0], a[1], a[2], a[3], state)
+                .map_err(fmt_err)?;
         } else if me {
             write!(out, "{} self {} ", id, state).map_err(fmt_err)?;
         } else {
@@ -153,7 +155,8 @@ fn show_stats(core: &Core, out: &mut ShowBuf<'_>) -> Result {
 fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {
     let s = core.state.lock();
     let text = &s.ping_report[..s.ping_report_len];
-    out.write_str(core::str::from_utf8(text).unwrap_or("")).map_err(fmt_err)
+    out.write_str(core::str::from_utf8(text).unwrap_or(""))
+        .map_err(fmt_err)
 }
 
 /// `ID COUNT [SIZE [MODE]]`: COUNT checked request/response round trips to
@@ -163,7 +166,14 @@ fn store_ping(core: &Core, buf: &[u8]) -> Result {
     let mut f = [0u32, 0, 8, 0];
     let n = knob::parse_fields(buf, &mut f).map_err(|_| EINVAL)?;
     let size_max = crate::proto::wire::MAX_PAYLOAD as u32;
-    if n < 2 || f[0] == 0 || f[0] > 255 || f[1] == 0 || f[1] > 10_000_000 || f[2] > size_max || f[3] > 1 {
+    if n < 2
+        || f[0] == 0
+        || f[0] > 255
+        || f[1] == 0
+        || f[1] > 10_000_000
+        || f[2] > size_max
+        || f[3] > 1
+    {
         return Err(EINVAL);
     }
     let dst = f[0] as u8;

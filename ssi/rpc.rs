@@ -11,31 +11,47 @@ use kernel::{
 };
 
 use crate::cluster::{
-    now_ns, Core, Pending, SERVICE_HEARTBEAT, SERVICE_PING, SERVICE_PROC_LOCAL, SERVICE_SINK, SERVICE_SINK_COUNT,
+    now_ns, Core, Pending, SERVICE_HEARTBEAT, SERVICE_PING, SERVICE_PROC_LOCAL, SERVICE_SINK,
+    SERVICE_SINK_COUNT,
 };
 use crate::kernel_ext::{errno, sysfs::ShowBuf};
-use kernel::ffi::c_void;
 use crate::proto::wire::{Header, Kind};
 use crate::stats::Drop as Why;
+use kernel::ffi::c_void;
 
 /// Services below this are the core's own; modules register the others.
 pub(crate) const FIRST_MODULE_SERVICE: u16 = 256;
 
 /// Runs the handler another module registered for `h.service`, with
 /// `scratch` as its response buffer. `None` if there is none.
-fn call_registered(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u8]) -> Option<Result<usize>> {
+fn call_registered(
+    core: &Core,
+    h: &Header,
+    payload: &[u8],
+    scratch: &mut [u8],
+) -> Option<Result<usize>> {
     let services = core.services.lock();
     let e = services.iter().find(|e| e.service == h.service)?;
     // SAFETY: registered through `ssi_rpc_register`, whose contract keeps
     // `handler` and `ctx` valid until unregistered, which takes this lock;
     // the buffers are valid for their lengths during the call.
     let n = unsafe {
-        (e.handler)(e.ctx as *mut c_void, h.src, payload.as_ptr(), payload.len(), scratch.as_mut_ptr(), scratch.len())
+        (e.handler)(
+            e.ctx as *mut c_void,
+            h.src,
+            payload.as_ptr(),
+            payload.len(),
+            scratch.as_mut_ptr(),
+            scratch.len(),
+        )
     };
     Some(if n < 0 {
         Err(Error::from_errno(n as i32))
     } else {
-        usize::try_from(n).ok().filter(|&n| n <= scratch.len()).ok_or(EINVAL)
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= scratch.len())
+            .ok_or(EINVAL)
     })
 }
 
@@ -58,7 +74,14 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
                 Ok(n) => (0, n),
                 Err(e) => (e.to_errno().unsigned_abs() as u16, 0),
             };
-            let _ = core.send(Kind::Response, h.service, h.src, h.id, status, &scratch[..len]);
+            let _ = core.send(
+                Kind::Response,
+                h.service,
+                h.src,
+                h.id,
+                status,
+                &scratch[..len],
+            );
         }
         (Kind::Request, SERVICE_SINK_COUNT) => {
             let (msgs, bytes) = core::mem::take(&mut core.state.lock().sink[h.src as usize]);
@@ -76,7 +99,14 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
                     (errno::enosys().to_errno().unsigned_abs() as u16, 0)
                 }
             };
-            let _ = core.send(Kind::Response, h.service, h.src, h.id, status, &scratch[..len]);
+            let _ = core.send(
+                Kind::Response,
+                h.service,
+                h.src,
+                h.id,
+                status,
+                &scratch[..len],
+            );
         }
         (Kind::Oneway, s) if s >= FIRST_MODULE_SERVICE => {
             if call_registered(core, h, payload, scratch).is_none() {
@@ -110,7 +140,13 @@ fn complete(core: &Core, h: &Header, payload: &[u8]) {
 /// Calls `service` on node `dst` and waits up to `timeout_ms` for the
 /// answer, which is returned with its status (0 or a positive errno).
 /// A signal cancels the wait (`EINTR`); a late answer is then dropped.
-pub(crate) fn call(core: &Core, dst: u8, service: u16, req: &[u8], timeout_ms: u32) -> Result<(u16, KVec<u8>)> {
+pub(crate) fn call(
+    core: &Core,
+    dst: u8,
+    service: u16,
+    req: &[u8],
+    timeout_ms: u32,
+) -> Result<(u16, KVec<u8>)> {
     let id = core.next_id.fetch_add(1, Ordering::Relaxed);
     let slot = {
         let mut s = core.state.lock();
@@ -133,10 +169,16 @@ pub(crate) fn call(core: &Core, dst: u8, service: u16, req: &[u8], timeout_ms: u
         let left_ms = (deadline - now_ns()) / 1_000_000;
         if core.closing() || left_ms <= 0 {
             finish(&mut s);
-            return Err(if core.closing() { errno::eshutdown() } else { errno::etimedout() });
+            return Err(if core.closing() {
+                errno::eshutdown()
+            } else {
+                errno::etimedout()
+            });
         }
         let wait = msecs_to_jiffies(left_ms as u32).max(1);
-        if let CondVarTimeoutResult::Signal { .. } = core.replies.wait_interruptible_timeout(&mut s, wait) {
+        if let CondVarTimeoutResult::Signal { .. } =
+            core.replies.wait_interruptible_timeout(&mut s, wait)
+        {
             finish(&mut s);
             return Err(EINTR);
         }
@@ -209,7 +251,10 @@ pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
     let start = now_ns();
     let mut send_errors = 0u32;
     for _ in 0..count {
-        if core.send(Kind::Oneway, SERVICE_SINK, dst, 0, 0, &payload).is_err() {
+        if core
+            .send(Kind::Oneway, SERVICE_SINK, dst, 0, 0, &payload)
+            .is_err()
+        {
             send_errors += 1;
         }
     }

@@ -67,10 +67,16 @@ impl kernel::Module for Ssi {
             return Err(EINVAL);
         };
         let core = Core::new(me).inspect_err(|e| {
-            pr_err!("TIPC is not usable (error {}): is a bearer enabled?\n", e.to_errno());
+            pr_err!(
+                "TIPC is not usable (error {}): is a bearer enabled?\n",
+                e.to_errno()
+            );
         })?;
         if let Err(e) = tipc::set_link_tolerance(link_tolerance(1000)) {
-            pr_warn!("link tolerance not applied (error {}): no bearer yet\n", e.to_errno());
+            pr_warn!(
+                "link tolerance not applied (error {}): no bearer yet\n",
+                e.to_errno()
+            );
         }
         // Global PIDs: new processes get PIDs from this node's range.
         hooks::set_pid_node(me.get())?;
@@ -88,7 +94,10 @@ impl kernel::Module for Ssi {
         let sysfs = SysfsDir::new(c_str!("ssi"), &knobs::ATTRS, core)?;
         NODE_ID.store(me.get(), core::sync::atomic::Ordering::Relaxed);
         pr_info!("node {} started\n", me);
-        Ok(Ssi { _sysfs: sysfs, _threads: threads })
+        Ok(Ssi {
+            _sysfs: sysfs,
+            _threads: threads,
+        })
     }
 }
 

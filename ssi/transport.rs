@@ -31,7 +31,12 @@ impl Threads {
         let topo = KThread::spawn(c_str!("ssi_topo"), move || topology_loop(c))?;
         let c = core.clone();
         let heartbeat = KThread::spawn(c_str!("ssi_hb"), move || heartbeat_loop(c))?;
-        Ok(Threads { core: core.clone(), _rx: rx, _topo: topo, _heartbeat: heartbeat })
+        Ok(Threads {
+            core: core.clone(),
+            _rx: rx,
+            _topo: topo,
+            _heartbeat: heartbeat,
+        })
     }
 }
 
@@ -80,7 +85,11 @@ fn handle(core: &Core, msg: &[u8], from: u32, scratch: &mut [u8]) {
         // A sender may not claim the id of another node: its TIPC address
         // must not be one that another id is known to speak from. (A node's
         // own TIPC address can change once, early, when TIPC settles it.)
-        let forged = s.peers.iter().enumerate().any(|(id, p)| id != h.src as usize && p.tipc == from);
+        let forged = s
+            .peers
+            .iter()
+            .enumerate()
+            .any(|(id, p)| id != h.src as usize && p.tipc == from);
         if forged && h.src != core.me() {
             drop(s);
             return core.stats.dropped(Why::NonMember);
@@ -128,7 +137,9 @@ fn topology_loop(core: Arc<Core>) {
         match core.topo.recv_event() {
             Ok(ev) => {
                 // Only ids 1..=255 are ssi nodes; ignore anything else.
-                let Ok(id) = u8::try_from(ev.instance) else { continue };
+                let Ok(id) = u8::try_from(ev.instance) else {
+                    continue;
+                };
                 if id == 0 || id == core.me() {
                     continue;
                 }

@@ -51,7 +51,9 @@ unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void)
     // wait for it.
     while !should_stop() {
         // SAFETY: sleeps in the thread's own context; `kthread_stop` wakes it.
-        unsafe { bindings::schedule_timeout_interruptible(kernel::time::msecs_to_jiffies(100) as _) };
+        unsafe {
+            bindings::schedule_timeout_interruptible(kernel::time::msecs_to_jiffies(100) as _)
+        };
     }
     0
 }
@@ -82,7 +84,11 @@ impl KThread {
             bindings::wake_up_process(task);
         }
         // INVARIANT: a kthread with a reference held, and its body's box.
-        Ok(Self { task, data: data.cast(), free: free_body::<F> })
+        Ok(Self {
+            task,
+            data: data.cast(),
+            free: free_body::<F>,
+        })
     }
 }
 

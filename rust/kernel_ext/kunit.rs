@@ -64,7 +64,10 @@ impl Test {
 }
 
 /// A `kunit_case` entry for `run`, named `name`.
-pub const fn case(name: &'static CStr, run: unsafe extern "C" fn(*mut bindings::kunit)) -> bindings::kunit_case {
+pub const fn case(
+    name: &'static CStr,
+    run: unsafe extern "C" fn(*mut bindings::kunit),
+) -> bindings::kunit_case {
     // SAFETY: all-zero is a valid `kunit_case` (and the array terminator).
     let mut c: bindings::kunit_case = unsafe { core::mem::zeroed() };
     c.run_case = Some(run);

@@ -54,17 +54,29 @@ pub struct Attribute<T: 'static> {
 impl<T> Attribute<T> {
     /// A file readable by everyone (0444).
     pub const fn ro(name: &'static CStr, show: ShowFn<T>) -> Self {
-        Self { name, show: Some(show), store: None }
+        Self {
+            name,
+            show: Some(show),
+            store: None,
+        }
     }
 
     /// A file readable by everyone, writable by root (0644).
     pub const fn rw(name: &'static CStr, show: ShowFn<T>, store: StoreFn<T>) -> Self {
-        Self { name, show: Some(show), store: Some(store) }
+        Self {
+            name,
+            show: Some(show),
+            store: Some(store),
+        }
     }
 
     /// A file writable by root only (0200).
     pub const fn wo(name: &'static CStr, store: StoreFn<T>) -> Self {
-        Self { name, show: None, store: Some(store) }
+        Self {
+            name,
+            show: None,
+            store: Some(store),
+        }
     }
 
     fn mode(&self) -> u16 {
@@ -165,7 +177,14 @@ impl<T: Send + Sync + 'static> SysfsDir<T> {
             kattr.show = attr.show.map(|_| show_trampoline::<T> as _);
             kattr.store = attr.store.map(|_| store_trampoline::<T> as _);
             let ctx_ptr: *const T = &*ctx;
-            let mut slot = KBox::new(Slot { kattr, attr, ctx: ctx_ptr }, GFP_KERNEL)?;
+            let mut slot = KBox::new(
+                Slot {
+                    kattr,
+                    attr,
+                    ctx: ctx_ptr,
+                },
+                GFP_KERNEL,
+            )?;
             ptrs.push(ptr::addr_of_mut!(slot.kattr.attr), GFP_KERNEL)?;
             slots.push(slot, GFP_KERNEL)?;
         }
@@ -177,7 +196,8 @@ impl<T: Send + Sync + 'static> SysfsDir<T> {
 
         // SAFETY: `kernel_kobj` is set up at boot and never freed; `name` is
         // a NUL-terminated string that outlives the call (it is copied).
-        let kobj = unsafe { bindings::kobject_create_and_add(name.as_char_ptr(), bindings::kernel_kobj) };
+        let kobj =
+            unsafe { bindings::kobject_create_and_add(name.as_char_ptr(), bindings::kernel_kobj) };
         if kobj.is_null() {
             return Err(ENOMEM);
         }
@@ -190,7 +210,13 @@ impl<T: Send + Sync + 'static> SysfsDir<T> {
             return Err(kernel::error::Error::from_errno(ret));
         }
         // INVARIANT: the group is registered with storage owned by `Self`.
-        Ok(Self { kobj, group, ptrs, slots, ctx })
+        Ok(Self {
+            kobj,
+            group,
+            ptrs,
+            slots,
+            ctx,
+        })
     }
 }
 

@@ -77,7 +77,13 @@ impl TipcSocket {
         // SAFETY: `init_net` lives for the kernel's lifetime; `sock` is a
         // valid out-pointer.
         to_result(unsafe {
-            bindings::sock_create_kern(&raw mut bindings::init_net, AF_TIPC, ty as i32, 0, &mut sock)
+            bindings::sock_create_kern(
+                &raw mut bindings::init_net,
+                AF_TIPC,
+                ty as i32,
+                0,
+                &mut sock,
+            )
         })?;
         // INVARIANT: created just above.
         Ok(Self { sock })
@@ -88,7 +94,11 @@ impl TipcSocket {
         let mut a = service_range(ty, instance, instance);
         // SAFETY: `a` is a valid address of the stated length for the call.
         to_result(unsafe {
-            bindings::kernel_bind(self.sock, (&raw mut a).cast(), size_of::<bindings::sockaddr_tipc>() as i32)
+            bindings::kernel_bind(
+                self.sock,
+                (&raw mut a).cast(),
+                size_of::<bindings::sockaddr_tipc>() as i32,
+            )
         })?;
         Ok(())
     }
@@ -98,7 +108,12 @@ impl TipcSocket {
         let mut a = service_addr(bindings::TIPC_TOP_SRV, bindings::TIPC_TOP_SRV);
         // SAFETY: as in `bind`.
         to_result(unsafe {
-            bindings::kernel_connect(self.sock, (&raw mut a).cast(), size_of::<bindings::sockaddr_tipc>() as i32, 0)
+            bindings::kernel_connect(
+                self.sock,
+                (&raw mut a).cast(),
+                size_of::<bindings::sockaddr_tipc>() as i32,
+                0,
+            )
         })?;
         Ok(())
     }
@@ -115,7 +130,10 @@ impl TipcSocket {
         sub.filter = bindings::TIPC_SUB_PORTS;
         // SAFETY: `sub` is plain data valid for its size during the call.
         let bytes = unsafe {
-            core::slice::from_raw_parts((&raw const sub).cast::<u8>(), size_of::<bindings::tipc_subscr>())
+            core::slice::from_raw_parts(
+                (&raw const sub).cast::<u8>(),
+                size_of::<bindings::tipc_subscr>(),
+            )
         };
         self.send_raw(None, bytes)
     }
@@ -127,7 +145,10 @@ impl TipcSocket {
         Self::parse_event(&buf, n)
     }
 
-    fn parse_event(buf: &[u8; size_of::<bindings::tipc_event>()], n: usize) -> Result<TopologyEvent> {
+    fn parse_event(
+        buf: &[u8; size_of::<bindings::tipc_event>()],
+        n: usize,
+    ) -> Result<TopologyEvent> {
         if n != buf.len() {
             return Err(EINVAL);
         }
@@ -139,7 +160,12 @@ impl TipcSocket {
             bindings::TIPC_WITHDRAWN => EventKind::Withdrawn,
             _ => EventKind::Other,
         };
-        Ok(TopologyEvent { kind, instance: ev.found_lower, node: ev.port.node, port: ev.port.ref_ })
+        Ok(TopologyEvent {
+            kind,
+            instance: ev.found_lower,
+            node: ev.port.node,
+            port: ev.port.ref_,
+        })
     }
 
     /// Sends one datagram to instance `instance` of service type `ty`.
@@ -163,10 +189,15 @@ impl TipcSocket {
             msg.msg_name = (a as *mut bindings::sockaddr_tipc).cast::<c_void>();
             msg.msg_namelen = size_of::<bindings::sockaddr_tipc>() as i32;
         }
-        let mut vec = bindings::kvec { iov_base: data.as_ptr() as *mut c_void, iov_len: data.len() };
+        let mut vec = bindings::kvec {
+            iov_base: data.as_ptr() as *mut c_void,
+            iov_len: data.len(),
+        };
         // SAFETY: `msg`, `addr` and `vec` are valid for the call, which only
         // reads `data`.
-        let n = to_result(unsafe { bindings::kernel_sendmsg(self.sock, &mut msg, &mut vec, 1, data.len()) })?;
+        let n = to_result(unsafe {
+            bindings::kernel_sendmsg(self.sock, &mut msg, &mut vec, 1, data.len())
+        })?;
         if n as usize != data.len() {
             return Err(EINVAL);
         }
@@ -187,10 +218,15 @@ impl TipcSocket {
         let mut msg: bindings::msghdr = unsafe { zeroed() };
         msg.msg_name = (&raw mut from).cast();
         msg.msg_namelen = size_of::<bindings::sockaddr_tipc>() as i32;
-        let mut vec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let mut vec = bindings::kvec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
         // SAFETY: `msg`, `from` and `vec` are valid for the call, which
         // writes at most `buf.len()` bytes to `buf`.
-        let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), flags) })?;
+        let n = to_result(unsafe {
+            bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), flags)
+        })?;
         if msg.msg_flags & bindings::MSG_TRUNC as u32 != 0 {
             return Err(super::errno::emsgsize());
         }

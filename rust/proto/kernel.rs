@@ -6,11 +6,11 @@
 
 #[path = "src/knob.rs"]
 pub mod knob;
-#[path = "src/node_id.rs"]
-pub mod node_id;
 #[path = "src/membership.rs"]
 pub mod membership;
-#[path = "src/wire.rs"]
-pub mod wire;
+#[path = "src/node_id.rs"]
+pub mod node_id;
 #[path = "src/procfs.rs"]
 pub mod procfs;
+#[path = "src/wire.rs"]
+pub mod wire;

@@ -15,8 +15,8 @@ mod ssi_api;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel_ext::kthread::KThread;
 use kernel_ext::kunit::Test;
-use kernel_ext::tipc::{EventKind, Kind, TipcSocket};
 use kernel_ext::sysfs::{Attribute, ShowBuf, SysfsDir};
+use kernel_ext::tipc::{EventKind, Kind, TipcSocket};
 use proto::knob::{parse_node_id, KnobError};
 
 module! {
@@ -45,7 +45,10 @@ fn knob_rejects_bad_writes(t: &Test) {
     kunit_expect!(t, parse_node_id(b"256") == Err(KnobError::OutOfRange));
     kunit_expect!(t, parse_node_id(b"") == Err(KnobError::Empty));
     kunit_expect!(t, parse_node_id(b"1 ") == Err(KnobError::NotDecimal));
-    kunit_expect!(t, parse_node_id(b"4294967296") == Err(KnobError::OutOfRange));
+    kunit_expect!(
+        t,
+        parse_node_id(b"4294967296") == Err(KnobError::OutOfRange)
+    );
 }
 
 kunit_suite!(name: "ssi_proto", cases: [knob_accepts_node_ids, knob_rejects_bad_writes]);
@@ -96,7 +99,9 @@ fn rdm(t: &Test, instance: u32) -> Option<TipcSocket> {
 }
 
 fn tipc_unicast_and_multicast(t: &Test) {
-    let (Some(a), Some(b)) = (rdm(t, 1), rdm(t, 2)) else { return };
+    let (Some(a), Some(b)) = (rdm(t, 1), rdm(t, 2)) else {
+        return;
+    };
     let mut buf = [0u8; 64];
     kunit_expect!(t, a.send_to(TEST_TYPE, 2, b"hello").is_ok());
     let got = b.recv_within(&mut buf, 2000);
@@ -110,22 +115,32 @@ fn tipc_unicast_and_multicast(t: &Test) {
 }
 
 fn tipc_truncation_is_reported(t: &Test) {
-    let (Some(a), Some(b)) = (rdm(t, 3), rdm(t, 4)) else { return };
+    let (Some(a), Some(b)) = (rdm(t, 3), rdm(t, 4)) else {
+        return;
+    };
     let mut small = [0u8; 4];
     kunit_expect!(t, a.send_to(TEST_TYPE, 4, b"too long").is_ok());
     kunit_expect!(t, b.recv_within(&mut small, 2000).is_err());
 }
 
 fn tipc_topology_reports_publication(t: &Test) {
-    let Ok(topo) = TipcSocket::new(Kind::SeqPacket) else { return kunit_expect!(t, false) };
+    let Ok(topo) = TipcSocket::new(Kind::SeqPacket) else {
+        return kunit_expect!(t, false);
+    };
     kunit_expect!(t, topo.connect_topology().is_ok());
     kunit_expect!(t, topo.subscribe(TEST_TYPE).is_ok());
     let sock = rdm(t, 9);
     let ev = topo.recv_event_within(2000);
-    kunit_expect!(t, matches!(ev, Ok(e) if e.kind == EventKind::Published && e.instance == 9));
+    kunit_expect!(
+        t,
+        matches!(ev, Ok(e) if e.kind == EventKind::Published && e.instance == 9)
+    );
     drop(sock);
     let ev = topo.recv_event_within(2000);
-    kunit_expect!(t, matches!(ev, Ok(e) if e.kind == EventKind::Withdrawn && e.instance == 9));
+    kunit_expect!(
+        t,
+        matches!(ev, Ok(e) if e.kind == EventKind::Withdrawn && e.instance == 9)
+    );
 }
 
 fn tipc_tolerance_range(t: &Test) {
@@ -136,7 +151,9 @@ fn tipc_tolerance_range(t: &Test) {
 }
 
 fn kthread_runs_and_stops(t: &Test) {
-    let Ok(flag) = Arc::new(AtomicBool::new(false), GFP_KERNEL) else { return kunit_expect!(t, false) };
+    let Ok(flag) = Arc::new(AtomicBool::new(false), GFP_KERNEL) else {
+        return kunit_expect!(t, false);
+    };
     let f = flag.clone();
     let th = KThread::spawn(c_str!("ssi_kunit"), move || f.store(true, Ordering::SeqCst));
     kunit_expect!(t, th.is_ok());
@@ -149,9 +166,13 @@ fn kthread_runs_and_stops(t: &Test) {
     kunit_expect!(t, flag.load(Ordering::SeqCst));
     drop(th);
     // A thread stopped before it ran frees its body without running it.
-    let Ok(ran) = Arc::new(AtomicBool::new(false), GFP_KERNEL) else { return kunit_expect!(t, false) };
+    let Ok(ran) = Arc::new(AtomicBool::new(false), GFP_KERNEL) else {
+        return kunit_expect!(t, false);
+    };
     let r = ran.clone();
-    drop(KThread::spawn(c_str!("ssi_kunit"), move || r.store(true, Ordering::SeqCst)));
+    drop(KThread::spawn(c_str!("ssi_kunit"), move || {
+        r.store(true, Ordering::SeqCst)
+    }));
     // Run or not, the body (and its Arc clone) is gone after drop.
     kunit_expect!(t, ran.into_unique_or_drop().is_some());
 }
@@ -189,7 +210,9 @@ static REVERSE: Reverse = Reverse;
 const TEST_SERVICE: u16 = 999;
 
 fn rpc_across_modules(t: &Test) {
-    let Some(me) = ssi_api::node_id() else { return kunit_expect!(t, false) };
+    let Some(me) = ssi_api::node_id() else {
+        return kunit_expect!(t, false);
+    };
     let me = me.get() as u8;
     let reg = ssi_api::register_service(TEST_SERVICE, &REVERSE);
     kunit_expect!(t, reg.is_ok());
@@ -198,16 +221,27 @@ fn rpc_across_modules(t: &Test) {
     let n = ssi_api::call(me, TEST_SERVICE, b"abc", &mut resp, 2000);
     kunit_expect!(t, n == Ok(3));
     kunit_expect!(t, &resp[..3] == b"cba");
-    kunit_expect!(t, ssi_api::call(me, TEST_SERVICE, &[0xff], &mut resp, 2000) == Err(EPERM));
+    kunit_expect!(
+        t,
+        ssi_api::call(me, TEST_SERVICE, &[0xff], &mut resp, 2000) == Err(EPERM)
+    );
     // A second registration of the same id is refused.
-    kunit_expect!(t, ssi_api::register_service(TEST_SERVICE, &REVERSE).err() == Some(EEXIST));
+    kunit_expect!(
+        t,
+        ssi_api::register_service(TEST_SERVICE, &REVERSE).err() == Some(EEXIST)
+    );
     // Core ids (< 256) are not for modules.
-    kunit_expect!(t, ssi_api::register_service(1, &REVERSE).err() == Some(EINVAL));
+    kunit_expect!(
+        t,
+        ssi_api::register_service(1, &REVERSE).err() == Some(EINVAL)
+    );
     drop(reg);
 }
 
 fn unregistered_service_is_refused(t: &Test) {
-    let Some(me) = ssi_api::node_id() else { return kunit_expect!(t, false) };
+    let Some(me) = ssi_api::node_id() else {
+        return kunit_expect!(t, false);
+    };
     let reg = ssi_api::register_service(TEST_SERVICE + 1, &REVERSE);
     kunit_expect!(t, reg.is_ok());
     drop(reg);
@@ -217,7 +251,9 @@ fn unregistered_service_is_refused(t: &Test) {
 }
 
 fn members_include_this_node(t: &Test) {
-    let (Some(me), Ok(m)) = (ssi_api::node_id(), ssi_api::members()) else { return kunit_expect!(t, false) };
+    let (Some(me), Ok(m)) = (ssi_api::node_id(), ssi_api::members()) else {
+        return kunit_expect!(t, false);
+    };
     let me = me.get() as usize;
     kunit_expect!(t, m[me / 8] & (1 << (me % 8)) != 0);
 }

@@ -154,7 +154,10 @@ mod tests {
         assert_eq!(parse_fields(b"1 2 3 4", &mut f), Err(KnobError::NotDecimal));
         assert_eq!(parse_fields(b"1  2", &mut f), Err(KnobError::NotDecimal));
         assert_eq!(parse_fields(b"", &mut f), Err(KnobError::Empty));
-        assert_eq!(parse_add(b"5 10.77.0.5\n").map(|(i, a)| (i.get(), a)), Ok((5, [10, 77, 0, 5])));
+        assert_eq!(
+            parse_add(b"5 10.77.0.5\n").map(|(i, a)| (i.get(), a)),
+            Ok((5, [10, 77, 0, 5]))
+        );
         assert!(parse_add(b"5 10.77.0").is_err());
         assert!(parse_add(b"5 10.77.0.256").is_err());
         assert!(parse_add(b"0 10.77.0.5").is_err());

@@ -57,7 +57,9 @@ impl NodeSet {
 
     /// The ids in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
-        (0u16..=255).map(|n| n as u8).filter(move |&n| self.contains(n))
+        (0u16..=255)
+            .map(|n| n as u8)
+            .filter(move |&n| self.contains(n))
     }
 
     /// Elements of `self` not in `other`.
@@ -140,7 +142,11 @@ impl Membership {
             observed: m,
             lost: NodeSet::new(),
             retired: NodeSet::new(),
-            view: View { epoch: 0, coord: me, members: m },
+            view: View {
+                epoch: 0,
+                coord: me,
+                members: m,
+            },
             pending: None,
             max_epoch: 0,
             last_coord: me,
@@ -198,7 +204,11 @@ impl Membership {
         let changed = c != self.last_coord;
         self.last_coord = c;
         if c != self.me {
-            return if changed && self.view.coord != c { Out::Ask(c) } else { Out::Idle };
+            return if changed && self.view.coord != c {
+                Out::Ask(c)
+            } else {
+                Out::Idle
+            };
         }
         let members = self.candidates();
         // Re-propose also when this node just took over, or a newer view
@@ -210,7 +220,11 @@ impl Membership {
             return Out::Idle;
         }
         self.max_epoch = self.max_epoch.saturating_add(1);
-        self.view = View { epoch: self.max_epoch, coord: self.me, members };
+        self.view = View {
+            epoch: self.max_epoch,
+            coord: self.me,
+            members,
+        };
         Out::Propose(self.view)
     }
 
@@ -265,7 +279,9 @@ impl Membership {
             self.last_coord = c;
             // Views from one coordinator arrive in order (TIPC keeps per-link
             // order): its latest is the one to hold.
-            if v.members.contains(self.me) && (v.coord != self.view.coord || v.epoch > self.view.epoch) {
+            if v.members.contains(self.me)
+                && (v.coord != self.view.coord || v.epoch > self.view.epoch)
+            {
                 self.view = v;
             }
             Out::Idle
@@ -285,7 +301,11 @@ impl Membership {
     pub fn isolate(&mut self) {
         let mut alone = NodeSet::new();
         alone.insert(self.me);
-        self.view = View { epoch: self.view.epoch, coord: self.me, members: alone };
+        self.view = View {
+            epoch: self.view.epoch,
+            coord: self.me,
+            members: alone,
+        };
         self.pending = None;
     }
 
@@ -350,7 +370,9 @@ mod tests {
     fn two_nodes_form() {
         let mut a = Membership::new(1);
         let mut b = Membership::new(2);
-        let Out::Propose(va) = a.peer_up(2) else { panic!("1 is coordinator") };
+        let Out::Propose(va) = a.peer_up(2) else {
+            panic!("1 is coordinator")
+        };
         assert_eq!(b.peer_up(1), Out::Ask(1));
         assert_eq!(b.on_view(1, va), Out::Idle);
         assert_eq!(a.view(), b.view());
@@ -361,13 +383,17 @@ mod tests {
     fn isolate_and_rejoin() {
         let mut a = Membership::new(1);
         let mut b = Membership::new(2);
-        let Out::Propose(v) = a.peer_up(2) else { panic!() };
+        let Out::Propose(v) = a.peer_up(2) else {
+            panic!()
+        };
         b.peer_up(1);
         b.on_view(1, v);
         b.isolate();
         assert_eq!(b.view().members, set(&[2]));
         assert_eq!(b.rejoin(), Out::Ask(1));
-        let Out::Propose(v) = a.on_ask(2) else { panic!() };
+        let Out::Propose(v) = a.on_ask(2) else {
+            panic!()
+        };
         b.on_view(1, v);
         assert_eq!(b.view().members, set(&[1, 2]));
     }
@@ -377,9 +403,13 @@ mod tests {
         let mut a = Membership::new(1);
         a.peer_up(2);
         a.peer_up(3);
-        let Out::Propose(v) = a.retire(3) else { panic!() };
+        let Out::Propose(v) = a.retire(3) else {
+            panic!()
+        };
         assert_eq!(v.members, set(&[1, 2]));
-        let Out::Propose(v) = a.admit(3) else { panic!() };
+        let Out::Propose(v) = a.admit(3) else {
+            panic!()
+        };
         assert_eq!(v.members, set(&[1, 2, 3]));
     }
 
@@ -393,8 +423,16 @@ mod tests {
         #[derive(Clone, Copy, Debug)]
         #[allow(dead_code)]
         enum Event {
-            Topo { node: usize, peer: u8, up: bool },
-            Deliver { node: usize, from: usize, msg: Option<View> },
+            Topo {
+                node: usize,
+                peer: u8,
+                up: bool,
+            },
+            Deliver {
+                node: usize,
+                from: usize,
+                msg: Option<View>,
+            },
             Crash(usize),
         }
 
@@ -417,7 +455,12 @@ mod tests {
                     alive: std::vec![true; n],
                     topo: ids
                         .iter()
-                        .map(|&i| ids.iter().filter(|&&j| j != i).map(|&j| (j, true)).collect())
+                        .map(|&i| {
+                            ids.iter()
+                                .filter(|&&j| j != i)
+                                .map(|&j| (j, true))
+                                .collect()
+                        })
                         .collect(),
                     chan: std::vec![std::vec![VecDeque::new(); n]; n],
                     crashed: false,
@@ -454,9 +497,20 @@ mod tests {
                     for &(peer, up) in &self.topo[i] {
                         let mut w = self.clone();
                         w.topo[i].remove(&(peer, up));
-                        let v = if up { w.nodes[i].peer_up(peer) } else { w.nodes[i].peer_down(peer) };
+                        let v = if up {
+                            w.nodes[i].peer_up(peer)
+                        } else {
+                            w.nodes[i].peer_down(peer)
+                        };
                         w.send(i, v);
-                        out.push((w, Event::Topo { node: i + 1, peer, up }));
+                        out.push((
+                            w,
+                            Event::Topo {
+                                node: i + 1,
+                                peer,
+                                up,
+                            },
+                        ));
                     }
                     for from in 0..n {
                         if let Some(&v) = self.chan[from][i].front() {
@@ -468,7 +522,14 @@ mod tests {
                             };
                             w.send(i, r);
                             let _ = r;
-                            out.push((w, Event::Deliver { node: i + 1, from: from + 1, msg: v }));
+                            out.push((
+                                w,
+                                Event::Deliver {
+                                    node: i + 1,
+                                    from: from + 1,
+                                    msg: v,
+                                },
+                            ));
                         }
                     }
                     if allow_crash && !self.crashed {
@@ -493,7 +554,9 @@ mod tests {
 
             fn quiescent(&self) -> bool {
                 (0..self.nodes.len()).all(|i| {
-                    !self.alive[i] || (self.topo[i].is_empty() && (0..self.nodes.len()).all(|f| self.chan[f][i].is_empty()))
+                    !self.alive[i]
+                        || (self.topo[i].is_empty()
+                            && (0..self.nodes.len()).all(|f| self.chan[f][i].is_empty()))
                 })
             }
 
@@ -506,7 +569,12 @@ mod tests {
                 }
                 for (i, m) in self.nodes.iter().enumerate() {
                     if self.alive[i] && m.view().members != survivors {
-                        return Err(std::format!("node {} view {:?} != survivors {:?}", m.me(), m.view(), survivors));
+                        return Err(std::format!(
+                            "node {} view {:?} != survivors {:?}",
+                            m.me(),
+                            m.view(),
+                            survivors
+                        ));
                     }
                 }
                 Ok(())

@@ -13,7 +13,8 @@ fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty())
+    line.split(|&b| b == b' ' || b == b'\t')
+        .filter(|w| !w.is_empty())
 }
 
 fn num(w: &[u8]) -> Option<u64> {
@@ -48,10 +49,14 @@ fn text(w: &[u8]) -> &str {
 /// first node's lines. Sizes that are not amounts (`Hugepagesize`) are the
 /// first node's.
 pub fn merge_meminfo(nodes: &[&[u8]], out: &mut impl Write) -> fmt::Result {
-    let Some(first) = nodes.first() else { return Ok(()) };
+    let Some(first) = nodes.first() else {
+        return Ok(());
+    };
     for line in lines(first) {
         let mut w = words(line);
-        let (Some(key), Some(_)) = (w.next(), w.next()) else { continue };
+        let (Some(key), Some(_)) = (w.next(), w.next()) else {
+            continue;
+        };
         let kb = w.next() == Some(&b"kB"[..]);
         let mut sum: u64 = 0;
         for node in nodes {
@@ -60,7 +65,11 @@ pub fn merge_meminfo(nodes: &[&[u8]], out: &mut impl Write) -> fmt::Result {
                 .and_then(|l| words(l).nth(1))
                 .and_then(num)
                 .unwrap_or(0);
-            sum = if key == b"Hugepagesize:" && sum != 0 { sum } else { sum.saturating_add(v) };
+            sum = if key == b"Hugepagesize:" && sum != 0 {
+                sum
+            } else {
+                sum.saturating_add(v)
+            };
         }
         if kb {
             writeln!(out, "{:<16}{:>8} kB", text(key), sum)?;
@@ -75,7 +84,12 @@ fn sum_columns(nodes: &[&[u8]], key: &[u8], cols: &mut [u64]) -> usize {
     let mut width = 0;
     for node in nodes {
         if let Some(l) = lines(node).find(|l| words(l).next() == Some(key)) {
-            for (i, v) in words(l).skip(1).map(|w| num(w).unwrap_or(0)).enumerate().take(cols.len()) {
+            for (i, v) in words(l)
+                .skip(1)
+                .map(|w| num(w).unwrap_or(0))
+                .enumerate()
+                .take(cols.len())
+            {
                 cols[i] = cols[i].saturating_add(v);
                 width = width.max(i + 1);
             }
@@ -113,7 +127,13 @@ pub fn merge_stat(nodes: &[&[u8]], out: &mut impl Write) -> fmt::Result {
     let mut intr = [0u64; 1];
     sum_columns(nodes, b"intr", &mut intr);
     writeln!(out, "intr {}", intr[0])?;
-    for key in [&b"ctxt"[..], b"btime", b"processes", b"procs_running", b"procs_blocked"] {
+    for key in [
+        &b"ctxt"[..],
+        b"btime",
+        b"processes",
+        b"procs_running",
+        b"procs_blocked",
+    ] {
         let mut v = [0u64; 1];
         if key == b"btime" {
             let min = nodes
@@ -141,7 +161,9 @@ pub fn merge_stat(nodes: &[&[u8]], out: &mut impl Write) -> fmt::Result {
 pub fn merge_loadavg(nodes: &[&[u8]], out: &mut impl Write) -> fmt::Result {
     let (mut load, mut running, mut total, mut last) = ([0u64; 3], 0u64, 0u64, 0u64);
     for node in nodes {
-        let Some(l) = lines(node).next() else { continue };
+        let Some(l) = lines(node).next() else {
+            continue;
+        };
         let w: [Option<&[u8]>; 5] = {
             let mut it = words(l);
             [it.next(), it.next(), it.next(), it.next(), it.next()]
@@ -175,12 +197,21 @@ pub fn merge_loadavg(nodes: &[&[u8]], out: &mut impl Write) -> fmt::Result {
 pub fn merge_uptime(nodes: &[&[u8]], out: &mut impl Write) -> fmt::Result {
     let (mut up, mut idle) = (0u64, 0u64);
     for node in nodes {
-        let Some(l) = lines(node).next() else { continue };
+        let Some(l) = lines(node).next() else {
+            continue;
+        };
         let mut w = words(l);
         up = up.max(w.next().and_then(hundredths).unwrap_or(0));
         idle = idle.saturating_add(w.next().and_then(hundredths).unwrap_or(0));
     }
-    writeln!(out, "{}.{:02} {}.{:02}", up / 100, up % 100, idle / 100, idle % 100)
+    writeln!(
+        out,
+        "{}.{:02} {}.{:02}",
+        up / 100,
+        up % 100,
+        idle / 100,
+        idle % 100
+    )
 }
 
 #[cfg(test)]
@@ -218,7 +249,11 @@ mod tests {
     #[test]
     fn loadavg_and_uptime() {
         let mut s = String::new();
-        merge_loadavg(&[b"0.50 1.25 2.00 1/40 300\n", b"1.50 0.75 0.05 2/60 500\n"], &mut s).unwrap();
+        merge_loadavg(
+            &[b"0.50 1.25 2.00 1/40 300\n", b"1.50 0.75 0.05 2/60 500\n"],
+            &mut s,
+        )
+        .unwrap();
         assert_eq!(s, "2.00 2.00 2.05 3/100 500\n");
         let mut s = String::new();
         merge_uptime(&[b"100.50 150.25\n", b"90.00 170.75\n"], &mut s).unwrap();

@@ -164,7 +164,14 @@ mod tests {
     use std::vec;
 
     fn header(kind: Kind) -> Header {
-        Header { kind, service: 7, src: 3, dst: 4, status: 0, id: 0x1122_3344_5566_7788 }
+        Header {
+            kind,
+            service: 7,
+            src: 3,
+            dst: 4,
+            status: 0,
+            id: 0x1122_3344_5566_7788,
+        }
     }
 
     #[test]
@@ -199,7 +206,14 @@ mod tests {
         assert_eq!(decode(&bad[..n]), Err(DecodeError::Oversized));
         let big = vec![0u8; MAX_MESSAGE + 1];
         assert_eq!(decode(&big), Err(DecodeError::Oversized));
-        assert_eq!(encode(&header(Kind::View), &big[..MAX_PAYLOAD + 1], &mut vec![0; MAX_MESSAGE + 2]), None);
+        assert_eq!(
+            encode(
+                &header(Kind::View),
+                &big[..MAX_PAYLOAD + 1],
+                &mut vec![0; MAX_MESSAGE + 2]
+            ),
+            None
+        );
         assert_eq!(encode(&header(Kind::View), b"abc", &mut [0u8; 26]), None);
     }
 

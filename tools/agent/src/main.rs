@@ -90,7 +90,12 @@ fn open(port: &Port, sessions: &Arc<Mutex<HashMap<u32, Session>>>, id: u32, payl
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            send(port, b'F', id, format!("{}: {e}", prog.to_string_lossy()).as_bytes());
+            send(
+                port,
+                b'F',
+                id,
+                format!("{}: {e}", prog.to_string_lossy()).as_bytes(),
+            );
             return;
         }
     };
@@ -115,10 +120,13 @@ fn open(port: &Port, sessions: &Arc<Mutex<HashMap<u32, Session>>>, id: u32, payl
             }
         });
     }
-    sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(id, Session { stdin: Some(in_tx), pid });
+    sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(
+        id,
+        Session {
+            stdin: Some(in_tx),
+            pid,
+        },
+    );
     let (p, s) = (port.clone(), sessions.clone());
     thread::spawn(move || {
         let status = child.wait();

@@ -57,7 +57,8 @@ fn main() -> std::io::Result<()> {
     match arg(1) {
         "serve" => serve(arg(2).parse().unwrap_or(7777)),
         "pingpong" => {
-            let (count, size): (usize, u32) = (arg(3).parse().unwrap_or(1000), arg(4).parse().unwrap_or(64));
+            let (count, size): (usize, u32) =
+                (arg(3).parse().unwrap_or(1000), arg(4).parse().unwrap_or(64));
             let mut c = connect(arg(2), b'p', size)?;
             let mut buf = vec![7u8; size as usize];
             let mut lat = Vec::with_capacity(count);
@@ -75,7 +76,10 @@ fn main() -> std::io::Result<()> {
             Ok(())
         }
         "stream" => {
-            let (count, size): (usize, u32) = (arg(3).parse().unwrap_or(1000), arg(4).parse().unwrap_or(65536));
+            let (count, size): (usize, u32) = (
+                arg(3).parse().unwrap_or(1000),
+                arg(4).parse().unwrap_or(65536),
+            );
             let mut c = connect(arg(2), b's', size)?;
             let buf = vec![7u8; size as usize];
             let start = Instant::now();
