@@ -14,18 +14,13 @@ use kernel::{error::Error, ffi::c_void, prelude::*};
 #[path = "proto/src/node_id.rs"]
 pub mod node_id;
 
+#[path = "ssi_abi.rs"]
+mod abi;
+
 mod ffi {
     use kernel::ffi::c_void;
 
-    pub type Handler = unsafe extern "C" fn(
-        ctx: *mut c_void,
-        src: u8,
-        req: *const u8,
-        len: usize,
-        resp: *mut u8,
-        cap: usize,
-    ) -> isize;
-    pub type Listener = unsafe extern "C" fn(ctx: *mut c_void, node: u8, up: bool);
+    pub use super::abi::{Handler, Listener};
 
     extern "C" {
         pub fn ssi_node_id() -> u32;

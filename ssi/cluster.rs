@@ -68,18 +68,7 @@ pub(crate) struct State {
     pub(crate) ping_report_len: usize,
 }
 
-/// A module's RPC handler: fills `resp` (capacity `cap`) and returns its
-/// length, or a negative errno sent back as the response status.
-pub(crate) type Handler = unsafe extern "C" fn(
-    ctx: *mut c_void,
-    src: u8,
-    req: *const u8,
-    len: usize,
-    resp: *mut u8,
-    cap: usize,
-) -> isize;
-/// A module's membership listener: `node` joined (`up`) or left the view.
-pub(crate) type Listener = unsafe extern "C" fn(ctx: *mut c_void, node: u8, up: bool);
+pub(crate) use crate::abi::{Handler, Listener};
 
 /// Registered by another module through `ssi_rpc_register`.
 pub(crate) struct ServiceEntry {

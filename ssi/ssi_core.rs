@@ -4,6 +4,8 @@
 
 use kernel::{c_str, prelude::*};
 
+#[path = "../rust/ssi_abi.rs"]
+mod abi;
 #[path = "../rust/kernel_ext/mod.rs"]
 mod kernel_ext;
 #[path = "../rust/proto/kernel.rs"]
