@@ -42,6 +42,19 @@ pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R, none: R) -> R {
     f(unsafe { &*p })
 }
 
+/// The `len` bytes at `p`; an empty slice when `len` is 0 (`p` may be null).
+///
+/// # Safety
+///
+/// If `len > 0`, `p` must be readable for `len` bytes during `'a`.
+unsafe fn bytes<'a>(p: *const u8, len: usize) -> &'a [u8] {
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { core::slice::from_raw_parts(p, len) }
+}
+
 fn errno(e: Error) -> isize {
     e.to_errno() as isize
 }
@@ -119,12 +132,8 @@ pub unsafe extern "C" fn ssi_rpc_call(
     if len > MAX_PAYLOAD || (len > 0 && req.is_null()) || (cap > 0 && resp.is_null()) {
         return errno(EINVAL);
     }
-    // SAFETY: guaranteed by the caller.
-    let req = if len == 0 {
-        &[][..]
-    } else {
-        unsafe { core::slice::from_raw_parts(req, len) }
-    };
+    // SAFETY: `req` is readable for `len` bytes (the caller's contract).
+    let req = unsafe { bytes(req, len) };
     with_core(
         |core| match rpc::call(core, dst, service, req, timeout_ms) {
             Ok((0, data)) if data.len() <= cap => {
@@ -155,12 +164,8 @@ pub unsafe extern "C" fn ssi_send_oneway(
     if len > MAX_PAYLOAD || (len > 0 && payload.is_null()) {
         return EINVAL.to_errno();
     }
-    // SAFETY: guaranteed by the caller.
-    let data = if len == 0 {
-        &[][..]
-    } else {
-        unsafe { core::slice::from_raw_parts(payload, len) }
-    };
+    // SAFETY: `payload` is readable for `len` bytes (the caller's contract).
+    let data = unsafe { bytes(payload, len) };
     with_core(
         |core| match core.send(Kind::Oneway, service, dst, 0, 0, data) {
             Ok(()) => 0,

@@ -16,7 +16,7 @@ use crate::cluster::{
 };
 use crate::kernel_ext::{errno, sysfs::ShowBuf};
 use crate::proto::wire::{Header, Kind};
-use crate::stats::Drop as Why;
+use crate::stats::DropCause as Why;
 use kernel::ffi::c_void;
 
 /// Services below this are the core's own; modules register the others.
@@ -55,6 +55,22 @@ fn call_registered(
     })
 }
 
+/// Answers request `h` with `scratch[..n]`, or with the error as status.
+fn respond(core: &Core, h: &Header, r: Result<usize>, scratch: &[u8]) {
+    let (status, len) = match r {
+        Ok(n) => (0, n),
+        Err(e) => (e.to_errno().unsigned_abs() as u16, 0),
+    };
+    let _ = core.send(
+        Kind::Response,
+        h.service,
+        h.src,
+        h.id,
+        status,
+        &scratch[..len],
+    );
+}
+
 /// Handles a request, one-way or response from a member; `scratch` is a
 /// response buffer of `wire::MAX_PAYLOAD` bytes.
 pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u8]) {
@@ -70,18 +86,8 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
             *c = (c.0 + 1, c.1 + payload.len() as u64);
         }
         (Kind::Request, SERVICE_PROC_LOCAL) => {
-            let (status, len) = match crate::globalproc::serve_local(payload, scratch) {
-                Ok(n) => (0, n),
-                Err(e) => (e.to_errno().unsigned_abs() as u16, 0),
-            };
-            let _ = core.send(
-                Kind::Response,
-                h.service,
-                h.src,
-                h.id,
-                status,
-                &scratch[..len],
-            );
+            let r = crate::globalproc::serve_local(payload, scratch);
+            respond(core, h, r, scratch);
         }
         (Kind::Request, SERVICE_SINK_COUNT) => {
             let (msgs, bytes) = core::mem::take(&mut core.state.lock().sink[h.src as usize]);
@@ -91,22 +97,11 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
             let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, &out);
         }
         (Kind::Request, _) => {
-            let (status, len) = match call_registered(core, h, payload, scratch) {
-                Some(Ok(n)) => (0, n),
-                Some(Err(e)) => (e.to_errno().unsigned_abs() as u16, 0),
-                None => {
-                    core.stats.dropped(Why::UnknownService);
-                    (errno::enosys().to_errno().unsigned_abs() as u16, 0)
-                }
-            };
-            let _ = core.send(
-                Kind::Response,
-                h.service,
-                h.src,
-                h.id,
-                status,
-                &scratch[..len],
-            );
+            let r = call_registered(core, h, payload, scratch).unwrap_or_else(|| {
+                core.stats.dropped(Why::UnknownService);
+                Err(errno::enosys())
+            });
+            respond(core, h, r, scratch);
         }
         (Kind::Oneway, s) if s >= FIRST_MODULE_SERVICE => {
             if call_registered(core, h, payload, scratch).is_none() {

@@ -31,8 +31,6 @@ module! {
     license: "GPL",
 }
 
-static NODE_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
-
 extern "C" {
     /// The `node_id` module parameter, declared in `exports.c`.
     fn ssi_param_node_id() -> u32;
@@ -44,7 +42,7 @@ extern "C" {
 /// This node's id, exported to the other modules by `exports.c`.
 #[no_mangle]
 pub extern "C" fn ssi_node_id() -> u32 {
-    NODE_ID.load(core::sync::atomic::Ordering::Relaxed)
+    api::with_core(|core| u32::from(core.me()), 0)
 }
 
 /// The TIPC link tolerance for a failure timeout: TIPC declares a link lost
@@ -94,7 +92,6 @@ impl kernel::Module for Ssi {
             return Err(Error::from_errno(ret));
         }
         let sysfs = SysfsDir::new(c_str!("ssi"), &knobs::ATTRS, core)?;
-        NODE_ID.store(me.get(), core::sync::atomic::Ordering::Relaxed);
         pr_info!("node {} started\n", me);
         Ok(Ssi {
             _sysfs: sysfs,
@@ -105,7 +102,6 @@ impl kernel::Module for Ssi {
 
 impl Drop for Ssi {
     fn drop(&mut self) {
-        NODE_ID.store(0, core::sync::atomic::Ordering::Relaxed);
         // SAFETY: undoes the registration of init; returns after running
         // calls are done.
         unsafe { ssi_glue_proc_unregister() };

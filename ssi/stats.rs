@@ -9,7 +9,7 @@ use crate::proto::wire::DecodeError;
 
 /// Why a received message was dropped.
 #[derive(Clone, Copy)]
-pub(crate) enum Drop {
+pub(crate) enum DropCause {
     Malformed,
     Oversized,
     UnknownType,
@@ -19,13 +19,13 @@ pub(crate) enum Drop {
     StaleResponse,
 }
 
-impl From<DecodeError> for Drop {
+impl From<DecodeError> for DropCause {
     fn from(e: DecodeError) -> Self {
         match e {
-            DecodeError::Malformed => Drop::Malformed,
-            DecodeError::Oversized => Drop::Oversized,
-            DecodeError::UnknownKind => Drop::UnknownType,
-            DecodeError::BadVersion => Drop::BadVersion,
+            DecodeError::Malformed => DropCause::Malformed,
+            DecodeError::Oversized => DropCause::Oversized,
+            DecodeError::UnknownKind => DropCause::UnknownType,
+            DecodeError::BadVersion => DropCause::BadVersion,
         }
     }
 }
@@ -60,10 +60,10 @@ impl Stats {
 
     /// Responses that matched no waiting call.
     pub(crate) fn stale(&self) -> u64 {
-        self.drops[Drop::StaleResponse as usize].load(Relaxed)
+        self.drops[DropCause::StaleResponse as usize].load(Relaxed)
     }
 
-    pub(crate) fn dropped(&self, why: Drop) {
+    pub(crate) fn dropped(&self, why: DropCause) {
         self.drops[why as usize].fetch_add(1, Relaxed);
     }
 

@@ -13,7 +13,7 @@ use crate::cluster::{now_ns, Core, SERVICE_HEARTBEAT};
 use crate::kernel_ext::{errno, kthread, kthread::KThread, tipc::EventKind};
 use crate::proto::wire::{self, Kind};
 use crate::rpc;
-use crate::stats::Drop as Why;
+use crate::stats::DropCause as Why;
 
 /// The running threads; dropping closes the sockets, then stops them.
 pub(crate) struct Threads {
@@ -85,11 +85,13 @@ fn handle(core: &Core, msg: &[u8], from: u32, scratch: &mut [u8]) {
         // A sender may not claim the id of another node: its TIPC address
         // must not be one that another id is known to speak from. (A node's
         // own TIPC address can change once, early, when TIPC settles it.)
-        let forged = s
-            .peers
-            .iter()
-            .enumerate()
-            .any(|(id, p)| id != h.src as usize && p.tipc == from);
+        // The scan runs only when the sender's address is not the known one.
+        let known = s.peers[h.src as usize].tipc == from;
+        let forged = !known
+            && s.peers
+                .iter()
+                .enumerate()
+                .any(|(id, p)| id != h.src as usize && p.tipc == from);
         if forged && h.src != core.me() {
             drop(s);
             return core.stats.dropped(Why::NonMember);

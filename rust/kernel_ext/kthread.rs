@@ -39,10 +39,10 @@ unsafe impl Send for KThread {}
 unsafe impl Sync for KThread {}
 
 unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void) -> c_int {
-    // SAFETY: `data` is the `KBox<Option<F>>` leaked by `spawn`; only this
-    // thread touches it until `KThread::drop` has stopped the thread.
     // kthread() may skip this function if stopped first: `drop` then frees
     // the body unrun.
+    // SAFETY: `data` is the `KBox<Option<F>>` leaked by `spawn`; only this
+    // thread touches it until `KThread::drop` has stopped the thread.
     let body = unsafe { &mut *data.cast::<Option<F>>() };
     if let Some(f) = body.take() {
         f();

@@ -46,10 +46,9 @@ impl Test {
             condition: condition.as_char_ptr(),
             expected_true: true,
         };
+        // An expectation (not an assertion) does not abort the case.
         // SAFETY: by the type invariant `self.0` is the running test; `loc`
-        // and `assert` are only read during the call, which formats the
-        // failure into the test's log before returning. An expectation (not
-        // an assertion) does not abort the case.
+        // and `assert` are only read during the call, which logs the failure.
         unsafe {
             bindings::__kunit_do_failed_assertion(
                 self.0,
