@@ -190,14 +190,15 @@ impl<T: Send + Sync + 'static> SysfsDir<T> {
         }
         ptrs.push(ptr::null_mut(), GFP_KERNEL)?;
         // SAFETY: all-zero is a valid, empty `attribute_group`.
-        let mut group: KBox<bindings::attribute_group> =
-            KBox::new(unsafe { core::mem::zeroed() }, GFP_KERNEL)?;
+        let empty: bindings::attribute_group = unsafe { core::mem::zeroed() };
+        let mut group = KBox::new(empty, GFP_KERNEL)?;
         group.attrs = ptrs.as_mut_ptr();
 
-        // SAFETY: `kernel_kobj` is set up at boot and never freed; `name` is
-        // a NUL-terminated string that outlives the call (it is copied).
-        let kobj =
-            unsafe { bindings::kobject_create_and_add(name.as_char_ptr(), bindings::kernel_kobj) };
+        // SAFETY: `kernel_kobj` is set once at boot and never changed or freed.
+        let parent = unsafe { bindings::kernel_kobj };
+        // SAFETY: `parent` is live; `name` is a NUL-terminated string that
+        // outlives the call (it is copied).
+        let kobj = unsafe { bindings::kobject_create_and_add(name.as_char_ptr(), parent) };
         if kobj.is_null() {
             return Err(ENOMEM);
         }
