@@ -30,6 +30,8 @@ pub(crate) const SERVICE_SINK: u16 = 3;
 pub(crate) const SERVICE_SINK_COUNT: u16 = 4;
 /// Request `[file]`: this node's own /proc system file (globalproc.rs).
 pub(crate) const SERVICE_PROC_LOCAL: u16 = 5;
+/// Remote devices: open, read, write and close a node's devices (devices.rs).
+pub(crate) const SERVICE_DEV: u16 = 9;
 
 /// What this node knows of a peer.
 #[derive(Clone, Copy, Default)]
@@ -97,6 +99,9 @@ pub(crate) struct Core {
     #[pin]
     pub(crate) listeners: Mutex<KVec<ListenerEntry>>,
     pub(crate) stats: Stats,
+    /// Remote devices: files served to peers, per-node generations.
+    #[pin]
+    pub(crate) devices: crate::devices::Shared,
     pub(crate) next_id: AtomicU64,
     pub(crate) closing: AtomicBool,
     /// `global_proc`: /proc system files show the whole cluster.
@@ -140,6 +145,7 @@ impl Core {
                 services <- new_mutex!(KVec::new()),
                 listeners <- new_mutex!(KVec::new()),
                 stats: Stats::new(),
+                devices <- crate::devices::Shared::new(),
                 next_id: AtomicU64::new(1),
                 closing: AtomicBool::new(false),
                 global_proc: AtomicBool::new(true),
@@ -232,6 +238,7 @@ impl Core {
     }
 
     fn notify(&self, before: &NodeSet, after: &NodeSet) {
+        crate::devices::membership_changed(self, before, after);
         let listeners = self.listeners.lock();
         for (set, up) in [(after.minus(before), true), (before.minus(after), false)] {
             for node in set.iter() {

@@ -11,8 +11,8 @@ use kernel::{
 };
 
 use crate::cluster::{
-    now_ns, Core, Pending, SERVICE_HEARTBEAT, SERVICE_PING, SERVICE_PROC_LOCAL, SERVICE_SINK,
-    SERVICE_SINK_COUNT,
+    now_ns, Core, Pending, SERVICE_DEV, SERVICE_HEARTBEAT, SERVICE_PING, SERVICE_PROC_LOCAL,
+    SERVICE_SINK, SERVICE_SINK_COUNT,
 };
 use crate::kernel_ext::{errno, sysfs::ShowBuf};
 use crate::proto::wire::{Header, Kind};
@@ -88,6 +88,13 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
         (Kind::Request, SERVICE_PROC_LOCAL) => {
             let r = crate::globalproc::serve_local(payload, scratch);
             respond(core, h, r, scratch);
+        }
+        (Kind::Request, SERVICE_DEV) => {
+            let r = crate::devices::serve(core, h.src, payload, scratch);
+            respond(core, h, r, scratch);
+        }
+        (Kind::Oneway, SERVICE_DEV) => {
+            let _ = crate::devices::serve(core, h.src, payload, scratch);
         }
         (Kind::Request, SERVICE_SINK_COUNT) => {
             let (msgs, bytes) = core::mem::take(&mut core.state.lock().sink[h.src as usize]);

@@ -13,6 +13,7 @@ mod proto;
 
 pub mod api;
 mod cluster;
+mod devices;
 pub mod globalproc;
 mod knobs;
 mod rpc;
@@ -53,7 +54,8 @@ pub(crate) fn link_tolerance(failure_timeout_ms: u32) -> u32 {
 }
 
 struct Ssi {
-    // Dropped in this order: the files first, then the threads.
+    // Dropped in this order: the device nodes, the files, then the threads.
+    _devices: devices::Devices,
     _sysfs: SysfsDir<Core>,
     _threads: transport::Threads,
 }
@@ -84,6 +86,10 @@ impl kernel::Module for Ssi {
             let _ = hooks::set_pid_node(0);
         })?;
         api::publish(&core);
+        let devices = devices::Devices::start(&core).inspect_err(|_| {
+            api::withdraw();
+            let _ = hooks::set_pid_node(0);
+        })?;
         // SAFETY: registers a static ops table of this module; undone in drop.
         let ret = unsafe { ssi_glue_proc_register() };
         if ret != 0 {
@@ -94,6 +100,7 @@ impl kernel::Module for Ssi {
         let sysfs = SysfsDir::new(c_str!("ssi"), &knobs::ATTRS, core)?;
         pr_info!("node {} started\n", me);
         Ok(Ssi {
+            _devices: devices,
             _sysfs: sysfs,
             _threads: threads,
         })

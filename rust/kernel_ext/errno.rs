@@ -31,3 +31,8 @@ pub fn etimedout() -> Error {
 pub fn ealready() -> Error {
     errno(bindings::EALREADY)
 }
+
+/// Host is down.
+pub fn ehostdown() -> Error {
+    errno(bindings::EHOSTDOWN)
+}

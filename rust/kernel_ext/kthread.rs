@@ -122,3 +122,9 @@ pub fn sleep_ms(ms: u32) {
     // SAFETY: sleeping in process context.
     unsafe { bindings::schedule_timeout_interruptible(kernel::time::msecs_to_jiffies(ms) as _) };
 }
+
+/// Whether the current task has a signal pending (a sleep of [`sleep_ms`]
+/// ends early then).
+pub fn signal_pending() -> bool {
+    kernel::current!().signal_pending()
+}

@@ -8,6 +8,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod chrdev;
 pub mod errno;
 pub mod file;
 pub mod hooks;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "src/dev.rs"]
+pub mod dev;
 #[path = "src/knob.rs"]
 pub mod knob;
 #[path = "src/membership.rs"]

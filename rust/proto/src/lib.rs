@@ -6,6 +6,7 @@
 
 #![no_std]
 
+pub mod dev;
 pub mod knob;
 pub mod membership;
 pub mod node_id;
