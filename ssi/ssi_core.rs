@@ -17,6 +17,7 @@ pub mod globalproc;
 mod knobs;
 mod rpc;
 mod stats;
+pub mod tasks;
 mod transport;
 
 use cluster::Core;
