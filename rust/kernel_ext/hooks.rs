@@ -54,7 +54,8 @@ pub fn kill_local(k: &Kill) -> Result {
 }
 
 /// Writes file `file` (an `enum ssi_task_file` index) of `/proc/<nr>` of a
-/// local process into `buf`, cut at its length; returns the bytes written.
+/// local process into `buf`; returns the bytes written. `cmdline` and
+/// `environ` are cut at `buf`'s length, the others refused (`EOVERFLOW`).
 pub fn task_read(nr: u32, file: usize, buf: &mut [u8]) -> Result<usize> {
     let nr = i32::try_from(nr).map_err(|_| EINVAL)?;
     let file = u32::try_from(file).map_err(|_| EINVAL)?;
