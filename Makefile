@@ -61,7 +61,8 @@ fuzz: setup
 
 # Benchmarks (not tests): results/ gets tables and plots.
 bench: all
-	bench/run
+	bench/core
+	bench/ps
 
 model-check:
 	cd rust/proto && cargo test --release -- --ignored --nocapture

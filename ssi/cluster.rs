@@ -30,6 +30,12 @@ pub(crate) const SERVICE_SINK: u16 = 3;
 pub(crate) const SERVICE_SINK_COUNT: u16 = 4;
 /// Request `[file]`: this node's own /proc system file (globalproc.rs).
 pub(crate) const SERVICE_PROC_LOCAL: u16 = 5;
+/// Request `PidsRequest`: this node's global PIDs (tasks.rs).
+pub(crate) const SERVICE_PIDS: u16 = 6;
+/// Request `[pid]`: the `/proc` files of a process this node runs.
+pub(crate) const SERVICE_TASK: u16 = 7;
+/// Request `Kill`: a kill(2) for a local process or process group.
+pub(crate) const SERVICE_KILL: u16 = 8;
 /// Remote devices: open, read, write and close a node's devices (devices.rs).
 pub(crate) const SERVICE_DEV: u16 = 9;
 
@@ -43,6 +49,8 @@ pub(crate) struct Peer {
     pub(crate) added: bool,
     /// ktime (ns) of the last message or event from it; 0: never.
     pub(crate) last_heard: i64,
+    /// CPUs online there, from its heartbeats.
+    pub(crate) cpus: u16,
 }
 
 /// Concurrent RPC calls per node.

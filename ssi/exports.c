@@ -19,12 +19,26 @@ u32 ssi_param_node_id(void)
 	return node_id;
 }
 
-/* The cluster-wide /proc view (globalproc.rs) behind the kernel's hook. */
+/*
+ * The cluster-wide /proc view (globalproc.rs), the cluster's processes,
+ * kill(2) and CPU count (tasks.rs) behind the kernel's hooks.
+ */
 int ssi_rs_proc_show(enum ssi_proc_file file, struct seq_file *m);
+int ssi_rs_pids(pid_t from, pid_t *pids, unsigned int max);
+int ssi_rs_task(pid_t pid, struct ssi_task_info *info, char *data,
+		size_t cap);
+int ssi_rs_kill(const struct ssi_kill *k);
+unsigned int ssi_rs_cpus(void);
 
 static const struct ssi_proc_ops ssi_rs_proc_ops = {
 	.owner = THIS_MODULE,
 	.show = ssi_rs_proc_show,
+	.pids = ssi_rs_pids,
+	.task = ssi_rs_task,
+	/* ps reads five files of each process within one description. */
+	.task_valid_ms = 1000,
+	.kill = ssi_rs_kill,
+	.cpus = ssi_rs_cpus,
 };
 
 int ssi_glue_proc_register(void);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! One big SMP: `/proc/{meminfo,stat,loadavg,uptime}` for the whole cluster.
+//! One big SMP: `/proc/{meminfo,stat,loadavg,uptime,cpuinfo}` for the whole
+//! cluster.
 //!
 //! The kernel's hook (patch 5) asks `ssi_rs_proc_show` for these files;
 //! when `global_proc` is on, this node fetches every member's own file
@@ -14,11 +15,13 @@ use crate::cluster::{Core, SERVICE_PROC_LOCAL};
 use crate::kernel_ext::{file, seq::SeqFile};
 use crate::proto::procfs;
 
-const FILES: [&CStr; 4] = [
+/// In the order of `enum ssi_proc_file`.
+const FILES: [&CStr; 5] = [
     c_str!("/proc/meminfo"),
     c_str!("/proc/stat"),
     c_str!("/proc/loadavg"),
     c_str!("/proc/uptime"),
+    c_str!("/proc/cpuinfo"),
 ];
 
 /// How long a reader waits for one node before leaving it out.
@@ -63,7 +66,8 @@ fn show(core: &Core, file: u32, m: *mut bindings::seq_file) -> Result {
         0 => procfs::merge_meminfo(&slices, &mut seq),
         1 => procfs::merge_stat(&slices, &mut seq),
         2 => procfs::merge_loadavg(&slices, &mut seq),
-        _ => procfs::merge_uptime(&slices, &mut seq),
+        3 => procfs::merge_uptime(&slices, &mut seq),
+        _ => procfs::merge_cpuinfo(&slices, &mut seq),
     };
     merged.map_err(|_| EINVAL)
 }

@@ -11,8 +11,8 @@ use kernel::{
 };
 
 use crate::cluster::{
-    now_ns, Core, Pending, SERVICE_DEV, SERVICE_HEARTBEAT, SERVICE_PING, SERVICE_PROC_LOCAL,
-    SERVICE_SINK, SERVICE_SINK_COUNT,
+    now_ns, Core, Pending, SERVICE_DEV, SERVICE_HEARTBEAT, SERVICE_KILL, SERVICE_PIDS,
+    SERVICE_PING, SERVICE_PROC_LOCAL, SERVICE_SINK, SERVICE_SINK_COUNT, SERVICE_TASK,
 };
 use crate::kernel_ext::{errno, sysfs::ShowBuf};
 use crate::proto::wire::{Header, Kind};
@@ -79,7 +79,12 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
         (Kind::Request, SERVICE_PING) => {
             let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, payload);
         }
-        (Kind::Oneway, SERVICE_HEARTBEAT) => {}
+        (Kind::Oneway, SERVICE_HEARTBEAT) => {
+            // Its CPU count (older nodes send nothing).
+            if let [lo, hi] = *payload {
+                core.state.lock().peers[usize::from(h.src)].cpus = u16::from_le_bytes([lo, hi]);
+            }
+        }
         (Kind::Oneway, SERVICE_SINK) => {
             let mut s = core.state.lock();
             let c = &mut s.sink[h.src as usize];
@@ -95,6 +100,18 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
         }
         (Kind::Oneway, SERVICE_DEV) => {
             let _ = crate::devices::serve(core, h.src, payload, scratch);
+        }
+        (Kind::Request, SERVICE_PIDS) => {
+            let r = crate::tasks::serve_pids(payload, scratch);
+            respond(core, h, r, scratch);
+        }
+        (Kind::Request, SERVICE_TASK) => {
+            let r = crate::tasks::serve_task(payload, scratch);
+            respond(core, h, r, scratch);
+        }
+        (Kind::Request, SERVICE_KILL) => {
+            let r = crate::tasks::serve_kill(payload);
+            respond(core, h, r, scratch);
         }
         (Kind::Request, SERVICE_SINK_COUNT) => {
             let (msgs, bytes) = core::mem::take(&mut core.state.lock().sink[h.src as usize]);
@@ -149,42 +166,83 @@ pub(crate) fn call(
     req: &[u8],
     timeout_ms: u32,
 ) -> Result<(u16, KVec<u8>)> {
-    let id = core.next_id.fetch_add(1, Ordering::Relaxed);
-    let slot = {
+    call_many(core, &[dst], service, req, timeout_ms)?
+        .into_iter()
+        .next()
+        .ok_or(EINVAL)?
+}
+
+/// One answer of [`call_many`]: status and payload, or why there is none.
+pub(crate) type Answer = Result<(u16, KVec<u8>)>;
+
+/// Calls `service` on every node of `dsts` at once and waits up to
+/// `timeout_ms` for all answers, returned in the order of `dsts`; a node
+/// that does not answer in time gives `ETIMEDOUT`. A signal cancels the
+/// whole call (`EINTR`); late answers are then dropped.
+pub(crate) fn call_many(
+    core: &Core,
+    dsts: &[u8],
+    service: u16,
+    req: &[u8],
+    timeout_ms: u32,
+) -> Result<KVec<Answer>> {
+    // (pending slot, id) per destination; `None` once settled.
+    let mut slots = KVec::with_capacity(dsts.len(), GFP_KERNEL)?;
+    let mut out: KVec<Answer> = KVec::with_capacity(dsts.len(), GFP_KERNEL)?;
+    {
         let mut s = core.state.lock();
-        let i = s.pending.iter().position(|p| p.is_none()).ok_or(EBUSY)?;
-        s.pending[i] = Some(Pending { id, resp: None });
-        i
-    };
-    let finish = |s: &mut crate::cluster::State| s.pending[slot].take();
-    if let Err(e) = core.send(Kind::Request, service, dst, id, 0, req) {
-        finish(&mut core.state.lock());
-        return Err(e);
+        for _ in dsts {
+            let id = core.next_id.fetch_add(1, Ordering::Relaxed);
+            let Some(i) = s.pending.iter().position(|p| p.is_none()) else {
+                for &(i, _) in slots.iter().flatten() {
+                    s.pending[i] = None;
+                }
+                return Err(EBUSY);
+            };
+            s.pending[i] = Some(Pending { id, resp: None });
+            slots.push(Some((i, id)), GFP_KERNEL)?;
+            out.push(Err(errno::etimedout()), GFP_KERNEL)?;
+        }
+    }
+    for (k, &dst) in dsts.iter().enumerate() {
+        let Some((i, id)) = slots[k] else { continue };
+        if let Err(e) = core.send(Kind::Request, service, dst, id, 0, req) {
+            core.state.lock().pending[i] = None;
+            slots[k] = None;
+            out[k] = Err(e);
+        }
     }
     let deadline = now_ns() + i64::from(timeout_ms) * 1_000_000;
     let mut s = core.state.lock();
-    loop {
-        if s.pending[slot].as_ref().is_some_and(|p| p.resp.is_some()) {
-            let p = finish(&mut s).ok_or(EINVAL)?;
-            return p.resp.ok_or(EINVAL);
+    let result = loop {
+        for (k, slot) in slots.iter_mut().enumerate() {
+            let Some((i, _)) = *slot else { continue };
+            if s.pending[i].as_ref().is_some_and(|p| p.resp.is_some()) {
+                out[k] = s.pending[i].take().and_then(|p| p.resp).ok_or(EINVAL);
+                *slot = None;
+            }
+        }
+        if slots.iter().all(Option::is_none) {
+            break Ok(());
         }
         let left_ms = (deadline - now_ns()) / 1_000_000;
-        if core.closing() || left_ms <= 0 {
-            finish(&mut s);
-            return Err(if core.closing() {
-                errno::eshutdown()
-            } else {
-                errno::etimedout()
-            });
+        if core.closing() {
+            break Err(errno::eshutdown());
+        }
+        if left_ms <= 0 {
+            break Ok(());
         }
         let wait = msecs_to_jiffies(left_ms as u32).max(1);
         if let CondVarTimeoutResult::Signal { .. } =
             core.replies.wait_interruptible_timeout(&mut s, wait)
         {
-            finish(&mut s);
-            return Err(EINTR);
+            break Err(EINTR);
         }
+    };
+    for &(i, _) in slots.iter().flatten() {
+        s.pending[i] = None;
     }
+    result.map(|()| out)
 }
 
 const HIST_STEP_US: usize = 10;

@@ -18,6 +18,7 @@ pub mod globalproc;
 mod knobs;
 mod rpc;
 mod stats;
+pub mod tasks;
 mod transport;
 
 use cluster::Core;

@@ -177,7 +177,8 @@ fn topology_loop(core: Arc<Core>) {
 /// which keeps `nodes`' last-heard ages meaningful.
 fn heartbeat_loop(core: Arc<Core>) {
     while !core.closing() {
-        let _ = core.send(Kind::Oneway, SERVICE_HEARTBEAT, 0, 0, 0, &[]);
+        let cpus = crate::tasks::local_cpus().to_le_bytes();
+        let _ = core.send(Kind::Oneway, SERVICE_HEARTBEAT, 0, 0, 0, &cpus);
         let period = core.state.lock().failure_timeout_ms / 2;
         kthread::sleep_ms(period.max(25));
     }

@@ -22,3 +22,52 @@ pub fn set_pid_node(node: u32) -> Result {
 
 /// `SSI_PID_SHIFT`: node K owns PIDs `[K << 14, (K + 1) << 14)`.
 pub const PID_SHIFT: u32 = 14;
+
+/// A `kill(2)` that another node made, for [`kill_local`].
+pub struct Kill {
+    pub sig: i32,
+    /// > 0: a process; < 0: the process group `-pid`.
+    pub pid: i32,
+    pub sender: i32,
+    pub uid: u32,
+    pub euid: u32,
+    pub cap_kill: bool,
+}
+
+/// Delivers `k` to a local process or process group with `kill(2)`'s
+/// permission checks made against the sender's credentials.
+pub fn kill_local(k: &Kill) -> Result {
+    let raw = kernel::bindings::ssi_kill {
+        sig: k.sig,
+        pid: k.pid,
+        sender: k.sender,
+        uid: k.uid,
+        euid: k.euid,
+        cap_kill: k.cap_kill,
+    };
+    // SAFETY: `raw` is a valid `struct ssi_kill` for the call.
+    let ret = unsafe { kernel::bindings::ssi_kill_local(&raw) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(())
+}
+
+/// Writes file `file` (an `enum ssi_task_file` index) of `/proc/<nr>` of a
+/// local process into `buf`; returns the bytes written. `cmdline` and
+/// `environ` are cut at `buf`'s length, the others refused (`EOVERFLOW`).
+pub fn task_read(nr: u32, file: usize, buf: &mut [u8]) -> Result<usize> {
+    let nr = i32::try_from(nr).map_err(|_| EINVAL)?;
+    let file = u32::try_from(file).map_err(|_| EINVAL)?;
+    // SAFETY: `buf` is writable for its length; the kernel checks `nr` and
+    // `file`.
+    let ret =
+        unsafe { kernel::bindings::ssi_task_read(nr, file, buf.as_mut_ptr().cast(), buf.len()) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret as i32));
+    }
+    usize::try_from(ret)
+        .ok()
+        .filter(|&n| n <= buf.len())
+        .ok_or(EINVAL)
+}

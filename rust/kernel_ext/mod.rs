@@ -14,6 +14,7 @@ pub mod file;
 pub mod hooks;
 pub mod kthread;
 pub mod kunit;
+pub mod pid;
 pub mod seq;
 pub mod sysfs;
 pub mod tipc;

@@ -14,5 +14,7 @@ pub mod membership;
 pub mod node_id;
 #[path = "src/procfs.rs"]
 pub mod procfs;
+#[path = "src/task.rs"]
+pub mod task;
 #[path = "src/wire.rs"]
 pub mod wire;

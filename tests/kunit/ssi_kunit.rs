@@ -86,7 +86,46 @@ fn sysfs_dir_create_and_remove(t: &Test) {
     kunit_expect!(t, ctx.into_unique_or_drop().is_some());
 }
 
-kunit_suite!(name: "ssi_kernel_ext", cases: [showbuf_bounds, sysfs_dir_create_and_remove]);
+/// init is a process, kthreadd (PID 2) a kernel thread: listed or not.
+fn pid_lists_processes_not_kthreads(t: &Test) {
+    let mut v = KVec::new();
+    kunit_expect!(t, kernel_ext::pid::processes_from(1, 1, &mut v).is_ok());
+    kunit_expect!(t, v.first() == Some(&1));
+    kunit_expect!(t, kernel_ext::pid::is_process(1));
+    kunit_expect!(t, !kernel_ext::pid::is_process(2));
+    kunit_expect!(t, !kernel_ext::pid::is_process(u32::MAX));
+    let mut v = KVec::new();
+    kunit_expect!(t, kernel_ext::pid::processes_from(2, 1, &mut v).is_ok());
+    kunit_expect!(t, v.first().is_none_or(|&p| p > 2));
+}
+
+/// `ssi_task_read` shows /proc/1's files as /proc does; a file that does
+/// not fit is refused, not cut.
+fn task_read_shows_init(t: &Test) {
+    let mut buf = [0u8; 64];
+    kunit_expect!(t, kernel_ext::hooks::task_read(1, 1, &mut buf) == Ok(5));
+    kunit_expect!(t, &buf[..5] == b"init\n");
+    kunit_expect!(
+        t,
+        matches!(kernel_ext::hooks::task_read(1, 3, &mut buf[..4]), Ok(4))
+    );
+    kunit_expect!(t, &buf[..4] == b"1 (i");
+    kunit_expect!(t, kernel_ext::hooks::task_read(1, 6, &mut buf).is_err());
+    kunit_expect!(
+        t,
+        kernel_ext::hooks::task_read(4_000_000, 1, &mut buf).is_err()
+    );
+}
+
+kunit_suite!(
+    name: "ssi_kernel_ext",
+    cases: [
+        showbuf_bounds,
+        sysfs_dir_create_and_remove,
+        pid_lists_processes_not_kthreads,
+        task_read_shows_init
+    ]
+);
 
 const TEST_TYPE: u32 = 0x5353_49ff;
 

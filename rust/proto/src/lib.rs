@@ -11,4 +11,5 @@ pub mod knob;
 pub mod membership;
 pub mod node_id;
 pub mod procfs;
+pub mod task;
 pub mod wire;

@@ -214,6 +214,39 @@ pub fn merge_uptime(nodes: &[&[u8]], out: &mut impl Write) -> fmt::Result {
     )
 }
 
+/// `/proc/cpuinfo`: every node's CPUs in node order, `processor` numbered
+/// cluster-wide as in `/proc/stat`; other lines as the nodes wrote them.
+pub fn merge_cpuinfo(nodes: &[&[u8]], out: &mut impl Write) -> fmt::Result {
+    let mut cpu: u64 = 0;
+    for node in nodes {
+        for line in node.split_inclusive(|&b| b == b'\n') {
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            let mut w = body.splitn(2, |&b| b == b':');
+            let key = w.next().unwrap_or_default();
+            if key.trim_ascii_end() == b"processor" && w.next().is_some() {
+                writeln!(out, "{}: {}", text(key), cpu)?;
+                cpu = cpu.saturating_add(1);
+            } else {
+                writeln!(out, "{}", text(body))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The owner of a process (effective uid and gid) from its
+/// `/proc/<pid>/status`, as `/proc/<pid>` shows it.
+pub fn owner(status: &[u8]) -> Option<(u32, u32)> {
+    let field = |key: &[u8]| {
+        lines(status)
+            .find(|l| words(l).next() == Some(key))
+            .and_then(|l| words(l).nth(2))
+            .and_then(num)
+            .and_then(|v| u32::try_from(v).ok())
+    };
+    Some((field(b"Uid:")?, field(b"Gid:")?))
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -260,6 +293,25 @@ mod tests {
         assert_eq!(s, "100.50 321.00\n");
     }
 
+    #[test]
+    fn cpuinfo_renumbers() {
+        let a = b"processor\t: 0\nvendor_id\t: X\n\nprocessor\t: 1\nvendor_id\t: X\n\n";
+        let b = b"processor\t: 0\nflags\t\t: fpu processor\n\n";
+        let mut s = String::new();
+        merge_cpuinfo(&[a, b], &mut s).unwrap();
+        assert_eq!(
+            s,
+            "processor\t: 0\nvendor_id\t: X\n\nprocessor\t: 1\nvendor_id\t: X\n\nprocessor\t: 2\nflags\t\t: fpu processor\n\n"
+        );
+    }
+
+    #[test]
+    fn owner_is_effective_ids() {
+        let st = b"Name:\tsleep\nUid:\t1000\t1001\t1002\t1003\nGid:\t100\t101\t102\t103\n";
+        assert_eq!(owner(st), Some((1001, 101)));
+        assert_eq!(owner(b"Uid:\t1\n"), None);
+    }
+
     proptest! {
         #[test]
         fn never_panics(a in proptest::collection::vec(any::<u8>(), 0..200),
@@ -269,6 +321,8 @@ mod tests {
             let _ = merge_stat(&[&a, &b], &mut s);
             let _ = merge_loadavg(&[&a, &b], &mut s);
             let _ = merge_uptime(&[&a, &b], &mut s);
+            let _ = merge_cpuinfo(&[&a, &b], &mut s);
+            let _ = owner(&a);
         }
     }
 }

@@ -4,6 +4,8 @@
 //!   tcpbench serve PORT
 //!   tcpbench pingpong HOST:PORT COUNT SIZE   -> "p50_us N p99_us N total_us N"
 //!   tcpbench stream HOST:PORT COUNT SIZE     -> "bytes N total_us N"
+//!   tcpbench time RUNS CMD [ARG...]          -> "lines N p50_us N min_us N"
+//!     (runs CMD RUNS times, its output counted and discarded)
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -55,6 +57,20 @@ fn main() -> std::io::Result<()> {
     let a: Vec<String> = std::env::args().collect();
     let arg = |i: usize| a.get(i).map(String::as_str).unwrap_or("");
     match arg(1) {
+        "time" => {
+            let runs: usize = arg(2).parse().unwrap_or(5).max(1);
+            let mut us = Vec::with_capacity(runs);
+            let mut lines = 0;
+            for _ in 0..runs {
+                let t = Instant::now();
+                let out = std::process::Command::new(arg(3)).args(&a[4.min(a.len())..]).output()?;
+                us.push(t.elapsed().as_micros() as u64);
+                lines = out.stdout.iter().filter(|&&b| b == b'\n').count();
+            }
+            us.sort_unstable();
+            println!("lines {} p50_us {} min_us {}", lines, us[runs / 2], us[0]);
+            Ok(())
+        }
         "serve" => serve(arg(2).parse().unwrap_or(7777)),
         "pingpong" => {
             let (count, size): (usize, u32) =
