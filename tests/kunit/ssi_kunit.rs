@@ -303,3 +303,81 @@ kunit_suite!(name: "ssi_api", cases: [
     unregistered_service_is_refused,
     members_include_this_node,
 ]);
+
+fn dev_requests_roundtrip(t: &Test) {
+    use proto::dev::{Access, Dev, Request};
+    let mut buf = [0u8; 16];
+    for r in [
+        Request::Open {
+            dev: Dev::Console,
+            access: Access::Write,
+        },
+        Request::Read {
+            handle: 0x0102_0304,
+            count: 60_000,
+        },
+        Request::Write {
+            handle: 9,
+            data: b"MARK\n",
+        },
+        Request::Close { handle: 9 },
+    ] {
+        let n = r.encode(&mut buf);
+        kunit_expect!(t, n.is_some());
+        kunit_expect!(t, Request::decode(&buf[..n.unwrap_or(0)]) == Some(r));
+    }
+    // A count over the limit, a bad device, a short close: refused.
+    kunit_expect!(
+        t,
+        Request::decode(&[2, 1, 0, 0, 0, 0x61, 0xea, 0, 0]).is_none()
+    );
+    kunit_expect!(t, Request::decode(&[1, 4, 0]).is_none());
+    kunit_expect!(t, Request::decode(&[4, 1, 0, 0]).is_none());
+}
+
+fn dev_handles_belong_to_their_node(t: &Test) {
+    use proto::dev::{HandleError, Handles};
+    let mut h: Handles<u32, 4> = Handles::new(2);
+    let a = h.insert(2, 20);
+    kunit_expect!(t, a.is_ok());
+    let a = a.unwrap_or(0);
+    kunit_expect!(t, h.get_mut(3, a) == Err(HandleError::Unknown));
+    kunit_expect!(t, h.get_mut(2, a ^ 0x100) == Err(HandleError::Unknown));
+    kunit_expect!(t, h.insert(2, 21).is_ok());
+    kunit_expect!(t, h.insert(2, 22) == Err(22));
+    kunit_expect!(t, h.remove_any(2).is_some());
+    kunit_expect!(t, h.remove_any(2).is_some());
+    kunit_expect!(t, h.remove_any(2).is_none());
+}
+
+/// The kernel-side file reads /dev/zero and writes /dev/null, which
+/// `kernel_read`/`kernel_write` refuse.
+fn file_reads_zero_writes_null(t: &Test) {
+    use kernel::bindings;
+    use kernel_ext::file::File;
+    let mut buf = [0xffu8; 100];
+    match File::open(
+        c_str!("/dev/zero"),
+        bindings::O_RDONLY | bindings::O_NONBLOCK,
+    ) {
+        Ok(mut f) => {
+            kunit_expect!(t, f.read(&mut buf) == Ok(100));
+            kunit_expect!(t, buf.iter().all(|&b| b == 0));
+        }
+        Err(_) => kunit_expect!(t, false),
+    }
+    match File::open(c_str!("/dev/null"), bindings::O_WRONLY) {
+        Ok(mut f) => kunit_expect!(t, f.write(&buf) == Ok(100)),
+        Err(_) => kunit_expect!(t, false),
+    }
+    kunit_expect!(
+        t,
+        File::open(c_str!("/dev/ssi-no-such"), bindings::O_RDONLY).is_err()
+    );
+}
+
+kunit_suite!(name: "ssi_dev", cases: [
+    dev_requests_roundtrip,
+    dev_handles_belong_to_their_node,
+    file_reads_zero_writes_null,
+]);
