@@ -31,3 +31,8 @@ pub fn etimedout() -> Error {
 pub fn ealready() -> Error {
     errno(bindings::EALREADY)
 }
+
+/// Value too large for defined data type (here: does not fit).
+pub fn eoverflow() -> Error {
+    errno(bindings::EOVERFLOW)
+}
