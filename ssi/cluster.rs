@@ -106,6 +106,9 @@ pub(crate) struct Core {
     /// Held while listeners run, likewise.
     #[pin]
     pub(crate) listeners: Mutex<KVec<ListenerEntry>>,
+    /// Read-ahead descriptions of other nodes' processes (tasks.rs).
+    #[pin]
+    pub(crate) task_cache: Mutex<crate::tasks::TaskCache>,
     pub(crate) stats: Stats,
     /// Remote devices: files served to peers, per-node generations.
     #[pin]
@@ -135,6 +138,7 @@ impl Core {
         for _ in 0..MAX_PENDING {
             pending.push(None, GFP_KERNEL)?;
         }
+        let task_cache = crate::tasks::TaskCache::new()?;
         let state = State {
             membership: Membership::new(me.get() as u8),
             peers: KVec::from_elem(Peer::default(), 256, GFP_KERNEL)?,
@@ -152,6 +156,7 @@ impl Core {
                 replies <- new_condvar!(),
                 services <- new_mutex!(KVec::new()),
                 listeners <- new_mutex!(KVec::new()),
+                task_cache <- new_mutex!(task_cache),
                 stats: Stats::new(),
                 devices <- crate::devices::Shared::new(),
                 next_id: AtomicU64::new(1),

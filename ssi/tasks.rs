@@ -14,17 +14,73 @@ use kernel::{
     prelude::*,
 };
 
+use crate::cluster::now_ns;
 use crate::cluster::{Core, SERVICE_KILL, SERVICE_PIDS, SERVICE_TASK};
-use crate::kernel_ext::{hooks, hooks::PID_SHIFT, pid};
+use crate::kernel_ext::{errno, hooks, hooks::PID_SHIFT, pid};
 use crate::proto::membership::NodeSet;
 use crate::proto::procfs;
-use crate::proto::task::{self, Kill, PidsRequest, TaskHeader, DENIED, TASK_HEADER};
+use crate::proto::task::{self, Kill, PidsRequest, TaskHeader, TaskRequest, DENIED, ENTRY_HEADER};
 use crate::rpc;
 
 /// How long a reader waits for a node before leaving it out.
 const TIMEOUT_MS: u32 = 500;
 /// Most bytes served of one file (`cmdline` and `environ` are cut there).
 const FILE_MAX: usize = 8192;
+/// Processes described per request: the one looked up and those after it.
+const READ_AHEAD: u8 = 16;
+/// How long a read-ahead description may wait for its lookup: as long as
+/// the kernel keeps a description (`task_valid_ms` in exports.c).
+const CACHE_NS: i64 = 1_000_000_000;
+/// Descriptions kept for lookups to come.
+const CACHE_SLOTS: usize = 64;
+
+/// A description fetched ahead of its lookup.
+pub(crate) struct Cached {
+    pid: u32,
+    fetched_ns: i64,
+    header: TaskHeader,
+    data: KVec<u8>,
+}
+
+/// Read-ahead descriptions of other nodes' processes, used once each.
+pub(crate) struct TaskCache {
+    slots: KVec<Option<Cached>>,
+}
+
+impl TaskCache {
+    pub(crate) fn new() -> Result<Self> {
+        let mut slots = KVec::with_capacity(CACHE_SLOTS, GFP_KERNEL)?;
+        for _ in 0..CACHE_SLOTS {
+            slots.push(None, GFP_KERNEL)?;
+        }
+        Ok(TaskCache { slots })
+    }
+
+    /// The fresh description of `pid`, if one was fetched ahead.
+    fn take(&mut self, pid: u32, now: i64) -> Option<Cached> {
+        let slot = self.slots.iter_mut().find(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.pid == pid && now - c.fetched_ns < CACHE_NS)
+        })?;
+        slot.take()
+    }
+
+    /// Keeps `c` in a free or stale slot, else in place of the oldest.
+    fn insert(&mut self, c: Cached, now: i64) {
+        let age = |s: &Option<Cached>| s.as_ref().map_or(i64::MAX, |c| now - c.fetched_ns);
+        let mut best = 0;
+        for (i, s) in self.slots.iter().enumerate() {
+            if s.as_ref().is_some_and(|old| old.pid == c.pid) {
+                best = i;
+                break;
+            }
+            if age(s) > age(&self.slots[best]) {
+                best = i;
+            }
+        }
+        self.slots[best] = Some(c);
+    }
+}
 
 const FIRST_GLOBAL: u32 = 1 << PID_SHIFT;
 
@@ -66,14 +122,10 @@ pub(crate) fn serve_pids(req: &[u8], resp: &mut [u8]) -> Result<usize> {
     Ok(pids.len() * 4)
 }
 
-/// Answers `SERVICE_TASK`: a `TaskHeader` and the `/proc` files of a
-/// process this node runs.
-pub(crate) fn serve_task(req: &[u8], resp: &mut [u8]) -> Result<usize> {
-    let nr = u32::from_le_bytes(req.try_into().map_err(|_| EINVAL)?);
-    if nr < FIRST_GLOBAL || !pid::is_process(nr) {
-        return Err(ENOENT);
-    }
-    let (head, body) = resp.split_at_mut_checked(TASK_HEADER).ok_or(EINVAL)?;
+/// Writes the description of local process `nr` into `out` (PID,
+/// header, files); returns its size. `EOVERFLOW` if it does not fit.
+fn describe_local(nr: u32, out: &mut [u8]) -> Result<usize> {
+    let body = out.get_mut(ENTRY_HEADER..).ok_or_else(errno::eoverflow)?;
     let mut h = TaskHeader {
         uid: 0,
         gid: 0,
@@ -81,21 +133,39 @@ pub(crate) fn serve_task(req: &[u8], resp: &mut [u8]) -> Result<usize> {
     };
     let mut used = 0;
     for (i, name) in task::FILES.iter().enumerate() {
-        let room = body.len().checked_sub(used).ok_or(EINVAL)?.min(FILE_MAX);
-        match hooks::task_read(nr, i, &mut body[used..used + room]) {
-            Ok(n) => {
-                h.len[i] = n as u32;
-                if *name == "status" {
-                    (h.uid, h.gid) = procfs::owner(&body[used..used + n]).ok_or(ENOENT)?;
-                }
-                used += n;
-            }
-            Err(e) if e == ESRCH => return Err(ENOENT),
+        let room = (body.len() - used).min(FILE_MAX);
+        let n = hooks::task_read(nr, i, &mut body[used..used + room])?;
+        h.len[i] = n as u32;
+        if *name == "status" {
+            (h.uid, h.gid) = procfs::owner(&body[used..used + n]).ok_or(ENOENT)?;
+        }
+        used += n;
+    }
+    task::encode_entry_header(nr, &h, out).ok_or_else(errno::eoverflow)?;
+    Ok(ENTRY_HEADER + used)
+}
+
+/// Answers `SERVICE_TASK`: the descriptions of the processes this node
+/// runs from the requested PID on, as many as asked and as fit whole.
+pub(crate) fn serve_task(req: &[u8], resp: &mut [u8]) -> Result<usize> {
+    let r = TaskRequest::decode(req).ok_or(EINVAL)?;
+    let mut pids = KVec::new();
+    pid::processes_from(r.pid.max(FIRST_GLOBAL), usize::from(r.count), &mut pids)?;
+    let mut used = 0;
+    for &nr in pids.iter() {
+        // Later entries only where their largest files still fit whole.
+        if used > 0 && resp.len() - used < 3 * FILE_MAX {
+            break;
+        }
+        match describe_local(nr, &mut resp[used..]) {
+            Ok(n) => used += n,
+            // It exited meanwhile.
+            Err(e) if e == ESRCH || e == ENOENT => {}
+            Err(e) if used > 0 && e == errno::eoverflow() => break,
             Err(e) => return Err(e),
         }
     }
-    head.copy_from_slice(&h.encode());
-    Ok(TASK_HEADER + used)
+    Ok(used)
 }
 
 /// Answers `SERVICE_KILL`: delivers a kill(2) to a local process or group.
@@ -151,25 +221,56 @@ fn pids(core: &Core, from: u32, out: &mut [i32]) -> Result<usize> {
     Ok(n)
 }
 
-/// Fetches the description of process `nr` from the node that runs it:
-/// fills `info` (uid, gid, lengths) and returns the files' bytes.
+/// Copies a description into the kernel's buffer.
+fn hand_over(c: &Cached, data: &mut [u8]) -> Result<TaskHeader> {
+    data.get_mut(..c.data.len())
+        .ok_or(EIO)?
+        .copy_from_slice(&c.data);
+    Ok(c.header)
+}
+
+/// Describes process `nr` from the node that runs it: from the read-ahead
+/// cache, else with a request that also fetches the processes after it.
+/// Fills `data` with the files and returns the header.
 fn describe(core: &Core, nr: u32, data: &mut [u8]) -> Result<TaskHeader> {
     if !core.global_proc.load(Ordering::Relaxed) {
         return Err(ENOENT);
     }
     let node = owner(core, nr).ok_or(ENOENT)?;
-    let (status, answer) = rpc::call(core, node, SERVICE_TASK, &nr.to_le_bytes(), TIMEOUT_MS)?;
+    if let Some(c) = core.task_cache.lock().take(nr, now_ns()) {
+        return hand_over(&c, data);
+    }
+    let req = TaskRequest {
+        pid: nr,
+        count: READ_AHEAD,
+    };
+    let (status, answer) = rpc::call(core, node, SERVICE_TASK, &req.encode(), TIMEOUT_MS)?;
     if status != 0 {
         return Err(Error::from_errno(-i32::from(status)));
     }
-    let Some((h, files)) = TaskHeader::decode(&answer) else {
+    let Some(entries) = task::decode_tasks(&answer, &req) else {
         core.stats.dropped(crate::stats::DropCause::Malformed);
         return Err(EIO);
     };
-    data.get_mut(..files.len())
-        .ok_or(EIO)?
-        .copy_from_slice(files);
-    Ok(h)
+    let now = now_ns();
+    let mut found = None;
+    for e in entries {
+        let mut copy = KVec::new();
+        copy.extend_from_slice(e.data, GFP_KERNEL)?;
+        let c = Cached {
+            pid: e.pid,
+            fetched_ns: now,
+            header: e.header,
+            data: copy,
+        };
+        // Only PIDs of that node: another's would be its to describe.
+        if e.pid == nr {
+            found = Some(c);
+        } else if e.pid >> PID_SHIFT == nr >> PID_SHIFT {
+            core.task_cache.lock().insert(c, now);
+        }
+    }
+    hand_over(&found.ok_or(ENOENT)?, data)
 }
 
 /// Sends a kill(2) to the node that runs the process, or to every other

@@ -36,3 +36,8 @@ pub fn ealready() -> Error {
 pub fn ehostdown() -> Error {
     errno(bindings::EHOSTDOWN)
 }
+
+/// Value too large for defined data type (here: does not fit).
+pub fn eoverflow() -> Error {
+    errno(bindings::EOVERFLOW)
+}

@@ -65,8 +65,38 @@ pub fn decode_pids<'a>(b: &'a [u8], req: &PidsRequest) -> Option<impl Iterator<I
     )
 }
 
-/// The header of a task answer; the files' contents follow it, in order,
-/// except the denied ones.
+/// Request for the description of process `pid` and of up to `count - 1`
+/// processes that follow it (read-ahead: `ps` goes through PIDs in order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskRequest {
+    pub pid: u32,
+    pub count: u8,
+}
+
+impl TaskRequest {
+    pub const LEN: usize = 5;
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0; Self::LEN];
+        b[..4].copy_from_slice(&self.pid.to_le_bytes());
+        b[4] = self.count;
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::LEN || b[4] == 0 {
+            return None;
+        }
+        Some(TaskRequest {
+            pid: u32_at(b, 0)?,
+            count: b[4],
+        })
+    }
+}
+
+/// The header of a process's description in a task answer; the files'
+/// contents follow it, in order, except the denied ones. An answer is a
+/// sequence of `pid`, header, contents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskHeader {
     /// Owner (effective uid and gid), in the initial user namespace.
@@ -86,9 +116,8 @@ impl TaskHeader {
         b
     }
 
-    /// Splits a task answer into its header and the files' contents,
-    /// whose size must be the sum of the lengths.
-    pub fn decode(b: &[u8]) -> Option<(Self, &[u8])> {
+    /// The header at the start of `b` and the size of the contents after it.
+    fn decode(b: &[u8]) -> Option<(Self, usize)> {
         let mut h = TaskHeader {
             uid: u32_at(b, 0)?,
             gid: u32_at(b, 4)?,
@@ -102,9 +131,63 @@ impl TaskHeader {
                 total = total.checked_add(usize::try_from(l).ok()?)?;
             }
         }
-        let data = &b[TASK_HEADER..];
-        (data.len() == total).then_some((h, data))
+        Some((h, total))
     }
+}
+
+/// One process's description in a task answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskEntry<'a> {
+    pub pid: u32,
+    pub header: TaskHeader,
+    pub data: &'a [u8],
+}
+
+/// Bytes before the contents in an entry: the PID and the header.
+pub const ENTRY_HEADER: usize = 4 + TASK_HEADER;
+
+/// Appends an entry's PID and header to `out` at `at`; the caller writes
+/// the contents after them.
+pub fn encode_entry_header(pid: u32, h: &TaskHeader, out: &mut [u8]) -> Option<()> {
+    let b = out.get_mut(..ENTRY_HEADER)?;
+    b[..4].copy_from_slice(&pid.to_le_bytes());
+    b[4..].copy_from_slice(&h.encode());
+    Some(())
+}
+
+/// The entries of a task answer to `req`, checked as a whole first: each
+/// entry whole, at most `req.count` of them, PIDs increasing from
+/// `req.pid` on.
+pub fn decode_tasks<'a>(
+    b: &'a [u8],
+    req: &TaskRequest,
+) -> Option<impl Iterator<Item = TaskEntry<'a>> + 'a> {
+    let next = |b: &'a [u8]| -> Option<(TaskEntry<'a>, &'a [u8])> {
+        let pid = u32_at(b, 0)?;
+        let (header, len) = TaskHeader::decode(b.get(4..)?)?;
+        let end = ENTRY_HEADER.checked_add(len)?;
+        let data = b.get(ENTRY_HEADER..end)?;
+        Some((TaskEntry { pid, header, data }, &b[end..]))
+    };
+    let (mut rest, mut n, mut prev) = (b, 0u32, None::<u32>);
+    while !rest.is_empty() {
+        let (e, r) = next(rest)?;
+        if e.pid < req.pid || prev.is_some_and(|p| e.pid <= p) {
+            return None;
+        }
+        n += 1;
+        prev = Some(e.pid);
+        rest = r;
+    }
+    if n > u32::from(req.count) {
+        return None;
+    }
+    let mut rest = b;
+    Some(core::iter::from_fn(move || {
+        let (e, r) = next(rest)?;
+        rest = r;
+        Some(e)
+    }))
 }
 
 /// A `kill(2)` carried to the node(s) that run its target.
@@ -153,6 +236,7 @@ mod tests {
     extern crate std;
     use super::*;
     use proptest::prelude::*;
+    use std::vec;
     use std::vec::Vec;
 
     #[test]
@@ -171,22 +255,61 @@ mod tests {
         assert!(decode_pids(&ok[..5], &req).is_none());
     }
 
-    #[test]
-    fn task_lengths_must_match() {
+    fn entry(pid: u32, files: [&[u8]; 6]) -> Vec<u8> {
         let mut h = TaskHeader {
             uid: 1000,
             gid: 100,
-            len: [3, 1, DENIED, 2, 0, 0],
+            len: [0; 6],
         };
-        let mut b = h.encode().to_vec();
-        b.extend_from_slice(b"abcxyz");
-        let (d, data) = TaskHeader::decode(&b).unwrap();
-        assert_eq!((d, data), (h, &b"abcxyz"[..]));
-        b.push(0);
-        assert!(TaskHeader::decode(&b).is_none());
-        h.len[0] = u32::MAX - 1;
-        let b = h.encode();
-        assert!(TaskHeader::decode(&b).is_none());
+        for (i, f) in files.iter().enumerate() {
+            h.len[i] = f.len() as u32;
+        }
+        let mut b = vec![0; ENTRY_HEADER];
+        encode_entry_header(pid, &h, &mut b).unwrap();
+        for f in files {
+            b.extend_from_slice(f);
+        }
+        b
+    }
+
+    #[test]
+    fn task_entries_checked() {
+        let req = TaskRequest {
+            pid: 20000,
+            count: 2,
+        };
+        let mut b = entry(20000, [b"a", b"b", b"", b"stat", b"", b"status"]);
+        b.extend(entry(20005, [b"", b"", b"", b"s", b"", b"t"]));
+        let got: Vec<_> = decode_tasks(&b, &req).unwrap().collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].pid, got[0].data), (20000, &b"abstatstatus"[..]));
+        assert_eq!((got[1].pid, got[1].header.uid), (20005, 1000));
+        assert!(decode_tasks(&b[..b.len() - 1], &req).is_none());
+        assert!(decode_tasks(
+            &b,
+            &TaskRequest {
+                pid: 20000,
+                count: 1
+            }
+        )
+        .is_none());
+        assert!(decode_tasks(
+            &b,
+            &TaskRequest {
+                pid: 20001,
+                count: 2
+            }
+        )
+        .is_none());
+        let mut twice = entry(20000, [b""; 6]);
+        twice.extend(entry(20000, [b""; 6]));
+        assert!(decode_tasks(&twice, &req).is_none());
+        let mut h = entry(20000, [b""; 6]);
+        h[12..16].copy_from_slice(&(u32::MAX - 1).to_le_bytes());
+        assert!(decode_tasks(&h, &req).is_none());
+        assert_eq!(decode_tasks(&[], &req).unwrap().count(), 0);
+        assert_eq!(TaskRequest::decode(&req.encode()), Some(req));
+        assert_eq!(TaskRequest::decode(&[1, 0, 0, 0, 0]), None);
     }
 
     #[test]
@@ -212,7 +335,8 @@ mod tests {
                                 from in any::<u32>(), max in any::<u16>()) {
             let _ = PidsRequest::decode(&b);
             let _ = decode_pids(&b, &PidsRequest { from, max }).map(|i| i.count());
-            let _ = TaskHeader::decode(&b);
+            let _ = TaskRequest::decode(&b);
+            let _ = decode_tasks(&b, &TaskRequest { pid: from, count: max as u8 }).map(|i| i.count());
             let _ = Kill::decode(&b);
         }
 

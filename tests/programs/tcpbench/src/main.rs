@@ -63,7 +63,9 @@ fn main() -> std::io::Result<()> {
             let mut lines = 0;
             for _ in 0..runs {
                 let t = Instant::now();
-                let out = std::process::Command::new(arg(3)).args(&a[4.min(a.len())..]).output()?;
+                let out = std::process::Command::new(arg(3))
+                    .args(&a[4.min(a.len())..])
+                    .output()?;
                 us.push(t.elapsed().as_micros() as u64);
                 lines = out.stdout.iter().filter(|&&b| b == b'\n').count();
             }
