@@ -6,6 +6,8 @@
 
 #[path = "src/dev.rs"]
 pub mod dev;
+#[path = "src/ghost.rs"]
+pub mod ghost;
 #[path = "src/knob.rs"]
 pub mod knob;
 #[path = "src/membership.rs"]

@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod dev;
+pub mod ghost;
 pub mod knob;
 pub mod membership;
 pub mod node_id;

@@ -1,0 +1,847 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The ghost stream: one versioned format for a process's state, written
+//! and read by the same code whether it goes to another node (migration)
+//! or to a file (checkpoint). See Documentation/ssi/ghost.rst.
+//!
+//! A stream is a 16-byte header, then sections, each an 8-byte section
+//! header (tag, flags, length) and its payload, then an [`Tag::End`]
+//! section. All integers are little-endian. [`Order`] checks the order of
+//! the sections and that every page lies in a mapped area; the payload
+//! decoders check lengths and values. Nothing here trusts its input.
+
+/// First bytes of a stream.
+pub const MAGIC: [u8; 8] = *b"SSIGHOST";
+/// Format version this code writes and reads.
+pub const VERSION: u16 = 1;
+/// Stream header size.
+pub const HEADER_LEN: usize = 16;
+/// Section header size.
+pub const SECTION_LEN: usize = 8;
+/// Page size of the pages in `Pages` sections.
+pub const PAGE: usize = 4096;
+/// Most pages in one `Pages` section (256 KiB of contents).
+pub const MAX_RUN_PAGES: u32 = 64;
+/// Lowest address a ghost may map (as `mmap_min_addr`), and the end of
+/// the x86_64 user address space (47 bits).
+pub const USER_MIN: u64 = 0x1_0000;
+pub const USER_END: u64 = 0x7fff_ffff_f000;
+
+/// Why a stream or section was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    Truncated,
+    BadMagic,
+    BadVersion,
+    UnknownTag,
+    /// A section longer than its kind allows, or of the wrong size.
+    BadLength,
+    /// A field out of range (address, count, flags).
+    BadValue,
+    /// A section where the order rules do not allow it.
+    OutOfOrder,
+    /// The stream ended without its required sections.
+    Incomplete,
+}
+
+pub type Result<T> = core::result::Result<T, Error>;
+
+/// Why the stream was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Purpose {
+    Migration = 1,
+    Checkpoint = 2,
+}
+
+/// The stream header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamHeader {
+    pub purpose: Purpose,
+    /// Node the stream was written on.
+    pub node: u8,
+    /// The process's (global) PID.
+    pub pid: u32,
+}
+
+fn u16_at(b: &[u8], at: usize) -> Result<u16> {
+    let s = b
+        .get(at..at.checked_add(2).ok_or(Error::Truncated)?)
+        .ok_or(Error::Truncated)?;
+    Ok(u16::from_le_bytes([s[0], s[1]]))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Result<u32> {
+    let s = b
+        .get(at..at.checked_add(4).ok_or(Error::Truncated)?)
+        .ok_or(Error::Truncated)?;
+    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn u64_at(b: &[u8], at: usize) -> Result<u64> {
+    let s = b
+        .get(at..at.checked_add(8).ok_or(Error::Truncated)?)
+        .ok_or(Error::Truncated)?;
+    let mut w = [0; 8];
+    w.copy_from_slice(s);
+    Ok(u64::from_le_bytes(w))
+}
+
+impl StreamHeader {
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut b = [0; HEADER_LEN];
+        b[..8].copy_from_slice(&MAGIC);
+        b[8..10].copy_from_slice(&VERSION.to_le_bytes());
+        b[10..12].copy_from_slice(&(self.purpose as u16).to_le_bytes());
+        b[12..16].copy_from_slice(&(self.pid | (u32::from(self.node) << 24)).to_le_bytes());
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        if b[..8] != MAGIC {
+            return Err(Error::BadMagic);
+        }
+        if u16_at(b, 8)? != VERSION {
+            return Err(Error::BadVersion);
+        }
+        let purpose = match u16_at(b, 10)? {
+            1 => Purpose::Migration,
+            2 => Purpose::Checkpoint,
+            _ => return Err(Error::BadValue),
+        };
+        let w = u32_at(b, 12)?;
+        let pid = w & 0x00ff_ffff;
+        if pid == 0 {
+            return Err(Error::BadValue);
+        }
+        Ok(StreamHeader {
+            purpose,
+            node: (w >> 24) as u8,
+            pid,
+        })
+    }
+}
+
+/// Section kinds, in the order a stream carries them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u16)]
+pub enum Tag {
+    /// Identity: PID, parent, process group, session, name.
+    Task = 1,
+    /// Credentials.
+    Creds = 2,
+    /// Resource limits.
+    Rlimits = 3,
+    /// Working and root directories (paths).
+    Fs = 4,
+    /// Signal handlers, blocked mask, pending signals.
+    Signals = 5,
+    /// Layout of the address space (brk, stack, arguments, environment).
+    Mm = 6,
+    /// One mapped area; repeated.
+    Vma = 7,
+    /// Contents of consecutive pages of a mapped area; repeated.
+    Pages = 8,
+    /// An open regular file; repeated.
+    File = 9,
+    /// General registers (`struct user_regs_struct`).
+    Regs = 10,
+    /// FPU and extended state (XSAVE, user ABI layout).
+    Fpu = 11,
+    /// End of the stream.
+    End = 0xffff,
+}
+
+impl Tag {
+    pub fn from_u16(v: u16) -> Option<Self> {
+        Some(match v {
+            1 => Tag::Task,
+            2 => Tag::Creds,
+            3 => Tag::Rlimits,
+            4 => Tag::Fs,
+            5 => Tag::Signals,
+            6 => Tag::Mm,
+            7 => Tag::Vma,
+            8 => Tag::Pages,
+            9 => Tag::File,
+            10 => Tag::Regs,
+            11 => Tag::Fpu,
+            0xffff => Tag::End,
+            _ => return None,
+        })
+    }
+
+    /// Largest payload of a section of this kind.
+    pub fn max_len(self) -> usize {
+        match self {
+            Tag::Task => TaskInfo::LEN,
+            Tag::Creds => 256,
+            Tag::Rlimits => RLIMITS * 16,
+            Tag::Fs => 2 * (2 + PATH_MAX),
+            Tag::Signals => SIGNALS * 32 + 24,
+            Tag::Mm => MmLayout::LEN,
+            Tag::Vma => Vma::FIXED + PATH_MAX,
+            Tag::Pages => 12 + MAX_RUN_PAGES as usize * PAGE,
+            Tag::File => FileDesc::FIXED + PATH_MAX,
+            Tag::Regs => REGS * 8,
+            Tag::Fpu => 64 * 1024,
+            Tag::End => 0,
+        }
+    }
+
+    /// Whether a stream may carry several sections of this kind.
+    fn repeats(self) -> bool {
+        matches!(self, Tag::Vma | Tag::Pages | Tag::File)
+    }
+}
+
+/// Longest path carried.
+pub const PATH_MAX: usize = 4096;
+/// Resource limits carried (`RLIM_NLIMITS`).
+pub const RLIMITS: usize = 16;
+/// Signal handlers carried (`_NSIG`).
+pub const SIGNALS: usize = 64;
+/// Registers of `struct user_regs_struct` on x86_64.
+pub const REGS: usize = 27;
+
+/// A section header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Section {
+    pub tag: Tag,
+    pub len: u32,
+}
+
+impl Section {
+    pub fn encode(&self) -> [u8; SECTION_LEN] {
+        let mut b = [0; SECTION_LEN];
+        b[..2].copy_from_slice(&(self.tag as u16).to_le_bytes());
+        b[4..8].copy_from_slice(&self.len.to_le_bytes());
+        b
+    }
+
+    /// Checks the tag, the reserved flags and the length against the tag.
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        let tag = Tag::from_u16(u16_at(b, 0)?).ok_or(Error::UnknownTag)?;
+        if u16_at(b, 2)? != 0 {
+            return Err(Error::BadValue);
+        }
+        let len = u32_at(b, 4)?;
+        if len as usize > tag.max_len() {
+            return Err(Error::BadLength);
+        }
+        Ok(Section { tag, len })
+    }
+}
+
+/// Identity of the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskInfo {
+    pub pid: u32,
+    /// The parent's global PID, which keeps waiting for it.
+    pub ppid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+    /// Signal sent to the parent at exit.
+    pub exit_signal: u32,
+    pub comm: [u8; 16],
+}
+
+impl TaskInfo {
+    pub const LEN: usize = 20 + 16;
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0; Self::LEN];
+        for (i, v) in [self.pid, self.ppid, self.pgid, self.sid, self.exit_signal]
+            .iter()
+            .enumerate()
+        {
+            b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        b[20..].copy_from_slice(&self.comm);
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(Error::BadLength);
+        }
+        let t = TaskInfo {
+            pid: u32_at(b, 0)?,
+            ppid: u32_at(b, 4)?,
+            pgid: u32_at(b, 8)?,
+            sid: u32_at(b, 12)?,
+            exit_signal: u32_at(b, 16)?,
+            comm: {
+                let mut c = [0; 16];
+                c.copy_from_slice(&b[20..36]);
+                c
+            },
+        };
+        if t.pid == 0 || t.exit_signal > SIGNALS as u32 {
+            return Err(Error::BadValue);
+        }
+        Ok(t)
+    }
+}
+
+/// Layout of the address space.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MmLayout {
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub brk: u64,
+    pub start_stack: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+impl MmLayout {
+    pub const LEN: usize = 11 * 8;
+
+    fn fields(&self) -> [u64; 11] {
+        [
+            self.start_code,
+            self.end_code,
+            self.start_data,
+            self.end_data,
+            self.start_brk,
+            self.brk,
+            self.start_stack,
+            self.arg_start,
+            self.arg_end,
+            self.env_start,
+            self.env_end,
+        ]
+    }
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0; Self::LEN];
+        for (i, v) in self.fields().iter().enumerate() {
+            b[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(Error::BadLength);
+        }
+        let f = |i: usize| u64_at(b, 8 * i);
+        let m = MmLayout {
+            start_code: f(0)?,
+            end_code: f(1)?,
+            start_data: f(2)?,
+            end_data: f(3)?,
+            start_brk: f(4)?,
+            brk: f(5)?,
+            start_stack: f(6)?,
+            arg_start: f(7)?,
+            arg_end: f(8)?,
+            env_start: f(9)?,
+            env_end: f(10)?,
+        };
+        let pairs = [
+            (m.start_code, m.end_code),
+            (m.start_data, m.end_data),
+            (m.start_brk, m.brk),
+            (m.arg_start, m.arg_end),
+            (m.env_start, m.env_end),
+        ];
+        if m.fields().iter().any(|&a| a > USER_END) || pairs.iter().any(|(a, z)| a > z) {
+            return Err(Error::BadValue);
+        }
+        Ok(m)
+    }
+}
+
+/// `prot` bits of a mapped area.
+pub const PROT_READ: u32 = 1;
+pub const PROT_WRITE: u32 = 2;
+pub const PROT_EXEC: u32 = 4;
+/// `flags` bits of a mapped area.
+pub const VMA_SHARED: u32 = 1;
+pub const VMA_GROWSDOWN: u32 = 2;
+/// The area is a file's (its path follows); else anonymous.
+pub const VMA_FILE: u32 = 4;
+/// Its pages follow in `Pages` sections (else: the file's, or zero).
+pub const VMA_PAGES: u32 = 8;
+
+/// One mapped area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vma<'a> {
+    pub start: u64,
+    pub end: u64,
+    pub prot: u32,
+    pub flags: u32,
+    /// Offset in the file, in pages.
+    pub pgoff: u64,
+    /// The file's path when `flags & VMA_FILE`, else empty.
+    pub path: &'a [u8],
+}
+
+impl<'a> Vma<'a> {
+    pub const FIXED: usize = 8 + 8 + 4 + 4 + 8;
+
+    /// Writes the area into `out`; returns its length.
+    pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        let n = Self::FIXED.checked_add(self.path.len())?;
+        let b = out.get_mut(..n)?;
+        b[..8].copy_from_slice(&self.start.to_le_bytes());
+        b[8..16].copy_from_slice(&self.end.to_le_bytes());
+        b[16..20].copy_from_slice(&self.prot.to_le_bytes());
+        b[20..24].copy_from_slice(&self.flags.to_le_bytes());
+        b[24..32].copy_from_slice(&self.pgoff.to_le_bytes());
+        b[32..].copy_from_slice(self.path);
+        Some(n)
+    }
+
+    pub fn decode(b: &'a [u8]) -> Result<Self> {
+        if b.len() < Self::FIXED || b.len() > Self::FIXED + PATH_MAX {
+            return Err(Error::BadLength);
+        }
+        let v = Vma {
+            start: u64_at(b, 0)?,
+            end: u64_at(b, 8)?,
+            prot: u32_at(b, 16)?,
+            flags: u32_at(b, 20)?,
+            pgoff: u64_at(b, 24)?,
+            path: &b[Self::FIXED..],
+        };
+        let page = PAGE as u64;
+        let aligned = v.start % page == 0 && v.end % page == 0;
+        let in_user = v.start >= USER_MIN && v.start < v.end && v.end <= USER_END;
+        let known = v.prot & !7 == 0 && v.flags & !15 == 0;
+        let file = v.flags & VMA_FILE != 0;
+        if !aligned || !in_user || !known || file == v.path.is_empty() || v.path.contains(&0) {
+            return Err(Error::BadValue);
+        }
+        Ok(v)
+    }
+}
+
+/// Header of a `Pages` section: `count` pages from `addr`, whose contents
+/// follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRun {
+    pub addr: u64,
+    pub count: u32,
+}
+
+impl PageRun {
+    pub const LEN: usize = 12;
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0; Self::LEN];
+        b[..8].copy_from_slice(&self.addr.to_le_bytes());
+        b[8..].copy_from_slice(&self.count.to_le_bytes());
+        b
+    }
+
+    /// The run and its contents, which must be exactly `count` pages.
+    pub fn decode(b: &[u8]) -> Result<(Self, &[u8])> {
+        let r = PageRun {
+            addr: u64_at(b, 0)?,
+            count: u32_at(b, 8)?,
+        };
+        if r.count == 0 || r.count > MAX_RUN_PAGES || r.addr % PAGE as u64 != 0 {
+            return Err(Error::BadValue);
+        }
+        let data = &b[Self::LEN..];
+        if data.len() != r.count as usize * PAGE {
+            return Err(Error::BadLength);
+        }
+        Ok((r, data))
+    }
+
+    /// One past the run's last byte.
+    pub fn end(&self) -> Option<u64> {
+        self.addr.checked_add(u64::from(self.count) * PAGE as u64)
+    }
+}
+
+/// An open regular file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileDesc<'a> {
+    pub fd: u32,
+    /// `O_*` flags of the open file (access mode, append, ...).
+    pub flags: u32,
+    pub pos: u64,
+    pub path: &'a [u8],
+}
+
+impl<'a> FileDesc<'a> {
+    pub const FIXED: usize = 16;
+
+    pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        let n = Self::FIXED.checked_add(self.path.len())?;
+        let b = out.get_mut(..n)?;
+        b[..4].copy_from_slice(&self.fd.to_le_bytes());
+        b[4..8].copy_from_slice(&self.flags.to_le_bytes());
+        b[8..16].copy_from_slice(&self.pos.to_le_bytes());
+        b[16..].copy_from_slice(self.path);
+        Some(n)
+    }
+
+    pub fn decode(b: &'a [u8]) -> Result<Self> {
+        if b.len() <= Self::FIXED || b.len() > Self::FIXED + PATH_MAX {
+            return Err(Error::BadLength);
+        }
+        let f = FileDesc {
+            fd: u32_at(b, 0)?,
+            flags: u32_at(b, 4)?,
+            pos: u64_at(b, 8)?,
+            path: &b[Self::FIXED..],
+        };
+        if f.fd > 1 << 20 || f.path[0] != b'/' || f.path.contains(&0) || f.pos > i64::MAX as u64 {
+            return Err(Error::BadValue);
+        }
+        Ok(f)
+    }
+}
+
+/// Checks the order of a stream's sections: `Task` first and once; the
+/// other single sections at most once, in tag order; areas in increasing,
+/// disjoint address order; each `Pages` run inside the last area, which
+/// must carry pages, after the previous run; `Regs`, `Mm` and `End`
+/// required; nothing after `End`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Order {
+    last: Option<Tag>,
+    vma: Option<(u64, u64, bool)>,
+    pages_end: u64,
+    seen_regs: bool,
+    seen_mm: bool,
+    ended: bool,
+}
+
+impl Order {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Accounts for the next section (its decoded area or run if any).
+    pub fn next(&mut self, tag: Tag, vma: Option<&Vma<'_>>, run: Option<&PageRun>) -> Result<()> {
+        if self.ended {
+            return Err(Error::OutOfOrder);
+        }
+        match self.last {
+            None if tag != Tag::Task => return Err(Error::OutOfOrder),
+            Some(last) if tag < last || (tag == last && !tag.repeats()) => {
+                // Areas and their pages interleave.
+                if !(tag == Tag::Vma && last == Tag::Pages) {
+                    return Err(Error::OutOfOrder);
+                }
+            }
+            _ => {}
+        }
+        match tag {
+            Tag::Vma => {
+                let v = vma.ok_or(Error::BadValue)?;
+                if self.vma.is_some_and(|(_, end, _)| v.start < end) {
+                    return Err(Error::OutOfOrder);
+                }
+                self.vma = Some((v.start, v.end, v.flags & VMA_PAGES != 0));
+                self.pages_end = v.start;
+            }
+            Tag::Pages => {
+                let r = run.ok_or(Error::BadValue)?;
+                let (_, end, pages) = self.vma.ok_or(Error::OutOfOrder)?;
+                let run_end = r.end().ok_or(Error::BadValue)?;
+                if !pages || r.addr < self.pages_end || run_end > end {
+                    return Err(Error::OutOfOrder);
+                }
+                self.pages_end = run_end;
+            }
+            Tag::Regs => self.seen_regs = true,
+            Tag::Mm => self.seen_mm = true,
+            Tag::End => {
+                if !(self.seen_regs && self.seen_mm) {
+                    return Err(Error::Incomplete);
+                }
+                self.ended = true;
+            }
+            _ => {}
+        }
+        self.last = Some(tag);
+        Ok(())
+    }
+
+    /// Whether the stream ended properly.
+    pub fn done(&self) -> bool {
+        self.ended
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    fn vma(start: u64, end: u64, flags: u32) -> Vma<'static> {
+        Vma {
+            start,
+            end,
+            prot: PROT_READ | PROT_WRITE,
+            flags,
+            pgoff: 0,
+            path: if flags & VMA_FILE != 0 {
+                b"/bin/sum"
+            } else {
+                b""
+            },
+        }
+    }
+
+    #[test]
+    fn header_roundtrip_and_refusals() {
+        let h = StreamHeader {
+            purpose: Purpose::Checkpoint,
+            node: 3,
+            pid: 49210,
+        };
+        let b = h.encode();
+        assert_eq!(StreamHeader::decode(&b), Ok(h));
+        let mut bad = b;
+        bad[0] = b'X';
+        assert_eq!(StreamHeader::decode(&bad), Err(Error::BadMagic));
+        let mut bad = b;
+        bad[8] = 2;
+        assert_eq!(StreamHeader::decode(&bad), Err(Error::BadVersion));
+        assert_eq!(StreamHeader::decode(&b[..15]), Err(Error::Truncated));
+    }
+
+    #[test]
+    fn section_lengths_are_bounded_by_kind() {
+        let s = Section {
+            tag: Tag::Regs,
+            len: (REGS * 8) as u32,
+        };
+        assert_eq!(Section::decode(&s.encode()), Ok(s));
+        let s = Section {
+            tag: Tag::Regs,
+            len: (REGS * 8 + 1) as u32,
+        };
+        assert_eq!(Section::decode(&s.encode()), Err(Error::BadLength));
+        let mut b = Section {
+            tag: Tag::End,
+            len: 0,
+        }
+        .encode();
+        b[0] = 99;
+        assert_eq!(Section::decode(&b), Err(Error::UnknownTag));
+    }
+
+    #[test]
+    fn vma_checks() {
+        let mut buf = [0u8; 64];
+        let v = vma(0x40_0000, 0x40_2000, VMA_FILE);
+        let n = v.encode(&mut buf).unwrap();
+        assert_eq!(Vma::decode(&buf[..n]), Ok(v));
+        for bad in [
+            vma(0x40_0001, 0x40_2000, 0),
+            vma(0x2000, 0x1000, 0),
+            vma(0x1000, 0x2000, 0),
+            vma(0x40_0000, USER_END + 0x1000, 0),
+            vma(0x40_0000, 0x40_1000, 16),
+        ] {
+            let n = bad.encode(&mut buf).unwrap();
+            assert_eq!(Vma::decode(&buf[..n]), Err(Error::BadValue), "{bad:?}");
+        }
+        // A file area needs a path, an anonymous one none.
+        let mut v = vma(0x40_0000, 0x40_1000, 0);
+        v.path = b"/x";
+        let n = v.encode(&mut buf).unwrap();
+        assert_eq!(Vma::decode(&buf[..n]), Err(Error::BadValue));
+    }
+
+    #[test]
+    fn page_runs_are_whole() {
+        let r = PageRun {
+            addr: 0x60_0000,
+            count: 2,
+        };
+        let mut b = r.encode().to_vec();
+        b.extend(std::iter::repeat(7).take(2 * PAGE));
+        assert_eq!(PageRun::decode(&b).map(|x| x.0), Ok(r));
+        assert_eq!(PageRun::decode(&b[..b.len() - 1]), Err(Error::BadLength));
+        let r = PageRun {
+            addr: 0x60_0000,
+            count: 0,
+        };
+        assert_eq!(PageRun::decode(&r.encode()), Err(Error::BadValue));
+    }
+
+    #[test]
+    fn order_of_a_stream() {
+        let heap = vma(0x60_0000, 0x60_4000, VMA_PAGES);
+        let stack = vma(
+            0x7ffe_0000_0000,
+            0x7ffe_0000_2000,
+            VMA_PAGES | VMA_GROWSDOWN,
+        );
+        let mut o = Order::new();
+        o.next(Tag::Task, None, None).unwrap();
+        o.next(Tag::Creds, None, None).unwrap();
+        o.next(Tag::Mm, None, None).unwrap();
+        o.next(Tag::Vma, Some(&heap), None).unwrap();
+        o.next(
+            Tag::Pages,
+            None,
+            Some(&PageRun {
+                addr: 0x60_0000,
+                count: 2,
+            }),
+        )
+        .unwrap();
+        o.next(
+            Tag::Pages,
+            None,
+            Some(&PageRun {
+                addr: 0x60_3000,
+                count: 1,
+            }),
+        )
+        .unwrap();
+        // Before the previous run, or beyond the area: refused.
+        assert!(o
+            .clone()
+            .next(
+                Tag::Pages,
+                None,
+                Some(&PageRun {
+                    addr: 0x60_1000,
+                    count: 1
+                })
+            )
+            .is_err());
+        assert!(o
+            .clone()
+            .next(
+                Tag::Pages,
+                None,
+                Some(&PageRun {
+                    addr: 0x60_3000,
+                    count: 2
+                })
+            )
+            .is_err());
+        // Overlapping area: refused.
+        assert!(o
+            .clone()
+            .next(Tag::Vma, Some(&vma(0x60_2000, 0x60_5000, 0)), None)
+            .is_err());
+        o.next(Tag::Vma, Some(&stack), None).unwrap();
+        o.next(Tag::File, None, None).unwrap();
+        assert!(o.clone().next(Tag::End, None, None).is_err(), "no Regs yet");
+        o.next(Tag::Regs, None, None).unwrap();
+        o.next(Tag::Fpu, None, None).unwrap();
+        assert!(o.clone().next(Tag::Regs, None, None).is_err(), "twice");
+        o.next(Tag::End, None, None).unwrap();
+        assert!(o.done());
+        assert!(o.next(Tag::End, None, None).is_err());
+        assert!(
+            Order::new().next(Tag::Regs, None, None).is_err(),
+            "Task first"
+        );
+        // Pages of an area that carries none.
+        let mut o = Order::new();
+        o.next(Tag::Task, None, None).unwrap();
+        o.next(Tag::Vma, Some(&vma(0x40_0000, 0x40_1000, VMA_FILE)), None)
+            .unwrap();
+        assert!(o
+            .next(
+                Tag::Pages,
+                None,
+                Some(&PageRun {
+                    addr: 0x40_0000,
+                    count: 1
+                })
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn task_and_mm_roundtrip() {
+        let t = TaskInfo {
+            pid: 49210,
+            ppid: 16400,
+            pgid: 49210,
+            sid: 16390,
+            exit_signal: 17,
+            comm: *b"sum\0\0\0\0\0\0\0\0\0\0\0\0\0",
+        };
+        assert_eq!(TaskInfo::decode(&t.encode()), Ok(t));
+        let m = MmLayout {
+            start_brk: 0x60_0000,
+            brk: 0x62_0000,
+            ..Default::default()
+        };
+        assert_eq!(MmLayout::decode(&m.encode()), Ok(m));
+        let bad = MmLayout {
+            start_brk: 2,
+            brk: 1,
+            ..Default::default()
+        };
+        assert_eq!(MmLayout::decode(&bad.encode()), Err(Error::BadValue));
+        let f = FileDesc {
+            fd: 1,
+            flags: 1,
+            pos: 12,
+            path: b"/tmp/out",
+        };
+        let mut buf = [0u8; 64];
+        let n = f.encode(&mut buf).unwrap();
+        assert_eq!(FileDesc::decode(&buf[..n]), Ok(f));
+    }
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = StreamHeader::decode(&b);
+            let _ = Section::decode(&b);
+            let _ = TaskInfo::decode(&b);
+            let _ = MmLayout::decode(&b);
+            let _ = Vma::decode(&b);
+            let _ = PageRun::decode(&b);
+            let _ = FileDesc::decode(&b);
+        }
+
+        #[test]
+        fn order_never_panics(tags in proptest::collection::vec((0u16..13, any::<u64>(), 1u32..80), 0..40)) {
+            let mut o = Order::new();
+            for (t, a, c) in tags {
+                let tag = Tag::from_u16(if t == 12 { 0xffff } else { t }).unwrap_or(Tag::File);
+                let addr = a % USER_END & !(PAGE as u64 - 1);
+                let v = Vma { start: addr, end: addr.saturating_add(PAGE as u64 * 4), prot: 3, flags: VMA_PAGES, pgoff: 0, path: b"" };
+                let r = PageRun { addr, count: c };
+                let _ = o.next(tag, Some(&v), Some(&r));
+            }
+        }
+
+        #[test]
+        fn vma_roundtrip(start in (USER_MIN / PAGE as u64)..(USER_END / PAGE as u64 - 16), pages in 1u64..16,
+                         prot in 0u32..8, flags in 0u32..16, pgoff in any::<u64>()) {
+            let v = Vma {
+                start: start * PAGE as u64,
+                end: (start + pages) * PAGE as u64,
+                prot,
+                flags,
+                pgoff,
+                path: if flags & VMA_FILE != 0 { b"/lib/x.so" } else { b"" },
+            };
+            let mut buf = Vec::new();
+            buf.resize(64, 0);
+            let n = v.encode(&mut buf).unwrap();
+            prop_assert_eq!(Vma::decode(&buf[..n]), Ok(v));
+        }
+    }
+}
