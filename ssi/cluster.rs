@@ -109,6 +109,11 @@ pub(crate) struct Core {
     /// Read-ahead descriptions of other nodes' processes (tasks.rs).
     #[pin]
     pub(crate) task_cache: Mutex<crate::tasks::TaskCache>,
+    /// Requests for the worker thread (worker.rs), and its wake-up.
+    #[pin]
+    pub(crate) jobs: Mutex<crate::worker::Queue>,
+    #[pin]
+    pub(crate) jobs_ready: CondVar,
     pub(crate) stats: Stats,
     /// Remote devices: files served to peers, per-node generations.
     #[pin]
@@ -139,6 +144,7 @@ impl Core {
             pending.push(None, GFP_KERNEL)?;
         }
         let task_cache = crate::tasks::TaskCache::new()?;
+        let jobs = crate::worker::Queue::new()?;
         let state = State {
             membership: Membership::new(me.get() as u8),
             peers: KVec::from_elem(Peer::default(), 256, GFP_KERNEL)?,
@@ -157,6 +163,8 @@ impl Core {
                 services <- new_mutex!(KVec::new()),
                 listeners <- new_mutex!(KVec::new()),
                 task_cache <- new_mutex!(task_cache),
+                jobs <- new_mutex!(jobs),
+                jobs_ready <- new_condvar!(),
                 stats: Stats::new(),
                 devices <- crate::devices::Shared::new(),
                 next_id: AtomicU64::new(1),
@@ -179,6 +187,7 @@ impl Core {
         self.sock.shutdown();
         self.topo.shutdown();
         self.replies.notify_all();
+        self.jobs_ready.notify_all();
     }
 
     pub(crate) fn closing(&self) -> bool {

@@ -71,9 +71,44 @@ fn respond(core: &Core, h: &Header, r: Result<usize>, scratch: &[u8]) {
     );
 }
 
+/// Answers request `h` with error `e` (a one-way message is dropped).
+pub(crate) fn refuse(core: &Core, h: &Header, e: Error) {
+    if h.kind == Kind::Request {
+        respond(core, h, Err(e), &[]);
+    }
+}
+
+/// Services that may block: the worker thread serves them (worker.rs).
+fn may_block(h: &Header) -> bool {
+    matches!(
+        (h.kind, h.service),
+        (Kind::Request, SERVICE_PROC_LOCAL)
+            | (Kind::Request | Kind::Oneway, SERVICE_DEV)
+            | (Kind::Request, SERVICE_PIDS | SERVICE_TASK | SERVICE_KILL)
+    )
+}
+
+/// Serves a request that `dispatch` handed to the worker thread.
+pub(crate) fn serve_deferred(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u8]) {
+    let r = match h.service {
+        SERVICE_PROC_LOCAL => crate::globalproc::serve_local(payload, scratch),
+        SERVICE_DEV => crate::devices::serve(core, h.src, payload, scratch),
+        SERVICE_PIDS => crate::tasks::serve_pids(payload, scratch),
+        SERVICE_TASK => crate::tasks::serve_task(payload, scratch),
+        SERVICE_KILL => crate::tasks::serve_kill(payload),
+        _ => Err(errno::enosys()),
+    };
+    if h.kind == Kind::Request {
+        respond(core, h, r, scratch);
+    }
+}
+
 /// Handles a request, one-way or response from a member; `scratch` is a
 /// response buffer of `wire::MAX_PAYLOAD` bytes.
 pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u8]) {
+    if may_block(h) {
+        return crate::worker::defer(core, h, payload);
+    }
     match (h.kind, h.service) {
         (Kind::Response, _) => complete(core, h, payload),
         (Kind::Request, SERVICE_PING) => {
@@ -89,29 +124,6 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
             let mut s = core.state.lock();
             let c = &mut s.sink[h.src as usize];
             *c = (c.0 + 1, c.1 + payload.len() as u64);
-        }
-        (Kind::Request, SERVICE_PROC_LOCAL) => {
-            let r = crate::globalproc::serve_local(payload, scratch);
-            respond(core, h, r, scratch);
-        }
-        (Kind::Request, SERVICE_DEV) => {
-            let r = crate::devices::serve(core, h.src, payload, scratch);
-            respond(core, h, r, scratch);
-        }
-        (Kind::Oneway, SERVICE_DEV) => {
-            let _ = crate::devices::serve(core, h.src, payload, scratch);
-        }
-        (Kind::Request, SERVICE_PIDS) => {
-            let r = crate::tasks::serve_pids(payload, scratch);
-            respond(core, h, r, scratch);
-        }
-        (Kind::Request, SERVICE_TASK) => {
-            let r = crate::tasks::serve_task(payload, scratch);
-            respond(core, h, r, scratch);
-        }
-        (Kind::Request, SERVICE_KILL) => {
-            let r = crate::tasks::serve_kill(payload);
-            respond(core, h, r, scratch);
         }
         (Kind::Request, SERVICE_SINK_COUNT) => {
             let (msgs, bytes) = core::mem::take(&mut core.state.lock().sink[h.src as usize]);

@@ -20,6 +20,7 @@ mod rpc;
 mod stats;
 pub mod tasks;
 mod transport;
+mod worker;
 
 use cluster::Core;
 use kernel_ext::{hooks, sysfs::SysfsDir, tipc};

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! The receive, topology and heartbeat threads.
+//! The receive, topology, heartbeat and worker threads.
 
 use core::sync::atomic::Ordering;
 use kernel::{
@@ -21,6 +21,7 @@ pub(crate) struct Threads {
     _rx: KThread,
     _topo: KThread,
     _heartbeat: KThread,
+    _worker: KThread,
 }
 
 impl Threads {
@@ -31,11 +32,14 @@ impl Threads {
         let topo = KThread::spawn(c_str!("ssi_topo"), move || topology_loop(c))?;
         let c = core.clone();
         let heartbeat = KThread::spawn(c_str!("ssi_hb"), move || heartbeat_loop(c))?;
+        let c = core.clone();
+        let worker = KThread::spawn(c_str!("ssi_work"), move || crate::worker::run(c))?;
         Ok(Threads {
             core: core.clone(),
             _rx: rx,
             _topo: topo,
             _heartbeat: heartbeat,
+            _worker: worker,
         })
     }
 }
