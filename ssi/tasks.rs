@@ -11,6 +11,7 @@
 use core::sync::atomic::Ordering;
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
+    bindings,
     prelude::*,
 };
 
@@ -171,7 +172,7 @@ pub(crate) fn serve_task(req: &[u8], resp: &mut [u8]) -> Result<usize> {
 /// Answers `SERVICE_KILL`: delivers a kill(2) to a local process or group.
 pub(crate) fn serve_kill(req: &[u8]) -> Result<usize> {
     let k = Kill::decode(req).ok_or(EINVAL)?;
-    hooks::kill_local(&hooks::Kill {
+    hooks::kill_local(&bindings::ssi_kill {
         sig: k.sig,
         pid: k.pid,
         sender: k.sender,
@@ -353,7 +354,7 @@ pub unsafe extern "C" fn ssi_rs_pids(from: i32, out: *mut i32, max: u32) -> i32 
 #[no_mangle]
 pub unsafe extern "C" fn ssi_rs_task(
     nr: i32,
-    info: *mut kernel::bindings::ssi_task_info,
+    info: *mut bindings::ssi_task_info,
     data: *mut u8,
     cap: usize,
 ) -> i32 {
@@ -365,7 +366,7 @@ pub unsafe extern "C" fn ssi_rs_task(
     crate::api::with_core(
         |core| match describe(core, nr, data) {
             Ok(h) => {
-                let raw = kernel::bindings::ssi_task_info {
+                let raw = bindings::ssi_task_info {
                     uid: h.uid,
                     gid: h.gid,
                     len: h.len,
@@ -386,7 +387,7 @@ pub unsafe extern "C" fn ssi_rs_task(
 ///
 /// `k` must point to a valid `struct ssi_kill`.
 #[no_mangle]
-pub unsafe extern "C" fn ssi_rs_kill(k: *const kernel::bindings::ssi_kill) -> i32 {
+pub unsafe extern "C" fn ssi_rs_kill(k: *const bindings::ssi_kill) -> i32 {
     // SAFETY: guaranteed by the caller.
     let k = unsafe { &*k };
     let k = Kill {

@@ -23,30 +23,11 @@ pub fn set_pid_node(node: u32) -> Result {
 /// `SSI_PID_SHIFT`: node K owns PIDs `[K << 14, (K + 1) << 14)`.
 pub const PID_SHIFT: u32 = 14;
 
-/// A `kill(2)` that another node made, for [`kill_local`].
-pub struct Kill {
-    pub sig: i32,
-    /// > 0: a process; < 0: the process group `-pid`.
-    pub pid: i32,
-    pub sender: i32,
-    pub uid: u32,
-    pub euid: u32,
-    pub cap_kill: bool,
-}
-
 /// Delivers `k` to a local process or process group with `kill(2)`'s
 /// permission checks made against the sender's credentials.
-pub fn kill_local(k: &Kill) -> Result {
-    let raw = kernel::bindings::ssi_kill {
-        sig: k.sig,
-        pid: k.pid,
-        sender: k.sender,
-        uid: k.uid,
-        euid: k.euid,
-        cap_kill: k.cap_kill,
-    };
-    // SAFETY: `raw` is a valid `struct ssi_kill` for the call.
-    let ret = unsafe { kernel::bindings::ssi_kill_local(&raw) };
+pub fn kill_local(k: &kernel::bindings::ssi_kill) -> Result {
+    // SAFETY: `k` is a valid `struct ssi_kill` for the call.
+    let ret = unsafe { kernel::bindings::ssi_kill_local(k) };
     if ret < 0 {
         return Err(Error::from_errno(ret));
     }
