@@ -160,8 +160,8 @@ fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {
 }
 
 /// `ID COUNT [SIZE [MODE]]`: COUNT checked request/response round trips to
-/// ID (MODE 0, the default), or COUNT one-way messages streamed to it
-/// (MODE 1).
+/// ID (MODE 0, the default), COUNT one-way messages streamed to it
+/// (MODE 1), or COUNT acknowledged chunks sent with a window (MODE 2).
 fn store_ping(core: &Core, buf: &[u8]) -> Result {
     let mut f = [0u32, 0, 8, 0];
     let n = knob::parse_fields(buf, &mut f).map_err(|_| EINVAL)?;
@@ -172,7 +172,7 @@ fn store_ping(core: &Core, buf: &[u8]) -> Result {
         || f[1] == 0
         || f[1] > 10_000_000
         || f[2] > size_max
-        || f[3] > 1
+        || f[3] > 2
     {
         return Err(EINVAL);
     }
@@ -180,9 +180,9 @@ fn store_ping(core: &Core, buf: &[u8]) -> Result {
     if dst == core.me() || !core.is_member(dst) {
         return Err(ENOENT);
     }
-    if f[3] == 1 {
-        rpc::stream(core, dst, f[1], f[2])
-    } else {
-        rpc::ping(core, dst, f[1], f[2])
+    match f[3] {
+        1 => rpc::stream(core, dst, f[1], f[2]),
+        2 => rpc::bulk(core, dst, f[1], f[2]),
+        _ => rpc::ping(core, dst, f[1], f[2]),
     }
 }

@@ -15,7 +15,7 @@ use crate::cluster::{
     SERVICE_PING, SERVICE_PROC_LOCAL, SERVICE_SINK, SERVICE_SINK_COUNT, SERVICE_TASK,
 };
 use crate::kernel_ext::{errno, sysfs::ShowBuf};
-use crate::proto::wire::{Header, Kind};
+use crate::proto::wire::{self, Header, Kind};
 use crate::stats::DropCause as Why;
 use kernel::ffi::c_void;
 
@@ -119,6 +119,13 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
             if let [lo, hi] = *payload {
                 core.state.lock().peers[usize::from(h.src)].cpus = u16::from_le_bytes([lo, hi]);
             }
+        }
+        (Kind::Request, SERVICE_SINK) => {
+            let mut s = core.state.lock();
+            let c = &mut s.sink[h.src as usize];
+            *c = (c.0 + 1, c.1 + payload.len() as u64);
+            drop(s);
+            let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, &[]);
         }
         (Kind::Oneway, SERVICE_SINK) => {
             let mut s = core.state.lock();
@@ -257,6 +264,97 @@ pub(crate) fn call_many(
     result.map(|()| out)
 }
 
+/// Most requests `call_window` keeps unanswered: 8 of up to 64 KB stay
+/// well under the 2 MB that a TIPC socket queues of low-importance
+/// messages before it refuses more (a refused request is lost).
+pub(crate) const MAX_WINDOW: usize = 8;
+
+/// Sends the chunks that `next` writes (into a buffer of
+/// `wire::MAX_PAYLOAD` bytes; 0: no more) to `service` on `dst` as
+/// requests, keeping up to `window` of them unanswered: a bulk transfer on
+/// the request/response layer. TIPC keeps a link's order, so the oldest
+/// request is answered first; every answer must have status 0, each within
+/// `timeout_ms` of the previous one. Returns the chunks and bytes sent.
+pub(crate) fn call_window(
+    core: &Core,
+    dst: u8,
+    service: u16,
+    window: usize,
+    timeout_ms: u32,
+    next: &mut dyn FnMut(&mut [u8]) -> Result<usize>,
+) -> Result<(u64, u64)> {
+    let window = window.clamp(1, MAX_WINDOW);
+    let mut buf = KVec::from_elem(0u8, wire::MAX_PAYLOAD, GFP_KERNEL)?;
+    // Pending slots of the requests in flight, oldest first.
+    let mut ring = KVec::from_elem(0usize, window, GFP_KERNEL)?;
+    let (mut head, mut inflight) = (0usize, 0usize);
+    let result = (|| -> Result<(u64, u64)> {
+        let (mut chunks, mut bytes, mut done) = (0u64, 0u64, false);
+        loop {
+            while !done && inflight < window {
+                let n = next(&mut buf)?;
+                if n == 0 {
+                    done = true;
+                    break;
+                }
+                let chunk = buf.get(..n).ok_or(EINVAL)?;
+                let id = core.next_id.fetch_add(1, Ordering::Relaxed);
+                let slot = {
+                    let mut s = core.state.lock();
+                    let i = s.pending.iter().position(|p| p.is_none()).ok_or(EBUSY)?;
+                    s.pending[i] = Some(Pending { id, resp: None });
+                    i
+                };
+                ring[(head + inflight) % window] = slot;
+                inflight += 1;
+                core.send(Kind::Request, service, dst, id, 0, chunk)?;
+                chunks += 1;
+                bytes += n as u64;
+            }
+            if inflight == 0 {
+                return Ok((chunks, bytes));
+            }
+            let (status, _) = wait_answer(core, ring[head], timeout_ms)?;
+            head = (head + 1) % window;
+            inflight -= 1;
+            if status != 0 {
+                return Err(Error::from_errno(-i32::from(status)));
+            }
+        }
+    })();
+    // Calls still in flight after an error: their late answers are dropped.
+    let mut s = core.state.lock();
+    for k in 0..inflight {
+        s.pending[ring[(head + k) % window]] = None;
+    }
+    result
+}
+
+/// Waits up to `timeout_ms` for the answer in pending slot `slot`, then
+/// frees the slot.
+fn wait_answer(core: &Core, slot: usize, timeout_ms: u32) -> Answer {
+    let deadline = now_ns() + i64::from(timeout_ms) * 1_000_000;
+    let mut s = core.state.lock();
+    loop {
+        if s.pending[slot].as_ref().is_some_and(|p| p.resp.is_some()) {
+            return s.pending[slot].take().and_then(|p| p.resp).ok_or(EINVAL);
+        }
+        let left_ms = (deadline - now_ns()) / 1_000_000;
+        if core.closing() {
+            return Err(errno::eshutdown());
+        }
+        if left_ms <= 0 {
+            return Err(errno::etimedout());
+        }
+        let wait = msecs_to_jiffies(left_ms as u32).max(1);
+        if let CondVarTimeoutResult::Signal { .. } =
+            core.replies.wait_interruptible_timeout(&mut s, wait)
+        {
+            return Err(EINTR);
+        }
+    }
+}
+
 const HIST_STEP_US: usize = 10;
 const HIST_BUCKETS: usize = 4096;
 
@@ -345,6 +443,48 @@ pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
     let _ = writeln!(
         out,
         "stream node {dst} count {count} size {size} received {msgs} bytes {bytes} send_errors {send_errors} total_us {total_us}"
+    );
+    let n = out.as_bytes().len();
+    let mut s = core.state.lock();
+    s.ping_report = report;
+    s.ping_report_len = n;
+    Ok(())
+}
+
+/// Chunks in flight in a `bulk` transfer.
+pub(crate) const BULK_WINDOW: usize = MAX_WINDOW;
+
+/// Sends `count` chunks of `size` bytes to `dst` with [`call_window`]
+/// (every chunk acknowledged), then asks how many arrived, and leaves a
+/// report for the `ping` knob.
+pub(crate) fn bulk(core: &Core, dst: u8, count: u32, size: u32) -> Result {
+    call(core, dst, SERVICE_SINK_COUNT, &[], 5000)?;
+    let size = (size as usize).clamp(1, wire::MAX_PAYLOAD);
+    let mut left = count;
+    let start = now_ns();
+    let (sent, _) = call_window(core, dst, SERVICE_SINK, BULK_WINDOW, 5000, &mut |buf| {
+        if left == 0 {
+            return Ok(0);
+        }
+        left -= 1;
+        buf[..size].fill(0x5a);
+        Ok(size)
+    })?;
+    let total_us = (now_ns() - start) / 1000;
+    let (status, resp) = call(core, dst, SERVICE_SINK_COUNT, &[], 5000)?;
+    if status != 0 || resp.len() != 16 {
+        return Err(EIO);
+    }
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&resp[..8]);
+    let msgs = u64::from_le_bytes(w);
+    w.copy_from_slice(&resp[8..]);
+    let bytes = u64::from_le_bytes(w);
+    let mut report = [0u8; 200];
+    let mut out = ShowBuf::new(&mut report);
+    let _ = writeln!(
+        out,
+        "bulk node {dst} count {count} size {size} window {BULK_WINDOW} sent {sent} received {msgs} bytes {bytes} total_us {total_us}"
     );
     let n = out.as_bytes().len();
     let mut s = core.state.lock();
