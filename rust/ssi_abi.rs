@@ -19,3 +19,8 @@ pub type Handler = unsafe extern "C" fn(
 
 /// A module's membership listener: `node` joined (`up`) or left the view.
 pub type Listener = unsafe extern "C" fn(ctx: *mut c_void, node: u8, up: bool);
+
+/// A module's chunk source for `ssi_rpc_send_window`: writes the next chunk
+/// into `buf` (capacity `cap`) and returns its length, 0 at the end, or a
+/// negative errno that aborts the transfer.
+pub type ChunkFn = unsafe extern "C" fn(ctx: *mut c_void, buf: *mut u8, cap: usize) -> isize;

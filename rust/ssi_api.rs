@@ -20,7 +20,7 @@ mod abi;
 mod ffi {
     use kernel::ffi::c_void;
 
-    pub use super::abi::{Handler, Listener};
+    pub use super::abi::{ChunkFn, Handler, Listener};
 
     extern "C" {
         pub fn ssi_node_id() -> u32;
@@ -36,6 +36,14 @@ mod ffi {
             timeout_ms: u32,
         ) -> isize;
         pub fn ssi_send_oneway(dst: u8, service: u16, payload: *const u8, len: usize) -> i32;
+        pub fn ssi_rpc_send_window(
+            dst: u8,
+            service: u16,
+            next: Option<ChunkFn>,
+            ctx: *mut c_void,
+            window: u32,
+            timeout_ms: u32,
+        ) -> i64;
         pub fn ssi_members(out: *mut u8) -> i32;
         pub fn ssi_membership_register(listener: Option<Listener>, ctx: *mut c_void) -> i32;
         pub fn ssi_membership_unregister(listener: Option<Listener>, ctx: *mut c_void);
@@ -85,6 +93,57 @@ pub fn call(dst: u8, service: u16, req: &[u8], resp: &mut [u8], timeout_ms: u32)
     } else {
         Ok(n as usize)
     }
+}
+
+/// Calls `next` for a chunk until it returns 0.
+///
+/// # Safety
+///
+/// `ctx` must be the `&mut F` that `send_window` passed; `buf` writable
+/// for `cap` bytes.
+unsafe extern "C" fn chunk_trampoline<F: FnMut(&mut [u8]) -> Result<usize>>(
+    ctx: *mut c_void,
+    buf: *mut u8,
+    cap: usize,
+) -> isize {
+    // SAFETY: guaranteed by the caller.
+    let (next, buf) = unsafe {
+        (
+            &mut *ctx.cast::<F>(),
+            core::slice::from_raw_parts_mut(buf, cap),
+        )
+    };
+    match next(buf) {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// Sends the chunks `next` writes (0: no more) to `service` on `dst` as
+/// requests, up to `window` (at most 8) unanswered, each acknowledged: a
+/// bulk transfer. Returns the bytes sent. Must not be called from a
+/// handler or listener.
+pub fn send_window<F: FnMut(&mut [u8]) -> Result<usize>>(
+    dst: u8,
+    service: u16,
+    window: u32,
+    timeout_ms: u32,
+    mut next: F,
+) -> Result<u64> {
+    let ctx = (&mut next as *mut F).cast::<c_void>();
+    // SAFETY: `ctx` is `&mut next`, alive and not otherwise used until the
+    // call returns; the trampoline matches `F`.
+    let n = unsafe {
+        ffi::ssi_rpc_send_window(
+            dst,
+            service,
+            Some(chunk_trampoline::<F>),
+            ctx,
+            window,
+            timeout_ms,
+        )
+    };
+    u64::try_from(n).map_err(|_| Error::from_errno(n as i32))
 }
 
 /// Sends a one-way message of `service` to `dst` (0: every member).

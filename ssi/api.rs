@@ -149,6 +149,54 @@ pub unsafe extern "C" fn ssi_rpc_call(
     )
 }
 
+/// Sends the chunks `next` produces to `service` on `dst` as requests,
+/// up to `window` unanswered, each acknowledged (`rpc::call_window`).
+/// Returns the bytes sent, or a negative errno. Must not be called from a
+/// handler or listener.
+///
+/// # Safety
+///
+/// `next` must be safe to call with `ctx` and a buffer of the given
+/// capacity until this returns.
+#[no_mangle]
+pub unsafe extern "C" fn ssi_rpc_send_window(
+    dst: u8,
+    service: u16,
+    next: Option<crate::abi::ChunkFn>,
+    ctx: *mut c_void,
+    window: u32,
+    timeout_ms: u32,
+) -> i64 {
+    let Some(next) = next else {
+        return EINVAL.to_errno().into();
+    };
+    let mut produce = |buf: &mut [u8]| -> Result<usize> {
+        // SAFETY: the caller's contract; `buf` is writable for its length.
+        let n = unsafe { next(ctx, buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= buf.len())
+            .ok_or(EINVAL)
+    };
+    with_core(
+        |core| match rpc::call_window(
+            core,
+            dst,
+            service,
+            window as usize,
+            timeout_ms,
+            &mut produce,
+        ) {
+            Ok((_, bytes)) => i64::try_from(bytes).unwrap_or(i64::MAX),
+            Err(e) => e.to_errno().into(),
+        },
+        ENODEV.to_errno().into(),
+    )
+}
+
 /// Sends a one-way message of `service` to `dst` (0: every member).
 ///
 /// # Safety

@@ -68,6 +68,10 @@ EXPORT_SYMBOL_GPL(ssi_rpc_unregister);
 long ssi_rpc_call(u8 dst, u16 service, const u8 *req, size_t len, u8 *resp,
 		  size_t cap, u32 timeout_ms);
 EXPORT_SYMBOL_GPL(ssi_rpc_call);
+typedef long (*ssi_chunk_fn_t)(void *ctx, u8 *buf, size_t cap);
+s64 ssi_rpc_send_window(u8 dst, u16 service, ssi_chunk_fn_t next, void *ctx,
+			u32 window, u32 timeout_ms);
+EXPORT_SYMBOL_GPL(ssi_rpc_send_window);
 int ssi_send_oneway(u8 dst, u16 service, const u8 *payload, size_t len);
 EXPORT_SYMBOL_GPL(ssi_send_oneway);
 int ssi_members(u8 *out);

@@ -281,6 +281,60 @@ fn rpc_across_modules(t: &Test) {
     drop(reg);
 }
 
+/// Counts the chunks and bytes it is sent; refuses a chunk of 0xff.
+struct Count;
+
+static COUNTED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+impl ssi_api::Service for Count {
+    fn handle(&self, _src: u8, req: &[u8], _resp: &mut [u8]) -> Result<usize> {
+        if req.first() == Some(&0xff) {
+            return Err(EPERM);
+        }
+        COUNTED.fetch_add(req.len() as u64, Ordering::Relaxed);
+        Ok(0)
+    }
+}
+
+static COUNT: Count = Count;
+
+/// A windowed bulk transfer to this node: every byte arrives; a refused
+/// chunk stops it with the handler's error.
+fn send_window_delivers_every_chunk(t: &Test) {
+    let Some(me) = ssi_api::node_id() else {
+        return kunit_expect!(t, false);
+    };
+    let me = me.get() as u8;
+    let reg = ssi_api::register_service(TEST_SERVICE + 2, &COUNT);
+    kunit_expect!(t, reg.is_ok());
+    COUNTED.store(0, Ordering::Relaxed);
+    let mut left = 100u32;
+    let sent = ssi_api::send_window(me, TEST_SERVICE + 2, 8, 2000, |buf| {
+        if left == 0 {
+            return Ok(0);
+        }
+        left -= 1;
+        buf[..1000].fill(1);
+        Ok(1000)
+    });
+    kunit_expect!(t, sent == Ok(100_000));
+    kunit_expect!(t, COUNTED.load(Ordering::Relaxed) == 100_000);
+    let mut first = true;
+    let r = ssi_api::send_window(me, TEST_SERVICE + 2, 8, 2000, |buf| {
+        if !first {
+            return Ok(0);
+        }
+        first = false;
+        buf[0] = 0xff;
+        Ok(1)
+    });
+    kunit_expect!(t, r == Err(EPERM));
+    // A source that fails aborts the transfer with its error.
+    let r = ssi_api::send_window(me, TEST_SERVICE + 2, 8, 2000, |_| Err(ENOSPC));
+    kunit_expect!(t, r == Err(ENOSPC));
+    drop(reg);
+}
+
 fn unregistered_service_is_refused(t: &Test) {
     let Some(me) = ssi_api::node_id() else {
         return kunit_expect!(t, false);
@@ -304,6 +358,7 @@ fn members_include_this_node(t: &Test) {
 kunit_suite!(name: "ssi_api", cases: [
     core_reports_node_id,
     rpc_across_modules,
+    send_window_delivers_every_chunk,
     unregistered_service_is_refused,
     members_include_this_node,
 ]);
