@@ -212,12 +212,12 @@ impl Core {
             status,
             id,
         };
-        let mut buf = KVec::from_elem(0u8, wire::HEADER_LEN + payload.len(), GFP_KERNEL)?;
-        let n = wire::encode(&header, payload, &mut buf).ok_or_else(errno::emsgsize)?;
+        let head = wire::encode_header(&header, payload.len()).ok_or_else(errno::emsgsize)?;
+        let parts: [&[u8]; 2] = [&head, payload];
         let res = if dst == 0 {
-            self.sock.multicast(TIPC_TYPE, 1, 255, &buf[..n])
+            self.sock.multicast_parts(TIPC_TYPE, 1, 255, &parts)
         } else {
-            self.sock.send_to(TIPC_TYPE, u32::from(dst), &buf[..n])
+            self.sock.send_parts_to(TIPC_TYPE, u32::from(dst), &parts)
         };
         match res {
             Ok(()) => {

@@ -135,7 +135,7 @@ impl TipcSocket {
                 size_of::<bindings::tipc_subscr>(),
             )
         };
-        self.send_raw(None, bytes)
+        self.send_raw(None, &[bytes])
     }
 
     /// Waits for the next topology event.
@@ -170,18 +170,35 @@ impl TipcSocket {
 
     /// Sends one datagram to instance `instance` of service type `ty`.
     pub fn send_to(&self, ty: u32, instance: u32, data: &[u8]) -> Result {
-        self.send_raw(Some(service_addr(ty, instance)), data)
+        self.send_raw(Some(service_addr(ty, instance)), &[data])
+    }
+
+    /// Sends one datagram made of `parts`, in order, to instance
+    /// `instance` of service type `ty` (no copy into one buffer).
+    pub fn send_parts_to(&self, ty: u32, instance: u32, parts: &[&[u8]]) -> Result {
+        self.send_raw(Some(service_addr(ty, instance)), parts)
     }
 
     /// Sends one datagram to every socket bound to `ty` in `lower..=upper`
     /// on every node (reliable cluster multicast).
     pub fn multicast(&self, ty: u32, lower: u32, upper: u32, data: &[u8]) -> Result {
-        let mut a = service_range(ty, lower, upper);
-        a.scope = 0;
-        self.send_raw(Some(a), data)
+        self.multicast_parts(ty, lower, upper, &[data])
     }
 
-    fn send_raw(&self, addr: Option<bindings::sockaddr_tipc>, data: &[u8]) -> Result {
+    /// [`Self::multicast`] of a datagram made of `parts`.
+    pub fn multicast_parts(&self, ty: u32, lower: u32, upper: u32, parts: &[&[u8]]) -> Result {
+        let mut a = service_range(ty, lower, upper);
+        a.scope = 0;
+        self.send_raw(Some(a), parts)
+    }
+
+    /// Most parts of one datagram.
+    const MAX_PARTS: usize = 4;
+
+    fn send_raw(&self, addr: Option<bindings::sockaddr_tipc>, parts: &[&[u8]]) -> Result {
+        if parts.len() > Self::MAX_PARTS {
+            return Err(EINVAL);
+        }
         let mut addr = addr;
         // SAFETY: all-zero is a valid, empty `msghdr`.
         let mut msg: bindings::msghdr = unsafe { zeroed() };
@@ -189,16 +206,24 @@ impl TipcSocket {
             msg.msg_name = (a as *mut bindings::sockaddr_tipc).cast::<c_void>();
             msg.msg_namelen = size_of::<bindings::sockaddr_tipc>() as i32;
         }
-        let mut vec = bindings::kvec {
-            iov_base: data.as_ptr() as *mut c_void,
-            iov_len: data.len(),
-        };
-        // SAFETY: `msg`, `addr` and `vec` are valid for the call, which only
-        // reads `data`.
+        let mut vecs = [bindings::kvec {
+            iov_base: core::ptr::null_mut(),
+            iov_len: 0,
+        }; Self::MAX_PARTS];
+        let mut len = 0usize;
+        for (v, p) in vecs.iter_mut().zip(parts) {
+            *v = bindings::kvec {
+                iov_base: p.as_ptr() as *mut c_void,
+                iov_len: p.len(),
+            };
+            len = len.checked_add(p.len()).ok_or(EINVAL)?;
+        }
+        // SAFETY: `msg`, `addr` and the first `parts.len()` of `vecs` are
+        // valid for the call, which only reads the parts.
         let n = to_result(unsafe {
-            bindings::kernel_sendmsg(self.sock, &mut msg, &mut vec, 1, data.len())
+            bindings::kernel_sendmsg(self.sock, &mut msg, vecs.as_mut_ptr(), parts.len(), len)
         })?;
-        if n as usize != data.len() {
+        if n as usize != len {
             return Err(EINVAL);
         }
         Ok(())

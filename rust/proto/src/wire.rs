@@ -98,11 +98,22 @@ pub enum DecodeError {
 ///
 /// Returns `None` if the payload is too large or `out` too small.
 pub fn encode(header: &Header, payload: &[u8], out: &mut [u8]) -> Option<usize> {
-    if payload.len() > MAX_PAYLOAD {
-        return None;
-    }
+    let head = encode_header(header, payload.len())?;
     let total = HEADER_LEN.checked_add(payload.len())?;
     let out = out.get_mut(..total)?;
+    out[..HEADER_LEN].copy_from_slice(&head);
+    out[HEADER_LEN..].copy_from_slice(payload);
+    Some(total)
+}
+
+/// The header of a message whose payload is `payload_len` bytes, to send
+/// before the payload without copying it; `None` if the payload is too
+/// long.
+pub fn encode_header(header: &Header, payload_len: usize) -> Option<[u8; HEADER_LEN]> {
+    if payload_len > MAX_PAYLOAD {
+        return None;
+    }
+    let mut out = [0u8; HEADER_LEN];
     out[0..4].copy_from_slice(&MAGIC);
     out[4] = VERSION;
     out[5] = header.kind as u8;
@@ -111,9 +122,8 @@ pub fn encode(header: &Header, payload: &[u8], out: &mut [u8]) -> Option<usize> 
     out[9] = header.dst;
     out[10..12].copy_from_slice(&header.status.to_le_bytes());
     out[12..20].copy_from_slice(&header.id.to_le_bytes());
-    out[20..24].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    out[HEADER_LEN..].copy_from_slice(payload);
-    Some(total)
+    out[20..24].copy_from_slice(&(payload_len as u32).to_le_bytes());
+    Some(out)
 }
 
 /// Decodes one message received as a whole datagram.
