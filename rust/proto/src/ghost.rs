@@ -848,6 +848,11 @@ impl<S: Source> Reader<S> {
         })
     }
 
+    /// The source, e.g. to tell where an error was found.
+    pub fn source(&self) -> &S {
+        &self.src
+    }
+
     /// The next section, decoded and checked, its payload read into `buf`
     /// (at least [`MAX_SECTION`] bytes).
     pub fn next<'b>(&mut self, buf: &'b mut [u8]) -> Result<Item<'b>> {
