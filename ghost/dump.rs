@@ -21,6 +21,11 @@ use kernel::{
     prelude::*,
 };
 
+/// `EOPNOTSUPP`: what cannot be carried yet.
+fn eopnotsupp() -> Error {
+    Error::from_errno(-95)
+}
+
 /// Refuses, with `a.reason` and `a.detail` set, what this slice cannot
 /// carry. Nothing is frozen yet.
 fn refuse(a: &mut DumpArg, reason: Reason, detail: u64, e: Error) -> Result<u64> {
@@ -57,7 +62,7 @@ fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64> {
         return refuse(a, Reason::Stopped, 0, EAGAIN);
     }
     if i.threads != 1 {
-        return refuse(a, Reason::Threads, u64::from(i.threads), EOPNOTSUPP);
+        return refuse(a, Reason::Threads, u64::from(i.threads), eopnotsupp());
     }
     if let Some((fd, kind)) = t.odd_fd(0) {
         let r = match kind {
@@ -65,13 +70,13 @@ fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64> {
             task::S_IFSOCK => Reason::Socket,
             _ => Reason::OtherFile,
         };
-        return refuse(a, r, u64::from(fd), EOPNOTSUPP);
+        return refuse(a, r, u64::from(fd), eopnotsupp());
     }
     let m = Mm::of(t).ok_or(ESRCH)?;
     let mut addr = 0;
     while let Some(v) = m.vma_from(addr, path)? {
         if let Some(r) = odd_area(&v) {
-            return refuse(a, r, v.start, EOPNOTSUPP);
+            return refuse(a, r, v.start, eopnotsupp());
         }
         addr = v.end;
     }
@@ -155,7 +160,7 @@ impl Writer {
         if i.threads != 1 {
             self.reason = Reason::Threads;
             self.detail = u64::from(i.threads);
-            return Err(EOPNOTSUPP);
+            return Err(eopnotsupp());
         }
         let node = crate::ssi_api::node_id().map_or(0, |n| n.get()) as u8;
         let h = StreamHeader {
@@ -239,7 +244,7 @@ impl Writer {
             if let Some(r) = odd_area(&v) {
                 self.reason = r;
                 self.detail = v.start;
-                return Err(EOPNOTSUPP);
+                return Err(eopnotsupp());
             }
             self.area(&v)?;
         }
@@ -249,7 +254,7 @@ impl Writer {
         self.section(Tag::Regs, &regs.encode())?;
         let n = regset::fpu_size();
         if n > Tag::Fpu.max_len() {
-            return Err(EOPNOTSUPP);
+            return Err(eopnotsupp());
         }
         regset::fpu(&mut self.buf[SECTION_LEN..SECTION_LEN + n])?;
         self.emit(Tag::Fpu, n)?;
@@ -300,7 +305,7 @@ impl Writer {
         };
         let n = area
             .encode(&mut self.buf[SECTION_LEN..])
-            .ok_or(ENAMETOOLONG)?;
+            .ok_or_else(|| Error::from_errno(-36))?;
         self.emit(Tag::Vma, n)?;
         if !pages {
             return Ok(());

@@ -75,19 +75,13 @@ fn bad(a: &mut RestoreArg, reason: Reason, detail: u64) -> Error {
     EINVAL
 }
 
-/// `path` as a C string in `buf`.
-fn c_path<'b>(path: &[u8], buf: &'b mut KVec<u8>) -> Result<&'b CStr> {
-    buf.clear();
-    buf.extend_from_slice(path, GFP_KERNEL)?;
-    buf.push(0, GFP_KERNEL)?;
-    CStr::from_bytes_with_nul(buf).map_err(|_| EINVAL)
-}
-
-fn open_path(path: &[u8], buf: &mut KVec<u8>) -> Result<File> {
-    File::open(
-        c_path(path, buf)?,
-        bindings::O_RDONLY | bindings::O_LARGEFILE,
-    )
+/// Opens `path` (no NUL inside, as `Vma::decode` checked) read-only.
+fn open_path(path: &[u8]) -> Result<File> {
+    let mut b = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+    b.extend_from_slice(path, GFP_KERNEL)?;
+    b.push(0, GFP_KERNEL)?;
+    let c = CStr::from_bytes_with_nul(&b).map_err(|_| EINVAL)?;
+    File::open(c, bindings::O_RDONLY | bindings::O_LARGEFILE)
 }
 
 /// Whether the anonymous area `v` is the brk heap of `l`.
@@ -112,7 +106,6 @@ fn check(f: &FdFile, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
         thread: None,
         areas: KVec::new(),
     };
-    let mut pbuf = KVec::new();
     let mut r = Reader::new(FileSource { f, pos: 0 }).map_err(|_| bad(a, Reason::BadStream, 0))?;
     if r.header.purpose != Purpose::Checkpoint {
         return Err(bad(a, Reason::BadStream, 10));
@@ -151,7 +144,7 @@ fn check(f: &FdFile, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
                 if (shared && (!file || v.prot & PROT_WRITE != 0)) || !off_ok {
                     return Err(bad(a, Reason::BadStream, at));
                 }
-                if file && open_path(v.path, &mut pbuf).is_err() {
+                if file && open_path(v.path).is_err() {
                     return Err(bad(a, Reason::MissingFile, v.start));
                 }
                 st.areas.push((v.start, v.end), GFP_KERNEL)?;
@@ -202,7 +195,6 @@ fn apply(f: &FdFile, buf: &mut [u8], st: &State) -> Result {
     if th.vvar != 0 && regset::map_vdso(th.vvar)? != th.vdso {
         return Err(EFAULT);
     }
-    let mut pbuf = KVec::new();
     let mut r = Reader::new(FileSource { f, pos: 0 }).map_err(|_| EINVAL)?;
     let mut writable = false;
     loop {
@@ -212,7 +204,7 @@ fn apply(f: &FdFile, buf: &mut [u8], st: &State) -> Result {
                 writable = v.prot & PROT_WRITE != 0;
                 let shared = v.flags & VMA_SHARED != 0;
                 if v.flags & VMA_FILE != 0 {
-                    let file = open_path(v.path, &mut pbuf)?;
+                    let file = open_path(v.path)?;
                     let how = if shared {
                         bindings::MAP_SHARED
                     } else {

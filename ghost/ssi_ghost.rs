@@ -10,7 +10,7 @@
 use kernel::prelude::*;
 use kernel::{
     alloc::flags::GFP_KERNEL,
-    c_str,
+    c_str, fmt,
     sync::Arc,
     uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
 };
@@ -36,18 +36,19 @@ module! {
 }
 
 /// `_IOWR('S', 0x40, struct ssi_ghost_dump)`.
-pub const IOC_DUMP: u32 = kernel::ioctl::_IOWR::<[u8; DumpArg::LEN]>(b'S' as u32, 0x40);
+pub(crate) const IOC_DUMP: u32 = kernel::ioctl::_IOWR::<[u8; DumpArg::LEN]>(b'S' as u32, 0x40);
 /// `_IOWR('S', 0x41, struct ssi_ghost_restore)`.
-pub const IOC_RESTORE_SELF: u32 = kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x41);
+pub(crate) const IOC_RESTORE_SELF: u32 = kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x41);
 
 /// `DUMP` flag: kill the process after a successful dump.
-pub const DUMP_STOP: u32 = 1;
+pub(crate) const DUMP_STOP: u32 = 1;
 
 /// Why a checkpoint or a restart was refused (`reason` of the ioctl
 /// arguments; `detail` says more).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
-pub enum Reason {
+pub(crate) enum Reason {
+    /// Not refused.
     None = 0,
     /// Several threads (detail: how many).
     Threads = 1,
@@ -82,18 +83,18 @@ pub enum Reason {
 }
 
 /// Arguments of `DUMP`.
-pub struct DumpArg {
-    pub pid: u32,
-    pub fd: i32,
-    pub flags: u32,
-    pub reason: Reason,
-    pub detail: u64,
+pub(crate) struct DumpArg {
+    pub(crate) pid: u32,
+    pub(crate) fd: i32,
+    pub(crate) flags: u32,
+    pub(crate) reason: Reason,
+    pub(crate) detail: u64,
     /// Bytes written (out).
-    pub bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 impl DumpArg {
-    pub const LEN: usize = 32;
+    pub(crate) const LEN: usize = 32;
 
     fn read(r: &mut UserSliceReader) -> Result<Self> {
         let mut b = [0u8; Self::LEN];
@@ -122,17 +123,17 @@ impl DumpArg {
 }
 
 /// Arguments of `RESTORE_SELF`.
-pub struct RestoreArg {
+pub(crate) struct RestoreArg {
     /// The stream, a regular file.
-    pub fd: i32,
+    pub(crate) fd: i32,
     /// The caller's fd of `/dev/ssi/ghost`, closed on success.
-    pub dev_fd: i32,
-    pub reason: Reason,
-    pub detail: u64,
+    pub(crate) dev_fd: i32,
+    pub(crate) reason: Reason,
+    pub(crate) detail: u64,
 }
 
 impl RestoreArg {
-    pub const LEN: usize = 24;
+    pub(crate) const LEN: usize = 24;
 
     fn read(r: &mut UserSliceReader) -> Result<Self> {
         let mut b = [0u8; Self::LEN];
