@@ -36,7 +36,9 @@ fn refuse(a: &mut DumpArg, reason: Reason, detail: u64, e: Error) -> Result<u64>
 
 /// Why the area `v` cannot be carried, if it cannot.
 fn odd_area(v: &mm::VmaInfo) -> Option<Reason> {
-    if v.kind & mm::KIND_SHMEM != 0 {
+    // Private mappings of tmpfs files (the initramfs) are files like any
+    // other; shared ones of shmem are SysV shm, memfd or shared anonymous.
+    if v.kind & mm::KIND_SHMEM != 0 && v.vm_flags & mm::VM_SHARED != 0 {
         Some(Reason::SharedMemory)
     } else if v.vm_flags & (mm::VM_IO | mm::VM_PFNMAP) != 0 && v.kind & mm::KIND_SPECIAL == 0 {
         Some(Reason::DeviceMapping)

@@ -112,6 +112,11 @@ fn check(f: &FdFile, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
     }
     if r.header.pid != task::current_pid() {
         let pid = u64::from(r.header.pid);
+        pr_info!(
+            "restore: stream of pid {}, caller is {}\n",
+            pid,
+            task::current_pid()
+        );
         return Err(bad(a, Reason::OtherPid, pid));
     }
     loop {

@@ -99,9 +99,15 @@ impl Drop for TaskRef {
 
 /// The current process's PID in the initial namespace (its global PID).
 pub fn current_pid() -> u32 {
-    // SAFETY: `get_current` is always valid in process context, and a
-    // task's `tgid` does not change.
-    unsafe { (*bindings::get_current()).tgid as u32 }
+    // SAFETY: the current task is live; the initial namespace is static.
+    let nr = unsafe {
+        bindings::__task_pid_nr_ns(
+            bindings::get_current(),
+            bindings::pid_type_PIDTYPE_TGID,
+            core::ptr::addr_of_mut!(bindings::init_pid_ns),
+        )
+    };
+    nr as u32
 }
 
 /// Sends SIGKILL to the current process: what a restart does when it
