@@ -105,10 +105,17 @@ pub(crate) fn dump(a: &mut DumpArg) -> Result<u64> {
         detail: 0,
     };
     let pid = a.pid;
+    let t0 = kernel::time::Ktime::ktime_get();
     let ret = task_work::call_in(&t, a.flags & DUMP_STOP != 0, || w.stream(pid));
     a.reason = w.reason;
     a.detail = w.detail;
     ret?;
+    pr_info!(
+        "pid {} checkpointed: {} bytes in {} ms (freeze to end of stream)\n",
+        pid,
+        w.pos,
+        (kernel::time::Ktime::ktime_get() - t0).to_ms()
+    );
     Ok(w.pos as u64)
 }
 

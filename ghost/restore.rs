@@ -279,6 +279,7 @@ pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
     if !mm::current_alone() {
         return Err(EBUSY);
     }
+    let t0 = kernel::time::Ktime::ktime_get();
     let f = FdFile::get(a.fd)?;
     if !f.is_regular() {
         return Err(bad(a, Reason::BadStream, 0));
@@ -301,6 +302,10 @@ pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
     drop(f);
     file::close_fd(a.fd);
     file::close_fd(a.dev_fd);
-    pr_info!("pid {} restored\n", task::current_pid());
+    pr_info!(
+        "pid {} restored in {} ms (both passes over the stream)\n",
+        task::current_pid(),
+        (kernel::time::Ktime::ktime_get() - t0).to_ms()
+    );
     Ok(())
 }

@@ -38,7 +38,8 @@ module! {
 /// `_IOWR('S', 0x40, struct ssi_ghost_dump)`.
 pub(crate) const IOC_DUMP: u32 = kernel::ioctl::_IOWR::<[u8; DumpArg::LEN]>(b'S' as u32, 0x40);
 /// `_IOWR('S', 0x41, struct ssi_ghost_restore)`.
-pub(crate) const IOC_RESTORE_SELF: u32 = kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x41);
+pub(crate) const IOC_RESTORE_SELF: u32 =
+    kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x41);
 
 /// `DUMP` flag: kill the process after a successful dump.
 pub(crate) const DUMP_STOP: u32 = 1;

@@ -806,6 +806,16 @@ impl Source for &[u8] {
     }
 }
 
+impl<S: Source + ?Sized> Source for &mut S {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
+        (**self).fill(buf)
+    }
+
+    fn at_end(&mut self) -> Result<bool> {
+        (**self).at_end()
+    }
+}
+
 /// A decoded section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Item<'a> {
@@ -1282,15 +1292,6 @@ mod tests {
             if r.next(&mut buf)? == Item::End {
                 return Ok(n);
             }
-        }
-    }
-
-    impl Source for &mut &[u8] {
-        fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
-            (**self).fill(buf)
-        }
-        fn at_end(&mut self) -> Result<bool> {
-            (**self).at_end()
         }
     }
 
