@@ -791,6 +791,17 @@ pub trait Source {
     fn fill(&mut self, buf: &mut [u8]) -> Result<()>;
     /// Whether the stream has no byte left.
     fn at_end(&mut self) -> Result<bool>;
+    /// Passes over `n` bytes. A source that can seek need not check that
+    /// they exist: the next `fill` or `at_end` tells.
+    fn skip(&mut self, mut n: usize) -> Result<()> {
+        let mut scratch = [0u8; 256];
+        while n > 0 {
+            let k = n.min(scratch.len());
+            self.fill(&mut scratch[..k])?;
+            n -= k;
+        }
+        Ok(())
+    }
 }
 
 impl Source for &[u8] {
@@ -813,6 +824,10 @@ impl<S: Source + ?Sized> Source for &mut S {
 
     fn at_end(&mut self) -> Result<bool> {
         (**self).at_end()
+    }
+
+    fn skip(&mut self, n: usize) -> Result<()> {
+        (**self).skip(n)
     }
 }
 
@@ -842,6 +857,9 @@ pub const MAX_SECTION: usize = 12 + MAX_RUN_PAGES as usize * PAGE;
 pub struct Reader<S: Source> {
     src: S,
     order: Order,
+    /// Page contents are passed over (`Item::Pages` with empty data): a
+    /// pass that checks the stream's structure only.
+    skip_pages: bool,
     pub header: StreamHeader,
 }
 
@@ -854,8 +872,14 @@ impl<S: Source> Reader<S> {
         Ok(Reader {
             src,
             order: Order::new(),
+            skip_pages: false,
             header,
         })
+    }
+
+    /// From now on, passes over page contents (see `skip_pages`).
+    pub fn skip_pages(&mut self) {
+        self.skip_pages = true;
     }
 
     /// The source, e.g. to tell where an error was found.
@@ -869,6 +893,24 @@ impl<S: Source> Reader<S> {
         let mut h = [0; SECTION_LEN];
         self.src.fill(&mut h)?;
         let sec = Section::decode(&h)?;
+        if sec.tag == Tag::Pages && self.skip_pages {
+            let b = buf.get_mut(..PageRun::LEN).ok_or(Error::BadLength)?;
+            self.src.fill(b)?;
+            let r = PageRun {
+                addr: u64_at(b, 0)?,
+                count: u32_at(b, 8)?,
+            };
+            if r.count == 0 || r.count > MAX_RUN_PAGES || r.addr % PAGE as u64 != 0 {
+                return Err(Error::BadValue);
+            }
+            let data = r.count as usize * PAGE;
+            if sec.len as usize != PageRun::LEN + data {
+                return Err(Error::BadLength);
+            }
+            self.src.skip(data)?;
+            self.order.next(Tag::Pages, None, Some(&r))?;
+            return Ok(Item::Pages(r, &[]));
+        }
         let b = buf.get_mut(..sec.len as usize).ok_or(Error::BadLength)?;
         self.src.fill(b)?;
         let b: &'b [u8] = b;
@@ -1299,6 +1341,31 @@ mod tests {
     fn reader_reads_a_whole_stream() {
         let s = sample_stream();
         assert_eq!(read_all(&s), Ok(11));
+    }
+
+    /// Passing over page contents checks the same structure: the same
+    /// items, the same refusals of truncated streams.
+    #[test]
+    fn reader_skipping_pages() {
+        let s = sample_stream();
+        let read = |mut b: &[u8]| -> Result<usize> {
+            let mut r = Reader::new(&mut b)?;
+            r.skip_pages();
+            let mut buf = std::vec![0u8; MAX_SECTION];
+            let mut n = 0;
+            loop {
+                n += 1;
+                match r.next(&mut buf)? {
+                    Item::End => return Ok(n),
+                    Item::Pages(_, d) => assert!(d.is_empty()),
+                    _ => {}
+                }
+            }
+        };
+        assert_eq!(read(&s), Ok(11));
+        for cut in 0..s.len() {
+            assert!(read(&s[..cut]).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]

@@ -4,8 +4,10 @@
  * N bytes in STEPS steps (a[i] += b[i]), pausing DELAY_MS between steps so
  * that it can be checkpointed or migrated mid-computation, and prints its
  * progress and a result that depends on every byte of memory, the FPU and
- * the TLS: the same on every run, wherever it ran.
+ * the TLS: the same on every run, wherever it ran. Prints "SIGUSR1
+ * handled" after a SIGUSR1 (a handler: the signal state must survive).
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,13 @@
 #include <unistd.h>
 
 static __thread uint64_t steps_done; /* lives at the fs base */
+static volatile sig_atomic_t usr1;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1 = 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -27,6 +36,7 @@ int main(int argc, char **argv)
 
 	if (!a || !b || n == 0 || steps <= 0)
 		return 2;
+	signal(SIGUSR1, on_usr1);
 	printf("vecsum pid %d: 2 x %zu bytes in %d steps\n", getpid(), n, steps);
 	fflush(stdout);
 	for (i = 0; i < n; i++) {
@@ -43,6 +53,10 @@ int main(int argc, char **argv)
 		}
 		avg += (double)sum / (double)(hi ? hi : 1);
 		steps_done++;
+		if (usr1) {
+			usr1 = 0;
+			printf("SIGUSR1 handled\n");
+		}
 		printf("step %d/%d\n", k + 1, steps);
 		fflush(stdout);
 		nanosleep(&ts, NULL);
