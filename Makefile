@@ -16,7 +16,7 @@ AGENT := tools/agent/target/x86_64-unknown-linux-gnu/release/ssi-agent
 INITRAMFS := build/initramfs.cpio.gz
 CLUSTER := tools/cluster
 
-.PHONY: all setup modules agent programs initramfs run down test test-selfcheck host-test fuzz \
+.PHONY: all setup modules agent programs ghost-tools initramfs run down test test-selfcheck host-test fuzz \
 	model-check bench clean
 
 all: setup modules agent initramfs
@@ -37,8 +37,14 @@ programs:
 		cargo build -q --release --target x86_64-unknown-linux-gnu
 	@mkdir -p tests/programs/bin
 	cp tests/programs/tcpbench/target/x86_64-unknown-linux-gnu/release/tcpbench tests/programs/bin/
+	gcc -O2 -static -o tests/programs/bin/vecsum tests/programs/vecsum/vecsum.c
 
-initramfs: modules agent programs
+# User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart.
+ghost-tools:
+	cd tools/ghost && RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build -q --release --target x86_64-unknown-linux-gnu
+
+initramfs: modules agent programs ghost-tools
 	@mkdir -p build
 	tools/mkinitramfs $(INITRAMFS)
 

@@ -59,6 +59,13 @@ pub trait Operations: Send + Sync + Sized + 'static {
         nonblock: bool,
     ) -> Result<usize>;
 
+    /// An `ioctl(2)` with command `cmd` and argument `arg` (often a user
+    /// pointer: see [`UserSlice`]); returns the syscall's result. The
+    /// default knows no command.
+    fn ioctl(&self, _file: &Self::File, _cmd: u32, _arg: usize) -> Result<isize> {
+        Err(ENOTTY)
+    }
+
     /// The last reference to the open file is gone.
     fn release(&self, file: Self::File) {
         drop(file);
@@ -97,6 +104,7 @@ impl<T: Operations> FileOps<T> {
         fops.open = Some(open_tramp::<T>);
         fops.read = Some(read_tramp::<T>);
         fops.write = Some(write_tramp::<T>);
+        fops.unlocked_ioctl = Some(ioctl_tramp::<T>);
         fops.release = Some(release_tramp::<T>);
         FileOps {
             fops,
@@ -216,6 +224,20 @@ unsafe extern "C" fn write_tramp<T: Operations>(
     let mut input = UserSlice::new(buf as usize, count).reader();
     match open.data.write(&open.file, &mut input, nonblock) {
         Ok(n) => n.min(count) as isize,
+        Err(e) => errno(e),
+    }
+}
+
+unsafe extern "C" fn ioctl_tramp<T: Operations>(
+    file: *mut bindings::file,
+    cmd: u32,
+    arg: usize,
+) -> isize {
+    // SAFETY: the VFS calls `unlocked_ioctl` only on files `open_tramp`
+    // opened, holding a reference for the call.
+    let (open, _) = unsafe { open_of::<T>(file) };
+    match open.data.ioctl(&open.file, cmd, arg) {
+        Ok(n) => n,
         Err(e) => errno(e),
     }
 }

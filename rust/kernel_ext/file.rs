@@ -35,6 +35,10 @@ impl File {
         Ok(File { ptr, pos: 0 })
     }
 
+    pub(crate) fn as_ptr(&self) -> *mut bindings::file {
+        self.ptr
+    }
+
     /// Builds an iterator over `len` bytes at `base` in direction `dir` and
     /// runs `op` on it.
     fn iter_op(
@@ -113,4 +117,87 @@ pub fn read(path: &CStr, buf: &mut [u8]) -> Result<usize> {
         done += n;
     }
     Ok(done)
+}
+
+/// A file of the current task's fd table, by number; dropping it gives the
+/// reference back (the fd itself stays open).
+// INVARIANT: `ptr` is a file with a reference from `fget` that this struct
+// gives back once.
+pub struct FdFile {
+    ptr: *mut bindings::file,
+}
+
+// SAFETY: a file reference may be used and dropped from any thread.
+unsafe impl Send for FdFile {}
+// SAFETY: reads and writes take an explicit position; the file's own
+// operations serialize what they need.
+unsafe impl Sync for FdFile {}
+
+impl FdFile {
+    /// The file open as `fd` in the current task (`EBADF` if none).
+    pub fn get(fd: i32) -> Result<Self> {
+        let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+        // SAFETY: a lookup in the current task's table.
+        let ptr = unsafe { bindings::fget(fd) };
+        if ptr.is_null() {
+            return Err(EBADF);
+        }
+        // INVARIANT: a reference from `fget`.
+        Ok(FdFile { ptr })
+    }
+
+    /// Whether it is a regular file (seekable, the same bytes when read
+    /// twice).
+    pub fn is_regular(&self) -> bool {
+        // SAFETY: an open file has a live inode, whose mode is a plain
+        // word.
+        let mode = unsafe { (*(*self.ptr).f_inode).i_mode };
+        u32::from(mode) & 0o170000 == 0o100000
+    }
+
+    /// Reads at `*pos` into `buf`, advancing `*pos`; returns the bytes read
+    /// (0 at the end of the file).
+    pub fn read_at(&self, pos: &mut i64, buf: &mut [u8]) -> Result<usize> {
+        // SAFETY: `ptr` is open (type invariant); `buf` is writable for its
+        // length; `pos` is writable.
+        let n = unsafe { bindings::kernel_read(self.ptr, buf.as_mut_ptr().cast(), buf.len(), pos) };
+        if n < 0 {
+            Err(Error::from_errno(n as i32))
+        } else {
+            Ok((n as usize).min(buf.len()))
+        }
+    }
+
+    /// Writes all of `buf` at `*pos`, advancing `*pos`.
+    pub fn write_all_at(&self, pos: &mut i64, mut buf: &[u8]) -> Result {
+        while !buf.is_empty() {
+            // SAFETY: `ptr` is open; `buf` is readable for its length;
+            // `pos` is writable.
+            let n =
+                unsafe { bindings::kernel_write(self.ptr, buf.as_ptr().cast(), buf.len(), pos) };
+            if n < 0 {
+                return Err(Error::from_errno(n as i32));
+            }
+            if n == 0 {
+                return Err(EIO);
+            }
+            buf = &buf[(n as usize).min(buf.len())..];
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FdFile {
+    fn drop(&mut self) {
+        // SAFETY: gives back the reference of `get`, once.
+        unsafe { bindings::fput(self.ptr) };
+    }
+}
+
+/// Closes `fd` of the current task.
+pub fn close_fd(fd: i32) {
+    if let Ok(fd) = u32::try_from(fd) {
+        // SAFETY: closes an fd of the current task's own table.
+        unsafe { bindings::close_fd(fd) };
+    }
 }

@@ -9,12 +9,18 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod chrdev;
+pub mod cred;
 pub mod errno;
 pub mod file;
 pub mod hooks;
 pub mod kthread;
 pub mod kunit;
+pub mod mm;
 pub mod pid;
+pub mod regset;
 pub mod seq;
+pub mod signal;
 pub mod sysfs;
+pub mod task;
+pub mod task_work;
 pub mod tipc;

@@ -440,3 +440,54 @@ kunit_suite!(name: "ssi_dev", cases: [
     dev_handles_belong_to_their_node,
     file_reads_zero_writes_null,
 ]);
+
+/// The checkpoint wrappers on init (PID 1): a user process of one thread
+/// whose areas include a file's and the vDSO.
+fn ghost_walks_init(t: &Test) {
+    use kernel_ext::{mm, task::TaskRef};
+    let Ok(init) = TaskRef::get(1) else {
+        kunit_expect!(t, false);
+        return;
+    };
+    let i = init.info();
+    kunit_expect!(
+        t,
+        i.threads == 1 && !i.kthread && !i.is_current && !i.stopped
+    );
+    let _ = init.odd_fd(0);
+    let Some(m) = mm::Mm::of(&init) else {
+        kunit_expect!(t, false);
+        return;
+    };
+    let mut path = [0u8; 256];
+    let (mut areas, mut files, mut vdso, mut addr, mut sorted) = (0, 0, 0, 0u64, true);
+    while let Ok(Some(v)) = m.vma_from(addr, &mut path) {
+        sorted &= v.start >= addr && v.end > v.start;
+        areas += 1;
+        if v.kind & mm::KIND_FILE != 0 && path[0] == b'/' {
+            files += 1;
+        }
+        if v.kind & mm::KIND_VDSO != 0 {
+            vdso += 1;
+        }
+        addr = v.end;
+    }
+    kunit_expect!(t, sorted && areas >= 3 && files >= 1 && vdso == 1);
+    let l = m.layout();
+    kunit_expect!(t, l.start_brk <= l.brk && l.start_stack > l.start_brk);
+}
+
+/// Kernel threads are refused, unknown PIDs are ESRCH; the FPU image has
+/// the XSAVE size.
+fn ghost_refusals_and_fpu_size(t: &Test) {
+    use kernel_ext::{regset, task::TaskRef};
+    match TaskRef::get(2) {
+        Ok(k) => kunit_expect!(t, k.info().kthread),
+        Err(_) => kunit_expect!(t, false),
+    }
+    kunit_expect!(t, TaskRef::get(0x7f_ffff).err() == Some(ESRCH));
+    let n = regset::fpu_size();
+    kunit_expect!(t, (576..=65536).contains(&n));
+}
+
+kunit_suite!(name: "ssi_ghost", cases: [ghost_walks_init, ghost_refusals_and_fpu_size]);

@@ -150,6 +150,10 @@ pub enum Tag {
     Regs = 10,
     /// FPU and extended state (XSAVE, user ABI layout).
     Fpu = 11,
+    /// Per-thread kernel state that points into user memory (rseq,
+    /// robust futex list, clear_child_tid, alternate signal stack),
+    /// personality, and where the vDSO was.
+    Thread = 12,
     /// End of the stream.
     End = 0xffff,
 }
@@ -168,6 +172,7 @@ impl Tag {
             9 => Tag::File,
             10 => Tag::Regs,
             11 => Tag::Fpu,
+            12 => Tag::Thread,
             0xffff => Tag::End,
             _ => return None,
         })
@@ -187,6 +192,7 @@ impl Tag {
             Tag::File => FileDesc::FIXED + PATH_MAX,
             Tag::Regs => REGS * 8,
             Tag::Fpu => 64 * 1024,
+            Tag::Thread => ThreadState::LEN,
             Tag::End => 0,
         }
     }
@@ -506,6 +512,445 @@ impl<'a> FileDesc<'a> {
     }
 }
 
+/// Indices of `struct user_regs_struct` (x86_64) in [`Regs`].
+pub mod reg {
+    pub const R15: usize = 0;
+    pub const BP: usize = 4;
+    pub const AX: usize = 10;
+    pub const CX: usize = 11;
+    pub const ORIG_AX: usize = 15;
+    pub const IP: usize = 16;
+    pub const CS: usize = 17;
+    pub const FLAGS: usize = 18;
+    pub const SP: usize = 19;
+    pub const SS: usize = 20;
+    pub const FS_BASE: usize = 21;
+    pub const GS_BASE: usize = 22;
+}
+
+const ERESTARTSYS: i64 = 512;
+const ERESTARTNOINTR: i64 = 513;
+const ERESTARTNOHAND: i64 = 514;
+const ERESTART_RESTARTBLOCK: i64 = 516;
+const EINTR: i64 = 4;
+
+/// General registers, `struct user_regs_struct` of x86_64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Regs(pub [u64; REGS]);
+
+impl Regs {
+    pub const LEN: usize = REGS * 8;
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0; Self::LEN];
+        for (i, v) in self.0.iter().enumerate() {
+            b[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+
+    /// Instruction and stack pointers and the fs and gs bases must be user
+    /// addresses.
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(Error::BadLength);
+        }
+        let mut r = [0u64; REGS];
+        for (i, v) in r.iter_mut().enumerate() {
+            *v = u64_at(b, 8 * i)?;
+        }
+        if [reg::IP, reg::SP, reg::FS_BASE, reg::GS_BASE]
+            .iter()
+            .any(|&i| r[i] >= USER_END)
+        {
+            return Err(Error::BadValue);
+        }
+        Ok(Regs(r))
+    }
+
+    /// Applies the system call restart rules to a task frozen by a
+    /// signal-like interruption before they ran (`get_signal()` comes
+    /// before the restart fix-up of `arch_do_signal_or_restart()`): a
+    /// syscall that asked to be restarted is re-executed (ax = its number,
+    /// ip back over the 2-byte `syscall`); one that needs its kernel
+    /// restart block (nanosleep's remaining time, which is not carried)
+    /// returns -EINTR instead.
+    pub fn fix_syscall_restart(&mut self) {
+        let r = &mut self.0;
+        if (r[reg::ORIG_AX] as i64) < 0 {
+            return;
+        }
+        match -(r[reg::AX] as i64) {
+            ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
+                r[reg::AX] = r[reg::ORIG_AX];
+                r[reg::IP] = r[reg::IP].wrapping_sub(2);
+            }
+            ERESTART_RESTARTBLOCK => r[reg::AX] = (-EINTR) as u64,
+            _ => {}
+        }
+    }
+}
+
+/// One signal's disposition (`struct sigaction`, x86_64).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+/// Signal handlers and the blocked mask. Pending signals are not carried
+/// yet: their two words must be zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signals<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Signals<'a> {
+    pub const LEN: usize = SIGNALS * 32 + 24;
+
+    /// Writes handlers and mask into `out` (`Self::LEN` bytes).
+    pub fn encode(actions: &[SigAction; SIGNALS], blocked: u64, out: &mut [u8]) -> Option<()> {
+        let b = out.get_mut(..Self::LEN)?;
+        for (i, a) in actions.iter().enumerate() {
+            for (j, v) in [a.handler, a.flags, a.restorer, a.mask].iter().enumerate() {
+                let at = 32 * i + 8 * j;
+                b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        let at = SIGNALS * 32;
+        b[at..at + 8].copy_from_slice(&blocked.to_le_bytes());
+        b[at + 8..].fill(0);
+        Some(())
+    }
+
+    pub fn decode(b: &'a [u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(Error::BadLength);
+        }
+        let s = Signals { b };
+        if u64_at(b, SIGNALS * 32 + 8)? != 0 || u64_at(b, SIGNALS * 32 + 16)? != 0 {
+            return Err(Error::BadValue);
+        }
+        Ok(s)
+    }
+
+    /// The disposition of signal `i + 1`.
+    pub fn action(&self, i: usize) -> SigAction {
+        let f = |j: usize| u64_at(self.b, 32 * i + 8 * j).unwrap_or(0);
+        SigAction {
+            handler: f(0),
+            flags: f(1),
+            restorer: f(2),
+            mask: f(3),
+        }
+    }
+
+    pub fn blocked(&self) -> u64 {
+        u64_at(self.b, SIGNALS * 32).unwrap_or(0)
+    }
+}
+
+/// User and group ids (real, effective, saved, file system), carried in
+/// the `Creds` section. Supplementary groups and capabilities are not
+/// carried: a restored process has none beyond what its uids give.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ids {
+    pub uid: [u32; 4],
+    pub gid: [u32; 4],
+}
+
+impl Ids {
+    pub const LEN: usize = 32;
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0; Self::LEN];
+        for (i, v) in self.uid.iter().chain(self.gid.iter()).enumerate() {
+            b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+
+    /// No id may be `-1`, which `setresuid()` reads as "unchanged".
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(Error::BadLength);
+        }
+        let mut ids = Ids::default();
+        for i in 0..4 {
+            ids.uid[i] = u32_at(b, 4 * i)?;
+            ids.gid[i] = u32_at(b, 16 + 4 * i)?;
+        }
+        if ids.uid.iter().chain(ids.gid.iter()).any(|&v| v == u32::MAX) {
+            return Err(Error::BadValue);
+        }
+        Ok(ids)
+    }
+}
+
+/// `sas_ss_flags` bits a task may hold (`SS_AUTODISARM`, `SS_ONSTACK`,
+/// `SS_DISABLE`).
+pub const SS_FLAGS: u64 = (1 << 31) | 1 | 2;
+
+/// Per-thread kernel state that points into user memory, the personality,
+/// and the place of the vDSO (zero when the process had none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThreadState {
+    pub rseq: u64,
+    pub rseq_len: u64,
+    pub rseq_sig: u64,
+    pub clear_child_tid: u64,
+    pub robust_list: u64,
+    pub sas_ss_sp: u64,
+    pub sas_ss_size: u64,
+    pub sas_ss_flags: u64,
+    pub personality: u64,
+    /// Start of `[vvar]`, start and end of `[vdso]`.
+    pub vvar: u64,
+    pub vdso: u64,
+    pub vdso_end: u64,
+}
+
+impl ThreadState {
+    pub const LEN: usize = 12 * 8;
+
+    fn fields(&self) -> [u64; 12] {
+        [
+            self.rseq,
+            self.rseq_len,
+            self.rseq_sig,
+            self.clear_child_tid,
+            self.robust_list,
+            self.sas_ss_sp,
+            self.sas_ss_size,
+            self.sas_ss_flags,
+            self.personality,
+            self.vvar,
+            self.vdso,
+            self.vdso_end,
+        ]
+    }
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0; Self::LEN];
+        for (i, v) in self.fields().iter().enumerate() {
+            b[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+
+    /// Checks what `rseq(2)`, `set_robust_list(2)` and `sigaltstack(2)`
+    /// would: user addresses, rseq 32-byte aligned with a length of at
+    /// least 32, known flags; the vDSO after its vvar area, page-aligned.
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(Error::BadLength);
+        }
+        let f = |i: usize| u64_at(b, 8 * i);
+        let t = ThreadState {
+            rseq: f(0)?,
+            rseq_len: f(1)?,
+            rseq_sig: f(2)?,
+            clear_child_tid: f(3)?,
+            robust_list: f(4)?,
+            sas_ss_sp: f(5)?,
+            sas_ss_size: f(6)?,
+            sas_ss_flags: f(7)?,
+            personality: f(8)?,
+            vvar: f(9)?,
+            vdso: f(10)?,
+            vdso_end: f(11)?,
+        };
+        let user = [t.rseq, t.clear_child_tid, t.robust_list, t.sas_ss_sp];
+        let rseq_ok = t.rseq == 0 || (t.rseq % 32 == 0 && (32..=PAGE as u64).contains(&t.rseq_len));
+        let page = PAGE as u64;
+        let vdso_ok = (t.vvar == 0 && t.vdso == 0 && t.vdso_end == 0)
+            || (t.vvar >= USER_MIN
+                && t.vvar < t.vdso
+                && t.vdso < t.vdso_end
+                && t.vdso_end <= USER_END
+                && [t.vvar, t.vdso, t.vdso_end].iter().all(|a| a % page == 0));
+        if user.iter().any(|&a| a >= USER_END)
+            || !rseq_ok
+            || t.rseq_sig > u64::from(u32::MAX)
+            || t.sas_ss_size > USER_END
+            || t.sas_ss_flags & !SS_FLAGS != 0
+            || t.personality > u64::from(u32::MAX)
+            || !vdso_ok
+        {
+            return Err(Error::BadValue);
+        }
+        Ok(t)
+    }
+}
+
+/// Where a [`Reader`] gets its bytes.
+pub trait Source {
+    /// Fills `buf` completely; `Err(Truncated)` at the end of the stream.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<()>;
+    /// Whether the stream has no byte left.
+    fn at_end(&mut self) -> Result<bool>;
+    /// Passes over `n` bytes. A source that can seek need not check that
+    /// they exist: the next `fill` or `at_end` tells.
+    fn skip(&mut self, mut n: usize) -> Result<()> {
+        let mut scratch = [0u8; 256];
+        while n > 0 {
+            let k = n.min(scratch.len());
+            self.fill(&mut scratch[..k])?;
+            n -= k;
+        }
+        Ok(())
+    }
+}
+
+impl Source for &[u8] {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
+        let head = self.get(..buf.len()).ok_or(Error::Truncated)?;
+        buf.copy_from_slice(head);
+        *self = &self[buf.len()..];
+        Ok(())
+    }
+
+    fn at_end(&mut self) -> Result<bool> {
+        Ok(self.is_empty())
+    }
+}
+
+impl<S: Source + ?Sized> Source for &mut S {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
+        (**self).fill(buf)
+    }
+
+    fn at_end(&mut self) -> Result<bool> {
+        (**self).at_end()
+    }
+
+    fn skip(&mut self, n: usize) -> Result<()> {
+        (**self).skip(n)
+    }
+}
+
+/// A decoded section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Item<'a> {
+    Task(TaskInfo),
+    Ids(Ids),
+    Signals(Signals<'a>),
+    Mm(MmLayout),
+    Vma(Vma<'a>),
+    Pages(PageRun, &'a [u8]),
+    Regs(Regs),
+    /// The XSAVE image; its size is the destination's to check.
+    Fpu(&'a [u8]),
+    Thread(ThreadState),
+    /// A section this code reads but does not restore yet.
+    Unsupported(Tag),
+    /// `End`, and the stream has nothing after it.
+    End,
+}
+
+/// Largest section payload, the size of the buffer [`Reader::next`] needs.
+pub const MAX_SECTION: usize = 12 + MAX_RUN_PAGES as usize * PAGE;
+
+/// Reads a stream section by section, checking every rule of this file.
+pub struct Reader<S: Source> {
+    src: S,
+    order: Order,
+    /// Page contents are passed over (`Item::Pages` with empty data): a
+    /// pass that checks the stream's structure only.
+    skip_pages: bool,
+    pub header: StreamHeader,
+}
+
+impl<S: Source> Reader<S> {
+    /// Reads and checks the stream header.
+    pub fn new(mut src: S) -> Result<Self> {
+        let mut h = [0; HEADER_LEN];
+        src.fill(&mut h)?;
+        let header = StreamHeader::decode(&h)?;
+        Ok(Reader {
+            src,
+            order: Order::new(),
+            skip_pages: false,
+            header,
+        })
+    }
+
+    /// From now on, passes over page contents (see `skip_pages`).
+    pub fn skip_pages(&mut self) {
+        self.skip_pages = true;
+    }
+
+    /// The source, e.g. to tell where an error was found.
+    pub fn source(&self) -> &S {
+        &self.src
+    }
+
+    /// The next section, decoded and checked, its payload read into `buf`
+    /// (at least [`MAX_SECTION`] bytes).
+    pub fn next<'b>(&mut self, buf: &'b mut [u8]) -> Result<Item<'b>> {
+        let mut h = [0; SECTION_LEN];
+        self.src.fill(&mut h)?;
+        let sec = Section::decode(&h)?;
+        if sec.tag == Tag::Pages && self.skip_pages {
+            let b = buf.get_mut(..PageRun::LEN).ok_or(Error::BadLength)?;
+            self.src.fill(b)?;
+            let r = PageRun {
+                addr: u64_at(b, 0)?,
+                count: u32_at(b, 8)?,
+            };
+            if r.count == 0 || r.count > MAX_RUN_PAGES || r.addr % PAGE as u64 != 0 {
+                return Err(Error::BadValue);
+            }
+            let data = r.count as usize * PAGE;
+            if sec.len as usize != PageRun::LEN + data {
+                return Err(Error::BadLength);
+            }
+            self.src.skip(data)?;
+            self.order.next(Tag::Pages, None, Some(&r))?;
+            return Ok(Item::Pages(r, &[]));
+        }
+        let b = buf.get_mut(..sec.len as usize).ok_or(Error::BadLength)?;
+        self.src.fill(b)?;
+        let b: &'b [u8] = b;
+        let item = match sec.tag {
+            Tag::Task => {
+                let t = TaskInfo::decode(b)?;
+                if t.pid != self.header.pid {
+                    return Err(Error::BadValue);
+                }
+                Item::Task(t)
+            }
+            Tag::Creds => Item::Ids(Ids::decode(b)?),
+            Tag::Signals => Item::Signals(Signals::decode(b)?),
+            Tag::Mm => Item::Mm(MmLayout::decode(b)?),
+            Tag::Vma => Item::Vma(Vma::decode(b)?),
+            Tag::Pages => {
+                let (r, data) = PageRun::decode(b)?;
+                Item::Pages(r, data)
+            }
+            Tag::Regs => Item::Regs(Regs::decode(b)?),
+            Tag::Fpu => Item::Fpu(b),
+            Tag::Thread => Item::Thread(ThreadState::decode(b)?),
+            Tag::End => {
+                if !self.src.at_end()? {
+                    return Err(Error::OutOfOrder);
+                }
+                Item::End
+            }
+            t => Item::Unsupported(t),
+        };
+        let (vma, run) = match &item {
+            Item::Vma(v) => (Some(v), None),
+            Item::Pages(r, _) => (None, Some(r)),
+            _ => (None, None),
+        };
+        self.order.next(sec.tag, vma, run)?;
+        Ok(item)
+    }
+}
+
 /// Checks the order of a stream's sections: `Task` first and once; the
 /// other single sections at most once, in tag order; areas in increasing,
 /// disjoint address order; each `Pages` run inside the last area, which
@@ -803,6 +1248,211 @@ mod tests {
         assert_eq!(FileDesc::decode(&buf[..n]), Ok(f));
     }
 
+    /// A small stream as the kernel writes it: every section kind read.
+    fn sample_stream() -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut sec = |out: &mut Vec<u8>, tag: Tag, p: &[u8]| {
+            out.extend_from_slice(
+                &Section {
+                    tag,
+                    len: p.len() as u32,
+                }
+                .encode(),
+            );
+            out.extend_from_slice(p);
+        };
+        out.extend_from_slice(
+            &StreamHeader {
+                purpose: Purpose::Checkpoint,
+                node: 1,
+                pid: 16400,
+            }
+            .encode(),
+        );
+        let t = TaskInfo {
+            pid: 16400,
+            ppid: 16390,
+            pgid: 16400,
+            sid: 16390,
+            exit_signal: 17,
+            comm: *b"vecsum\0\0\0\0\0\0\0\0\0\0",
+        };
+        sec(&mut out, Tag::Task, &t.encode());
+        sec(
+            &mut out,
+            Tag::Creds,
+            &Ids {
+                uid: [1000; 4],
+                gid: [100; 4],
+            }
+            .encode(),
+        );
+        let mut acts = [SigAction::default(); SIGNALS];
+        acts[9].handler = 0x40_1000;
+        let mut sig = std::vec![0u8; Signals::LEN];
+        Signals::encode(&acts, 1 << 9, &mut sig).unwrap();
+        sec(&mut out, Tag::Signals, &sig);
+        sec(&mut out, Tag::Mm, &MmLayout::default().encode());
+        let mut vb = [0u8; 64];
+        let n = vma(0x40_0000, 0x40_2000, VMA_FILE).encode(&mut vb).unwrap();
+        sec(&mut out, Tag::Vma, &vb[..n]);
+        let n = vma(0x60_0000, 0x60_2000, VMA_PAGES)
+            .encode(&mut vb)
+            .unwrap();
+        sec(&mut out, Tag::Vma, &vb[..n]);
+        let mut run = PageRun {
+            addr: 0x60_1000,
+            count: 1,
+        }
+        .encode()
+        .to_vec();
+        run.extend(std::iter::repeat(9).take(PAGE));
+        sec(&mut out, Tag::Pages, &run);
+        let mut regs = Regs([0; REGS]);
+        regs.0[reg::IP] = 0x40_1000;
+        sec(&mut out, Tag::Regs, &regs.encode());
+        sec(&mut out, Tag::Fpu, &[0u8; 512]);
+        let th = ThreadState {
+            rseq: 0x60_0020,
+            rseq_len: 32,
+            vvar: 0x7fff_0000_0000,
+            vdso: 0x7fff_0000_4000,
+            vdso_end: 0x7fff_0000_6000,
+            ..Default::default()
+        };
+        sec(&mut out, Tag::Thread, &th.encode());
+        sec(&mut out, Tag::End, &[]);
+        out
+    }
+
+    fn read_all(mut b: &[u8]) -> Result<usize> {
+        let mut r = Reader::new(&mut b)?;
+        let mut buf = std::vec![0u8; MAX_SECTION];
+        let mut n = 0;
+        loop {
+            n += 1;
+            if r.next(&mut buf)? == Item::End {
+                return Ok(n);
+            }
+        }
+    }
+
+    #[test]
+    fn reader_reads_a_whole_stream() {
+        let s = sample_stream();
+        assert_eq!(read_all(&s), Ok(11));
+    }
+
+    /// Passing over page contents checks the same structure: the same
+    /// items, the same refusals of truncated streams.
+    #[test]
+    fn reader_skipping_pages() {
+        let s = sample_stream();
+        let read = |mut b: &[u8]| -> Result<usize> {
+            let mut r = Reader::new(&mut b)?;
+            r.skip_pages();
+            let mut buf = std::vec![0u8; MAX_SECTION];
+            let mut n = 0;
+            loop {
+                n += 1;
+                match r.next(&mut buf)? {
+                    Item::End => return Ok(n),
+                    Item::Pages(_, d) => assert!(d.is_empty()),
+                    _ => {}
+                }
+            }
+        };
+        assert_eq!(read(&s), Ok(11));
+        for cut in 0..s.len() {
+            assert!(read(&s[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn reader_refuses_every_truncation_and_trailing_bytes() {
+        let s = sample_stream();
+        for cut in 0..s.len() {
+            assert!(read_all(&s[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut long = s.clone();
+        long.push(0);
+        assert_eq!(read_all(&long), Err(Error::OutOfOrder));
+    }
+
+    #[test]
+    fn reader_refuses_a_task_of_another_pid() {
+        let mut s = sample_stream();
+        // The Task section's pid follows the 16-byte header and its
+        // 8-byte section header.
+        s[24] ^= 1;
+        assert_eq!(read_all(&s), Err(Error::BadValue));
+    }
+
+    #[test]
+    fn syscall_restart_fixup() {
+        let mut r = Regs([0; REGS]);
+        r.0[reg::ORIG_AX] = 0; // read
+        r.0[reg::AX] = (-512i64) as u64; // -ERESTARTSYS
+        r.0[reg::IP] = 0x40_1002;
+        r.fix_syscall_restart();
+        assert_eq!((r.0[reg::AX], r.0[reg::IP]), (0, 0x40_1000));
+        r.0[reg::ORIG_AX] = 35; // nanosleep
+        r.0[reg::AX] = (-516i64) as u64;
+        r.fix_syscall_restart();
+        assert_eq!(r.0[reg::AX] as i64, -4);
+        // Interrupted in user mode: nothing to do.
+        r.0[reg::ORIG_AX] = u64::MAX;
+        r.0[reg::AX] = (-512i64) as u64;
+        r.fix_syscall_restart();
+        assert_eq!(r.0[reg::AX] as i64, -512);
+    }
+
+    #[test]
+    fn thread_state_checks() {
+        let ok = ThreadState {
+            rseq: 0x60_0020,
+            rseq_len: 32,
+            ..Default::default()
+        };
+        assert_eq!(ThreadState::decode(&ok.encode()), Ok(ok));
+        for bad in [
+            ThreadState {
+                rseq: 0x60_0010,
+                rseq_len: 32,
+                ..ok
+            },
+            ThreadState { rseq_len: 8, ..ok },
+            ThreadState {
+                sas_ss_flags: 4,
+                ..ok
+            },
+            ThreadState {
+                robust_list: USER_END,
+                ..ok
+            },
+            ThreadState {
+                vvar: 0x7000_0000,
+                vdso: 0x6000_0000,
+                vdso_end: 0x7000_2000,
+                ..ok
+            },
+        ] {
+            assert_eq!(
+                ThreadState::decode(&bad.encode()),
+                Err(Error::BadValue),
+                "{bad:?}"
+            );
+        }
+        let ids = Ids {
+            uid: [0, 0, 0, u32::MAX],
+            gid: [0; 4],
+        };
+        assert_eq!(Ids::decode(&ids.encode()), Err(Error::BadValue));
+        let mut regs = Regs([0; REGS]);
+        regs.0[reg::SP] = USER_END;
+        assert_eq!(Regs::decode(&regs.encode()), Err(Error::BadValue));
+    }
+
     proptest! {
         #[test]
         fn decoders_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -813,6 +1463,18 @@ mod tests {
             let _ = Vma::decode(&b);
             let _ = PageRun::decode(&b);
             let _ = FileDesc::decode(&b);
+            let _ = Regs::decode(&b);
+            let _ = Signals::decode(&b);
+            let _ = Ids::decode(&b);
+            let _ = ThreadState::decode(&b);
+        }
+
+        #[test]
+        fn reader_never_panics_on_a_damaged_stream(at in 0usize..20000, v in any::<u8>()) {
+            let mut s = sample_stream();
+            let i = at % s.len();
+            s[i] ^= v | 1;
+            let _ = read_all(&s);
         }
 
         #[test]

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! Fuzzes the message decoder and the knob parsers with arbitrary bytes.
+//! Fuzzes the message decoder, the knob parsers and the ghost stream
+//! reader with arbitrary bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ssi_proto::{knob, wire};
+use ssi_proto::{ghost, knob, wire};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((h, payload)) = wire::decode(data) {
@@ -15,4 +16,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = knob::parse_add(data);
     let mut f = [0u32; 3];
     let _ = knob::parse_fields(data, &mut f);
+    // A ghost stream: read until an error or its end, never a panic.
+    let mut src = data;
+    if let Ok(mut r) = ghost::Reader::new(&mut src) {
+        let mut buf = vec![0u8; ghost::MAX_SECTION];
+        while let Ok(item) = r.next(&mut buf) {
+            if item == ghost::Item::End {
+                break;
+            }
+        }
+    }
 });

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Checkpoint: refuse what cannot be carried, freeze the process at a safe
+//! point in its own context, and write its ghost stream there.
+
+use crate::kernel_ext::{
+    cred,
+    file::FdFile,
+    mm::{self, Mm},
+    regset, signal,
+    task::{self, TaskRef},
+    task_work,
+};
+use crate::proto::ghost::{
+    Ids, MmLayout, PageRun, Purpose, Regs, Section, SigAction, Signals, StreamHeader, Tag,
+    TaskInfo, ThreadState, Vma, HEADER_LEN, MAX_RUN_PAGES, PAGE, PATH_MAX, PROT_EXEC, PROT_READ,
+    PROT_WRITE, SECTION_LEN, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES, VMA_SHARED,
+};
+use crate::{DumpArg, Reason, DUMP_STOP};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVVec},
+    prelude::*,
+};
+
+/// `EOPNOTSUPP`: what cannot be carried yet.
+fn eopnotsupp() -> Error {
+    Error::from_errno(-95)
+}
+
+/// Refuses, with `a.reason` and `a.detail` set, what this slice cannot
+/// carry. Nothing is frozen yet.
+fn refuse(a: &mut DumpArg, reason: Reason, detail: u64, e: Error) -> Result<u64> {
+    a.reason = reason;
+    a.detail = detail;
+    Err(e)
+}
+
+/// Why the area `v` cannot be carried, if it cannot.
+fn odd_area(v: &mm::VmaInfo) -> Option<Reason> {
+    // Private mappings of tmpfs files (the initramfs) are files like any
+    // other; shared ones of shmem are SysV shm, memfd or shared anonymous.
+    if v.kind & mm::KIND_SHMEM != 0 && v.vm_flags & mm::VM_SHARED != 0 {
+        Some(Reason::SharedMemory)
+    } else if v.vm_flags & (mm::VM_IO | mm::VM_PFNMAP) != 0 && v.kind & mm::KIND_SPECIAL == 0 {
+        Some(Reason::DeviceMapping)
+    } else if v.vm_flags & mm::VM_SHARED != 0 && v.vm_flags & mm::VM_MAYWRITE != 0 {
+        Some(Reason::SharedMapping)
+    } else {
+        None
+    }
+}
+
+fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64> {
+    let i = t.info();
+    if i.is_current {
+        return refuse(a, Reason::OwnProcess, 0, EINVAL);
+    }
+    if i.kthread {
+        return refuse(a, Reason::KernelThread, 0, EINVAL);
+    }
+    if i.exiting {
+        return Err(ESRCH);
+    }
+    if i.stopped {
+        return refuse(a, Reason::Stopped, 0, EAGAIN);
+    }
+    if i.threads != 1 {
+        return refuse(a, Reason::Threads, u64::from(i.threads), eopnotsupp());
+    }
+    if let Some((fd, kind)) = t.odd_fd(0) {
+        let r = match kind {
+            task::S_IFIFO => Reason::Pipe,
+            task::S_IFSOCK => Reason::Socket,
+            _ => Reason::OtherFile,
+        };
+        return refuse(a, r, u64::from(fd), eopnotsupp());
+    }
+    let m = Mm::of(t).ok_or(ESRCH)?;
+    let mut addr = 0;
+    while let Some(v) = m.vma_from(addr, path)? {
+        if let Some(r) = odd_area(&v) {
+            return refuse(a, r, v.start, eopnotsupp());
+        }
+        addr = v.end;
+    }
+    Ok(0)
+}
+
+/// `DUMP`: checks the process, then writes its stream to `a.fd` from
+/// within it; returns the stream's length.
+pub(crate) fn dump(a: &mut DumpArg) -> Result<u64> {
+    let t = TaskRef::get(a.pid)?;
+    let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
+    check(&t, a, &mut path)?;
+    let out = FdFile::get(a.fd)?;
+    let mut w = Writer {
+        out,
+        pos: 0,
+        buf: KVVec::from_elem(
+            0u8,
+            SECTION_LEN + 12 + MAX_RUN_PAGES as usize * PAGE,
+            GFP_KERNEL,
+        )?,
+        path,
+        reason: Reason::None,
+        detail: 0,
+    };
+    let pid = a.pid;
+    let t0 = kernel::time::Ktime::ktime_get();
+    let ret = task_work::call_in(&t, a.flags & DUMP_STOP != 0, || w.stream(pid));
+    a.reason = w.reason;
+    a.detail = w.detail;
+    ret?;
+    pr_info!(
+        "pid {} checkpointed: {} bytes in {} ms (freeze to end of stream)\n",
+        pid,
+        w.pos,
+        (kernel::time::Ktime::ktime_get() - t0).to_ms()
+    );
+    Ok(w.pos as u64)
+}
+
+/// Writes a stream from within the process.
+struct Writer {
+    out: FdFile,
+    pos: i64,
+    /// One section: header and payload.
+    buf: KVVec<u8>,
+    path: KVVec<u8>,
+    reason: Reason,
+    detail: u64,
+}
+
+fn prot_of(vm_flags: u64) -> u32 {
+    let mut p = 0;
+    if vm_flags & mm::VM_READ != 0 {
+        p |= PROT_READ;
+    }
+    if vm_flags & mm::VM_WRITE != 0 {
+        p |= PROT_WRITE;
+    }
+    if vm_flags & mm::VM_EXEC != 0 {
+        p |= PROT_EXEC;
+    }
+    p
+}
+
+impl Writer {
+    /// Writes a section whose `len`-byte payload is already in
+    /// `buf[SECTION_LEN..]`.
+    fn emit(&mut self, tag: Tag, len: usize) -> Result {
+        let sec = Section {
+            tag,
+            len: u32::try_from(len).map_err(|_| EINVAL)?,
+        };
+        self.buf[..SECTION_LEN].copy_from_slice(&sec.encode());
+        let end = SECTION_LEN + len;
+        self.out.write_all_at(&mut self.pos, &self.buf[..end])
+    }
+
+    fn section(&mut self, tag: Tag, payload: &[u8]) -> Result {
+        self.buf[SECTION_LEN..SECTION_LEN + payload.len()].copy_from_slice(payload);
+        self.emit(tag, payload.len())
+    }
+
+    /// The stream of the current process (which is the one to dump).
+    fn stream(&mut self, pid: u32) -> Result {
+        // Threads may have appeared since the check.
+        let i = TaskRef::get(pid)?.info();
+        if i.threads != 1 {
+            self.reason = Reason::Threads;
+            self.detail = u64::from(i.threads);
+            return Err(eopnotsupp());
+        }
+        let node = crate::ssi_api::node_id().map_or(0, |n| n.get()) as u8;
+        let h = StreamHeader {
+            purpose: Purpose::Checkpoint,
+            node,
+            pid,
+        };
+        let hb: [u8; HEADER_LEN] = h.encode();
+        self.out.write_all_at(&mut self.pos, &hb)?;
+
+        let th = signal::thread();
+        let comm: [u8; 16] = th.comm.map(|c| c as u8);
+        let task = TaskInfo {
+            pid,
+            ppid: th.ppid,
+            pgid: th.pgid,
+            sid: th.sid,
+            exit_signal: th.exit_signal,
+            comm,
+        };
+        self.section(Tag::Task, &task.encode())?;
+        let ids = cred::ids();
+        self.section(
+            Tag::Creds,
+            &Ids {
+                uid: ids.uid,
+                gid: ids.gid,
+            }
+            .encode(),
+        )?;
+        let mut s = signal::new_signals()?;
+        signal::signals(&mut s);
+        let mut acts = [SigAction::default(); SIGNALS];
+        for (i, a) in acts.iter_mut().enumerate() {
+            let x = &s.action[i];
+            *a = SigAction {
+                handler: x.handler,
+                flags: x.flags,
+                restorer: x.restorer,
+                mask: x.mask,
+            };
+        }
+        Signals::encode(&acts, s.blocked, &mut self.buf[SECTION_LEN..]).ok_or(EINVAL)?;
+        self.emit(Tag::Signals, Signals::LEN)?;
+
+        let m = Mm::current().ok_or(ESRCH)?;
+        let l = m.layout();
+        let layout = MmLayout {
+            start_code: l.start_code,
+            end_code: l.end_code,
+            start_data: l.start_data,
+            end_data: l.end_data,
+            start_brk: l.start_brk,
+            brk: l.brk,
+            start_stack: l.start_stack,
+            arg_start: l.arg_start,
+            arg_end: l.arg_end,
+            env_start: l.env_start,
+            env_end: l.env_end,
+        };
+        self.section(Tag::Mm, &layout.encode())?;
+
+        let (mut vvar, mut vdso, mut vdso_end) = (0, 0, 0);
+        let mut addr = 0;
+        loop {
+            let Some(v) = m.vma_from(addr, &mut self.path)? else {
+                break;
+            };
+            addr = v.end;
+            if v.kind & mm::KIND_VVAR != 0 {
+                vvar = v.start;
+                continue;
+            }
+            if v.kind & mm::KIND_VDSO != 0 {
+                (vdso, vdso_end) = (v.start, v.end);
+                continue;
+            }
+            if v.kind & mm::KIND_SPECIAL != 0 {
+                continue;
+            }
+            if let Some(r) = odd_area(&v) {
+                self.reason = r;
+                self.detail = v.start;
+                return Err(eopnotsupp());
+            }
+            self.area(&v)?;
+        }
+
+        let mut regs = Regs(regset::regs());
+        regs.fix_syscall_restart();
+        self.section(Tag::Regs, &regs.encode())?;
+        let n = regset::fpu_size();
+        if n > Tag::Fpu.max_len() {
+            return Err(eopnotsupp());
+        }
+        regset::fpu(&mut self.buf[SECTION_LEN..SECTION_LEN + n])?;
+        self.emit(Tag::Fpu, n)?;
+        let ts = ThreadState {
+            rseq: th.rseq,
+            rseq_len: th.rseq_len,
+            rseq_sig: th.rseq_sig,
+            clear_child_tid: th.clear_child_tid,
+            robust_list: th.robust_list,
+            sas_ss_sp: th.sas_ss_sp,
+            sas_ss_size: th.sas_ss_size,
+            sas_ss_flags: th.sas_ss_flags,
+            personality: th.personality,
+            vvar: if vdso != 0 { vvar } else { 0 },
+            vdso: if vvar != 0 { vdso } else { 0 },
+            vdso_end: if vvar != 0 { vdso_end } else { 0 },
+        };
+        self.section(Tag::Thread, &ts.encode())?;
+        self.emit(Tag::End, 0)
+    }
+
+    /// One area and, if it has private pages, its pages: every page of a
+    /// file's area, the non-zero pages of an anonymous one.
+    fn area(&mut self, v: &mm::VmaInfo) -> Result {
+        let file = v.kind & mm::KIND_FILE != 0;
+        let pages = v.kind & mm::KIND_ANON != 0;
+        let mut flags = 0;
+        if file {
+            flags |= VMA_FILE;
+        }
+        if pages {
+            flags |= VMA_PAGES;
+        }
+        if v.vm_flags & mm::VM_GROWSDOWN != 0 {
+            flags |= VMA_GROWSDOWN;
+        }
+        if v.vm_flags & mm::VM_SHARED != 0 {
+            flags |= VMA_SHARED;
+        }
+        let plen = if file { v.path_len as usize } else { 0 };
+        let area = Vma {
+            start: v.start,
+            end: v.end,
+            prot: prot_of(v.vm_flags),
+            flags,
+            pgoff: v.pgoff,
+            path: self.path.get(..plen).ok_or(EINVAL)?,
+        };
+        let n = area
+            .encode(&mut self.buf[SECTION_LEN..])
+            .ok_or_else(|| Error::from_errno(-36))?;
+        self.emit(Tag::Vma, n)?;
+        if !pages {
+            return Ok(());
+        }
+        let chunk = MAX_RUN_PAGES as u64 * PAGE as u64;
+        let mut at = v.start;
+        while at < v.end {
+            let len = (v.end - at).min(chunk) as usize;
+            let data = SECTION_LEN + PageRun::LEN;
+            mm::read_pages(at, &mut self.buf[data..data + len])?;
+            if file {
+                self.run(at, 0, len / PAGE)?;
+            } else {
+                // Runs of non-zero pages: an untouched page reads as the
+                // zero page, and a new anonymous area is zero.
+                let mut i = 0;
+                let count = len / PAGE;
+                while i < count {
+                    let zero = |k: usize| {
+                        self.buf[data + k * PAGE..data + (k + 1) * PAGE]
+                            .iter()
+                            .all(|&b| b == 0)
+                    };
+                    if zero(i) {
+                        i += 1;
+                        continue;
+                    }
+                    let mut j = i + 1;
+                    while j < count && !zero(j) {
+                        j += 1;
+                    }
+                    self.run(at, i, j - i)?;
+                    i = j;
+                }
+            }
+            at += len as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes pages `first..first + count` of the chunk read at `base`.
+    fn run(&mut self, base: u64, first: usize, count: usize) -> Result {
+        let data = SECTION_LEN + PageRun::LEN;
+        if first != 0 {
+            self.buf
+                .copy_within(data + first * PAGE..data + (first + count) * PAGE, data);
+        }
+        let r = PageRun {
+            addr: base + (first * PAGE) as u64,
+            count: count as u32,
+        };
+        self.buf[SECTION_LEN..data].copy_from_slice(&r.encode());
+        // Only pages before `first + count` moved: the ones after it, still
+        // to be looked at, are in place.
+        self.emit(Tag::Pages, PageRun::LEN + count * PAGE)
+    }
+}

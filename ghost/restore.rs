@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Restart ("restore self"): the caller, a fresh process with the PID of
+//! the stream, becomes the process of the stream.
+//!
+//! The stream is read twice from its file. The first pass checks all of
+//! it but the page contents, which it passes over (every rule of the format, the PID, that each mapped file opens
+//! here, that the FPU image fits this CPU) and keeps the small sections;
+//! a malformed stream is refused then, with nothing changed. The second
+//! pass, after the point of no return (the caller's memory is unmapped),
+//! maps the areas and writes the pages; an error from there on kills the
+//! caller.
+
+use crate::kernel_ext::{
+    cred,
+    file::{self, FdFile, File},
+    mm::{self, TASK_SIZE},
+    regset, signal, task,
+};
+use crate::proto::ghost::{
+    self, Item, MmLayout, Purpose, Reader, Regs, Source, TaskInfo, ThreadState, Vma, MAX_SECTION,
+    PAGE, PROT_WRITE, REGS, VMA_FILE, VMA_GROWSDOWN, VMA_SHARED,
+};
+use crate::{Reason, RestoreArg};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox, KVVec, KVec},
+    bindings,
+    prelude::*,
+    str::CStr,
+};
+
+/// The stream file as a [`Source`], from its start.
+struct FileSource<'a> {
+    f: &'a FdFile,
+    pos: i64,
+}
+
+impl Source for FileSource<'_> {
+    fn fill(&mut self, buf: &mut [u8]) -> ghost::Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.f.read_at(&mut self.pos, &mut buf[done..]) {
+                Ok(0) | Err(_) => return Err(ghost::Error::Truncated),
+                Ok(n) => done += n,
+            }
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, n: usize) -> ghost::Result<()> {
+        let n = i64::try_from(n).map_err(|_| ghost::Error::BadLength)?;
+        self.pos = self.pos.checked_add(n).ok_or(ghost::Error::BadLength)?;
+        Ok(())
+    }
+
+    fn at_end(&mut self) -> ghost::Result<bool> {
+        let mut b = [0u8; 1];
+        let mut pos = self.pos;
+        match self.f.read_at(&mut pos, &mut b) {
+            Ok(n) => Ok(n == 0),
+            Err(_) => Err(ghost::Error::Truncated),
+        }
+    }
+}
+
+/// What the first pass keeps.
+struct State {
+    task: Option<TaskInfo>,
+    ids: Option<ghost::Ids>,
+    signals: KBox<signal::Signals>,
+    seen_signals: bool,
+    mm: Option<MmLayout>,
+    regs: Option<Regs>,
+    fpu: KVVec<u8>,
+    thread: Option<ThreadState>,
+    areas: KVec<(u64, u64)>,
+}
+
+fn bad(a: &mut RestoreArg, reason: Reason, detail: u64) -> Error {
+    a.reason = reason;
+    a.detail = detail;
+    EINVAL
+}
+
+/// Opens `path` (no NUL inside, as `Vma::decode` checked) read-only.
+fn open_path(path: &[u8]) -> Result<File> {
+    let mut b = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+    b.extend_from_slice(path, GFP_KERNEL)?;
+    b.push(0, GFP_KERNEL)?;
+    let c = CStr::from_bytes_with_nul(&b).map_err(|_| EINVAL)?;
+    File::open(c, bindings::O_RDONLY | bindings::O_LARGEFILE)
+}
+
+/// Whether the anonymous area `v` is the brk heap of `l`.
+fn is_brk(v: &Vma<'_>, l: &MmLayout) -> bool {
+    v.flags & (VMA_FILE | VMA_GROWSDOWN | VMA_SHARED) == 0
+        && v.prot == ghost::PROT_READ | PROT_WRITE
+        && v.start <= l.brk
+        && v.end >= l.start_brk
+        && l.brk > l.start_brk
+}
+
+/// The first pass: checks the whole stream.
+fn check(f: &FdFile, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
+    let mut st = State {
+        task: None,
+        ids: None,
+        signals: signal::new_signals()?,
+        seen_signals: false,
+        mm: None,
+        regs: None,
+        fpu: KVVec::new(),
+        thread: None,
+        areas: KVec::new(),
+    };
+    let mut r = Reader::new(FileSource { f, pos: 0 }).map_err(|_| bad(a, Reason::BadStream, 0))?;
+    // Page contents are any bytes: this pass checks where they go only.
+    r.skip_pages();
+    if r.header.purpose != Purpose::Checkpoint {
+        return Err(bad(a, Reason::BadStream, 10));
+    }
+    if r.header.pid != task::current_pid() {
+        let pid = u64::from(r.header.pid);
+        pr_info!(
+            "restore: stream of pid {}, caller is {}\n",
+            pid,
+            task::current_pid()
+        );
+        return Err(bad(a, Reason::OtherPid, pid));
+    }
+    loop {
+        let at = r.source().pos as u64;
+        let item = match r.next(buf) {
+            Ok(i) => i,
+            Err(_) => return Err(bad(a, Reason::BadStream, at)),
+        };
+        match item {
+            Item::Task(t) => st.task = Some(t),
+            Item::Ids(i) => st.ids = Some(i),
+            Item::Signals(s) => {
+                for i in 0..ghost::SIGNALS {
+                    let x = s.action(i);
+                    let d = &mut st.signals.action[i];
+                    (d.handler, d.flags, d.restorer, d.mask) =
+                        (x.handler, x.flags, x.restorer, x.mask);
+                }
+                st.signals.blocked = s.blocked();
+                st.seen_signals = true;
+            }
+            Item::Mm(m) => st.mm = Some(m),
+            Item::Vma(v) => {
+                let shared = v.flags & VMA_SHARED != 0;
+                let file = v.flags & VMA_FILE != 0;
+                let off_ok = v
+                    .pgoff
+                    .checked_mul(PAGE as u64)
+                    .is_some_and(|o| o <= i64::MAX as u64);
+                if (shared && (!file || v.prot & PROT_WRITE != 0)) || !off_ok {
+                    return Err(bad(a, Reason::BadStream, at));
+                }
+                if file && open_path(v.path).is_err() {
+                    return Err(bad(a, Reason::MissingFile, v.start));
+                }
+                st.areas.push((v.start, v.end), GFP_KERNEL)?;
+            }
+            Item::Pages(..) => {}
+            Item::Regs(x) => st.regs = Some(x),
+            Item::Fpu(b) => {
+                if b.len() != regset::fpu_size() {
+                    return Err(bad(a, Reason::Fpu, b.len() as u64));
+                }
+                st.fpu.extend_from_slice(b, GFP_KERNEL)?;
+            }
+            Item::Thread(t) => st.thread = Some(t),
+            Item::Unsupported(_) => return Err(bad(a, Reason::BadStream, at)),
+            Item::End => break,
+        }
+    }
+    let end = r.source().pos as u64;
+    if st.task.is_none()
+        || st.ids.is_none()
+        || !st.seen_signals
+        || st.mm.is_none()
+        || st.regs.is_none()
+        || st.fpu.is_empty()
+    {
+        return Err(bad(a, Reason::BadStream, end));
+    }
+    let th = st.thread.ok_or_else(|| bad(a, Reason::BadStream, end))?;
+    if th.vvar != 0
+        && st
+            .areas
+            .iter()
+            .any(|&(s, e)| s < th.vdso_end && e > th.vvar)
+    {
+        return Err(bad(a, Reason::BadStream, end));
+    }
+    Ok(st)
+}
+
+/// The second pass, after the point of no return.
+fn apply(f: &FdFile, buf: &mut [u8], st: &State) -> Result {
+    let (Some(t), Some(ids), Some(l), Some(regs), Some(th)) =
+        (st.task, st.ids, st.mm, st.regs, st.thread)
+    else {
+        return Err(EINVAL);
+    };
+    mm::unmap(0, TASK_SIZE)?;
+    if th.vvar != 0 && regset::map_vdso(th.vvar)? != th.vdso {
+        return Err(EFAULT);
+    }
+    let mut r = Reader::new(FileSource { f, pos: 0 }).map_err(|_| EINVAL)?;
+    let mut writable = false;
+    loop {
+        match r.next(buf).map_err(|_| EINVAL)? {
+            Item::Vma(v) => {
+                let len = v.end - v.start;
+                writable = v.prot & PROT_WRITE != 0;
+                let shared = v.flags & VMA_SHARED != 0;
+                if v.flags & VMA_FILE != 0 {
+                    let file = open_path(v.path)?;
+                    let how = if shared {
+                        bindings::MAP_SHARED
+                    } else {
+                        bindings::MAP_PRIVATE
+                    };
+                    let off = v.pgoff.checked_mul(PAGE as u64).ok_or(EINVAL)?;
+                    mm::map(Some(&file), v.start, len, v.prot, how, off)?;
+                } else if is_brk(&v, &l) {
+                    mm::map_brk(v.start, len)?;
+                } else {
+                    let mut how = bindings::MAP_PRIVATE | bindings::MAP_ANONYMOUS;
+                    if v.flags & VMA_GROWSDOWN != 0 {
+                        how |= bindings::MAP_GROWSDOWN;
+                    }
+                    mm::map(None, v.start, len, v.prot, how, 0)?;
+                }
+            }
+            Item::Pages(run, data) => mm::write_pages(run.addr, data, writable)?,
+            Item::End => break,
+            _ => {}
+        }
+    }
+    mm::set_layout(&mm::Layout {
+        start_code: l.start_code,
+        end_code: l.end_code,
+        start_data: l.start_data,
+        end_data: l.end_data,
+        start_brk: l.start_brk,
+        brk: l.brk,
+        start_stack: l.start_stack,
+        arg_start: l.arg_start,
+        arg_end: l.arg_end,
+        env_start: l.env_start,
+        env_end: l.env_end,
+    });
+    let mut ts = signal::Thread {
+        rseq: th.rseq,
+        rseq_len: th.rseq_len,
+        rseq_sig: th.rseq_sig,
+        clear_child_tid: th.clear_child_tid,
+        robust_list: th.robust_list,
+        sas_ss_sp: th.sas_ss_sp,
+        sas_ss_size: th.sas_ss_size,
+        sas_ss_flags: th.sas_ss_flags,
+        personality: th.personality,
+        ..Default::default()
+    };
+    for (d, s) in ts.comm.iter_mut().zip(t.comm.iter()) {
+        *d = *s as _;
+    }
+    ts.comm[15] = 0;
+    signal::set_thread(&ts);
+    signal::set_signals(&st.signals);
+    let words: [u64; REGS] = regs.0;
+    regset::set_regs(&words)?;
+    cred::set_ids(&cred::Ids {
+        uid: ids.uid,
+        gid: ids.gid,
+    })
+}
+
+/// `RESTORE_SELF`.
+pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
+    if !cred::may_restore() {
+        return Err(EPERM);
+    }
+    if !mm::current_alone() {
+        return Err(EBUSY);
+    }
+    let t0 = kernel::time::Ktime::ktime_get();
+    let f = FdFile::get(a.fd)?;
+    if !f.is_regular() {
+        return Err(bad(a, Reason::BadStream, 0));
+    }
+    let mut buf = KVVec::from_elem(0u8, MAX_SECTION, GFP_KERNEL)?;
+    let st = check(&f, &mut buf, a)?;
+    if regset::set_fpu(&st.fpu).is_err() {
+        return Err(bad(a, Reason::Fpu, 0));
+    }
+    // Point of no return: the caller's memory goes.
+    if let Err(e) = apply(&f, &mut buf, &st) {
+        pr_err!(
+            "restore of pid {} failed after the point of no return: {:?}\n",
+            task::current_pid(),
+            e
+        );
+        task::kill_current();
+        return Err(e);
+    }
+    drop(f);
+    file::close_fd(a.fd);
+    file::close_fd(a.dev_fd);
+    pr_info!(
+        "pid {} restored in {} ms (both passes over the stream)\n",
+        task::current_pid(),
+        (kernel::time::Ktime::ktime_get() - t0).to_ms()
+    );
+    Ok(())
+}

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! User and group ids of the current task, and who may restore a process.
+
+use kernel::{bindings, error::Error, prelude::*};
+
+/// Real, effective, saved and file-system ids.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ids {
+    pub uid: [u32; 4],
+    pub gid: [u32; 4],
+}
+
+/// The current task's ids, in its user namespace.
+pub fn ids() -> Ids {
+    let mut i = bindings::ssi_ghost_ids::default();
+    // SAFETY: `i` is writable; reads the current task's credentials.
+    unsafe { bindings::ssi_ghost_ids_get(&mut i) };
+    Ids {
+        uid: [i.uid, i.euid, i.suid, i.fsuid],
+        gid: [i.gid, i.egid, i.sgid, i.fsgid],
+    }
+}
+
+/// Gives the current task `ids`, no supplementary groups, and the
+/// capabilities `setresuid()` would leave it.
+pub fn set_ids(ids: &Ids) -> Result {
+    let i = bindings::ssi_ghost_ids {
+        uid: ids.uid[0],
+        euid: ids.uid[1],
+        suid: ids.uid[2],
+        fsuid: ids.uid[3],
+        gid: ids.gid[0],
+        egid: ids.gid[1],
+        sgid: ids.gid[2],
+        fsgid: ids.gid[3],
+    };
+    // SAFETY: `i` is a readable value; acts on the current task.
+    let ret = unsafe { bindings::ssi_ghost_ids_set(&i) };
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether the current task may turn itself into a checkpointed process
+/// (`CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN`, as `clone3()`'s `set_tid`).
+pub fn may_restore() -> bool {
+    // SAFETY: a capability check of the current task.
+    unsafe { bindings::ssi_ghost_may_restore() }
+}

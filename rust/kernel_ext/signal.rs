@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Signal dispositions and the per-task state that points into user
+//! memory (rseq, robust list, alternate stack), of the current task.
+
+use kernel::bindings;
+
+pub use bindings::ssi_ghost_signals as Signals;
+pub use bindings::ssi_ghost_thread as Thread;
+
+/// The current task's handlers and blocked mask (the one `sigsuspend()`
+/// will restore, if it is in progress).
+pub fn signals(s: &mut Signals) {
+    // SAFETY: `s` is writable; reads the current task's signal state.
+    unsafe { bindings::ssi_ghost_signals_get(s) };
+}
+
+/// Sets them on the current task (SIGKILL and SIGSTOP stay default and
+/// unblocked). The current task must be single-threaded.
+pub fn set_signals(s: &Signals) {
+    // SAFETY: `s` is readable; acts on the current task.
+    unsafe { bindings::ssi_ghost_signals_set(s) };
+}
+
+/// A zeroed `Signals`, on the heap (it is 2 KiB).
+pub fn new_signals() -> kernel::error::Result<kernel::alloc::KBox<Signals>> {
+    Ok(kernel::alloc::KBox::new(
+        Signals::default(),
+        kernel::alloc::flags::GFP_KERNEL,
+    )?)
+}
+
+/// The current task's identity and user pointers.
+pub fn thread() -> Thread {
+    let mut t = Thread::default();
+    // SAFETY: `t` is writable; reads the current task.
+    unsafe { bindings::ssi_ghost_thread_get(&mut t) };
+    t
+}
+
+/// Sets the user pointers, personality and name on the current task; the
+/// values must have been checked (user addresses, rseq alignment).
+pub fn set_thread(t: &Thread) {
+    // SAFETY: `t` is readable; acts on the current task.
+    unsafe { bindings::ssi_ghost_thread_set(t) };
+}

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! ssi-restart FILE: restart the process checkpointed in FILE on this node
+//! with its PID (free while the original is gone: PIDs are global). The
+//! process becomes a child of ssi-restart, uses its standard input and
+//! outputs, and ssi-restart exits with its status.
+
+use ssi_ghost_tools::*;
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+use std::process::exit;
+
+fn fail(msg: String) -> ! {
+    eprintln!("ssi-restart: {msg}");
+    exit(1)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [file] = &args[..] else {
+        eprintln!("usage: ssi-restart FILE");
+        exit(2)
+    };
+    let mut f = File::open(file).unwrap_or_else(|e| fail(format!("{file}: {e}")));
+    let mut h = [0u8; 16];
+    if f.read_exact(&mut h).is_err() || &h[..8] != b"SSIGHOST" {
+        fail(format!("{file}: not a checkpoint (bad header)"));
+    }
+    let pid = u32::from_le_bytes(h[12..16].try_into().unwrap()) & 0x00ff_ffff;
+    if Path::new(&format!("/proc/{pid}")).exists() {
+        fail(format!(
+            "PID {pid} is in use in the cluster (is the original still running?)"
+        ));
+    }
+    let dev = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(DEVICE)
+        .unwrap_or_else(|e| fail(format!("{DEVICE}: {e} (is ssi_ghost.ko loaded?)")));
+    // Where the child reports a refused restart: its own memory is gone
+    // once the restart succeeds.
+    // SAFETY: a new shared anonymous page; no pointer is passed in.
+    let page = unsafe { syscall(SYS_MMAP, [0, 4096, 3, 0x21, usize::MAX, 0]) };
+    let page = check(page).unwrap_or_else(|e| fail(format!("mmap: {e}"))) as *mut u8;
+    let tid: [u64; 1] = [u64::from(pid)];
+    let mut cargs = [0u64; 11];
+    cargs[4] = 17; // exit_signal: SIGCHLD
+    cargs[8] = tid.as_ptr() as u64; // set_tid
+    cargs[9] = 1; // set_tid_size
+                  // SAFETY: `cargs` is a `struct clone_args` (88 bytes) that outlives the
+                  // call; without CLONE_VM the child gets a copy of this address space
+                  // (fork semantics).
+    let ret = unsafe { syscall(SYS_CLONE3, [cargs.as_ptr() as usize, 88, 0, 0, 0, 0]) };
+    match check(ret) {
+        Err(e) if e.raw_os_error() == Some(17) => fail(format!("PID {pid} is in use on this node")),
+        Err(e) if e.raw_os_error() == Some(1) => fail(format!(
+            "cannot create PID {pid}: {e} (needs CAP_CHECKPOINT_RESTORE: run as root)"
+        )),
+        Err(e) => fail(format!("clone3 with PID {pid}: {e}")),
+        Ok(0) => {
+            let mut arg = [0u8; 24];
+            arg[0..4].copy_from_slice(&f.as_raw_fd().to_le_bytes());
+            arg[4..8].copy_from_slice(&dev.as_raw_fd().to_le_bytes());
+            // SAFETY: `arg` is 24 writable bytes, the ioctl's argument.
+            let ret = unsafe {
+                syscall(
+                    SYS_IOCTL,
+                    [
+                        dev.as_raw_fd() as usize,
+                        IOC_RESTORE_SELF as usize,
+                        arg.as_mut_ptr() as usize,
+                        0,
+                        0,
+                        0,
+                    ],
+                )
+            };
+            // Only a refused restart comes back here.
+            // SAFETY: `page` is the shared page mapped above, 4096 bytes.
+            unsafe {
+                let out = core::slice::from_raw_parts_mut(page, 24);
+                out[0..8].copy_from_slice(&(ret as i64).to_le_bytes());
+                out[8..24].copy_from_slice(&arg[8..24]);
+                syscall(SYS_EXIT_GROUP, [127, 0, 0, 0, 0, 0]);
+            }
+            unreachable!()
+        }
+        Ok(child) => {
+            let mut status: i32 = 0;
+            loop {
+                // SAFETY: `status` is writable.
+                let r = unsafe {
+                    syscall(
+                        SYS_WAIT4,
+                        [child, &mut status as *mut i32 as usize, 0, 0, 0, 0],
+                    )
+                };
+                if r != -4 {
+                    break;
+                }
+            }
+            // SAFETY: the shared page, written by the child before it exited.
+            let rep = unsafe { core::slice::from_raw_parts(page, 24) };
+            let err = i64::from_le_bytes(rep[0..8].try_into().unwrap());
+            if err < 0 {
+                let e = std::io::Error::from_raw_os_error(-err as i32);
+                let reason = u32::from_le_bytes(rep[8..12].try_into().unwrap());
+                let detail = u64::from_le_bytes(rep[16..24].try_into().unwrap());
+                let why = reason_text(reason, detail);
+                if why.is_empty() {
+                    fail(format!("cannot restart PID {pid}: {e}"));
+                }
+                fail(format!("cannot restart PID {pid}: {why} ({e})"));
+            }
+            if status & 0x7f == 0 {
+                exit((status >> 8) & 0xff);
+            }
+            eprintln!("ssi-restart: PID {pid} killed by signal {}", status & 0x7f);
+            exit(128 + (status & 0x7f));
+        }
+    }
+}

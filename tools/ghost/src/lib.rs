@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! What `ssi-checkpoint` and `ssi-restart` share: raw system calls (no
+//! libc crate), the ioctls of `/dev/ssi/ghost`, and the refusal messages.
+//! The ABI is documented in Documentation/ssi/ghost.rst.
+
+use std::io;
+
+pub const DEVICE: &str = "/dev/ssi/ghost";
+
+const fn iowr(nr: u32, size: u32) -> u32 {
+    (3 << 30) | (size << 16) | ((b'S' as u32) << 8) | nr
+}
+pub const IOC_DUMP: u32 = iowr(0x40, 32);
+pub const IOC_RESTORE_SELF: u32 = iowr(0x41, 24);
+pub const DUMP_STOP: u32 = 1;
+
+pub const SYS_MMAP: usize = 9;
+pub const SYS_IOCTL: usize = 16;
+pub const SYS_WAIT4: usize = 61;
+pub const SYS_EXIT_GROUP: usize = 231;
+pub const SYS_CLONE3: usize = 435;
+
+/// A raw system call; returns the kernel's value (negative errno on error).
+///
+/// # Safety
+///
+/// The arguments must be valid for system call `n`.
+pub unsafe fn syscall(n: usize, a: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the x86_64 system call convention; the caller vouches for
+    // the arguments.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") n as isize => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack)
+        );
+    }
+    ret
+}
+
+pub fn check(ret: isize) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::from_raw_os_error(-ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// Why the kernel refused (the `reason` and `detail` of the ioctls).
+pub fn reason_text(reason: u32, detail: u64) -> String {
+    match reason {
+        1 => format!("it has {detail} threads; only sequential processes can be checkpointed"),
+        2 => format!("it holds a pipe (fd {detail}); pipes cannot be carried yet"),
+        3 => format!("it holds a socket (fd {detail}); sockets cannot be carried yet"),
+        4 => format!(
+            "fd {detail} is neither a regular file nor a character device (eventfd, epoll, directory...)"
+        ),
+        5 => format!("it has a shared writable mapping at {detail:#x}"),
+        6 => format!("it uses shared memory (SysV shm, memfd or shared anonymous) at {detail:#x}"),
+        7 => "it is a kernel thread".into(),
+        8 => "it is stopped or traced; continue it first".into(),
+        9 => "a process cannot checkpoint itself".into(),
+        10 => format!("it maps device memory at {detail:#x}"),
+        11 => format!("the checkpoint file is malformed or truncated (at byte {detail})"),
+        12 => format!("the checkpoint is of PID {detail}, not of the restoring process"),
+        13 => format!("a file mapped at {detail:#x} is missing on this node"),
+        14 => "its FPU state does not fit this CPU".into(),
+        _ => String::new(),
+    }
+}
