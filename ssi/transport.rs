@@ -179,11 +179,29 @@ fn topology_loop(core: Arc<Core>) {
 
 /// Every member hears from every other at least twice per failure timeout,
 /// which keeps `nodes`' last-heard ages meaningful.
+///
+/// A node that stays without its coordinator's view for a period asks for
+/// it again (`Membership::stalled`): a lost view or ask must not leave it
+/// joining for ever.
 fn heartbeat_loop(core: Arc<Core>) {
+    let mut stalled_on = None;
     while !core.closing() {
         let cpus = crate::tasks::local_cpus().to_le_bytes();
         let _ = core.send(Kind::Oneway, SERVICE_HEARTBEAT, 0, 0, 0, &cpus);
-        let period = core.state.lock().failure_timeout_ms / 2;
+        let (period, stalled) = {
+            let s = core.state.lock();
+            let stalled = if s.detached {
+                None
+            } else {
+                s.membership.stalled()
+            };
+            (s.failure_timeout_ms / 2, stalled)
+        };
+        if let Some(c) = stalled.filter(|&c| stalled_on == Some(c)) {
+            pr_info!("no view from coordinator {} yet: asking again\n", c);
+            let _ = core.send(Kind::Ask, 0, c, 0, 0, &[]);
+        }
+        stalled_on = stalled;
         kthread::sleep_ms(period.max(25));
     }
 }

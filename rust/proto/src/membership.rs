@@ -184,6 +184,16 @@ impl Membership {
         self.candidates().first().unwrap_or(self.me)
     }
 
+    /// The coordinator to ask again for its view, when this node holds no
+    /// view of its coordinator that includes it: a view or an ask was lost
+    /// (TIPC drops a datagram that a full or not yet bound socket refuses).
+    /// The core asks when this stays so for a heartbeat period.
+    pub fn stalled(&self) -> Option<u8> {
+        let c = self.coordinator();
+        (c != self.me && (self.view.coord != c || !self.view.members.contains(self.me)))
+            .then_some(c)
+    }
+
     /// After a change of coordinator, adopts the newest view it sent.
     fn settle(&mut self) {
         if let Some(p) = self.pending {
@@ -377,6 +387,26 @@ mod tests {
         assert_eq!(b.on_view(1, va), Out::Idle);
         assert_eq!(a.view(), b.view());
         assert_eq!(a.view().members, set(&[1, 2]));
+    }
+
+    #[test]
+    fn a_lost_view_is_asked_for_again() {
+        let mut a = Membership::new(1);
+        let mut b = Membership::new(2);
+        assert_eq!(a.stalled(), None);
+        // a's view is lost on its way to b.
+        let Out::Propose(_) = a.peer_up(2) else {
+            panic!("1 is coordinator")
+        };
+        assert_eq!(b.peer_up(1), Out::Ask(1));
+        assert_eq!(b.stalled(), Some(1));
+        let Out::Propose(v) = a.on_ask(2) else {
+            panic!("the coordinator answers an ask")
+        };
+        assert_eq!(b.on_view(1, v), Out::Idle);
+        assert_eq!(b.stalled(), None);
+        assert_eq!(a.view(), b.view());
+        assert_eq!(a.stalled(), None);
     }
 
     #[test]
