@@ -15,6 +15,7 @@ pub const IOC_RESTORE_SELF: u32 = iowr(0x41, 24);
 pub const DUMP_STOP: u32 = 1;
 
 pub const SYS_MMAP: usize = 9;
+pub const SYS_RT_SIGPROCMASK: usize = 14;
 pub const SYS_IOCTL: usize = 16;
 pub const SYS_WAIT4: usize = 61;
 pub const SYS_EXIT_GROUP: usize = 231;

@@ -43,6 +43,26 @@ fn main() {
     // SAFETY: a new shared anonymous page; no pointer is passed in.
     let page = unsafe { syscall(SYS_MMAP, [0, 4096, 3, 0x21, usize::MAX, 0]) };
     let page = check(page).unwrap_or_else(|e| fail(format!("mmap: {e}"))) as *mut u8;
+    // Signals sent to the PID while it is being restored wait until the
+    // restore installed the ghost's handlers and mask: the child starts
+    // with every signal blocked (SIGKILL and SIGSTOP excepted).
+    let all: u64 = !0;
+    let mut old: u64 = 0;
+    // SAFETY: both sets are 8 bytes and valid for the call.
+    let r = unsafe {
+        syscall(
+            SYS_RT_SIGPROCMASK,
+            [
+                2,
+                &all as *const u64 as usize,
+                &mut old as *mut u64 as usize,
+                8,
+                0,
+                0,
+            ],
+        )
+    };
+    check(r).unwrap_or_else(|e| fail(format!("sigprocmask: {e}")));
     let tid: [u64; 1] = [u64::from(pid)];
     let mut cargs = [0u64; 11];
     cargs[4] = 17; // exit_signal: SIGCHLD
@@ -87,6 +107,13 @@ fn main() {
             unreachable!()
         }
         Ok(child) => {
+            // SAFETY: `old` is the 8-byte set saved above.
+            unsafe {
+                syscall(
+                    SYS_RT_SIGPROCMASK,
+                    [2, &old as *const u64 as usize, 0, 8, 0, 0],
+                )
+            };
             let mut status: i32 = 0;
             loop {
                 // SAFETY: `status` is writable.
