@@ -417,7 +417,7 @@ pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
 pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
     let payload = KVec::from_elem(0x5au8, size as usize, GFP_KERNEL)?;
     // Start from zero at the sink.
-    call(core, dst, SERVICE_SINK_COUNT, &[], 5000)?;
+    sink_count(core, dst, 5000)?;
     let start = now_ns();
     let mut send_errors = 0u32;
     for _ in 0..count {
@@ -428,16 +428,9 @@ pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
             send_errors += 1;
         }
     }
-    let (status, resp) = call(core, dst, SERVICE_SINK_COUNT, &[], 30_000)?;
+    // The count answer follows the messages on the same link.
+    let (msgs, bytes) = sink_count(core, dst, 30_000)?;
     let total_us = (now_ns() - start) / 1000;
-    if status != 0 || resp.len() != 16 {
-        return Err(EIO);
-    }
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&resp[..8]);
-    let msgs = u64::from_le_bytes(w);
-    w.copy_from_slice(&resp[8..]);
-    let bytes = u64::from_le_bytes(w);
     let mut report = [0u8; 200];
     let mut out = ShowBuf::new(&mut report);
     let _ = writeln!(
@@ -451,6 +444,21 @@ pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
     Ok(())
 }
 
+/// The sink messages and bytes `dst` counted from this node since the
+/// last ask (which resets them).
+fn sink_count(core: &Core, dst: u8, timeout_ms: u32) -> Result<(u64, u64)> {
+    let (status, resp) = call(core, dst, SERVICE_SINK_COUNT, &[], timeout_ms)?;
+    if status != 0 || resp.len() != 16 {
+        return Err(EIO);
+    }
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&resp[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    Ok((word(0), word(8)))
+}
+
 /// Chunks in flight in a `bulk` transfer.
 pub(crate) const BULK_WINDOW: usize = MAX_WINDOW;
 
@@ -458,7 +466,7 @@ pub(crate) const BULK_WINDOW: usize = MAX_WINDOW;
 /// (every chunk acknowledged), then asks how many arrived, and leaves a
 /// report for the `ping` knob.
 pub(crate) fn bulk(core: &Core, dst: u8, count: u32, size: u32) -> Result {
-    call(core, dst, SERVICE_SINK_COUNT, &[], 5000)?;
+    sink_count(core, dst, 5000)?;
     let size = (size as usize).clamp(1, wire::MAX_PAYLOAD);
     let mut left = count;
     let start = now_ns();
@@ -471,15 +479,7 @@ pub(crate) fn bulk(core: &Core, dst: u8, count: u32, size: u32) -> Result {
         Ok(size)
     })?;
     let total_us = (now_ns() - start) / 1000;
-    let (status, resp) = call(core, dst, SERVICE_SINK_COUNT, &[], 5000)?;
-    if status != 0 || resp.len() != 16 {
-        return Err(EIO);
-    }
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&resp[..8]);
-    let msgs = u64::from_le_bytes(w);
-    w.copy_from_slice(&resp[8..]);
-    let bytes = u64::from_le_bytes(w);
+    let (msgs, bytes) = sink_count(core, dst, 5000)?;
     let mut report = [0u8; 200];
     let mut out = ShowBuf::new(&mut report);
     let _ = writeln!(

@@ -22,11 +22,11 @@ unsafe extern "C" fn tramp<F: FnMut() -> Result>(arg: *mut c_void) -> i32 {
 /// if the caller is killed before `f` started.
 pub fn call_in<F: FnMut() -> Result + Send>(task: &TaskRef, stop: bool, mut f: F) -> Result {
     let arg: *mut F = &mut f;
+    let (t, cb) = (task.as_ptr(), Some(tramp::<F> as _));
     // SAFETY: `task` is live (a counted reference); `tramp::<F>` and `arg`
     // stay valid until `ssi_ghost_call` returns, which is after `f` ran or
     // was cancelled.
-    let ret =
-        unsafe { bindings::ssi_ghost_call(task.as_ptr(), Some(tramp::<F>), arg.cast(), stop) };
+    let ret = unsafe { bindings::ssi_ghost_call(t, cb, arg.cast(), stop) };
     if ret < 0 {
         Err(Error::from_errno(ret))
     } else {
