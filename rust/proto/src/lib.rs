@@ -12,5 +12,6 @@ pub mod knob;
 pub mod membership;
 pub mod node_id;
 pub mod procfs;
+pub mod rfile;
 pub mod task;
 pub mod wire;
