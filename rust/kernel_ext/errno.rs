@@ -41,3 +41,8 @@ pub fn ehostdown() -> Error {
 pub fn eoverflow() -> Error {
     errno(bindings::EOVERFLOW)
 }
+
+/// `ESPIPE`: no position (a pipe, a terminal).
+pub fn espipe() -> Error {
+    Error::from_errno(-29)
+}
