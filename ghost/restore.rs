@@ -73,6 +73,7 @@ struct State {
     fpu: KVVec<u8>,
     thread: Option<ThreadState>,
     areas: KVec<(u64, u64)>,
+    files: crate::files::Files,
 }
 
 fn bad(a: &mut RestoreArg, reason: Reason, detail: u64) -> Error {
@@ -111,6 +112,7 @@ fn check(f: &FdFile, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
         fpu: KVVec::new(),
         thread: None,
         areas: KVec::new(),
+        files: crate::files::Files::new(),
     };
     let mut r = Reader::new(FileSource { f, pos: 0 }).map_err(|_| bad(a, Reason::BadStream, 0))?;
     // Page contents are any bytes: this pass checks where they go only.
@@ -171,6 +173,13 @@ fn check(f: &FdFile, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
                 st.fpu.extend_from_slice(b, GFP_KERNEL)?;
             }
             Item::Thread(t) => st.thread = Some(t),
+            Item::File(f) => st
+                .files
+                .prepare(&f, crate::files::Policy::Checkpoint)
+                .map_err(|r| {
+                    (a.reason, a.detail) = (r.reason, r.detail);
+                    r.error
+                })?,
             Item::Unsupported(_) => return Err(bad(a, Reason::BadStream, at)),
             Item::End => break,
         }
@@ -310,6 +319,15 @@ pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
     drop(f);
     file::close_fd(a.fd);
     file::close_fd(a.dev_fd);
+    if let Err(e) = st.files.install() {
+        pr_err!(
+            "restore of pid {}: open files: {:?}\n",
+            task::current_pid(),
+            e
+        );
+        task::kill_current();
+        return Err(e);
+    }
     pr_info!(
         "pid {} restored in {} ms (both passes over the stream)\n",
         task::current_pid(),

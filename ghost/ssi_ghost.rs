@@ -23,7 +23,9 @@ mod proto;
 mod ssi_api;
 
 mod dump;
+mod files;
 mod restore;
+mod rfile;
 
 use kernel_ext::chrdev::{FileOps, Operations, Registration};
 
@@ -40,6 +42,10 @@ pub(crate) const IOC_DUMP: u32 = kernel::ioctl::_IOWR::<[u8; DumpArg::LEN]>(b'S'
 /// `_IOWR('S', 0x41, struct ssi_ghost_restore)`.
 pub(crate) const IOC_RESTORE_SELF: u32 =
     kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x41);
+
+/// `_IOWR('S', 0x42, struct ssi_ghost_getfd)`.
+pub(crate) const IOC_GETFD: u32 =
+    kernel::ioctl::_IOWR::<[u8; rfile::GetFdArg::LEN]>(b'S' as u32, 0x42);
 
 /// `DUMP` flag: kill the process after a successful dump.
 pub(crate) const DUMP_STOP: u32 = 1;
@@ -82,6 +88,8 @@ pub(crate) enum Reason {
     /// The FPU state does not fit this CPU.
     Fpu = 14,
 }
+// An open file that cannot be reopened is `MissingFile` (detail:
+// `files::FD_DETAIL | fd`) or `OtherFile` (detail: fd).
 
 /// Arguments of `DUMP`.
 pub(crate) struct DumpArg {
@@ -202,6 +210,16 @@ impl Operations for Dev {
                 }
                 ret.map(|_| 0)
             }
+            IOC_GETFD => {
+                let (mut r, mut w) = UserSlice::new(arg, rfile::GetFdArg::LEN).reader_writer();
+                let mut b = [0u8; rfile::GetFdArg::LEN];
+                r.read_slice(&mut b)?;
+                let mut a = rfile::GetFdArg::decode(&b);
+                let fd = rfile::getfd(&mut a)?;
+                // The fd is the caller's now, whatever the copy-out does.
+                let _ = w.write_slice(&a.encode());
+                Ok(fd as isize)
+            }
             _ => Err(ENOTTY),
         }
     }
@@ -211,16 +229,21 @@ static FOPS: FileOps<Dev> = FileOps::new(&THIS_MODULE);
 
 struct Ghost {
     _dev: Registration<Dev>,
+    _rfile: rfile::Registration,
 }
 
 impl kernel::Module for Ghost {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let rfile = rfile::start()?;
         let mut dev = Registration::new(&FOPS, c_str!("ssi_ghost"), 1, Arc::new(Dev, GFP_KERNEL)?)?;
         dev.create(0, fmt!("ssi!ghost"))?;
         match ssi_api::node_id() {
             Some(id) => pr_info!("loaded on node {}, /dev/ssi/ghost\n", id.get()),
             None => pr_info!("loaded, node id unset, /dev/ssi/ghost\n"),
         }
-        Ok(Ghost { _dev: dev })
+        Ok(Ghost {
+            _dev: dev,
+            _rfile: rfile,
+        })
     }
 }
