@@ -87,6 +87,7 @@ pub(crate) enum Policy {
     Checkpoint,
     /// A migration from `node`, where process `pid` (the stub) still holds
     /// every file: each becomes a remote file to it (stdio included).
+    #[allow(dead_code)] // For the migration's restore.
     Migration { node: u8, pid: u32 },
 }
 

@@ -61,11 +61,6 @@ fn generation(node: u8) -> u32 {
     GENERATION[usize::from(node)].load(Ordering::Acquire)
 }
 
-/// Malformed requests refused so far.
-pub(crate) fn bad_requests() -> u64 {
-    BAD_REQUESTS.load(Ordering::Relaxed)
-}
-
 /// The cookie of an open file: its identity, hidden, never 0.
 fn cookie_of(f: &FdFile) -> u64 {
     let c = (f.identity() ^ SECRET.load(Ordering::Relaxed)).rotate_left(17);
@@ -375,6 +370,7 @@ pub(crate) fn open_remote(node: u8, pid: u32, fd: u32, flags: u32) -> Result<New
 /// `remote_fd` of process `pid` on node `node` (replacing what was there),
 /// with the access mode, `O_NONBLOCK` and `O_CLOEXEC` of `open_flags`.
 /// Errors as [`open_remote`]'s; nothing changes on error.
+#[allow(dead_code)] // For the migration's restore.
 pub(crate) fn install_remote(
     fd_number: u32,
     node: u8,

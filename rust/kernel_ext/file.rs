@@ -279,14 +279,14 @@ impl FdFile {
     /// Whether `pread`/`pwrite` and `lseek` work on it.
     pub fn can_pread(&self) -> bool {
         // SAFETY: an open file; a plain word.
-        unsafe { (*self.ptr).f_mode }
-        &FMODE_PREAD != 0
+        let mode = unsafe { (*self.ptr).f_mode };
+        mode & FMODE_PREAD != 0
     }
 
     pub fn can_seek(&self) -> bool {
         // SAFETY: as above.
-        unsafe { (*self.ptr).f_mode }
-        &FMODE_LSEEK != 0
+        let mode = unsafe { (*self.ptr).f_mode };
+        mode & FMODE_LSEEK != 0
     }
 
     /// An identity of the open file (not of the fd) while it is open: its
