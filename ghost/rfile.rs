@@ -318,7 +318,8 @@ pub(crate) fn origin_of(f: &FdFile) -> Option<Origin> {
 }
 
 /// A new remote file for fd `fd` of process `pid` on node `node`, open
-/// with the access mode and `O_NONBLOCK` of `flags`, for the current task
+/// with the access mode (`O_ACCMODE`: the file's own) and `O_NONBLOCK` of
+/// `flags`, for the current task
 /// (its ids and `CAP_SYS_PTRACE` are what the serving node checks).
 /// `ESRCH`, `EBADF`, `EPERM` from the serving node; `EHOSTDOWN` if `node`
 /// is not a member; `EREMOTE` if that fd is itself a remote file.
@@ -350,20 +351,17 @@ pub(crate) fn open_remote(node: u8, pid: u32, fd: u32, flags: u32) -> Result<New
     let mut answer = [0u8; Info::LEN];
     let got = remote.call(&req[..n], &mut answer)?;
     let info = Info::decode(answer.get(..got).ok_or(EIO)?).ok_or(EIO)?;
-    // The access the file allows, at most.
-    let acc = flags & bindings::O_ACCMODE;
+    // The access the file allows, at most (`O_ACCMODE`: the file's own).
     let has = info.flags & bindings::O_ACCMODE;
-    if acc != has && has != bindings::O_RDWR {
-        return Err(EACCES);
-    }
+    let acc = match flags & bindings::O_ACCMODE {
+        bindings::O_ACCMODE => has,
+        a if a == has || has == bindings::O_RDWR => a,
+        _ => return Err(EACCES),
+    };
     target.cookie = info.cookie;
     remote.target = target;
     remote.caps = info.caps;
-    NewFile::new(
-        &FOPS,
-        remote,
-        flags & (bindings::O_ACCMODE | bindings::O_NONBLOCK),
-    )
+    NewFile::new(&FOPS, remote, acc | (flags & bindings::O_NONBLOCK))
 }
 
 /// Makes fd `fd_number` of the current task a remote file for fd
@@ -383,7 +381,8 @@ pub(crate) fn install_remote(
 }
 
 /// Arguments of `GETFD`: `u32 node, u32 pid, s32 fd, u32 flags` in
-/// (flags: `O_CLOEXEC` and the access mode), `s32 new_fd` out.
+/// (flags: `O_CLOEXEC` and the access mode, 3 for the file's own), `s32
+/// new_fd` out.
 pub(crate) struct GetFdArg {
     pub(crate) node: u32,
     pub(crate) pid: u32,
@@ -425,7 +424,7 @@ pub(crate) fn getfd(a: &mut GetFdArg) -> Result<u32> {
         return Err(EPERM);
     }
     let known = bindings::O_CLOEXEC | bindings::O_ACCMODE | bindings::O_NONBLOCK;
-    if a.flags & !known != 0 || a.flags & bindings::O_ACCMODE == bindings::O_ACCMODE {
+    if a.flags & !known != 0 {
         return Err(EINVAL);
     }
     let node = u8::try_from(a.node).map_err(|_| EINVAL)?;

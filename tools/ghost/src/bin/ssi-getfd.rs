@@ -3,7 +3,8 @@
 //! (default FD) being fd FD of process PID on node NODE, through remote
 //! file access (as pidfd_getfd() across nodes; root only). Reads, writes
 //! and seeks on it act on the process's own open file there: its shared
-//! offset, O_APPEND. -r/-w ask for read-only or write-only access.
+//! offset, O_APPEND. It has the file's access mode, or read-only or
+//! write-only with -r/-w.
 
 use ssi_ghost_tools::*;
 use std::fs::OpenOptions;
@@ -18,7 +19,7 @@ fn usage() -> ! {
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mut access = 2u32; // O_RDWR
+    let mut access = 3u32; // the file's own access mode
     match args.first().map(String::as_str) {
         Some("-r") => {
             access = 0;
