@@ -23,7 +23,9 @@ mod proto;
 mod ssi_api;
 
 mod dump;
+mod migrate;
 mod restore;
+mod stream;
 
 use kernel_ext::chrdev::{FileOps, Operations, Registration};
 
@@ -40,6 +42,14 @@ pub(crate) const IOC_DUMP: u32 = kernel::ioctl::_IOWR::<[u8; DumpArg::LEN]>(b'S'
 /// `_IOWR('S', 0x41, struct ssi_ghost_restore)`.
 pub(crate) const IOC_RESTORE_SELF: u32 =
     kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x41);
+
+/// `_IOWR('S', 0x42, struct ssi_ghost_migrate)`.
+pub(crate) const IOC_MIGRATE: u32 =
+    kernel::ioctl::_IOWR::<[u8; MigrateArg::LEN]>(b'S' as u32, 0x42);
+/// `_IOWR('S', 0x43, struct ssi_ghost_restore)`: the loader started for a
+/// migrated process becomes it.
+pub(crate) const IOC_RESTORE_MIGRATED: u32 =
+    kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x43);
 
 /// `DUMP` flag: kill the process after a successful dump.
 pub(crate) const DUMP_STOP: u32 = 1;
@@ -81,6 +91,37 @@ pub(crate) enum Reason {
     MissingFile = 13,
     /// The FPU state does not fit this CPU.
     Fpu = 14,
+    /// The process runs on another node (detail: which); this node keeps
+    /// its stub.
+    Migrated = 15,
+}
+
+impl Reason {
+    /// The reason of a wire value (`None` for unknown ones).
+    pub(crate) fn from_u32(v: u32) -> Self {
+        use Reason::*;
+        [
+            None,
+            Threads,
+            Pipe,
+            Socket,
+            OtherFile,
+            SharedMapping,
+            SharedMemory,
+            KernelThread,
+            Stopped,
+            OwnProcess,
+            DeviceMapping,
+            BadStream,
+            OtherPid,
+            MissingFile,
+            Fpu,
+            Migrated,
+        ]
+        .get(v as usize)
+        .copied()
+        .unwrap_or(None)
+    }
 }
 
 /// Arguments of `DUMP`.
@@ -158,6 +199,43 @@ impl RestoreArg {
     }
 }
 
+/// Arguments of `MIGRATE`.
+pub(crate) struct MigrateArg {
+    pub(crate) pid: u32,
+    /// The destination node.
+    pub(crate) node: u32,
+    pub(crate) flags: u32,
+    pub(crate) reason: Reason,
+    pub(crate) detail: u64,
+}
+
+impl MigrateArg {
+    pub(crate) const LEN: usize = 24;
+
+    fn read(r: &mut UserSliceReader) -> Result<Self> {
+        let mut b = [0u8; Self::LEN];
+        r.read_slice(&mut b)?;
+        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        Ok(MigrateArg {
+            pid: w(0),
+            node: w(4),
+            flags: w(8),
+            reason: Reason::None,
+            detail: 0,
+        })
+    }
+
+    fn write(&self, w: &mut UserSliceWriter) -> Result {
+        let mut b = [0u8; Self::LEN];
+        b[0..4].copy_from_slice(&self.pid.to_le_bytes());
+        b[4..8].copy_from_slice(&self.node.to_le_bytes());
+        b[8..12].copy_from_slice(&self.flags.to_le_bytes());
+        b[12..16].copy_from_slice(&(self.reason as u32).to_le_bytes());
+        b[16..24].copy_from_slice(&self.detail.to_le_bytes());
+        w.write_slice(&b)
+    }
+}
+
 /// The device's operations.
 struct Dev;
 
@@ -202,6 +280,22 @@ impl Operations for Dev {
                 }
                 ret.map(|_| 0)
             }
+            IOC_MIGRATE => {
+                let (mut r, mut w) = UserSlice::new(arg, MigrateArg::LEN).reader_writer();
+                let mut a = MigrateArg::read(&mut r)?;
+                let ret = migrate::migrate(&mut a);
+                a.write(&mut w)?;
+                ret.map(|_| 0)
+            }
+            IOC_RESTORE_MIGRATED => {
+                let (mut r, mut w) = UserSlice::new(arg, RestoreArg::LEN).reader_writer();
+                let mut a = RestoreArg::read(&mut r)?;
+                let ret = migrate::restore_migrated(&mut a);
+                if ret.is_err() {
+                    let _ = a.write(&mut w);
+                }
+                ret.map(|_| 0)
+            }
             _ => Err(ENOTTY),
         }
     }
@@ -210,17 +304,23 @@ impl Operations for Dev {
 static FOPS: FileOps<Dev> = FileOps::new(&THIS_MODULE);
 
 struct Ghost {
+    // Dropped first: no ioctl runs once the device is gone.
     _dev: Registration<Dev>,
+    _migration: migrate::Running,
 }
 
 impl kernel::Module for Ghost {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let migration = migrate::Running::start()?;
         let mut dev = Registration::new(&FOPS, c_str!("ssi_ghost"), 1, Arc::new(Dev, GFP_KERNEL)?)?;
         dev.create(0, fmt!("ssi!ghost"))?;
         match ssi_api::node_id() {
             Some(id) => pr_info!("loaded on node {}, /dev/ssi/ghost\n", id.get()),
             None => pr_info!("loaded, node id unset, /dev/ssi/ghost\n"),
         }
-        Ok(Ghost { _dev: dev })
+        Ok(Ghost {
+            _dev: dev,
+            _migration: migration,
+        })
     }
 }

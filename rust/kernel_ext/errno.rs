@@ -41,3 +41,8 @@ pub fn ehostdown() -> Error {
 pub fn eoverflow() -> Error {
     errno(bindings::EOVERFLOW)
 }
+
+/// Object is remote (here: the process runs on another node).
+pub fn eremote() -> Error {
+    errno(bindings::EREMOTE)
+}
