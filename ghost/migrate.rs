@@ -570,6 +570,10 @@ pub(crate) fn migrate(a: &mut MigrateArg) -> Result {
         return Err(crate::kernel_ext::errno::eremote());
     }
     let t = TaskRef::get(a.pid)?;
+    if !t.may_migrate() {
+        a.reason = Reason::NoMigrate;
+        return Err(EPERM);
+    }
     let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
     let mut d = DumpArg {
         pid: a.pid,
@@ -674,6 +678,23 @@ pub(crate) fn migrate(a: &mut MigrateArg) -> Result {
             Err(e)
         }
     }
+}
+
+/// `MAY_MIGRATE`: reads (`flags` 0), forbids (1) or allows (2) the
+/// migration of `a.pid` and of the processes it will fork. Its owner or
+/// root may read and forbid; allowing again takes root
+/// (`CAP_CHECKPOINT_RESTORE`). `a.detail` is 1 if it may be migrated.
+pub(crate) fn may_migrate(a: &mut MigrateArg) -> Result {
+    let t = TaskRef::get(a.pid)?;
+    match a.flags {
+        0 => {}
+        1 => t.set_may_migrate(false),
+        2 if crate::kernel_ext::cred::may_restore() => t.set_may_migrate(true),
+        2 => return Err(EPERM),
+        _ => return Err(EINVAL),
+    }
+    a.detail = u64::from(t.may_migrate());
+    Ok(())
 }
 
 /// Frees the stub's memory but the area of its arguments and environment
