@@ -39,6 +39,7 @@ programs:
 	cp tests/programs/tcpbench/target/x86_64-unknown-linux-gnu/release/tcpbench tests/programs/bin/
 	gcc -O2 -static -o tests/programs/bin/vecsum tests/programs/vecsum/vecsum.c
 	gcc -O2 -static -o tests/programs/bin/halfwrite tests/programs/halfwrite/halfwrite.c
+	gcc -O2 -static -o tests/programs/bin/selfmig tests/programs/selfmig/selfmig.c
 
 # User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart.
 ghost-tools:

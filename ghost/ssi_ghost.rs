@@ -58,6 +58,8 @@ pub(crate) const IOC_MAY_MIGRATE: u32 =
 
 /// `DUMP` flag: kill the process after a successful dump.
 pub(crate) const DUMP_STOP: u32 = 1;
+/// Internal check flag: the process is the caller (self-migration).
+pub(crate) const DUMP_SELF: u32 = 1 << 31;
 
 /// Why a checkpoint or a restart was refused (`reason` of the ioctl
 /// arguments; `detail` says more).
