@@ -38,6 +38,7 @@ programs:
 	@mkdir -p tests/programs/bin
 	cp tests/programs/tcpbench/target/x86_64-unknown-linux-gnu/release/tcpbench tests/programs/bin/
 	gcc -O2 -static -o tests/programs/bin/vecsum tests/programs/vecsum/vecsum.c
+	gcc -O2 -static -o tests/programs/bin/migbench tests/programs/migbench/migbench.c
 
 # User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart.
 ghost-tools:
