@@ -70,6 +70,7 @@ fuzz: setup
 bench: all
 	bench/core
 	bench/ps
+	bench/migration
 
 model-check:
 	cd rust/proto && cargo test --release -- --ignored --nocapture
