@@ -11,6 +11,12 @@
  *                                         when the receiver has read it all
  *                                         and closed (not when it is queued)
  *   migbench recv PORT                    one TCP connection to stdout
+ *   migbench put HOST PORT FILE...        the FILEs (relative paths) over one
+ *                                         TCP connection, sendfile(2) from
+ *                                         the page cache; ends as send does
+ *   migbench get PORT                     one put's FILEs, written under the
+ *                                         current directory (one level of
+ *                                         directories is created)
  *   migbench notify HOST PORT             connect and close
  *   migbench stamps MS PORT...            listen on every PORT at once, then
  *                                         print "PORT ms" when a connection
@@ -26,11 +32,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-static char buf[1 << 16];
+static char buf[1 << 20];
 
 static double now_ms(void)
 {
@@ -210,6 +220,111 @@ static int recv_from(const char *port)
 	return 0;
 }
 
+static int read_all(int fd, void *p, size_t n)
+{
+	char *c = p;
+
+	while (n) {
+		ssize_t r = read(fd, c, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		c += r;
+		n -= r;
+	}
+	return 0;
+}
+
+/* Per file: u32 name length, name, u64 size, bytes; a zero length ends. */
+static int put(const char *host, const char *port, int n, char **files)
+{
+	int fd = connect_to(host, port), i;
+	uint32_t end = 0;
+
+	if (fd < 0)
+		return die("connect");
+	for (i = 0; i < n; i++) {
+		int f = open(files[i], O_RDONLY);
+		struct stat st;
+		uint32_t len = strlen(files[i]);
+		uint64_t size;
+		off_t off = 0;
+
+		if (f < 0 || fstat(f, &st))
+			return die(files[i]);
+		size = st.st_size;
+		if (write_all(fd, (char *)&len, 4) || write_all(fd, files[i], len) ||
+		    write_all(fd, (char *)&size, 8))
+			return die("send");
+		while ((uint64_t)off < size) {
+			ssize_t w = sendfile(fd, f, &off, size - off);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return die("sendfile");
+		}
+		close(f);
+	}
+	if (write_all(fd, (char *)&end, 4))
+		return die("send");
+	shutdown(fd, SHUT_WR);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	return 0;
+}
+
+static int get(const char *port)
+{
+	int l = listen_on(port), fd;
+	char name[4096];
+
+	if (l < 0)
+		return die("listen");
+	fd = accept(l, NULL, NULL);
+	if (fd < 0)
+		return die("accept");
+	close(l);
+	for (;;) {
+		uint32_t len;
+		uint64_t size;
+		char *slash;
+		int f;
+
+		if (read_all(fd, &len, 4))
+			return die("recv");
+		if (!len)
+			break;
+		if (len >= sizeof(name) || read_all(fd, name, len) || read_all(fd, &size, 8))
+			return die("recv");
+		name[len] = 0;
+		slash = strchr(name, '/');
+		if (slash) {
+			*slash = 0;
+			mkdir(name, 0755);
+			*slash = '/';
+		}
+		f = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (f < 0)
+			return die(name);
+		while (size) {
+			ssize_t r = read(fd, buf, size < sizeof(buf) ? size : sizeof(buf));
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0 || write_all(f, buf, r))
+				return die("recv");
+			size -= r;
+		}
+		close(f);
+	}
+	close(fd);
+	return 0;
+}
+
 static int stamps(double ms, int n, char **ports)
 {
 	struct pollfd p[8];
@@ -265,6 +380,10 @@ int main(int argc, char **argv)
 		return send_to(argv[2], argv[3]);
 	if (!strcmp(c, "recv") && argc == 3)
 		return recv_from(argv[2]);
+	if (!strcmp(c, "put") && argc >= 5)
+		return put(argv[2], argv[3], argc - 4, argv + 4);
+	if (!strcmp(c, "get") && argc == 3)
+		return get(argv[2]);
 	if (!strcmp(c, "notify") && argc == 4) {
 		int fd = connect_to(argv[2], argv[3]);
 
@@ -276,6 +395,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "stamps") && argc >= 4)
 		return stamps(atof(argv[2]), argc - 3, argv + 3);
 	fprintf(stderr, "usage: migbench now | waitline FILE PREFIX MS | waitcomm PID NAME MS |\n"
-			"       send HOST PORT | recv PORT | notify HOST PORT | stamps MS PORT...\n");
+			"       send HOST PORT | recv PORT | put HOST PORT FILE... | get PORT |\n"
+			"       notify HOST PORT | stamps MS PORT...\n");
 	return 2;
 }
