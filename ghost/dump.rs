@@ -15,6 +15,7 @@ use crate::proto::ghost::{
     TaskInfo, ThreadState, Vma, HEADER_LEN, MAX_RUN_PAGES, PAGE, PATH_MAX, PROT_EXEC, PROT_READ,
     PROT_WRITE, SECTION_LEN, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES, VMA_SHARED,
 };
+use crate::stream::Chunks;
 use crate::{DumpArg, Reason, DUMP_STOP};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVVec},
@@ -49,9 +50,10 @@ fn odd_area(v: &mm::VmaInfo) -> Option<Reason> {
     }
 }
 
-fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64> {
+/// Refuses what cannot be carried, before anything is frozen.
+pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64> {
     let i = t.info();
-    if i.is_current {
+    if i.is_current && a.flags & crate::DUMP_SELF == 0 {
         return refuse(a, Reason::OwnProcess, 0, EINVAL);
     }
     if i.kthread {
@@ -88,25 +90,20 @@ fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64> {
 /// `DUMP`: checks the process, then writes its stream to `a.fd` from
 /// within it; returns the stream's length.
 pub(crate) fn dump(a: &mut DumpArg) -> Result<u64> {
+    if let Some(at) = crate::migrate::stub_at(a.pid) {
+        a.reason = Reason::Migrated;
+        a.detail = u64::from(at);
+        return Err(crate::kernel_ext::errno::eremote());
+    }
     let t = TaskRef::get(a.pid)?;
     let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
     check(&t, a, &mut path)?;
-    let out = FdFile::get(a.fd)?;
-    let mut w = Writer {
-        out,
-        pos: 0,
-        buf: KVVec::from_elem(
-            0u8,
-            SECTION_LEN + 12 + MAX_RUN_PAGES as usize * PAGE,
-            GFP_KERNEL,
-        )?,
-        path,
-        reason: Reason::None,
-        detail: 0,
-    };
+    let mut w = Writer::new(Out::File(FdFile::get(a.fd)?), path)?;
     let pid = a.pid;
     let t0 = kernel::time::Ktime::ktime_get();
-    let ret = task_work::call_in(&t, a.flags & DUMP_STOP != 0, || w.stream(pid));
+    let ret = task_work::call_in(&t, a.flags & DUMP_STOP != 0, || {
+        w.stream(pid, Purpose::Checkpoint)
+    });
     a.reason = w.reason;
     a.detail = w.detail;
     ret?;
@@ -119,15 +116,35 @@ pub(crate) fn dump(a: &mut DumpArg) -> Result<u64> {
     Ok(w.pos as u64)
 }
 
+/// Where a [`Writer`] writes.
+pub(crate) enum Out {
+    File(FdFile),
+    Mem(Chunks),
+}
+
+impl Out {
+    /// Writes all of `b` at `*pos`, advancing it.
+    fn write(&mut self, pos: &mut i64, b: &[u8]) -> Result {
+        match self {
+            Out::File(f) => f.write_all_at(pos, b),
+            Out::Mem(c) => {
+                c.append(b)?;
+                *pos += b.len() as i64;
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Writes a stream from within the process.
-struct Writer {
-    out: FdFile,
+pub(crate) struct Writer {
+    out: Out,
     pos: i64,
     /// One section: header and payload.
     buf: KVVec<u8>,
     path: KVVec<u8>,
-    reason: Reason,
-    detail: u64,
+    pub(crate) reason: Reason,
+    pub(crate) detail: u64,
 }
 
 fn prot_of(vm_flags: u64) -> u32 {
@@ -145,6 +162,34 @@ fn prot_of(vm_flags: u64) -> u32 {
 }
 
 impl Writer {
+    /// A writer to `out`; `path` is a buffer of `PATH_MAX + 1` bytes.
+    pub(crate) fn new(out: Out, path: KVVec<u8>) -> Result<Self> {
+        Ok(Writer {
+            out,
+            pos: 0,
+            buf: KVVec::from_elem(
+                0u8,
+                SECTION_LEN + 12 + MAX_RUN_PAGES as usize * PAGE,
+                GFP_KERNEL,
+            )?,
+            path,
+            reason: Reason::None,
+            detail: 0,
+        })
+    }
+
+    /// The stream written in memory.
+    pub(crate) fn chunks(&self) -> Option<&Chunks> {
+        match &self.out {
+            Out::Mem(c) => Some(c),
+            Out::File(_) => None,
+        }
+    }
+
+    fn put(&mut self, b: &[u8]) -> Result {
+        self.out.write(&mut self.pos, b)
+    }
+
     /// Writes a section whose `len`-byte payload is already in
     /// `buf[SECTION_LEN..]`.
     fn emit(&mut self, tag: Tag, len: usize) -> Result {
@@ -154,7 +199,7 @@ impl Writer {
         };
         self.buf[..SECTION_LEN].copy_from_slice(&sec.encode());
         let end = SECTION_LEN + len;
-        self.out.write_all_at(&mut self.pos, &self.buf[..end])
+        self.out.write(&mut self.pos, &self.buf[..end])
     }
 
     fn section(&mut self, tag: Tag, payload: &[u8]) -> Result {
@@ -163,7 +208,7 @@ impl Writer {
     }
 
     /// The stream of the current process (which is the one to dump).
-    fn stream(&mut self, pid: u32) -> Result {
+    pub(crate) fn stream(&mut self, pid: u32, purpose: Purpose) -> Result {
         // Threads may have appeared since the check.
         let i = TaskRef::get(pid)?.info();
         if i.threads != 1 {
@@ -172,13 +217,9 @@ impl Writer {
             return Err(eopnotsupp());
         }
         let node = crate::ssi_api::node_id().map_or(0, |n| n.get()) as u8;
-        let h = StreamHeader {
-            purpose: Purpose::Checkpoint,
-            node,
-            pid,
-        };
+        let h = StreamHeader { purpose, node, pid };
         let hb: [u8; HEADER_LEN] = h.encode();
-        self.out.write_all_at(&mut self.pos, &hb)?;
+        self.put(&hb)?;
 
         let th = signal::thread();
         let comm: [u8; 16] = th.comm.map(|c| c as u8);

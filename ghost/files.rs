@@ -85,9 +85,11 @@ pub(crate) enum Policy {
     /// when the path is missing here); fds 0-2 that were devices are left
     /// as the restarting process has them (`ssi-restart`'s).
     Checkpoint,
-    /// A migration from `node`, where process `pid` (the stub) still holds
-    /// every file: each becomes a remote file to it (stdio included).
-    #[allow(dead_code)] // For the migration's restore.
+    /// A migration from `node` (the stream's writer), where process `pid`
+    /// (the stub) still holds every file of its own: each becomes a remote
+    /// file to it (stdio included). Remote files stay remote to their
+    /// origin, or are left in place when that is this node (a process back
+    /// home is restored into its stub, which holds them).
     Migration { node: u8, pid: u32 },
 }
 
@@ -133,7 +135,10 @@ impl Files {
     /// Opens the file of `d` as `policy` says, to be installed later.
     pub(crate) fn prepare(&mut self, d: &FileDesc<'_>, policy: Policy) -> Result<(), Refusal> {
         let nomem = |_| refuse(Reason::BadStream, d.fd, ENOMEM);
+        let me = crate::ssi_api::node_id().map_or(0, |n| n.get() as u8);
         let opened = match (d.kind, policy) {
+            // Back home: the stub it is restored into still holds it.
+            (FileKind::Remote, Policy::Migration { .. }) if d.node == me => return Ok(()),
             (FileKind::Remote, _) => {
                 let f = rfile::open_remote(d.node, d.remote_pid, d.remote_fd, d.flags)
                     .map_err(|e| refuse(Reason::MissingFile, d.fd, e))?;

@@ -17,9 +17,10 @@ use crate::kernel_ext::{
     regset, signal, task,
 };
 use crate::proto::ghost::{
-    self, Item, MmLayout, Purpose, Reader, Regs, Source, TaskInfo, ThreadState, Vma, MAX_SECTION,
-    PAGE, PROT_WRITE, REGS, VMA_FILE, VMA_GROWSDOWN, VMA_SHARED,
+    self, Item, MmLayout, Purpose, Reader, Regs, TaskInfo, ThreadState, Vma, MAX_SECTION, PAGE,
+    PROT_WRITE, REGS, VMA_FILE, VMA_GROWSDOWN, VMA_SHARED,
 };
+use crate::stream::{Stream, StreamSource};
 use crate::{Reason, RestoreArg};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVVec, KVec},
@@ -27,40 +28,6 @@ use kernel::{
     prelude::*,
     str::CStr,
 };
-
-/// The stream file as a [`Source`], from its start.
-struct FileSource<'a> {
-    f: &'a FdFile,
-    pos: i64,
-}
-
-impl Source for FileSource<'_> {
-    fn fill(&mut self, buf: &mut [u8]) -> ghost::Result<()> {
-        let mut done = 0;
-        while done < buf.len() {
-            match self.f.read_at(&mut self.pos, &mut buf[done..]) {
-                Ok(0) | Err(_) => return Err(ghost::Error::Truncated),
-                Ok(n) => done += n,
-            }
-        }
-        Ok(())
-    }
-
-    fn skip(&mut self, n: usize) -> ghost::Result<()> {
-        let n = i64::try_from(n).map_err(|_| ghost::Error::BadLength)?;
-        self.pos = self.pos.checked_add(n).ok_or(ghost::Error::BadLength)?;
-        Ok(())
-    }
-
-    fn at_end(&mut self) -> ghost::Result<bool> {
-        let mut b = [0u8; 1];
-        let mut pos = self.pos;
-        match self.f.read_at(&mut pos, &mut b) {
-            Ok(n) => Ok(n == 0),
-            Err(_) => Err(ghost::Error::Truncated),
-        }
-    }
-}
 
 /// What the first pass keeps.
 struct State {
@@ -101,7 +68,7 @@ fn is_brk(v: &Vma<'_>, l: &MmLayout) -> bool {
 }
 
 /// The first pass: checks the whole stream.
-fn check(f: &FdFile, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
+fn check(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
     let mut st = State {
         task: None,
         ids: None,
@@ -114,12 +81,21 @@ fn check(f: &FdFile, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
         areas: KVec::new(),
         files: crate::files::Files::new(),
     };
-    let mut r = Reader::new(FileSource { f, pos: 0 }).map_err(|_| bad(a, Reason::BadStream, 0))?;
+    let mut r = Reader::new(StreamSource::new(f)).map_err(|_| bad(a, Reason::BadStream, 0))?;
     // Page contents are any bytes: this pass checks where they go only.
     r.skip_pages();
-    if r.header.purpose != Purpose::Checkpoint {
+    if r.header.purpose != purpose {
         return Err(bad(a, Reason::BadStream, 10));
     }
+    // A migrated process's files stay with its stub on the node that
+    // wrote the stream, and are reached from here as remote files.
+    let policy = match purpose {
+        Purpose::Checkpoint => crate::files::Policy::Checkpoint,
+        Purpose::Migration => crate::files::Policy::Migration {
+            node: r.header.node,
+            pid: r.header.pid,
+        },
+    };
     if r.header.pid != task::current_pid() {
         let pid = u64::from(r.header.pid);
         pr_info!(
@@ -173,13 +149,10 @@ fn check(f: &FdFile, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
                 st.fpu.extend_from_slice(b, GFP_KERNEL)?;
             }
             Item::Thread(t) => st.thread = Some(t),
-            Item::File(f) => st
-                .files
-                .prepare(&f, crate::files::Policy::Checkpoint)
-                .map_err(|r| {
-                    (a.reason, a.detail) = (r.reason, r.detail);
-                    r.error
-                })?,
+            Item::File(f) => st.files.prepare(&f, policy).map_err(|r| {
+                (a.reason, a.detail) = (r.reason, r.detail);
+                r.error
+            })?,
             Item::Unsupported(_) => return Err(bad(a, Reason::BadStream, at)),
             Item::End => break,
         }
@@ -207,7 +180,7 @@ fn check(f: &FdFile, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
 }
 
 /// The second pass, after the point of no return.
-fn apply(f: &FdFile, buf: &mut [u8], st: &State) -> Result {
+fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
     let (Some(t), Some(ids), Some(l), Some(regs), Some(th)) =
         (st.task, st.ids, st.mm, st.regs, st.thread)
     else {
@@ -217,7 +190,7 @@ fn apply(f: &FdFile, buf: &mut [u8], st: &State) -> Result {
     if th.vvar != 0 && regset::map_vdso(th.vvar)? != th.vdso {
         return Err(EFAULT);
     }
-    let mut r = Reader::new(FileSource { f, pos: 0 }).map_err(|_| EINVAL)?;
+    let mut r = Reader::new(StreamSource::new(f)).map_err(|_| EINVAL)?;
     let mut writable = false;
     loop {
         match r.next(buf).map_err(|_| EINVAL)? {
@@ -288,26 +261,22 @@ fn apply(f: &FdFile, buf: &mut [u8], st: &State) -> Result {
     })
 }
 
-/// `RESTORE_SELF`.
-pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
-    if !cred::may_restore() {
-        return Err(EPERM);
-    }
+/// Turns the current task into the process of stream `s` (of `purpose`):
+/// checks all of it, then, past the point of no return, rebuilds the
+/// process. An error before that point changes nothing (`a` says why); an
+/// error after it kills the current task.
+pub(crate) fn restore(s: Stream<'_>, purpose: Purpose, a: &mut RestoreArg) -> Result {
     if !mm::current_alone() {
         return Err(EBUSY);
     }
     let t0 = kernel::time::Ktime::ktime_get();
-    let f = FdFile::get(a.fd)?;
-    if !f.is_regular() {
-        return Err(bad(a, Reason::BadStream, 0));
-    }
     let mut buf = KVVec::from_elem(0u8, MAX_SECTION, GFP_KERNEL)?;
-    let st = check(&f, &mut buf, a)?;
+    let st = check(s, purpose, &mut buf, a)?;
     if regset::set_fpu(&st.fpu).is_err() {
         return Err(bad(a, Reason::Fpu, 0));
     }
     // Point of no return: the caller's memory goes.
-    if let Err(e) = apply(&f, &mut buf, &st) {
+    if let Err(e) = apply(s, &mut buf, &st) {
         pr_err!(
             "restore of pid {} failed after the point of no return: {:?}\n",
             task::current_pid(),
@@ -316,9 +285,14 @@ pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
         task::kill_current();
         return Err(e);
     }
-    drop(f);
-    file::close_fd(a.fd);
+    // The caller's own fds go before the files are installed at their
+    // numbers (which may be the same); -1 tells the callers they are gone.
+    if matches!(s, Stream::File(_)) {
+        file::close_fd(a.fd);
+        a.fd = -1;
+    }
     file::close_fd(a.dev_fd);
+    a.dev_fd = -1;
     if let Err(e) = st.files.install() {
         pr_err!(
             "restore of pid {}: open files: {:?}\n",
@@ -334,4 +308,17 @@ pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
         (kernel::time::Ktime::ktime_get() - t0).to_ms()
     );
     Ok(())
+}
+
+/// `RESTORE_SELF` from a checkpoint file.
+pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
+    if !cred::may_restore() {
+        return Err(EPERM);
+    }
+    let f = FdFile::get(a.fd)?;
+    if !f.is_regular() {
+        return Err(bad(a, Reason::BadStream, 0));
+    }
+    // `restore` closed `a.fd` and `a.dev_fd` on success.
+    restore(Stream::File(&f), Purpose::Checkpoint, a)
 }

@@ -24,8 +24,10 @@ mod ssi_api;
 
 mod dump;
 mod files;
+mod migrate;
 mod restore;
 mod rfile;
+mod stream;
 
 use kernel_ext::chrdev::{FileOps, Operations, Registration};
 
@@ -43,12 +45,26 @@ pub(crate) const IOC_DUMP: u32 = kernel::ioctl::_IOWR::<[u8; DumpArg::LEN]>(b'S'
 pub(crate) const IOC_RESTORE_SELF: u32 =
     kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x41);
 
-/// `_IOWR('S', 0x42, struct ssi_ghost_getfd)`.
+/// `_IOWR('S', 0x42, struct ssi_ghost_migrate)`.
+pub(crate) const IOC_MIGRATE: u32 =
+    kernel::ioctl::_IOWR::<[u8; MigrateArg::LEN]>(b'S' as u32, 0x42);
+/// `_IOWR('S', 0x43, struct ssi_ghost_restore)`: the loader started for a
+/// migrated process becomes it.
+pub(crate) const IOC_RESTORE_MIGRATED: u32 =
+    kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x43);
+
+/// `_IOWR('S', 0x44, struct ssi_ghost_migrate)`: `flags` 0 reads, 1
+/// forbids, 2 allows the migration of `pid`; `detail` says whether it may.
+pub(crate) const IOC_MAY_MIGRATE: u32 =
+    kernel::ioctl::_IOWR::<[u8; MigrateArg::LEN]>(b'S' as u32, 0x44);
+/// `_IOWR('S', 0x45, struct ssi_ghost_getfd)`.
 pub(crate) const IOC_GETFD: u32 =
-    kernel::ioctl::_IOWR::<[u8; rfile::GetFdArg::LEN]>(b'S' as u32, 0x42);
+    kernel::ioctl::_IOWR::<[u8; rfile::GetFdArg::LEN]>(b'S' as u32, 0x45);
 
 /// `DUMP` flag: kill the process after a successful dump.
 pub(crate) const DUMP_STOP: u32 = 1;
+/// Internal check flag: the process is the caller (self-migration).
+pub(crate) const DUMP_SELF: u32 = 1 << 31;
 
 /// Why a checkpoint or a restart was refused (`reason` of the ioctl
 /// arguments; `detail` says more).
@@ -87,6 +103,40 @@ pub(crate) enum Reason {
     MissingFile = 13,
     /// The FPU state does not fit this CPU.
     Fpu = 14,
+    /// The process runs on another node (detail: which); this node keeps
+    /// its stub.
+    Migrated = 15,
+    /// Its migration is forbidden (by its owner, for it and its children).
+    NoMigrate = 16,
+}
+
+impl Reason {
+    /// The reason of a wire value (`None` for unknown ones).
+    pub(crate) fn from_u32(v: u32) -> Self {
+        use Reason::*;
+        [
+            None,
+            Threads,
+            Pipe,
+            Socket,
+            OtherFile,
+            SharedMapping,
+            SharedMemory,
+            KernelThread,
+            Stopped,
+            OwnProcess,
+            DeviceMapping,
+            BadStream,
+            OtherPid,
+            MissingFile,
+            Fpu,
+            Migrated,
+            NoMigrate,
+        ]
+        .get(v as usize)
+        .copied()
+        .unwrap_or(None)
+    }
 }
 // An open file that cannot be reopened is `MissingFile` (detail:
 // `files::FD_DETAIL | fd`) or `OtherFile` (detail: fd).
@@ -166,6 +216,43 @@ impl RestoreArg {
     }
 }
 
+/// Arguments of `MIGRATE`.
+pub(crate) struct MigrateArg {
+    pub(crate) pid: u32,
+    /// The destination node.
+    pub(crate) node: u32,
+    pub(crate) flags: u32,
+    pub(crate) reason: Reason,
+    pub(crate) detail: u64,
+}
+
+impl MigrateArg {
+    pub(crate) const LEN: usize = 24;
+
+    fn read(r: &mut UserSliceReader) -> Result<Self> {
+        let mut b = [0u8; Self::LEN];
+        r.read_slice(&mut b)?;
+        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        Ok(MigrateArg {
+            pid: w(0),
+            node: w(4),
+            flags: w(8),
+            reason: Reason::None,
+            detail: 0,
+        })
+    }
+
+    fn write(&self, w: &mut UserSliceWriter) -> Result {
+        let mut b = [0u8; Self::LEN];
+        b[0..4].copy_from_slice(&self.pid.to_le_bytes());
+        b[4..8].copy_from_slice(&self.node.to_le_bytes());
+        b[8..12].copy_from_slice(&self.flags.to_le_bytes());
+        b[12..16].copy_from_slice(&(self.reason as u32).to_le_bytes());
+        b[16..24].copy_from_slice(&self.detail.to_le_bytes());
+        w.write_slice(&b)
+    }
+}
+
 /// The device's operations.
 struct Dev;
 
@@ -220,6 +307,29 @@ impl Operations for Dev {
                 let _ = w.write_slice(&a.encode());
                 Ok(fd as isize)
             }
+            IOC_MIGRATE => {
+                let (mut r, mut w) = UserSlice::new(arg, MigrateArg::LEN).reader_writer();
+                let mut a = MigrateArg::read(&mut r)?;
+                let ret = migrate::migrate(&mut a);
+                a.write(&mut w)?;
+                ret.map(|_| 0)
+            }
+            IOC_MAY_MIGRATE => {
+                let (mut r, mut w) = UserSlice::new(arg, MigrateArg::LEN).reader_writer();
+                let mut a = MigrateArg::read(&mut r)?;
+                migrate::may_migrate(&mut a)?;
+                a.write(&mut w)?;
+                Ok(0)
+            }
+            IOC_RESTORE_MIGRATED => {
+                let (mut r, mut w) = UserSlice::new(arg, RestoreArg::LEN).reader_writer();
+                let mut a = RestoreArg::read(&mut r)?;
+                let ret = migrate::restore_migrated(&mut a);
+                if ret.is_err() {
+                    let _ = a.write(&mut w);
+                }
+                ret.map(|_| 0)
+            }
             _ => Err(ENOTTY),
         }
     }
@@ -228,13 +338,16 @@ impl Operations for Dev {
 static FOPS: FileOps<Dev> = FileOps::new(&THIS_MODULE);
 
 struct Ghost {
+    // Dropped first: no ioctl runs once the device is gone.
     _dev: Registration<Dev>,
     _rfile: rfile::Registration,
+    _migration: migrate::Running,
 }
 
 impl kernel::Module for Ghost {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let rfile = rfile::start()?;
+        let migration = migrate::Running::start()?;
         let mut dev = Registration::new(&FOPS, c_str!("ssi_ghost"), 1, Arc::new(Dev, GFP_KERNEL)?)?;
         dev.create(0, fmt!("ssi!ghost"))?;
         match ssi_api::node_id() {
@@ -244,6 +357,7 @@ impl kernel::Module for Ghost {
         Ok(Ghost {
             _dev: dev,
             _rfile: rfile,
+            _migration: migration,
         })
     }
 }

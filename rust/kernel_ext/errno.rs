@@ -42,6 +42,11 @@ pub fn eoverflow() -> Error {
     errno(bindings::EOVERFLOW)
 }
 
+/// Object is remote (here: the process runs on another node).
+pub fn eremote() -> Error {
+    errno(bindings::EREMOTE)
+}
+
 /// `ESPIPE`: no position (a pipe, a terminal).
 pub fn espipe() -> Error {
     Error::from_errno(-29)

@@ -12,6 +12,8 @@ pub mod ghost;
 pub mod knob;
 #[path = "src/membership.rs"]
 pub mod membership;
+#[path = "src/migrate.rs"]
+pub mod migrate;
 #[path = "src/node_id.rs"]
 pub mod node_id;
 #[path = "src/procfs.rs"]

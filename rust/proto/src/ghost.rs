@@ -1373,7 +1373,7 @@ mod tests {
     /// A small stream as the kernel writes it: every section kind read.
     fn sample_stream() -> Vec<u8> {
         let mut out = Vec::new();
-        let mut sec = |out: &mut Vec<u8>, tag: Tag, p: &[u8]| {
+        let sec = |out: &mut Vec<u8>, tag: Tag, p: &[u8]| {
             out.extend_from_slice(
                 &Section {
                     tag,

@@ -10,6 +10,7 @@ pub mod dev;
 pub mod ghost;
 pub mod knob;
 pub mod membership;
+pub mod migrate;
 pub mod node_id;
 pub mod procfs;
 pub mod rfile;

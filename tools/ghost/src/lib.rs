@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! What `ssi-checkpoint` and `ssi-restart` share: raw system calls (no
+//! What `ssi-checkpoint`, `ssi-restart` and `ssi-migrate` share: raw system calls (no
 //! libc crate), the ioctls of `/dev/ssi/ghost`, and the refusal messages.
 //! The ABI is documented in Documentation/ssi/ghost.rst.
 
@@ -12,7 +12,10 @@ const fn iowr(nr: u32, size: u32) -> u32 {
 }
 pub const IOC_DUMP: u32 = iowr(0x40, 32);
 pub const IOC_RESTORE_SELF: u32 = iowr(0x41, 24);
-pub const IOC_GETFD: u32 = iowr(0x42, 24);
+pub const IOC_MIGRATE: u32 = iowr(0x42, 24);
+pub const IOC_RESTORE_MIGRATED: u32 = iowr(0x43, 24);
+pub const IOC_MAY_MIGRATE: u32 = iowr(0x44, 24);
+pub const IOC_GETFD: u32 = iowr(0x45, 24);
 pub const DUMP_STOP: u32 = 1;
 
 pub const SYS_CLOSE: usize = 3;
@@ -77,6 +80,47 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
         ),
         13 => format!("a file mapped at {detail:#x} is missing on this node"),
         14 => "its FPU state does not fit this CPU".into(),
+        15 => format!("it runs on node {detail} (this node keeps its stub); migrate it from there"),
+        16 => "its migration is forbidden (ssi-migrate --forbid; root can --allow it)".into(),
         _ => String::new(),
     }
+}
+
+/// Calls `ioctl(fd, cmd, arg)` on a 24-byte argument block.
+pub fn ioctl24(fd: i32, cmd: u32, arg: &mut [u8; 24]) -> isize {
+    // SAFETY: `arg` is valid for the 24 bytes the command reads and writes.
+    unsafe {
+        syscall(
+            SYS_IOCTL,
+            [
+                fd as usize,
+                cmd as usize,
+                arg.as_mut_ptr() as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    }
+}
+
+/// Blocks every signal (SIGKILL and SIGSTOP excepted).
+pub fn block_all_signals() -> io::Result<()> {
+    let all: u64 = !0;
+    let mut old: u64 = 0;
+    // SAFETY: both sets are 8 bytes and valid for the call.
+    let r = unsafe {
+        syscall(
+            SYS_RT_SIGPROCMASK,
+            [
+                2,
+                &all as *const u64 as usize,
+                &mut old as *mut u64 as usize,
+                8,
+                0,
+                0,
+            ],
+        )
+    };
+    check(r).map(|_| ())
 }

@@ -18,6 +18,9 @@ fn fail(msg: String) -> ! {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() == 1 && args[0] == "--migrated" {
+        migrated();
+    }
     let [file] = &args[..] else {
         eprintln!("usage: ssi-restart FILE");
         exit(2)
@@ -147,4 +150,21 @@ fn main() {
             exit(128 + (status & 0x7f));
         }
     }
+}
+
+/// `--migrated`: started by the kernel with the PID of a process migrating
+/// here, become it. Returns only on failure (the origin is told why and
+/// the process goes on there).
+fn migrated() -> ! {
+    // Signals wait for the ghost's handlers and mask.
+    let _ = block_all_signals();
+    let Ok(dev) = OpenOptions::new().read(true).write(true).open(DEVICE) else {
+        exit(1)
+    };
+    let fd = dev.as_raw_fd();
+    let mut arg = [0u8; 24];
+    arg[0..4].copy_from_slice(&(-1i32).to_le_bytes());
+    arg[4..8].copy_from_slice(&fd.to_le_bytes());
+    let _ = ioctl24(fd, IOC_RESTORE_MIGRATED, &mut arg);
+    exit(1)
 }
