@@ -38,8 +38,11 @@ programs:
 	@mkdir -p tests/programs/bin
 	cp tests/programs/tcpbench/target/x86_64-unknown-linux-gnu/release/tcpbench tests/programs/bin/
 	gcc -O2 -static -o tests/programs/bin/vecsum tests/programs/vecsum/vecsum.c
+	gcc -O2 -static -o tests/programs/bin/halfwrite tests/programs/halfwrite/halfwrite.c
+	gcc -O2 -static -o tests/programs/bin/selfmig tests/programs/selfmig/selfmig.c
+	gcc -O2 -static -o tests/programs/bin/migbench tests/programs/migbench/migbench.c
 
-# User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart.
+# User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart, ssi-migrate.
 ghost-tools:
 	cd tools/ghost && RUSTFLAGS="-C target-feature=+crt-static" \
 		cargo build -q --release --target x86_64-unknown-linux-gnu
@@ -69,6 +72,7 @@ fuzz: setup
 bench: all
 	bench/core
 	bench/ps
+	bench/migration
 
 model-check:
 	cd rust/proto && cargo test --release -- --ignored --nocapture

@@ -53,7 +53,7 @@ fn odd_area(v: &mm::VmaInfo) -> Option<Reason> {
 /// Refuses what cannot be carried, before anything is frozen.
 pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64> {
     let i = t.info();
-    if i.is_current {
+    if i.is_current && a.flags & crate::DUMP_SELF == 0 {
         return refuse(a, Reason::OwnProcess, 0, EINVAL);
     }
     if i.kthread {

@@ -35,7 +35,7 @@ use crate::kernel_ext::{
     kthread::{self, KThread},
     migrate as km,
     mm::{self, Mm, TASK_SIZE},
-    signal,
+    regset, signal,
     task::{self, TaskRef},
     task_work, vec,
 };
@@ -58,6 +58,8 @@ const RESULT_TIMEOUT_MS: i64 = 60_000;
 /// The program a new process runs until it becomes the migrated one.
 const LOADER: &CStr = c_str!("/usr/bin/ssi-restart");
 const LOADER_ARG: &CStr = c_str!("--migrated");
+/// Index of `ax` in `struct user_regs_struct`.
+const REG_AX: usize = 10;
 /// Wait status of a process killed by SIGKILL.
 const KILLED: u32 = 9;
 
@@ -556,55 +558,83 @@ fn wait_result(m: &Migrator, mig: u64, dst: u8, a: &mut MigrateArg) -> Result {
     }
 }
 
-/// `MIGRATE`: moves process `a.pid` of this node to node `a.node`.
-pub(crate) fn migrate(a: &mut MigrateArg) -> Result {
-    let m = get().ok_or_else(crate::kernel_ext::errno::eshutdown)?;
-    let me = me();
-    let dst = u8::try_from(a.node).map_err(|_| EINVAL)?;
-    if dst == 0 || dst == me || !member(dst) {
-        return Err(EINVAL);
+/// A migration being made: what it needs once the process is frozen.
+struct Plan {
+    m: &'static Migrator,
+    pid: u32,
+    dst: u8,
+    /// The node of the stub; `Some` if the process came here from it.
+    guest_home: Option<u8>,
+    mig: u64,
+    w: Writer,
+    t0: kernel::time::Ktime,
+    /// Milliseconds to write and to send the stream, and its length.
+    times: (i64, i64, u64),
+}
+
+impl Plan {
+    /// Checks that process `a.pid` (`t`) may go to `a.node`, before
+    /// anything is frozen.
+    fn new(m: &'static Migrator, t: &TaskRef, a: &mut MigrateArg, own: bool) -> Result<Self> {
+        let me = me();
+        let dst = u8::try_from(a.node).map_err(|_| EINVAL)?;
+        if dst == 0 || dst == me || !member(dst) {
+            return Err(EINVAL);
+        }
+        if let Some(at) = m.stub_at(a.pid) {
+            a.reason = Reason::Migrated;
+            a.detail = u64::from(at);
+            return Err(crate::kernel_ext::errno::eremote());
+        }
+        if !t.may_migrate() {
+            a.reason = Reason::NoMigrate;
+            return Err(EPERM);
+        }
+        let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
+        let mut d = DumpArg {
+            pid: a.pid,
+            fd: -1,
+            flags: if own { crate::DUMP_SELF } else { 0 },
+            reason: Reason::None,
+            detail: 0,
+            bytes: 0,
+        };
+        let checked = dump::check(t, &mut d, &mut path);
+        (a.reason, a.detail) = (d.reason, d.detail);
+        checked?;
+        // A process that came here goes on from here; others leave a stub.
+        let guest_home = m
+            .state
+            .lock()
+            .guests
+            .iter()
+            .find(|g| g.pid == a.pid && g.running)
+            .map(|g| g.home);
+        let mig = (u64::from(me) << 56) | m.next.fetch_add(1, Ordering::Relaxed);
+        m.state
+            .lock()
+            .outgoing
+            .push(Outgoing { mig, result: None }, GFP_KERNEL)?;
+        Ok(Plan {
+            m,
+            pid: a.pid,
+            dst,
+            guest_home,
+            mig,
+            w: Writer::new(Out::Mem(Chunks::new(MAX_STREAM)), path)?,
+            t0: kernel::time::Ktime::ktime_get(),
+            times: (0, 0, 0),
+        })
     }
-    if let Some(at) = m.stub_at(a.pid) {
-        a.reason = Reason::Migrated;
-        a.detail = u64::from(at);
-        return Err(crate::kernel_ext::errno::eremote());
-    }
-    let t = TaskRef::get(a.pid)?;
-    let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
-    let mut d = DumpArg {
-        pid: a.pid,
-        fd: -1,
-        flags: 0,
-        reason: Reason::None,
-        detail: 0,
-        bytes: 0,
-    };
-    let checked = dump::check(&t, &mut d, &mut path);
-    (a.reason, a.detail) = (d.reason, d.detail);
-    checked?;
-    // A process that came here goes on from here; others leave a stub.
-    let guest_home = m
-        .state
-        .lock()
-        .guests
-        .iter()
-        .find(|g| g.pid == a.pid && g.running)
-        .map(|g| g.home);
-    let home = guest_home.unwrap_or(me);
-    let mig = (u64::from(me) << 56) | m.next.fetch_add(1, Ordering::Relaxed);
-    m.state
-        .lock()
-        .outgoing
-        .push(Outgoing { mig, result: None }, GFP_KERNEL)?;
-    let pid = a.pid;
-    let mut w = Writer::new(Out::Mem(Chunks::new(MAX_STREAM)), path)?;
-    let t0 = kernel::time::Ktime::ktime_get();
-    let mut times = (0i64, 0i64, 0u64);
-    let ret = task_work::call_in(&t, guest_home.is_some(), || {
-        if guest_home.is_none() {
-            // The stub's record exists before the destination may report
-            // the process's end; `stub_main` runs after this work whether
-            // it succeeds or not, and returns if the record is gone.
+
+    /// In the frozen process: the stub's record if it leaves its home,
+    /// then the stream written, sent and restored there.
+    fn run(&mut self, a: &mut MigrateArg) -> Result {
+        let (m, pid, dst) = (self.m, self.pid, self.dst);
+        let home = self.guest_home.unwrap_or_else(me);
+        if self.guest_home.is_none() {
+            // The record exists before the destination may report the
+            // process's end.
             m.state.lock().stubs.push(
                 Stub {
                     pid,
@@ -614,25 +644,20 @@ pub(crate) fn migrate(a: &mut MigrateArg) -> Result {
                 },
                 GFP_KERNEL,
             )?;
-            if let Err(e) = km::later(move || stub_main(pid)) {
-                vec::retain(&mut m.state.lock().stubs, |s| s.pid != pid);
-                return Err(e);
-            }
         }
         let r = (|| -> Result {
-            w.stream(pid, Purpose::Migration)?;
-            let c = w.chunks().ok_or(EINVAL)?;
-            times.0 = (kernel::time::Ktime::ktime_get() - t0).to_ms();
-            times.2 = c.len();
-            send_stream(dst, mig, pid, home, c)?;
-            times.1 = (kernel::time::Ktime::ktime_get() - t0).to_ms();
-            wait_result(m, mig, dst, a)
+            self.w.stream(pid, Purpose::Migration)?;
+            let c = self.w.chunks().ok_or(EINVAL)?;
+            self.times.0 = (kernel::time::Ktime::ktime_get() - self.t0).to_ms();
+            self.times.2 = c.len();
+            send_stream(dst, self.mig, pid, home, c)?;
+            self.times.1 = (kernel::time::Ktime::ktime_get() - self.t0).to_ms();
+            wait_result(m, self.mig, dst, a)
         })();
         let mut s = m.state.lock();
-        match (&r, guest_home) {
+        match (&r, self.guest_home) {
             (Err(_), None) => vec::retain(&mut s.stubs, |s| s.pid != pid),
-            (Err(_), Some(_)) => {}
-            (Ok(()), None) => {}
+            (Err(_), Some(_)) | (Ok(()), None) => {}
             (Ok(()), Some(home)) => {
                 // The frozen copy is killed once this returns: silently.
                 if let Some(g) = s.guests.iter_mut().find(|g| g.pid == pid) {
@@ -645,35 +670,96 @@ pub(crate) fn migrate(a: &mut MigrateArg) -> Result {
             }
         }
         r
-    });
-    vec::retain(&mut m.state.lock().outgoing, |o| o.mig != mig);
-    if w.reason != Reason::None {
-        (a.reason, a.detail) = (w.reason, w.detail);
     }
-    match ret {
-        Ok(()) => {
-            pr_info!(
+
+    /// Reports how it ended; sends `ABORT` if it failed.
+    fn finish(self, a: &mut MigrateArg, ret: &Result) {
+        vec::retain(&mut self.m.state.lock().outgoing, |o| o.mig != self.mig);
+        if self.w.reason != Reason::None {
+            (a.reason, a.detail) = (self.w.reason, self.w.detail);
+        }
+        match ret {
+            Ok(()) => pr_info!(
                 "pid {} migrated to node {}: {} bytes, frozen {} ms (stream {} ms, sent {} ms)\n",
-                pid,
-                dst,
-                times.2,
-                (kernel::time::Ktime::ktime_get() - t0).to_ms(),
-                times.0,
-                times.1
-            );
-            Ok(())
-        }
-        Err(e) => {
-            send(dst, Msg::Abort { mig });
-            pr_info!(
-                "pid {} stays: migration to node {} failed: {:?}\n",
-                pid,
-                dst,
-                e
-            );
-            Err(e)
+                self.pid,
+                self.dst,
+                self.times.2,
+                (kernel::time::Ktime::ktime_get() - self.t0).to_ms(),
+                self.times.0,
+                self.times.1
+            ),
+            Err(e) => {
+                send(self.dst, Msg::Abort { mig: self.mig });
+                pr_info!(
+                    "pid {} stays: migration to node {} failed: {:?}\n",
+                    self.pid,
+                    self.dst,
+                    e
+                );
+            }
         }
     }
+}
+
+/// `MIGRATE`: moves process `a.pid` of this node to node `a.node`; the
+/// caller's own process (`a.pid` 0 or its PID) on its way back to user
+/// mode, where the call returns 0 on the destination or the error here.
+pub(crate) fn migrate(a: &mut MigrateArg) -> Result {
+    let m = get().ok_or_else(crate::kernel_ext::errno::eshutdown)?;
+    let own = a.pid == 0 || a.pid == task::current_pid();
+    if own {
+        a.pid = task::current_pid();
+    }
+    let t = TaskRef::get(a.pid)?;
+    let mut plan = Plan::new(m, &t, a, own)?;
+    if own {
+        // The ioctl returns first; the task's registers then hold its
+        // result, which the destination's copy will return.
+        let mut arg = MigrateArg { ..*a };
+        return km::later(move || {
+            let ret = plan.run(&mut arg);
+            let home = plan.guest_home.is_none();
+            plan.finish(&mut arg, &ret);
+            match ret {
+                Ok(()) if home => stub_main(arg.pid),
+                Ok(()) => crate::kernel_ext::task::kill_current(),
+                Err(e) => {
+                    let mut r = regset::regs();
+                    r[REG_AX] = e.to_errno() as i64 as u64;
+                    let _ = regset::set_regs(&r);
+                }
+            }
+        });
+    }
+    let stop = plan.guest_home.is_some();
+    let pid = a.pid;
+    let ret = task_work::call_in(&t, stop, || {
+        if plan.guest_home.is_none() {
+            // Runs after this work whether it succeeds or not: the stub
+            // then finds its record or returns.
+            km::later(move || stub_main(pid))?;
+        }
+        plan.run(a)
+    });
+    plan.finish(a, &ret);
+    ret
+}
+
+/// `MAY_MIGRATE`: reads (`flags` 0), forbids (1) or allows (2) the
+/// migration of `a.pid` and of the processes it will fork. Its owner or
+/// root may read and forbid; allowing again takes root
+/// (`CAP_CHECKPOINT_RESTORE`). `a.detail` is 1 if it may be migrated.
+pub(crate) fn may_migrate(a: &mut MigrateArg) -> Result {
+    let t = TaskRef::get(a.pid)?;
+    match a.flags {
+        0 => {}
+        1 => t.set_may_migrate(false),
+        2 if crate::kernel_ext::cred::may_restore() => t.set_may_migrate(true),
+        2 => return Err(EPERM),
+        _ => return Err(EINVAL),
+    }
+    a.detail = u64::from(t.may_migrate());
+    Ok(())
 }
 
 /// Frees the stub's memory but the area of its arguments and environment

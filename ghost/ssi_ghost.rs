@@ -51,8 +51,15 @@ pub(crate) const IOC_MIGRATE: u32 =
 pub(crate) const IOC_RESTORE_MIGRATED: u32 =
     kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x43);
 
+/// `_IOWR('S', 0x44, struct ssi_ghost_migrate)`: `flags` 0 reads, 1
+/// forbids, 2 allows the migration of `pid`; `detail` says whether it may.
+pub(crate) const IOC_MAY_MIGRATE: u32 =
+    kernel::ioctl::_IOWR::<[u8; MigrateArg::LEN]>(b'S' as u32, 0x44);
+
 /// `DUMP` flag: kill the process after a successful dump.
 pub(crate) const DUMP_STOP: u32 = 1;
+/// Internal check flag: the process is the caller (self-migration).
+pub(crate) const DUMP_SELF: u32 = 1 << 31;
 
 /// Why a checkpoint or a restart was refused (`reason` of the ioctl
 /// arguments; `detail` says more).
@@ -94,6 +101,8 @@ pub(crate) enum Reason {
     /// The process runs on another node (detail: which); this node keeps
     /// its stub.
     Migrated = 15,
+    /// Its migration is forbidden (by its owner, for it and its children).
+    NoMigrate = 16,
 }
 
 impl Reason {
@@ -117,6 +126,7 @@ impl Reason {
             MissingFile,
             Fpu,
             Migrated,
+            NoMigrate,
         ]
         .get(v as usize)
         .copied()
@@ -286,6 +296,13 @@ impl Operations for Dev {
                 let ret = migrate::migrate(&mut a);
                 a.write(&mut w)?;
                 ret.map(|_| 0)
+            }
+            IOC_MAY_MIGRATE => {
+                let (mut r, mut w) = UserSlice::new(arg, MigrateArg::LEN).reader_writer();
+                let mut a = MigrateArg::read(&mut r)?;
+                migrate::may_migrate(&mut a)?;
+                a.write(&mut w)?;
+                Ok(0)
             }
             IOC_RESTORE_MIGRATED => {
                 let (mut r, mut w) = UserSlice::new(arg, RestoreArg::LEN).reader_writer();

@@ -75,6 +75,19 @@ impl TaskRef {
         }
     }
 
+    /// Whether the process may be migrated (see [`Self::set_may_migrate`]).
+    pub fn may_migrate(&self) -> bool {
+        // SAFETY: `ptr` is a live task; reads one bit of its flags.
+        unsafe { bindings::ssi_ghost_may_migrate(self.ptr) }
+    }
+
+    /// Allows or forbids migrating the process and the processes it will
+    /// fork; the caller checks who may change it.
+    pub fn set_may_migrate(&self, may: bool) {
+        // SAFETY: `ptr` is a live task; sets one bit of its atomic flags.
+        unsafe { bindings::ssi_ghost_set_may_migrate(self.ptr, may) };
+    }
+
     /// The first open file at or above `from` that is neither a regular
     /// file nor a character device: `(fd, S_IFMT type)`, type 0 for an
     /// anonymous inode (eventfd, epoll, ...).

@@ -11,6 +11,9 @@ mod kernel_ext;
 mod proto;
 #[path = "../../rust/ssi_api.rs"]
 mod ssi_api;
+#[allow(dead_code)]
+#[path = "../../ghost/stream.rs"]
+mod stream;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel_ext::kthread::KThread;
@@ -490,4 +493,80 @@ fn ghost_refusals_and_fpu_size(t: &Test) {
     kunit_expect!(t, (576..=65536).contains(&n));
 }
 
-kunit_suite!(name: "ssi_ghost", cases: [ghost_walks_init, ghost_refusals_and_fpu_size]);
+/// An in-memory stream reads back what was appended, across its buffers,
+/// and refuses to grow past its limit.
+fn ghost_stream_in_memory(t: &Test) {
+    use proto::ghost::Source;
+    use stream::{Chunks, Stream, StreamSource, CHUNK};
+    let mut c = Chunks::new(3 * CHUNK as u64);
+    let mut ok = true;
+    // Appends of odd sizes straddle the buffers.
+    let mut n = 0u32;
+    while (c.len() as usize) + 1000 <= 2 * CHUNK + 1000 {
+        let piece: [u8; 1000] = core::array::from_fn(|i| (n as usize + i) as u8);
+        ok &= c.append(&piece).is_ok();
+        n += 1000;
+    }
+    kunit_expect!(t, ok && c.bufs().len() == 3 && c.bufs()[0].len() == CHUNK);
+    let mut r = StreamSource::new(Stream::Mem(&c));
+    let mut b = [0u8; 777];
+    let mut pos = 0usize;
+    while pos + b.len() <= c.len() as usize {
+        ok &= r.fill(&mut b).is_ok();
+        ok &= b.iter().enumerate().all(|(i, &x)| x == (pos + i) as u8);
+        pos += b.len();
+    }
+    kunit_expect!(t, ok && r.pos as usize == pos);
+    kunit_expect!(t, r.at_end() == Ok(false));
+    kunit_expect!(t, r.fill(&mut b).is_err());
+    let mut r = StreamSource::new(Stream::Mem(&c));
+    kunit_expect!(
+        t,
+        r.skip(c.len() as usize).is_ok() && r.at_end() == Ok(true)
+    );
+    let mut big = Chunks::new(10);
+    kunit_expect!(
+        t,
+        big.append(&[0u8; 11]).err() == Some(EFBIG) && big.len() == 0
+    );
+    kunit_expect!(
+        t,
+        big.push_buf(&[1u8; 10]).is_ok() && big.push_buf(&[1]).is_err()
+    );
+}
+
+/// The vector helpers and the migration bit of a process.
+fn ghost_vec_and_may_migrate(t: &Test) {
+    use kernel_ext::{migrate, task, task::TaskRef, vec};
+    let mut v = KVec::new();
+    for i in 0..10u32 {
+        let _ = v.push(i, GFP_KERNEL);
+    }
+    vec::retain(&mut v, |&x| x % 3 != 0);
+    kunit_expect!(
+        t,
+        v.len() == 6 && [1, 2, 4, 5, 7, 8].iter().all(|x| v.contains(x))
+    );
+    kunit_expect!(
+        t,
+        vec::take_first(&mut v, |&x| x == 7) == Some(7) && v.len() == 5
+    );
+    kunit_expect!(t, vec::swap_remove(&mut v, 5).is_none());
+    let Ok(me) = TaskRef::get(task::current_pid()) else {
+        kunit_expect!(t, false);
+        return;
+    };
+    kunit_expect!(t, me.may_migrate());
+    me.set_may_migrate(false);
+    kunit_expect!(t, !me.may_migrate());
+    me.set_may_migrate(true);
+    kunit_expect!(t, me.may_migrate());
+    kunit_expect!(t, migrate::signal(0x7f_ffff, 10) == Err(ESRCH));
+}
+
+kunit_suite!(name: "ssi_ghost", cases: [
+    ghost_walks_init,
+    ghost_refusals_and_fpu_size,
+    ghost_stream_in_memory,
+    ghost_vec_and_may_migrate,
+]);

@@ -14,6 +14,7 @@ pub const IOC_DUMP: u32 = iowr(0x40, 32);
 pub const IOC_RESTORE_SELF: u32 = iowr(0x41, 24);
 pub const IOC_MIGRATE: u32 = iowr(0x42, 24);
 pub const IOC_RESTORE_MIGRATED: u32 = iowr(0x43, 24);
+pub const IOC_MAY_MIGRATE: u32 = iowr(0x44, 24);
 pub const DUMP_STOP: u32 = 1;
 
 pub const SYS_MMAP: usize = 9;
@@ -73,6 +74,7 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
         13 => format!("a file mapped at {detail:#x} is missing on this node"),
         14 => "its FPU state does not fit this CPU".into(),
         15 => format!("it runs on node {detail} (this node keeps its stub); migrate it from there"),
+        16 => "its migration is forbidden (ssi-migrate --forbid; root can --allow it)".into(),
         _ => String::new(),
     }
 }

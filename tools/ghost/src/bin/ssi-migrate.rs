@@ -2,21 +2,33 @@
 //! ssi-migrate PID NODE: move process PID, which runs on this node, to
 //! node NODE. It keeps its PID, its parent and its open files; on failure
 //! it goes on here, unchanged.
+//!
+//! ssi-migrate --forbid|--allow|--status PID: forbid (its owner or root)
+//! or allow again (root) the migration of PID and of the processes it will
+//! fork, or show whether it may be migrated.
 
 use ssi_ghost_tools::*;
 use std::fs::OpenOptions;
 use std::os::unix::io::AsRawFd;
 use std::process::exit;
 
+fn usage() -> ! {
+    eprintln!("usage: ssi-migrate PID NODE | ssi-migrate --forbid|--allow|--status PID");
+    exit(2)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(pid), Some(node), 2) = (
-        args.first().and_then(|a| a.parse::<u32>().ok()),
-        args.get(1).and_then(|a| a.parse::<u32>().ok()),
-        args.len(),
-    ) else {
-        eprintln!("usage: ssi-migrate PID NODE");
-        exit(2)
+    let num = |i: usize| args.get(i).and_then(|a| a.parse::<u32>().ok());
+    let (pid, node, flags) = match (args.len(), args.first().map(String::as_str)) {
+        (2, Some("--status")) => (num(1).unwrap_or_else(|| usage()), None, 0u32),
+        (2, Some("--forbid")) => (num(1).unwrap_or_else(|| usage()), None, 1),
+        (2, Some("--allow")) => (num(1).unwrap_or_else(|| usage()), None, 2),
+        (2, _) => match (num(0), num(1)) {
+            (Some(p), Some(n)) => (p, Some(n), 0),
+            _ => usage(),
+        },
+        _ => usage(),
     };
     let dev = OpenOptions::new()
         .read(true)
@@ -28,7 +40,21 @@ fn main() {
         });
     let mut arg = [0u8; 24];
     arg[0..4].copy_from_slice(&pid.to_le_bytes());
-    arg[4..8].copy_from_slice(&node.to_le_bytes());
+    arg[4..8].copy_from_slice(&node.unwrap_or(0).to_le_bytes());
+    arg[8..12].copy_from_slice(&flags.to_le_bytes());
+    let Some(node) = node else {
+        let ret = ioctl24(dev.as_raw_fd(), IOC_MAY_MIGRATE, &mut arg);
+        if let Err(e) = check(ret) {
+            eprintln!("ssi-migrate: {pid}: {e}");
+            exit(1)
+        }
+        let may = u64::from_le_bytes(arg[16..24].try_into().unwrap()) != 0;
+        println!(
+            "{pid}: migration {}",
+            if may { "allowed" } else { "forbidden" }
+        );
+        return;
+    };
     let ret = ioctl24(dev.as_raw_fd(), IOC_MIGRATE, &mut arg);
     if let Err(e) = check(ret) {
         let reason = u32::from_le_bytes(arg[12..16].try_into().unwrap());
