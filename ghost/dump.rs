@@ -68,7 +68,7 @@ pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64
     if i.threads != 1 {
         return refuse(a, Reason::Threads, u64::from(i.threads), eopnotsupp());
     }
-    if let Some((fd, kind)) = t.odd_fd(0) {
+    if let Some((fd, kind)) = crate::files::odd_fd(t) {
         let r = match kind {
             task::S_IFIFO => Reason::Pipe,
             task::S_IFSOCK => Reason::Socket,
@@ -298,6 +298,14 @@ impl Writer {
             }
             self.area(&v)?;
         }
+
+        let me = TaskRef::get(pid)?;
+        crate::files::for_each(&me, |d| {
+            let n = d
+                .encode(&mut self.buf[SECTION_LEN..])
+                .ok_or_else(|| Error::from_errno(-36))?;
+            self.emit(Tag::File, n)
+        })?;
 
         let mut regs = Regs(regset::regs());
         regs.fix_syscall_restart();

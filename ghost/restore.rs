@@ -40,6 +40,7 @@ struct State {
     fpu: KVVec<u8>,
     thread: Option<ThreadState>,
     areas: KVec<(u64, u64)>,
+    files: crate::files::Files,
 }
 
 fn bad(a: &mut RestoreArg, reason: Reason, detail: u64) -> Error {
@@ -78,6 +79,7 @@ fn check(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], a: &mut RestoreArg) ->
         fpu: KVVec::new(),
         thread: None,
         areas: KVec::new(),
+        files: crate::files::Files::new(),
     };
     let mut r = Reader::new(StreamSource::new(f)).map_err(|_| bad(a, Reason::BadStream, 0))?;
     // Page contents are any bytes: this pass checks where they go only.
@@ -85,6 +87,15 @@ fn check(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], a: &mut RestoreArg) ->
     if r.header.purpose != purpose {
         return Err(bad(a, Reason::BadStream, 10));
     }
+    // A migrated process's files stay with its stub on the node that
+    // wrote the stream, and are reached from here as remote files.
+    let policy = match purpose {
+        Purpose::Checkpoint => crate::files::Policy::Checkpoint,
+        Purpose::Migration => crate::files::Policy::Migration {
+            node: r.header.node,
+            pid: r.header.pid,
+        },
+    };
     if r.header.pid != task::current_pid() {
         let pid = u64::from(r.header.pid);
         pr_info!(
@@ -138,6 +149,10 @@ fn check(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], a: &mut RestoreArg) ->
                 st.fpu.extend_from_slice(b, GFP_KERNEL)?;
             }
             Item::Thread(t) => st.thread = Some(t),
+            Item::File(f) => st.files.prepare(&f, policy).map_err(|r| {
+                (a.reason, a.detail) = (r.reason, r.detail);
+                r.error
+            })?,
             Item::Unsupported(_) => return Err(bad(a, Reason::BadStream, at)),
             Item::End => break,
         }
@@ -270,6 +285,23 @@ pub(crate) fn restore(s: Stream<'_>, purpose: Purpose, a: &mut RestoreArg) -> Re
         task::kill_current();
         return Err(e);
     }
+    // The caller's own fds go before the files are installed at their
+    // numbers (which may be the same); -1 tells the callers they are gone.
+    if matches!(s, Stream::File(_)) {
+        file::close_fd(a.fd);
+        a.fd = -1;
+    }
+    file::close_fd(a.dev_fd);
+    a.dev_fd = -1;
+    if let Err(e) = st.files.install() {
+        pr_err!(
+            "restore of pid {}: open files: {:?}\n",
+            task::current_pid(),
+            e
+        );
+        task::kill_current();
+        return Err(e);
+    }
     pr_info!(
         "pid {} restored in {} ms (both passes over the stream)\n",
         task::current_pid(),
@@ -287,9 +319,6 @@ pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
     if !f.is_regular() {
         return Err(bad(a, Reason::BadStream, 0));
     }
-    restore(Stream::File(&f), Purpose::Checkpoint, a)?;
-    drop(f);
-    file::close_fd(a.fd);
-    file::close_fd(a.dev_fd);
-    Ok(())
+    // `restore` closed `a.fd` and `a.dev_fd` on success.
+    restore(Stream::File(&f), Purpose::Checkpoint, a)
 }

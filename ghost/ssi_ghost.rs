@@ -23,8 +23,10 @@ mod proto;
 mod ssi_api;
 
 mod dump;
+mod files;
 mod migrate;
 mod restore;
+mod rfile;
 mod stream;
 
 use kernel_ext::chrdev::{FileOps, Operations, Registration};
@@ -55,6 +57,9 @@ pub(crate) const IOC_RESTORE_MIGRATED: u32 =
 /// forbids, 2 allows the migration of `pid`; `detail` says whether it may.
 pub(crate) const IOC_MAY_MIGRATE: u32 =
     kernel::ioctl::_IOWR::<[u8; MigrateArg::LEN]>(b'S' as u32, 0x44);
+/// `_IOWR('S', 0x45, struct ssi_ghost_getfd)`.
+pub(crate) const IOC_GETFD: u32 =
+    kernel::ioctl::_IOWR::<[u8; rfile::GetFdArg::LEN]>(b'S' as u32, 0x45);
 
 /// `DUMP` flag: kill the process after a successful dump.
 pub(crate) const DUMP_STOP: u32 = 1;
@@ -133,6 +138,8 @@ impl Reason {
         .unwrap_or(None)
     }
 }
+// An open file that cannot be reopened is `MissingFile` (detail:
+// `files::FD_DETAIL | fd`) or `OtherFile` (detail: fd).
 
 /// Arguments of `DUMP`.
 pub(crate) struct DumpArg {
@@ -290,6 +297,16 @@ impl Operations for Dev {
                 }
                 ret.map(|_| 0)
             }
+            IOC_GETFD => {
+                let (mut r, mut w) = UserSlice::new(arg, rfile::GetFdArg::LEN).reader_writer();
+                let mut b = [0u8; rfile::GetFdArg::LEN];
+                r.read_slice(&mut b)?;
+                let mut a = rfile::GetFdArg::decode(&b);
+                let fd = rfile::getfd(&mut a)?;
+                // The fd is the caller's now, whatever the copy-out does.
+                let _ = w.write_slice(&a.encode());
+                Ok(fd as isize)
+            }
             IOC_MIGRATE => {
                 let (mut r, mut w) = UserSlice::new(arg, MigrateArg::LEN).reader_writer();
                 let mut a = MigrateArg::read(&mut r)?;
@@ -323,11 +340,13 @@ static FOPS: FileOps<Dev> = FileOps::new(&THIS_MODULE);
 struct Ghost {
     // Dropped first: no ioctl runs once the device is gone.
     _dev: Registration<Dev>,
+    _rfile: rfile::Registration,
     _migration: migrate::Running,
 }
 
 impl kernel::Module for Ghost {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let rfile = rfile::start()?;
         let migration = migrate::Running::start()?;
         let mut dev = Registration::new(&FOPS, c_str!("ssi_ghost"), 1, Arc::new(Dev, GFP_KERNEL)?)?;
         dev.create(0, fmt!("ssi!ghost"))?;
@@ -337,6 +356,7 @@ impl kernel::Module for Ghost {
         }
         Ok(Ghost {
             _dev: dev,
+            _rfile: rfile,
             _migration: migration,
         })
     }

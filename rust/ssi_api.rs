@@ -25,6 +25,11 @@ mod ffi {
     extern "C" {
         pub fn ssi_node_id() -> u32;
         pub fn ssi_rpc_register(service: u16, handler: Option<Handler>, ctx: *mut c_void) -> i32;
+        pub fn ssi_rpc_register_deferred(
+            service: u16,
+            handler: Option<Handler>,
+            ctx: *mut c_void,
+        ) -> i32;
         pub fn ssi_rpc_unregister(service: u16);
         pub fn ssi_rpc_call(
             dst: u8,
@@ -152,8 +157,11 @@ pub fn send_oneway(dst: u8, service: u16, payload: &[u8]) -> Result {
     check(unsafe { ffi::ssi_send_oneway(dst, service, payload.as_ptr(), payload.len()) })
 }
 
-/// An RPC service a module offers (ids from 256 up). Runs on the core's
-/// receive thread: must not block or call [`call`].
+/// An RPC service a module offers (ids from 256 up). Registered with
+/// [`register_service`] it runs on the core's receive thread: must not
+/// block or call [`call`]. Registered with [`register_deferred_service`]
+/// it runs on the core's worker thread: may sleep briefly (it delays the
+/// core's own blocking services), must not call [`call`].
 pub trait Service: Sync + 'static {
     /// Answers a request from node `src` into `resp`; returns its length.
     fn handle(&self, src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize>;
@@ -192,6 +200,18 @@ pub fn register_service<S: Service>(service: u16, s: &'static S) -> Result<Servi
     let ctx = (s as *const S).cast_mut().cast::<c_void>();
     // SAFETY: `s` lives forever and the trampoline matches its type.
     check(unsafe { ffi::ssi_rpc_register(service, Some(service_trampoline::<S>), ctx) })?;
+    Ok(ServiceRegistration { service })
+}
+
+/// Offers `s` as `service`, served on the core's worker thread (see
+/// [`Service`]), until the registration is dropped.
+pub fn register_deferred_service<S: Service>(
+    service: u16,
+    s: &'static S,
+) -> Result<ServiceRegistration> {
+    let ctx = (s as *const S).cast_mut().cast::<c_void>();
+    // SAFETY: `s` lives forever and the trampoline matches its type.
+    check(unsafe { ffi::ssi_rpc_register_deferred(service, Some(service_trampoline::<S>), ctx) })?;
     Ok(ServiceRegistration { service })
 }
 

@@ -67,6 +67,23 @@ pub extern "C" fn ssi_rpc_register(
     handler: Option<Handler>,
     ctx: *mut c_void,
 ) -> i32 {
+    register(service, handler, ctx, false)
+}
+
+/// As [`ssi_rpc_register`], but `handler` runs on the core's worker
+/// thread, in arrival order with the core's own blocking services: it may
+/// sleep and take locks (briefly: it delays them), not call
+/// `ssi_rpc_call`.
+#[no_mangle]
+pub extern "C" fn ssi_rpc_register_deferred(
+    service: u16,
+    handler: Option<Handler>,
+    ctx: *mut c_void,
+) -> i32 {
+    register(service, handler, ctx, true)
+}
+
+fn register(service: u16, handler: Option<Handler>, ctx: *mut c_void, deferred: bool) -> i32 {
     let Some(handler) = handler else {
         return EINVAL.to_errno();
     };
@@ -84,6 +101,7 @@ pub extern "C" fn ssi_rpc_register(
                     service,
                     handler,
                     ctx: ctx as usize,
+                    deferred,
                 },
                 GFP_KERNEL,
             ) {
@@ -107,6 +125,10 @@ pub extern "C" fn ssi_rpc_unregister(service: u16) {
                 // SAFETY: shrinks by one; the entry left behind is plain data.
                 unsafe { services.set_len(last) };
             }
+            drop(services);
+            // A deferred call that found the entry before it went ends
+            // before this lock is free.
+            drop(core.deferred_run.lock());
         },
         (),
     )

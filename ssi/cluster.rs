@@ -85,6 +85,8 @@ pub(crate) struct ServiceEntry {
     pub(crate) service: u16,
     pub(crate) handler: Handler,
     pub(crate) ctx: usize,
+    /// Served on the worker thread (`ssi_rpc_register_deferred`).
+    pub(crate) deferred: bool,
 }
 
 /// Registered by another module through `ssi_membership_register`.
@@ -103,6 +105,10 @@ pub(crate) struct Core {
     /// Held while a handler runs, so that unregistering waits for it.
     #[pin]
     pub(crate) services: Mutex<KVec<ServiceEntry>>,
+    /// Held while a deferred handler runs on the worker thread (without
+    /// `services`, so that the receive thread never waits for it).
+    #[pin]
+    pub(crate) deferred_run: Mutex<()>,
     /// Held while listeners run, likewise.
     #[pin]
     pub(crate) listeners: Mutex<KVec<ListenerEntry>>,
@@ -161,6 +167,7 @@ impl Core {
                 state <- new_mutex!(state),
                 replies <- new_condvar!(),
                 services <- new_mutex!(KVec::new()),
+                deferred_run <- new_mutex!(()),
                 listeners <- new_mutex!(KVec::new()),
                 task_cache <- new_mutex!(task_cache),
                 jobs <- new_mutex!(jobs),

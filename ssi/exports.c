@@ -63,6 +63,8 @@ typedef void (*ssi_listener_t)(void *ctx, u8 node, bool up);
 
 int ssi_rpc_register(u16 service, ssi_handler_t handler, void *ctx);
 EXPORT_SYMBOL_GPL(ssi_rpc_register);
+int ssi_rpc_register_deferred(u16 service, ssi_handler_t handler, void *ctx);
+EXPORT_SYMBOL_GPL(ssi_rpc_register_deferred);
 void ssi_rpc_unregister(u16 service);
 EXPORT_SYMBOL_GPL(ssi_rpc_unregister);
 long ssi_rpc_call(u8 dst, u16 service, const u8 *req, size_t len, u8 *resp,

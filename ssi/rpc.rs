@@ -55,6 +55,59 @@ fn call_registered(
     })
 }
 
+/// Whether another module registered `service` as deferred: its
+/// requests and one-way messages go to the worker thread.
+fn is_deferred(core: &Core, service: u16) -> bool {
+    service >= FIRST_MODULE_SERVICE
+        && core
+            .services
+            .lock()
+            .iter()
+            .any(|e| e.service == service && e.deferred)
+}
+
+/// Runs the deferred handler of `h.service` on the worker thread; `None`
+/// if it is no longer registered. `deferred_run` (not `services`) is held
+/// during the call, so that the receive thread goes on dispatching and
+/// unregistering still waits for the call.
+fn call_deferred(
+    core: &Core,
+    h: &Header,
+    payload: &[u8],
+    scratch: &mut [u8],
+) -> Option<Result<usize>> {
+    let _running = core.deferred_run.lock();
+    let (handler, ctx) = {
+        let services = core.services.lock();
+        let e = services
+            .iter()
+            .find(|e| e.service == h.service && e.deferred)?;
+        (e.handler, e.ctx)
+    };
+    // SAFETY: registered through `ssi_rpc_register_deferred`, whose
+    // contract keeps `handler` and `ctx` valid until unregistered, which
+    // waits for `deferred_run`, held here since before the lookup; the
+    // buffers are valid for their lengths during the call.
+    let n = unsafe {
+        handler(
+            ctx as *mut c_void,
+            h.src,
+            payload.as_ptr(),
+            payload.len(),
+            scratch.as_mut_ptr(),
+            scratch.len(),
+        )
+    };
+    Some(if n < 0 {
+        Err(Error::from_errno(n as i32))
+    } else {
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= scratch.len())
+            .ok_or(EINVAL)
+    })
+}
+
 /// Answers request `h` with `scratch[..n]`, or with the error as status.
 fn respond(core: &Core, h: &Header, r: Result<usize>, scratch: &[u8]) {
     let (status, len) = match r {
@@ -96,6 +149,12 @@ pub(crate) fn serve_deferred(core: &Core, h: &Header, payload: &[u8], scratch: &
         SERVICE_PIDS => crate::tasks::serve_pids(payload, scratch),
         SERVICE_TASK => crate::tasks::serve_task(payload, scratch),
         SERVICE_KILL => crate::tasks::serve_kill(payload),
+        s if s >= FIRST_MODULE_SERVICE => {
+            call_deferred(core, h, payload, scratch).unwrap_or_else(|| {
+                core.stats.dropped(Why::UnknownService);
+                Err(errno::enosys())
+            })
+        }
         _ => Err(errno::enosys()),
     };
     if h.kind == Kind::Request {
@@ -106,7 +165,9 @@ pub(crate) fn serve_deferred(core: &Core, h: &Header, payload: &[u8], scratch: &
 /// Handles a request, one-way or response from a member; `scratch` is a
 /// response buffer of `wire::MAX_PAYLOAD` bytes.
 pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u8]) {
-    if may_block(h) {
+    if may_block(h)
+        || (matches!(h.kind, Kind::Request | Kind::Oneway) && is_deferred(core, h.service))
+    {
         return crate::worker::defer(core, h, payload);
     }
     match (h.kind, h.service) {

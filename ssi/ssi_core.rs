@@ -2,6 +2,9 @@
 //! ssi-rs core: cluster membership and messaging over TIPC, administered
 //! through `/sys/kernel/ssi/`.
 
+// `Core`'s `pin_init!` expands past the default limit of 128.
+#![recursion_limit = "256"]
+
 use kernel::{c_str, prelude::*};
 
 #[path = "../rust/ssi_abi.rs"]

@@ -49,3 +49,14 @@ pub fn may_restore() -> bool {
     // SAFETY: a capability check of the current task.
     unsafe { bindings::ssi_ghost_may_restore() }
 }
+
+/// `CAP_SYS_ADMIN` and `CAP_SYS_PTRACE` (include/uapi/linux/capability.h).
+pub const CAP_SYS_PTRACE: i32 = 19;
+pub const CAP_SYS_ADMIN: i32 = 21;
+
+/// Whether the current task has capability `cap` (in the initial user
+/// namespace).
+pub fn capable(cap: i32) -> bool {
+    // SAFETY: a capability check of the current task.
+    unsafe { bindings::capable(cap) }
+}

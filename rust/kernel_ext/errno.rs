@@ -46,3 +46,8 @@ pub fn eoverflow() -> Error {
 pub fn eremote() -> Error {
     errno(bindings::EREMOTE)
 }
+
+/// `ESPIPE`: no position (a pipe, a terminal).
+pub fn espipe() -> Error {
+    Error::from_errno(-29)
+}

@@ -72,6 +72,32 @@ impl File {
         }
     }
 
+    /// Moves the file's own position (`f_pos`, what a descriptor of it
+    /// uses) and this struct's to `pos`.
+    pub fn seek_to(&mut self, pos: i64) -> Result {
+        // SAFETY: an open file (type invariant); plain values. Nobody else
+        // uses the file yet (it is in no fd table).
+        let p = unsafe { bindings::vfs_llseek(self.ptr, pos, bindings::SEEK_SET as i32) };
+        if p < 0 {
+            return Err(Error::from_errno(p as i32));
+        }
+        self.pos = p;
+        Ok(())
+    }
+
+    /// Installs the file as fd `fd` of the current task (as `dup2`),
+    /// closing what was there.
+    pub fn install_at(self, fd: u32) -> Result {
+        // SAFETY: acts on the current task's own table; `replace_fd` takes
+        // its own reference; `self` gives back its own when dropped.
+        let ret = unsafe { bindings::ssi_ghost_replace_fd(fd, self.ptr, 0) };
+        if ret < 0 {
+            Err(Error::from_errno(ret))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Reads into `buf`; returns the bytes read (0: end of file).
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         let n = self.iter_op(
@@ -184,6 +210,171 @@ impl FdFile {
             buf = &buf[(n as usize).min(buf.len())..];
         }
         Ok(())
+    }
+}
+
+/// `FMODE_*` bits of `struct file` (include/linux/fs.h of 6.12; bindgen
+/// cannot evaluate their casts).
+const FMODE_LSEEK: u32 = 1 << 2;
+const FMODE_PREAD: u32 = 1 << 3;
+
+/// `S_IFMT` type of an inode mode, and the types a ghost carries.
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFCHR: u32 = 0o020000;
+
+impl FdFile {
+    /// File `fd` of `task` (`EBADF` if none), as `pidfd_getfd()` finds it.
+    /// The caller checks that it may use it.
+    pub fn of_task(task: &crate::kernel_ext::task::TaskRef, fd: u32) -> Result<Self> {
+        // SAFETY: `task` is a live task (its type invariant); the result
+        // is a counted reference or null.
+        let ptr = unsafe { bindings::ssi_ghost_fget(task.as_ptr(), fd) };
+        if ptr.is_null() {
+            return Err(EBADF);
+        }
+        // INVARIANT: a counted reference.
+        Ok(FdFile { ptr })
+    }
+
+    /// Takes over a counted reference.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a file with a reference the caller gives away.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::file) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        FdFile { ptr }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::file {
+        self.ptr
+    }
+
+    /// The `O_*` flags of the open file (`F_GETFL`).
+    pub fn flags(&self) -> u32 {
+        // SAFETY: an open file (type invariant); a plain word.
+        unsafe { (*self.ptr).f_flags }
+    }
+
+    /// The inode's mode (`S_IFMT` type and permissions).
+    pub fn mode(&self) -> u32 {
+        // SAFETY: an open file has a live inode; a plain word.
+        u32::from(unsafe { (*(*self.ptr).f_inode).i_mode })
+    }
+
+    /// The inode's size.
+    pub fn size(&self) -> i64 {
+        // SAFETY: as `mode`; an aligned 64-bit read is atomic on x86_64
+        // (what `i_size_read()` does there).
+        unsafe { (*(*self.ptr).f_inode).i_size }
+    }
+
+    /// The file's position (a snapshot, as `/proc/PID/fdinfo` shows it).
+    pub fn pos(&self) -> i64 {
+        // SAFETY: an open file; an aligned 64-bit read.
+        unsafe { (*self.ptr).f_pos }
+    }
+
+    /// Whether `pread`/`pwrite` and `lseek` work on it.
+    pub fn can_pread(&self) -> bool {
+        // SAFETY: an open file; a plain word.
+        let mode = unsafe { (*self.ptr).f_mode };
+        mode & FMODE_PREAD != 0
+    }
+
+    pub fn can_seek(&self) -> bool {
+        // SAFETY: as above.
+        let mode = unsafe { (*self.ptr).f_mode };
+        mode & FMODE_LSEEK != 0
+    }
+
+    /// An identity of the open file (not of the fd) while it is open: its
+    /// address. Not to be shown outside the kernel as it is.
+    pub fn identity(&self) -> u64 {
+        self.ptr as usize as u64
+    }
+
+    /// Its path (`d_path`) at the start of `buf`; returns the length.
+    pub fn path(&self, buf: &mut [u8]) -> Result<usize> {
+        let cap = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        // SAFETY: an open file has a live `f_path`; `buf` is writable for
+        // `cap` bytes; the result points into `buf` or is an error.
+        let p = unsafe {
+            bindings::d_path(
+                core::ptr::addr_of!((*self.ptr).f_path),
+                buf.as_mut_ptr().cast(),
+                cap,
+            )
+        };
+        let v = p as isize;
+        if (-4095..0).contains(&v) {
+            return Err(Error::from_errno(v as i32));
+        }
+        let start = (p as usize)
+            .checked_sub(buf.as_ptr() as usize)
+            .filter(|&s| s < buf.len())
+            .ok_or(EINVAL)?;
+        // `d_path` writes the name NUL-terminated at the end of `buf`.
+        let len = buf[start..].iter().position(|&c| c == 0).ok_or(EINVAL)?;
+        buf.copy_within(start..start + len, 0);
+        Ok(len)
+    }
+
+    fn rw(
+        &self,
+        buf: *mut u8,
+        len: usize,
+        pos: Option<&mut i64>,
+        write: bool,
+        nowait: bool,
+    ) -> Result<usize> {
+        let ppos = match pos {
+            Some(p) => p as *mut i64,
+            None => core::ptr::null_mut(),
+        };
+        // SAFETY: an open file (type invariant); the callers pass `buf`
+        // valid for `len` bytes in the direction; `ppos` is null or
+        // writable.
+        let n =
+            unsafe { bindings::ssi_ghost_file_rw(self.ptr, buf.cast(), len, ppos, write, nowait) };
+        if n < 0 {
+            Err(Error::from_errno(n as i32))
+        } else {
+            Ok((n as usize).min(len))
+        }
+    }
+
+    /// Reads as `read(2)` would through a descriptor of the file (its own
+    /// position, shared with every descriptor of it), or as `pread(2)` at
+    /// `*pos` (advanced). With `nowait`, a file that is not regular and has
+    /// nothing to read answers `EAGAIN` instead of blocking.
+    pub fn read_shared(
+        &self,
+        buf: &mut [u8],
+        pos: Option<&mut i64>,
+        nowait: bool,
+    ) -> Result<usize> {
+        self.rw(buf.as_mut_ptr(), buf.len(), pos, false, nowait)
+    }
+
+    /// Writes as `write(2)` (or `pwrite(2)`) would, `O_APPEND` included;
+    /// `nowait` as for [`Self::read_shared`].
+    pub fn write_shared(&self, buf: &[u8], pos: Option<&mut i64>, nowait: bool) -> Result<usize> {
+        // The file only reads `buf`.
+        self.rw(buf.as_ptr().cast_mut(), buf.len(), pos, true, nowait)
+    }
+
+    /// `lseek(2)` on the file's shared position.
+    pub fn seek(&self, offset: i64, whence: u32) -> Result<i64> {
+        let whence = i32::try_from(whence).map_err(|_| EINVAL)?;
+        // SAFETY: an open file; plain values.
+        let p = unsafe { bindings::ssi_ghost_file_llseek(self.ptr, offset, whence) };
+        if p < 0 {
+            Err(Error::from_errno(p as i32))
+        } else {
+            Ok(p)
+        }
     }
 }
 

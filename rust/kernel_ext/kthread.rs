@@ -128,3 +128,9 @@ pub fn sleep_ms(ms: u32) {
 pub fn signal_pending() -> bool {
     kernel::current!().signal_pending()
 }
+
+/// A random 64-bit value (`get_random_u64`).
+pub fn random_u64() -> u64 {
+    // SAFETY: no preconditions.
+    unsafe { kernel::bindings::get_random_u64() }
+}

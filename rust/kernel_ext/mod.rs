@@ -22,6 +22,7 @@ pub mod pid;
 pub mod regset;
 pub mod seq;
 pub mod signal;
+pub mod stream;
 pub mod sysfs;
 pub mod task;
 pub mod task_work;

@@ -103,6 +103,34 @@ impl TaskRef {
     }
 }
 
+impl TaskRef {
+    /// Whether a caller of another node with `uid` and `gid` (and
+    /// `CAP_SYS_PTRACE` there if `privileged`) may use this process's
+    /// files: ptrace's attach rules, checked here.
+    pub fn may_attach(&self, uid: u32, gid: u32, privileged: bool) -> bool {
+        // SAFETY: `ptr` is a live task; plain values.
+        unsafe { bindings::ssi_ghost_may_attach(self.ptr, uid, gid, privileged) }
+    }
+
+    /// The first open file at or above `from`: its fd and the file.
+    pub fn next_file(&self, from: u32) -> Option<(u32, crate::kernel_ext::file::FdFile)> {
+        let mut fd = from;
+        // SAFETY: the lookup runs under the RCU read lock it requires;
+        // `ptr` is a live task; `fd` is writable.
+        let f = unsafe {
+            bindings::rcu_read_lock();
+            let f = bindings::task_lookup_next_fdget_rcu(self.ptr, &mut fd);
+            bindings::rcu_read_unlock();
+            f
+        };
+        if f.is_null() {
+            return None;
+        }
+        // SAFETY: `task_lookup_next_fdget_rcu` returned a counted reference.
+        Some((fd, unsafe { crate::kernel_ext::file::FdFile::from_raw(f) }))
+    }
+}
+
 impl Drop for TaskRef {
     fn drop(&mut self) {
         // SAFETY: gives back the reference of the type invariant, once.

@@ -18,6 +18,8 @@ pub mod migrate;
 pub mod node_id;
 #[path = "src/procfs.rs"]
 pub mod procfs;
+#[path = "src/rfile.rs"]
+pub mod rfile;
 #[path = "src/task.rs"]
 pub mod task;
 #[path = "src/wire.rs"]

@@ -338,6 +338,30 @@ fn send_window_delivers_every_chunk(t: &Test) {
     drop(reg);
 }
 
+const DEFERRED_SERVICE: u16 = 998;
+
+/// A deferred service answers from the worker thread like any other.
+fn deferred_service_answers(t: &Test) {
+    let Some(me) = ssi_api::node_id() else {
+        return kunit_expect!(t, false);
+    };
+    let me = me.get() as u8;
+    let reg = ssi_api::register_deferred_service(DEFERRED_SERVICE, &REVERSE);
+    kunit_expect!(t, reg.is_ok());
+    let mut resp = [0u8; 16];
+    let n = ssi_api::call(me, DEFERRED_SERVICE, b"xyz", &mut resp, 2000);
+    kunit_expect!(t, n == Ok(3) && &resp[..3] == b"zyx");
+    kunit_expect!(
+        t,
+        ssi_api::call(me, DEFERRED_SERVICE, &[0xff], &mut resp, 2000) == Err(EPERM)
+    );
+    drop(reg);
+    kunit_expect!(
+        t,
+        ssi_api::call(me, DEFERRED_SERVICE, b"xyz", &mut resp, 2000).is_err()
+    );
+}
+
 fn unregistered_service_is_refused(t: &Test) {
     let Some(me) = ssi_api::node_id() else {
         return kunit_expect!(t, false);
@@ -362,6 +386,7 @@ kunit_suite!(name: "ssi_api", cases: [
     core_reports_node_id,
     rpc_across_modules,
     send_window_delivers_every_chunk,
+    deferred_service_answers,
     unregistered_service_is_refused,
     members_include_this_node,
 ]);
@@ -493,6 +518,71 @@ fn ghost_refusals_and_fpu_size(t: &Test) {
     kunit_expect!(t, (576..=65536).contains(&n));
 }
 
+/// Remote-file requests decode as encoded; malformed ones are refused.
+fn rfile_requests_roundtrip(t: &Test) {
+    use proto::rfile::{Request, Target, MAX_IO};
+    let tg = Target {
+        uid: 0,
+        gid: 0,
+        privileged: true,
+        pid: 16390,
+        fd: 1,
+        cookie: 7,
+    };
+    let mut buf = [0u8; 64];
+    for r in [
+        Request::Info(tg),
+        Request::Read {
+            target: tg,
+            count: MAX_IO as u32,
+            pos: None,
+        },
+        Request::Write {
+            target: tg,
+            pos: Some(3),
+            data: b"x",
+        },
+        Request::Seek {
+            target: tg,
+            offset: 0,
+            whence: 2,
+        },
+    ] {
+        let n = r.encode(&mut buf).unwrap_or(0);
+        kunit_expect!(t, n > 0 && Request::decode(&buf[..n]) == Some(r));
+        kunit_expect!(t, Request::decode(&buf[..n - 1]).is_none() || n > 40);
+    }
+    kunit_expect!(t, Request::decode(&[]).is_none());
+    kunit_expect!(t, Request::decode(&[9; 40]).is_none());
+}
+
+/// The server's view of a process's files: init's fd 0 (the console), its
+/// owner and root may use it, another uid and any caller of a kernel
+/// thread's may not.
+fn rfile_task_files_and_rights(t: &Test) {
+    use kernel_ext::{file, task::TaskRef};
+    let Ok(init) = TaskRef::get(1) else {
+        return kunit_expect!(t, false);
+    };
+    match init.next_file(0) {
+        Some((fd, f)) => {
+            let mut path = [0u8; 64];
+            let n = f.path(&mut path).unwrap_or(0);
+            kunit_expect!(t, fd == 0 && f.mode() & file::S_IFMT == file::S_IFCHR);
+            kunit_expect!(t, n > 1 && path[0] == b'/');
+            kunit_expect!(t, file::FdFile::of_task(&init, fd).is_ok());
+        }
+        None => kunit_expect!(t, false),
+    }
+    kunit_expect!(t, file::FdFile::of_task(&init, 1000).err() == Some(EBADF));
+    kunit_expect!(t, init.may_attach(0, 0, false));
+    kunit_expect!(t, !init.may_attach(1000, 1000, false));
+    kunit_expect!(t, init.may_attach(1000, 1000, true));
+    if let Ok(k) = TaskRef::get(2) {
+        kunit_expect!(t, !k.may_attach(0, 0, true));
+    }
+}
+
 /// An in-memory stream reads back what was appended, across its buffers,
 /// and refuses to grow past its limit.
 fn ghost_stream_in_memory(t: &Test) {
@@ -567,6 +657,8 @@ fn ghost_vec_and_may_migrate(t: &Test) {
 kunit_suite!(name: "ssi_ghost", cases: [
     ghost_walks_init,
     ghost_refusals_and_fpu_size,
+    rfile_requests_roundtrip,
+    rfile_task_files_and_rights,
     ghost_stream_in_memory,
     ghost_vec_and_may_migrate,
 ]);

@@ -472,18 +472,61 @@ impl PageRun {
     }
 }
 
-/// An open regular file.
+/// What an open file is ([`FileDesc::kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FileKind {
+    /// A regular file, reopened by path.
+    Regular = 1,
+    /// A character device (a terminal, `/dev/null`), reopened by path.
+    Char = 2,
+    /// Anything else (not restorable; carried so that the reader can say
+    /// which fd it was).
+    Other = 3,
+    /// A remote file: fd `remote_fd` of process `remote_pid` on node
+    /// `node` (`Documentation/ssi/ghost.rst`, "Remote files").
+    Remote = 4,
+}
+
+impl FileKind {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => FileKind::Regular,
+            2 => FileKind::Char,
+            3 => FileKind::Other,
+            4 => FileKind::Remote,
+            _ => return None,
+        })
+    }
+}
+
+/// Highest fd number carried.
+pub const MAX_FD: u32 = 1 << 20;
+
+/// An open file: its fd, open flags, position and what it is.
+///
+/// Layout: `fd: u32`, `flags: u32`, `pos: u64`, `kind: u8`, `node: u8`,
+/// two zero bytes, `remote_pid: u32`, `remote_fd: u32`, four zero bytes,
+/// then the path (up to [`PATH_MAX`] bytes, no NUL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileDesc<'a> {
     pub fd: u32,
     /// `O_*` flags of the open file (access mode, append, ...).
     pub flags: u32,
     pub pos: u64,
+    pub kind: FileKind,
+    /// For [`FileKind::Remote`]: the node, PID and fd that serve it; 0
+    /// otherwise.
+    pub node: u8,
+    pub remote_pid: u32,
+    pub remote_fd: u32,
+    /// Absolute path; required for regular files and devices, may be
+    /// empty otherwise.
     pub path: &'a [u8],
 }
 
 impl<'a> FileDesc<'a> {
-    pub const FIXED: usize = 16;
+    pub const FIXED: usize = 32;
 
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let n = Self::FIXED.checked_add(self.path.len())?;
@@ -491,21 +534,44 @@ impl<'a> FileDesc<'a> {
         b[..4].copy_from_slice(&self.fd.to_le_bytes());
         b[4..8].copy_from_slice(&self.flags.to_le_bytes());
         b[8..16].copy_from_slice(&self.pos.to_le_bytes());
-        b[16..].copy_from_slice(self.path);
+        b[16] = self.kind as u8;
+        b[17] = self.node;
+        b[18..20].fill(0);
+        b[20..24].copy_from_slice(&self.remote_pid.to_le_bytes());
+        b[24..28].copy_from_slice(&self.remote_fd.to_le_bytes());
+        b[28..32].fill(0);
+        b[32..].copy_from_slice(self.path);
         Some(n)
     }
 
     pub fn decode(b: &'a [u8]) -> Result<Self> {
-        if b.len() <= Self::FIXED || b.len() > Self::FIXED + PATH_MAX {
+        if b.len() < Self::FIXED || b.len() > Self::FIXED + PATH_MAX {
             return Err(Error::BadLength);
         }
         let f = FileDesc {
             fd: u32_at(b, 0)?,
             flags: u32_at(b, 4)?,
             pos: u64_at(b, 8)?,
+            kind: FileKind::from_u8(b[16]).ok_or(Error::BadValue)?,
+            node: b[17],
+            remote_pid: u32_at(b, 20)?,
+            remote_fd: u32_at(b, 24)?,
             path: &b[Self::FIXED..],
         };
-        if f.fd > 1 << 20 || f.path[0] != b'/' || f.path.contains(&0) || f.pos > i64::MAX as u64 {
+        let zero = b[18] == 0 && b[19] == 0 && u32_at(b, 28)? == 0;
+        let path_ok = match f.path.first() {
+            None => !matches!(f.kind, FileKind::Regular | FileKind::Char),
+            Some(&c) => c == b'/' && !f.path.contains(&0),
+        };
+        let remote_ok = if f.kind == FileKind::Remote {
+            f.node != 0
+                && f.remote_pid != 0
+                && f.remote_pid <= i32::MAX as u32
+                && f.remote_fd < MAX_FD
+        } else {
+            f.node == 0 && f.remote_pid == 0 && f.remote_fd == 0
+        };
+        if f.fd >= MAX_FD || !zero || !path_ok || !remote_ok || f.pos > i64::MAX as u64 {
             return Err(Error::BadValue);
         }
         Ok(f)
@@ -844,6 +910,8 @@ pub enum Item<'a> {
     /// The XSAVE image; its size is the destination's to check.
     Fpu(&'a [u8]),
     Thread(ThreadState),
+    /// An open file.
+    File(FileDesc<'a>),
     /// A section this code reads but does not restore yet.
     Unsupported(Tag),
     /// `End`, and the stream has nothing after it.
@@ -933,6 +1001,7 @@ impl<S: Source> Reader<S> {
             Tag::Regs => Item::Regs(Regs::decode(b)?),
             Tag::Fpu => Item::Fpu(b),
             Tag::Thread => Item::Thread(ThreadState::decode(b)?),
+            Tag::File => Item::File(FileDesc::decode(b)?),
             Tag::End => {
                 if !self.src.at_end()? {
                     return Err(Error::OutOfOrder);
@@ -1241,11 +1310,64 @@ mod tests {
             fd: 1,
             flags: 1,
             pos: 12,
+            kind: FileKind::Regular,
+            node: 0,
+            remote_pid: 0,
+            remote_fd: 0,
             path: b"/tmp/out",
         };
         let mut buf = [0u8; 64];
         let n = f.encode(&mut buf).unwrap();
         assert_eq!(FileDesc::decode(&buf[..n]), Ok(f));
+        let remote = FileDesc {
+            kind: FileKind::Remote,
+            node: 2,
+            remote_pid: 16400,
+            remote_fd: 1,
+            path: b"",
+            ..f
+        };
+        let n = remote.encode(&mut buf).unwrap();
+        assert_eq!(FileDesc::decode(&buf[..n]), Ok(remote));
+        for bad in [
+            FileDesc { path: b"", ..f },
+            FileDesc {
+                path: b"tmp/x",
+                ..f
+            },
+            FileDesc {
+                path: b"/a\0b",
+                ..f
+            },
+            FileDesc { fd: MAX_FD, ..f },
+            FileDesc { pos: 1 << 63, ..f },
+            FileDesc { node: 1, ..f },
+            FileDesc { remote_pid: 3, ..f },
+            FileDesc { node: 0, ..remote },
+            FileDesc {
+                remote_pid: 0,
+                ..remote
+            },
+            FileDesc {
+                remote_fd: MAX_FD,
+                ..remote
+            },
+            FileDesc {
+                kind: FileKind::Char,
+                path: b"",
+                ..f
+            },
+        ] {
+            let n = bad.encode(&mut buf).unwrap();
+            assert_eq!(FileDesc::decode(&buf[..n]), Err(Error::BadValue), "{bad:?}");
+        }
+        let n = f.encode(&mut buf).unwrap();
+        for (at, v) in [(16, 0u8), (16, 5), (18, 1), (30, 1)] {
+            let mut b = buf;
+            b[at] = v;
+            assert_eq!(FileDesc::decode(&b[..n]), Err(Error::BadValue), "byte {at}");
+        }
+        assert_eq!(FileDesc::decode(&buf[..31]), Err(Error::BadLength));
     }
 
     /// A small stream as the kernel writes it: every section kind read.
@@ -1308,6 +1430,33 @@ mod tests {
         .to_vec();
         run.extend(std::iter::repeat(9).take(PAGE));
         sec(&mut out, Tag::Pages, &run);
+        let mut fb = [0u8; 64];
+        let n = FileDesc {
+            fd: 1,
+            flags: 0o2001,
+            pos: 42,
+            kind: FileKind::Regular,
+            node: 0,
+            remote_pid: 0,
+            remote_fd: 0,
+            path: b"/tmp/out",
+        }
+        .encode(&mut fb)
+        .unwrap();
+        sec(&mut out, Tag::File, &fb[..n]);
+        let n = FileDesc {
+            fd: 2,
+            flags: 1,
+            pos: 0,
+            kind: FileKind::Remote,
+            node: 1,
+            remote_pid: 16399,
+            remote_fd: 2,
+            path: b"",
+        }
+        .encode(&mut fb)
+        .unwrap();
+        sec(&mut out, Tag::File, &fb[..n]);
         let mut regs = Regs([0; REGS]);
         regs.0[reg::IP] = 0x40_1000;
         sec(&mut out, Tag::Regs, &regs.encode());
@@ -1340,7 +1489,7 @@ mod tests {
     #[test]
     fn reader_reads_a_whole_stream() {
         let s = sample_stream();
-        assert_eq!(read_all(&s), Ok(11));
+        assert_eq!(read_all(&s), Ok(13));
     }
 
     /// Passing over page contents checks the same structure: the same
@@ -1362,7 +1511,7 @@ mod tests {
                 }
             }
         };
-        assert_eq!(read(&s), Ok(11));
+        assert_eq!(read(&s), Ok(13));
         for cut in 0..s.len() {
             assert!(read(&s[..cut]).is_err(), "cut at {cut}");
         }
@@ -1487,6 +1636,29 @@ mod tests {
                 let r = PageRun { addr, count: c };
                 let _ = o.next(tag, Some(&v), Some(&r));
             }
+        }
+
+        #[test]
+        fn file_roundtrip(fd in 0u32..MAX_FD, flags in any::<u32>(), pos in 0u64..=i64::MAX as u64,
+                          kind in 1u8..5, node in 1u8.., rpid in 1u32..=i32::MAX as u32, rfd in 0u32..MAX_FD,
+                          path in proptest::collection::vec(1u8.., 0..40)) {
+            let kind = FileKind::from_u8(kind).unwrap();
+            let remote = kind == FileKind::Remote;
+            let mut p = std::vec![b'/'];
+            p.extend_from_slice(&path);
+            let f = FileDesc {
+                fd,
+                flags,
+                pos,
+                kind,
+                node: if remote { node } else { 0 },
+                remote_pid: if remote { rpid } else { 0 },
+                remote_fd: if remote { rfd } else { 0 },
+                path: &p,
+            };
+            let mut buf = std::vec![0u8; FileDesc::FIXED + p.len()];
+            let n = f.encode(&mut buf).unwrap();
+            prop_assert_eq!(FileDesc::decode(&buf[..n]), Ok(f));
         }
 
         #[test]

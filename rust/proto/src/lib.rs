@@ -13,5 +13,6 @@ pub mod membership;
 pub mod migrate;
 pub mod node_id;
 pub mod procfs;
+pub mod rfile;
 pub mod task;
 pub mod wire;

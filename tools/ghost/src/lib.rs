@@ -15,11 +15,14 @@ pub const IOC_RESTORE_SELF: u32 = iowr(0x41, 24);
 pub const IOC_MIGRATE: u32 = iowr(0x42, 24);
 pub const IOC_RESTORE_MIGRATED: u32 = iowr(0x43, 24);
 pub const IOC_MAY_MIGRATE: u32 = iowr(0x44, 24);
+pub const IOC_GETFD: u32 = iowr(0x45, 24);
 pub const DUMP_STOP: u32 = 1;
 
+pub const SYS_CLOSE: usize = 3;
 pub const SYS_MMAP: usize = 9;
 pub const SYS_RT_SIGPROCMASK: usize = 14;
 pub const SYS_IOCTL: usize = 16;
+pub const SYS_DUP2: usize = 33;
 pub const SYS_WAIT4: usize = 61;
 pub const SYS_EXIT_GROUP: usize = 231;
 pub const SYS_CLONE3: usize = 435;
@@ -71,6 +74,10 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
         10 => format!("it maps device memory at {detail:#x}"),
         11 => format!("the checkpoint file is malformed or truncated (at byte {detail})"),
         12 => format!("the checkpoint is of PID {detail}, not of the restoring process"),
+        13 if detail & (1 << 63) != 0 => format!(
+            "open file fd {} cannot be reopened on this node (its path is missing here, or its node is gone)",
+            detail & 0xffff_ffff
+        ),
         13 => format!("a file mapped at {detail:#x} is missing on this node"),
         14 => "its FPU state does not fit this CPU".into(),
         15 => format!("it runs on node {detail} (this node keeps its stub); migrate it from there"),
