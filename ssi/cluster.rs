@@ -262,6 +262,8 @@ impl Core {
         };
         self.act(out);
         if before != after {
+            // Bulk senders stop waiting for a node that left.
+            self.replies.notify_all();
             self.notify(&before, &after);
         }
     }

@@ -149,7 +149,9 @@ fn store_timeout(core: &Core, buf: &[u8]) -> Result {
 }
 
 fn show_stats(core: &Core, out: &mut ShowBuf<'_>) -> Result {
-    core.stats.show(out).map_err(fmt_err)
+    core.stats.show(out).map_err(fmt_err)?;
+    let pending = core.state.lock().pending.iter().flatten().count();
+    writeln!(out, "calls_pending {pending}").map_err(fmt_err)
 }
 
 fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {
@@ -159,11 +161,11 @@ fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {
         .map_err(fmt_err)
 }
 
-/// `ID COUNT [SIZE [MODE]]`: COUNT checked request/response round trips to
-/// ID (MODE 0, the default), COUNT one-way messages streamed to it
+/// `ID COUNT [SIZE [MODE [WINDOW]]]`: COUNT checked request/response round
+/// trips to ID (MODE 0, the default), COUNT one-way messages streamed to it
 /// (MODE 1), or COUNT acknowledged chunks sent with a window (MODE 2).
 fn store_ping(core: &Core, buf: &[u8]) -> Result {
-    let mut f = [0u32, 0, 8, 0];
+    let mut f = [0u32, 0, 8, 0, rpc::BULK_WINDOW as u32];
     let n = knob::parse_fields(buf, &mut f).map_err(|_| EINVAL)?;
     let size_max = crate::proto::wire::MAX_PAYLOAD as u32;
     if n < 2
@@ -173,6 +175,8 @@ fn store_ping(core: &Core, buf: &[u8]) -> Result {
         || f[1] > 10_000_000
         || f[2] > size_max
         || f[3] > 2
+        || f[4] == 0
+        || f[4] > rpc::MAX_WINDOW as u32
     {
         return Err(EINVAL);
     }
@@ -182,7 +186,7 @@ fn store_ping(core: &Core, buf: &[u8]) -> Result {
     }
     match f[3] {
         1 => rpc::stream(core, dst, f[1], f[2]),
-        2 => rpc::bulk(core, dst, f[1], f[2]),
+        2 => rpc::bulk(core, dst, f[1], f[2], f[4] as usize),
         _ => rpc::ping(core, dst, f[1], f[2]),
     }
 }

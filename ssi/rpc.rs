@@ -375,7 +375,7 @@ pub(crate) fn call_window(
             if inflight == 0 {
                 return Ok((chunks, bytes));
             }
-            let (status, _) = wait_answer(core, ring[head], timeout_ms)?;
+            let (status, _) = wait_answer(core, ring[head], dst, timeout_ms)?;
             head = (head + 1) % window;
             inflight -= 1;
             if status != 0 {
@@ -391,9 +391,10 @@ pub(crate) fn call_window(
     result
 }
 
-/// Waits up to `timeout_ms` for the answer in pending slot `slot`, then
-/// frees the slot.
-fn wait_answer(core: &Core, slot: usize, timeout_ms: u32) -> Answer {
+/// Waits up to `timeout_ms` for the answer of `dst` in pending slot
+/// `slot`, then frees the slot. Fails with `EHOSTDOWN` as soon as `dst`
+/// leaves the view (a crashed node answers nothing).
+fn wait_answer(core: &Core, slot: usize, dst: u8, timeout_ms: u32) -> Answer {
     let deadline = now_ns() + i64::from(timeout_ms) * 1_000_000;
     let mut s = core.state.lock();
     loop {
@@ -403,6 +404,9 @@ fn wait_answer(core: &Core, slot: usize, timeout_ms: u32) -> Answer {
         let left_ms = (deadline - now_ns()) / 1_000_000;
         if core.closing() {
             return Err(errno::eshutdown());
+        }
+        if s.detached || !s.membership.view().members.contains(dst) {
+            return Err(errno::ehostdown());
         }
         if left_ms <= 0 {
             return Err(errno::etimedout());
@@ -524,14 +528,15 @@ fn sink_count(core: &Core, dst: u8, timeout_ms: u32) -> Result<(u64, u64)> {
 pub(crate) const BULK_WINDOW: usize = MAX_WINDOW;
 
 /// Sends `count` chunks of `size` bytes to `dst` with [`call_window`]
-/// (every chunk acknowledged), then asks how many arrived, and leaves a
-/// report for the `ping` knob.
-pub(crate) fn bulk(core: &Core, dst: u8, count: u32, size: u32) -> Result {
+/// (every chunk acknowledged, up to `window` unanswered), then asks how
+/// many arrived, and leaves a report for the `ping` knob.
+pub(crate) fn bulk(core: &Core, dst: u8, count: u32, size: u32, window: usize) -> Result {
     sink_count(core, dst, 5000)?;
     let size = (size as usize).clamp(1, wire::MAX_PAYLOAD);
     let mut left = count;
     let start = now_ns();
-    let (sent, _) = call_window(core, dst, SERVICE_SINK, BULK_WINDOW, 5000, &mut |buf| {
+    let window = window.clamp(1, MAX_WINDOW);
+    let (sent, _) = call_window(core, dst, SERVICE_SINK, window, 5000, &mut |buf| {
         if left == 0 {
             return Ok(0);
         }
@@ -545,7 +550,7 @@ pub(crate) fn bulk(core: &Core, dst: u8, count: u32, size: u32) -> Result {
     let mut out = ShowBuf::new(&mut report);
     let _ = writeln!(
         out,
-        "bulk node {dst} count {count} size {size} window {BULK_WINDOW} sent {sent} received {msgs} bytes {bytes} total_us {total_us}"
+        "bulk node {dst} count {count} size {size} window {window} sent {sent} received {msgs} bytes {bytes} total_us {total_us}"
     );
     let n = out.as_bytes().len();
     let mut s = core.state.lock();
