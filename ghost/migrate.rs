@@ -711,26 +711,12 @@ pub(crate) fn migrate(a: &mut MigrateArg) -> Result {
         a.pid = task::current_pid();
     }
     let t = TaskRef::get(a.pid)?;
-    let mut plan = Plan::new(m, &t, a, own)?;
     if own {
         // The ioctl returns first; the task's registers then hold its
         // result, which the destination's copy will return.
-        let mut arg = MigrateArg { ..*a };
-        return km::later(move || {
-            let ret = plan.run(&mut arg);
-            let home = plan.guest_home.is_none();
-            plan.finish(&mut arg, &ret);
-            match ret {
-                Ok(()) if home => stub_main(arg.pid),
-                Ok(()) => crate::kernel_ext::task::kill_current(),
-                Err(e) => {
-                    let mut r = regset::regs();
-                    r[REG_AX] = e.to_errno() as i64 as u64;
-                    let _ = regset::set_regs(&r);
-                }
-            }
-        });
+        return later_self(m, &t, a, true);
     }
+    let mut plan = Plan::new(m, &t, a, false)?;
     let stop = plan.guest_home.is_some();
     let pid = a.pid;
     let ret = task_work::call_in(&t, stop, || {
@@ -743,6 +729,51 @@ pub(crate) fn migrate(a: &mut MigrateArg) -> Result {
     });
     plan.finish(a, &ret);
     ret
+}
+
+/// Migrates the current process (`t`, `a.pid`) on its way back to user
+/// mode; if it fails, the process goes on here, with the error in its
+/// `ax` if `report` (the result of its own `MIGRATE`).
+fn later_self(m: &'static Migrator, t: &TaskRef, a: &mut MigrateArg, report: bool) -> Result {
+    let mut plan = Plan::new(m, t, a, true)?;
+    let mut arg = MigrateArg { ..*a };
+    km::later(move || {
+        let ret = plan.run(&mut arg);
+        let home = plan.guest_home.is_none();
+        plan.finish(&mut arg, &ret);
+        match ret {
+            Ok(()) if home => stub_main(arg.pid),
+            Ok(()) => crate::kernel_ext::task::kill_current(),
+            Err(e) if report => {
+                let mut r = regset::regs();
+                r[REG_AX] = e.to_errno() as i64 as u64;
+                let _ = regset::set_regs(&r);
+            }
+            Err(_) => {}
+        }
+    })
+}
+
+/// Whether `node` may take a process from here (another member).
+pub(crate) fn may_go(node: u32) -> bool {
+    u8::try_from(node).is_ok_and(|n| n != 0 && n != me() && member(n))
+}
+
+/// Sends the process just restarted here (the current one) on to `node`
+/// before it runs an instruction: `ssi-restart FILE NODE`. Its stub stays
+/// here, the child of `ssi-restart`.
+pub(crate) fn restart_elsewhere(node: u32) -> Result {
+    let m = get().ok_or_else(crate::kernel_ext::errno::eshutdown)?;
+    let pid = task::current_pid();
+    let t = TaskRef::get(pid)?;
+    let mut a = MigrateArg {
+        pid,
+        node,
+        flags: 0,
+        reason: Reason::None,
+        detail: 0,
+    };
+    later_self(m, &t, &mut a, false)
 }
 
 /// `MAY_MIGRATE`: reads (`flags` 0), forbids (1) or allows (2) the
@@ -834,6 +865,7 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
             let mut a = RestoreArg {
                 fd: -1,
                 dev_fd: -1,
+                node: 0,
                 reason: Reason::None,
                 detail: 0,
             };

@@ -315,10 +315,24 @@ pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
     if !cred::may_restore() {
         return Err(EPERM);
     }
+    if a.node != 0 && !crate::migrate::may_go(a.node) {
+        return Err(EINVAL);
+    }
     let f = FdFile::get(a.fd)?;
     if !f.is_regular() {
         return Err(bad(a, Reason::BadStream, 0));
     }
     // `restore` closed `a.fd` and `a.dev_fd` on success.
-    restore(Stream::File(&f), Purpose::Checkpoint, a)
+    restore(Stream::File(&f), Purpose::Checkpoint, a)?;
+    if a.node != 0 {
+        if let Err(e) = crate::migrate::restart_elsewhere(a.node) {
+            pr_warn!(
+                "pid {} runs here: it cannot go on to node {}: {:?}\n",
+                task::current_pid(),
+                a.node,
+                e
+            );
+        }
+    }
+    Ok(())
 }

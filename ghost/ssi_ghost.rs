@@ -187,6 +187,9 @@ pub(crate) struct RestoreArg {
     pub(crate) fd: i32,
     /// The caller's fd of `/dev/ssi/ghost`, closed on success.
     pub(crate) dev_fd: i32,
+    /// `RESTORE_SELF`: a node to send the process on to once restored
+    /// (0: none).
+    pub(crate) node: u32,
     pub(crate) reason: Reason,
     pub(crate) detail: u64,
 }
@@ -201,6 +204,7 @@ impl RestoreArg {
         Ok(RestoreArg {
             fd: w(0),
             dev_fd: w(4),
+            node: w(12) as u32,
             reason: Reason::None,
             detail: 0,
         })
@@ -211,6 +215,7 @@ impl RestoreArg {
         b[0..4].copy_from_slice(&self.fd.to_le_bytes());
         b[4..8].copy_from_slice(&self.dev_fd.to_le_bytes());
         b[8..12].copy_from_slice(&(self.reason as u32).to_le_bytes());
+        b[12..16].copy_from_slice(&self.node.to_le_bytes());
         b[16..24].copy_from_slice(&self.detail.to_le_bytes());
         w.write_slice(&b)
     }

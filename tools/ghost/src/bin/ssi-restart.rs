@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! ssi-restart FILE: restart the process checkpointed in FILE on this node
-//! with its PID (free while the original is gone: PIDs are global). The
-//! process becomes a child of ssi-restart, uses its standard input and
-//! outputs, and ssi-restart exits with its status.
+//! ssi-restart FILE [NODE]: restart the process checkpointed in FILE on
+//! this node with its PID (free while the original is gone: PIDs are
+//! global), or restart it here and send it on to NODE before it runs (it
+//! runs there, its stub here). The process becomes a child of ssi-restart,
+//! and ssi-restart exits with its status.
 
 use ssi_ghost_tools::*;
 use std::fs::{File, OpenOptions};
@@ -21,9 +22,19 @@ fn main() {
     if args.len() == 1 && args[0] == "--migrated" {
         migrated();
     }
-    let [file] = &args[..] else {
-        eprintln!("usage: ssi-restart FILE");
-        exit(2)
+    let (file, node) = match &args[..] {
+        [file] => (file, 0u32),
+        [file, node] => match node.parse::<u32>() {
+            Ok(n) if n > 0 => (file, n),
+            _ => {
+                eprintln!("usage: ssi-restart FILE [NODE]");
+                exit(2)
+            }
+        },
+        _ => {
+            eprintln!("usage: ssi-restart FILE [NODE]");
+            exit(2)
+        }
     };
     let mut f = File::open(file).unwrap_or_else(|e| fail(format!("{file}: {e}")));
     let mut h = [0u8; 16];
@@ -85,6 +96,7 @@ fn main() {
             let mut arg = [0u8; 24];
             arg[0..4].copy_from_slice(&f.as_raw_fd().to_le_bytes());
             arg[4..8].copy_from_slice(&dev.as_raw_fd().to_le_bytes());
+            arg[12..16].copy_from_slice(&node.to_le_bytes());
             // SAFETY: `arg` is 24 writable bytes, the ioctl's argument.
             let ret = unsafe {
                 syscall(
