@@ -84,10 +84,8 @@ fn call_deferred(
             .find(|e| e.service == h.service && e.deferred)?;
         (e.handler, e.ctx)
     };
-    // SAFETY: registered through `ssi_rpc_register_deferred`, whose
-    // contract keeps `handler` and `ctx` valid until unregistered, which
-    // waits for `deferred_run`, held here since before the lookup; the
-    // buffers are valid for their lengths during the call.
+    // SAFETY: `handler`/`ctx` stay valid until unregistered, which waits for
+    // `deferred_run` (held since the lookup); the buffers are valid.
     let n = unsafe {
         handler(
             ctx as *mut c_void,

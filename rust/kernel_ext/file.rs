@@ -333,11 +333,10 @@ impl FdFile {
             Some(p) => p as *mut i64,
             None => core::ptr::null_mut(),
         };
-        // SAFETY: an open file (type invariant); the callers pass `buf`
-        // valid for `len` bytes in the direction; `ppos` is null or
-        // writable.
-        let n =
-            unsafe { bindings::ssi_ghost_file_rw(self.ptr, buf.cast(), len, ppos, write, nowait) };
+        let (f, b) = (self.ptr, buf.cast());
+        // SAFETY: an open file (type invariant); `buf` is valid for `len`
+        // bytes in the direction (callers); `ppos` is null or writable.
+        let n = unsafe { bindings::ssi_ghost_file_rw(f, b, len, ppos, write, nowait) };
         if n < 0 {
             Err(Error::from_errno(n as i32))
         } else {

@@ -86,9 +86,10 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
     }
 }
 
-/// Calls `ioctl(fd, cmd, arg)` on a 24-byte argument block.
-pub fn ioctl24(fd: i32, cmd: u32, arg: &mut [u8; 24]) -> isize {
-    // SAFETY: `arg` is valid for the 24 bytes the command reads and writes.
+/// Calls `ioctl(fd, cmd, arg)` on an argument block of the size `cmd`
+/// encodes.
+pub fn ioctl<const N: usize>(fd: i32, cmd: u32, arg: &mut [u8; N]) -> isize {
+    // SAFETY: `arg` is valid for the N bytes the command reads and writes.
     unsafe {
         syscall(
             SYS_IOCTL,
@@ -104,9 +105,8 @@ pub fn ioctl24(fd: i32, cmd: u32, arg: &mut [u8; 24]) -> isize {
     }
 }
 
-/// Blocks every signal (SIGKILL and SIGSTOP excepted).
-pub fn block_all_signals() -> io::Result<()> {
-    let all: u64 = !0;
+/// Sets the signal mask to `mask`; returns the previous one.
+pub fn set_signal_mask(mask: u64) -> io::Result<u64> {
     let mut old: u64 = 0;
     // SAFETY: both sets are 8 bytes and valid for the call.
     let r = unsafe {
@@ -114,7 +114,7 @@ pub fn block_all_signals() -> io::Result<()> {
             SYS_RT_SIGPROCMASK,
             [
                 2,
-                &all as *const u64 as usize,
+                &mask as *const u64 as usize,
                 &mut old as *mut u64 as usize,
                 8,
                 0,
@@ -122,5 +122,11 @@ pub fn block_all_signals() -> io::Result<()> {
             ],
         )
     };
-    check(r).map(|_| ())
+    check(r).map(|_| old)
+}
+
+/// Blocks every signal (SIGKILL and SIGSTOP excepted); returns the
+/// previous mask.
+pub fn block_all_signals() -> io::Result<u64> {
+    set_signal_mask(!0)
 }

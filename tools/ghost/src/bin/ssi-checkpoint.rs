@@ -47,20 +47,7 @@ fn main() {
     arg[0..4].copy_from_slice(&pid.to_le_bytes());
     arg[4..8].copy_from_slice(&out.as_raw_fd().to_le_bytes());
     arg[8..12].copy_from_slice(&(if stop { DUMP_STOP } else { 0 }).to_le_bytes());
-    // SAFETY: `arg` is 32 writable bytes, the ioctl's argument.
-    let ret = unsafe {
-        syscall(
-            SYS_IOCTL,
-            [
-                dev.as_raw_fd() as usize,
-                IOC_DUMP as usize,
-                arg.as_mut_ptr() as usize,
-                0,
-                0,
-                0,
-            ],
-        )
-    };
+    let ret = ioctl(dev.as_raw_fd(), IOC_DUMP, &mut arg);
     let reason = u32::from_le_bytes(arg[12..16].try_into().unwrap());
     let detail = u64::from_le_bytes(arg[16..24].try_into().unwrap());
     let bytes = u64::from_le_bytes(arg[24..32].try_into().unwrap());

@@ -58,20 +58,7 @@ fn main() {
     arg[4..8].copy_from_slice(&pid.to_le_bytes());
     arg[8..12].copy_from_slice(&fd.to_le_bytes());
     arg[12..16].copy_from_slice(&access.to_le_bytes());
-    // SAFETY: `arg` is 24 writable bytes, the ioctl's argument.
-    let ret = unsafe {
-        syscall(
-            SYS_IOCTL,
-            [
-                dev.as_raw_fd() as usize,
-                IOC_GETFD as usize,
-                arg.as_mut_ptr() as usize,
-                0,
-                0,
-                0,
-            ],
-        )
-    };
+    let ret = ioctl(dev.as_raw_fd(), IOC_GETFD, &mut arg);
     let got = match check(ret) {
         Ok(n) => n,
         Err(e) => {

@@ -43,7 +43,7 @@ fn main() {
     arg[4..8].copy_from_slice(&node.unwrap_or(0).to_le_bytes());
     arg[8..12].copy_from_slice(&flags.to_le_bytes());
     let Some(node) = node else {
-        let ret = ioctl24(dev.as_raw_fd(), IOC_MAY_MIGRATE, &mut arg);
+        let ret = ioctl(dev.as_raw_fd(), IOC_MAY_MIGRATE, &mut arg);
         if let Err(e) = check(ret) {
             eprintln!("ssi-migrate: {pid}: {e}");
             exit(1)
@@ -55,7 +55,7 @@ fn main() {
         );
         return;
     };
-    let ret = ioctl24(dev.as_raw_fd(), IOC_MIGRATE, &mut arg);
+    let ret = ioctl(dev.as_raw_fd(), IOC_MIGRATE, &mut arg);
     if let Err(e) = check(ret) {
         let reason = u32::from_le_bytes(arg[12..16].try_into().unwrap());
         let detail = u64::from_le_bytes(arg[16..24].try_into().unwrap());

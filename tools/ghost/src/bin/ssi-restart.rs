@@ -60,23 +60,7 @@ fn main() {
     // Signals sent to the PID while it is being restored wait until the
     // restore installed the ghost's handlers and mask: the child starts
     // with every signal blocked (SIGKILL and SIGSTOP excepted).
-    let all: u64 = !0;
-    let mut old: u64 = 0;
-    // SAFETY: both sets are 8 bytes and valid for the call.
-    let r = unsafe {
-        syscall(
-            SYS_RT_SIGPROCMASK,
-            [
-                2,
-                &all as *const u64 as usize,
-                &mut old as *mut u64 as usize,
-                8,
-                0,
-                0,
-            ],
-        )
-    };
-    check(r).unwrap_or_else(|e| fail(format!("sigprocmask: {e}")));
+    let old = block_all_signals().unwrap_or_else(|e| fail(format!("sigprocmask: {e}")));
     let tid: [u64; 1] = [u64::from(pid)];
     let mut cargs = [0u64; 11];
     cargs[4] = 17; // exit_signal: SIGCHLD
@@ -97,20 +81,7 @@ fn main() {
             arg[0..4].copy_from_slice(&f.as_raw_fd().to_le_bytes());
             arg[4..8].copy_from_slice(&dev.as_raw_fd().to_le_bytes());
             arg[12..16].copy_from_slice(&node.to_le_bytes());
-            // SAFETY: `arg` is 24 writable bytes, the ioctl's argument.
-            let ret = unsafe {
-                syscall(
-                    SYS_IOCTL,
-                    [
-                        dev.as_raw_fd() as usize,
-                        IOC_RESTORE_SELF as usize,
-                        arg.as_mut_ptr() as usize,
-                        0,
-                        0,
-                        0,
-                    ],
-                )
-            };
+            let ret = ioctl(dev.as_raw_fd(), IOC_RESTORE_SELF, &mut arg);
             // Only a refused restart comes back here.
             // SAFETY: `page` is the shared page mapped above, 4096 bytes.
             unsafe {
@@ -122,13 +93,7 @@ fn main() {
             unreachable!()
         }
         Ok(child) => {
-            // SAFETY: `old` is the 8-byte set saved above.
-            unsafe {
-                syscall(
-                    SYS_RT_SIGPROCMASK,
-                    [2, &old as *const u64 as usize, 0, 8, 0, 0],
-                )
-            };
+            let _ = set_signal_mask(old);
             let mut status: i32 = 0;
             loop {
                 // SAFETY: `status` is writable.
@@ -177,6 +142,6 @@ fn migrated() -> ! {
     let mut arg = [0u8; 24];
     arg[0..4].copy_from_slice(&(-1i32).to_le_bytes());
     arg[4..8].copy_from_slice(&fd.to_le_bytes());
-    let _ = ioctl24(fd, IOC_RESTORE_MIGRATED, &mut arg);
+    let _ = ioctl(fd, IOC_RESTORE_MIGRATED, &mut arg);
     exit(1)
 }
