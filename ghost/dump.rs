@@ -6,14 +6,14 @@ use crate::kernel_ext::{
     cred,
     file::FdFile,
     mm::{self, Mm},
-    regset, signal,
+    regset, remote, signal,
     task::{self, TaskRef},
     task_work,
 };
 use crate::proto::ghost::{
     Ids, MmLayout, PageRun, Purpose, Regs, Section, SigAction, Signals, StreamHeader, Tag,
     TaskInfo, ThreadState, Vma, HEADER_LEN, MAX_RUN_PAGES, PAGE, PATH_MAX, PROT_EXEC, PROT_READ,
-    PROT_WRITE, SECTION_LEN, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES, VMA_SHARED,
+    PROT_WRITE, SECTION_LAZY, SECTION_LEN, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES, VMA_SHARED,
 };
 use crate::stream::Chunks;
 use crate::{DumpArg, Reason, DUMP_STOP};
@@ -145,6 +145,9 @@ pub(crate) struct Writer {
     path: KVVec<u8>,
     pub(crate) reason: Reason,
     pub(crate) detail: u64,
+    /// Anonymous pages stay here, listed as lazy runs (migration on
+    /// demand).
+    pub(crate) lazy: bool,
 }
 
 fn prot_of(vm_flags: u64) -> u32 {
@@ -175,6 +178,7 @@ impl Writer {
             path,
             reason: Reason::None,
             detail: 0,
+            lazy: false,
         })
     }
 
@@ -193,8 +197,13 @@ impl Writer {
     /// Writes a section whose `len`-byte payload is already in
     /// `buf[SECTION_LEN..]`.
     fn emit(&mut self, tag: Tag, len: usize) -> Result {
+        self.emit_flagged(tag, 0, len)
+    }
+
+    fn emit_flagged(&mut self, tag: Tag, flags: u16, len: usize) -> Result {
         let sec = Section {
             tag,
+            flags,
             len: u32::try_from(len).map_err(|_| EINVAL)?,
         };
         self.buf[..SECTION_LEN].copy_from_slice(&sec.encode());
@@ -209,6 +218,8 @@ impl Writer {
 
     /// The stream of the current process (which is the one to dump).
     pub(crate) fn stream(&mut self, pid: u32, purpose: Purpose) -> Result {
+        // Pages still on the node it came from come first.
+        crate::lazy::pull_all()?;
         // Threads may have appeared since the check.
         let i = TaskRef::get(pid)?.info();
         if i.threads != 1 {
@@ -368,40 +379,86 @@ impl Writer {
         if !pages {
             return Ok(());
         }
-        let chunk = MAX_RUN_PAGES as u64 * PAGE as u64;
+        if file {
+            // Every page: a private copy and the file's own look alike.
+            let chunk = MAX_RUN_PAGES as u64 * PAGE as u64;
+            let mut at = v.start;
+            while at < v.end {
+                let len = (v.end - at).min(chunk) as usize;
+                let data = SECTION_LEN + PageRun::LEN;
+                mm::read_pages(at, &mut self.buf[data..data + len])?;
+                self.run(at, 0, len / PAGE)?;
+                at += len as u64;
+            }
+            return Ok(());
+        }
+        // Anonymous: the pages that hold data, found in the page tables
+        // (an untouched page is not read), 64 at a time.
+        let m = Mm::current().ok_or(ESRCH)?;
         let mut at = v.start;
         while at < v.end {
-            let len = (v.end - at).min(chunk) as usize;
-            let data = SECTION_LEN + PageRun::LEN;
-            mm::read_pages(at, &mut self.buf[data..data + len])?;
-            if file {
-                self.run(at, 0, len / PAGE)?;
-            } else {
-                // Runs of non-zero pages: an untouched page reads as the
-                // zero page, and a new anonymous area is zero.
-                let mut i = 0;
-                let count = len / PAGE;
-                while i < count {
-                    let zero = |k: usize| {
-                        self.buf[data + k * PAGE..data + (k + 1) * PAGE]
-                            .iter()
-                            .all(|&b| b == 0)
-                    };
-                    if zero(i) {
-                        i += 1;
-                        continue;
-                    }
-                    let mut j = i + 1;
-                    while j < count && !zero(j) {
-                        j += 1;
-                    }
-                    self.run(at, i, j - i)?;
-                    i = j;
-                }
+            let n = ((v.end - at) / PAGE as u64).min(u64::from(MAX_RUN_PAGES)) as usize;
+            let mut bits = remote::present(&m, at)?;
+            if n < 64 {
+                bits &= (1u64 << n) - 1;
             }
-            at += len as u64;
+            let mut i = 0;
+            while i < n {
+                if bits & (1 << i) == 0 {
+                    i += 1;
+                    continue;
+                }
+                let mut j = i + 1;
+                while j < n && bits & (1 << j) != 0 {
+                    j += 1;
+                }
+                let base = at + (i * PAGE) as u64;
+                if self.lazy {
+                    self.lazy_run(base, j - i)?;
+                } else {
+                    self.nonzero_runs(base, j - i)?;
+                }
+                i = j;
+            }
+            at += (n * PAGE) as u64;
         }
         Ok(())
+    }
+
+    /// Reads `count` pages at `base` and writes the runs of those that are
+    /// not zero (a new anonymous page is zero).
+    fn nonzero_runs(&mut self, base: u64, count: usize) -> Result {
+        let data = SECTION_LEN + PageRun::LEN;
+        mm::read_pages(base, &mut self.buf[data..data + count * PAGE])?;
+        let mut i = 0;
+        while i < count {
+            let zero = |k: usize| {
+                self.buf[data + k * PAGE..data + (k + 1) * PAGE]
+                    .iter()
+                    .all(|&b| b == 0)
+            };
+            if zero(i) {
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            while j < count && !zero(j) {
+                j += 1;
+            }
+            self.run(base, i, j - i)?;
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// Lists `count` pages at `addr` as left here.
+    fn lazy_run(&mut self, addr: u64, count: usize) -> Result {
+        let r = PageRun {
+            addr,
+            count: count as u32,
+        };
+        self.buf[SECTION_LEN..SECTION_LEN + PageRun::LEN].copy_from_slice(&r.encode());
+        self.emit_flagged(Tag::Pages, SECTION_LAZY, PageRun::LEN)
     }
 
     /// Writes pages `first..first + count` of the chunk read at `base`.

@@ -34,7 +34,7 @@ use crate::kernel_ext::{
     global::Published,
     kthread::{self, KThread},
     migrate as km,
-    mm::{self, Mm, TASK_SIZE},
+    mm::{self, Mm, SharedMm, TASK_SIZE},
     regset, signal,
     task::{self, TaskRef},
     task_work, vec,
@@ -55,6 +55,10 @@ const MAX_INCOMING: usize = 4;
 const CALL_TIMEOUT_MS: u32 = 5_000;
 /// How long the origin waits for the destination to restore the process.
 const RESULT_TIMEOUT_MS: i64 = 60_000;
+/// `MIGRATE` flags: the mode knob's choice, eager, on demand.
+const MODE_DEFAULT: u32 = 0;
+const MODE_EAGER: u32 = 1;
+const MODE_ON_DEMAND: u32 = 2;
 /// The program a new process runs until it becomes the migrated one.
 const LOADER: &CStr = c_str!("/usr/bin/ssi-restart");
 const LOADER_ARG: &CStr = c_str!("--migrated");
@@ -191,6 +195,13 @@ impl Migrator {
             .iter()
             .find(|s| s.pid == pid)
             .map(|s| s.at)
+    }
+}
+
+/// Wakes the stubs and the worker (a lending ended).
+pub(crate) fn wake() {
+    if let Some(m) = get() {
+        m.changed.notify_all();
     }
 }
 
@@ -360,6 +371,9 @@ fn worker(m: &'static Migrator) {
         if kthread::should_stop() {
             return;
         }
+        drop(s);
+        crate::lazy::tick(member);
+        s = m.state.lock();
         let Some(mig) = vec::swap_remove(&mut s.queue, 0) else {
             let _ = m
                 .changed
@@ -479,7 +493,12 @@ pub(crate) fn restore_migrated(a: &mut RestoreArg) -> Result {
         let i = vec::swap_remove(&mut s.incoming, k).ok_or(ENOENT)?;
         (i.mig, i.origin, i.stream.ok_or(ENOENT)?)
     };
-    let ret = restore::restore(Stream::Mem(&stream), Purpose::Migration, a);
+    let ret = restore::restore(
+        Stream::Mem(&stream),
+        Purpose::Migration,
+        Some((origin, mig)),
+        a,
+    );
     drop(stream);
     match ret {
         Ok(()) => {
@@ -566,6 +585,8 @@ struct Plan {
     /// The node of the stub; `Some` if the process came here from it.
     guest_home: Option<u8>,
     mig: u64,
+    /// Pages on demand: the address space is lent until `DONE`.
+    lazy: bool,
     w: Writer,
     t0: kernel::time::Ktime,
     /// Milliseconds to write and to send the stream, and its length.
@@ -581,6 +602,12 @@ impl Plan {
         if dst == 0 || dst == me || !member(dst) {
             return Err(EINVAL);
         }
+        let lazy = match a.flags {
+            MODE_DEFAULT => crate::lazy::on_demand_default(),
+            MODE_EAGER => false,
+            MODE_ON_DEMAND => true,
+            _ => return Err(EINVAL),
+        };
         if let Some(at) = m.stub_at(a.pid) {
             a.reason = Reason::Migrated;
             a.detail = u64::from(at);
@@ -615,13 +642,16 @@ impl Plan {
             .lock()
             .outgoing
             .push(Outgoing { mig, result: None }, GFP_KERNEL)?;
+        let mut w = Writer::new(Out::Mem(Chunks::new(MAX_STREAM)), path)?;
+        w.lazy = lazy;
         Ok(Plan {
             m,
             pid: a.pid,
             dst,
             guest_home,
             mig,
-            w: Writer::new(Out::Mem(Chunks::new(MAX_STREAM)), path)?,
+            lazy,
+            w,
             t0: kernel::time::Ktime::ktime_get(),
             times: (0, 0, 0),
         })
@@ -647,6 +677,11 @@ impl Plan {
         }
         let r = (|| -> Result {
             self.w.stream(pid, Purpose::Migration)?;
+            if self.lazy {
+                // Lent before the destination may ask for a page.
+                let mm = SharedMm::of(&TaskRef::get(pid)?).ok_or(ESRCH)?;
+                crate::lazy::lend(self.mig, pid, dst, mm)?;
+            }
             let c = self.w.chunks().ok_or(EINVAL)?;
             self.times.0 = (kernel::time::Ktime::ktime_get() - self.t0).to_ms();
             self.times.2 = c.len();
@@ -680,9 +715,10 @@ impl Plan {
         }
         match ret {
             Ok(()) => pr_info!(
-                "pid {} migrated to node {}: {} bytes, frozen {} ms (stream {} ms, sent {} ms)\n",
+                "pid {} migrated to node {}{}: {} bytes, frozen {} ms (stream {} ms, sent {} ms)\n",
                 self.pid,
                 self.dst,
+                if self.lazy { " on demand" } else { "" },
                 self.times.2,
                 (kernel::time::Ktime::ktime_get() - self.t0).to_ms(),
                 self.times.0,
@@ -690,6 +726,7 @@ impl Plan {
             ),
             Err(e) => {
                 send(self.dst, Msg::Abort { mig: self.mig });
+                crate::lazy::unlend(self.mig);
                 pr_info!(
                     "pid {} stays: migration to node {} failed: {:?}\n",
                     self.pid,
@@ -836,7 +873,8 @@ fn stub_main(pid: u32) {
 /// Returns the wait status to end with, or `None` when the process is
 /// back in this task (restored) or killed here.
 fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
-    shrink();
+    // Its memory goes once the destination has every page it lent.
+    let mut shrunk = false;
     // Every signal must wake the stub: nothing blocked.
     if let Ok(mut s) = signal::new_signals() {
         signal::signals(&mut s);
@@ -844,6 +882,10 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
         signal::set_signals(&s);
     }
     loop {
+        if !shrunk && !crate::lazy::lending(pid) {
+            shrink();
+            shrunk = true;
+        }
         let at = m.stub_at(pid)?;
         if km::killed() {
             send(at, Msg::Signal { pid, sig: KILLED });
@@ -869,7 +911,12 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
                 reason: Reason::None,
                 detail: 0,
             };
-            match restore::restore(Stream::Mem(&c), Purpose::Migration, &mut a) {
+            match restore::restore(
+                Stream::Mem(&c),
+                Purpose::Migration,
+                Some((origin, mig)),
+                &mut a,
+            ) {
                 Ok(()) => {
                     send(origin, result_msg_ok(mig));
                     return None;

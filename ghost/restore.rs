@@ -14,12 +14,13 @@ use crate::kernel_ext::{
     cred,
     file::{self, FdFile, File},
     mm::{self, TASK_SIZE},
-    regset, signal, task,
+    regset, remote, signal, task,
 };
 use crate::proto::ghost::{
     self, Item, MmLayout, Purpose, Reader, Regs, TaskInfo, ThreadState, Vma, MAX_SECTION, PAGE,
     PROT_WRITE, REGS, VMA_FILE, VMA_GROWSDOWN, VMA_SHARED,
 };
+use crate::proto::pages::Run;
 use crate::stream::{Stream, StreamSource};
 use crate::{Reason, RestoreArg};
 use kernel::{
@@ -41,6 +42,8 @@ struct State {
     thread: Option<ThreadState>,
     areas: KVec<(u64, u64)>,
     files: crate::files::Files,
+    /// Pages left on the node that wrote the stream.
+    lazy: KVec<Run>,
 }
 
 fn bad(a: &mut RestoreArg, reason: Reason, detail: u64) -> Error {
@@ -67,8 +70,14 @@ fn is_brk(v: &Vma<'_>, l: &MmLayout) -> bool {
         && l.brk > l.start_brk
 }
 
-/// The first pass: checks the whole stream.
-fn check(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], a: &mut RestoreArg) -> Result<State> {
+/// The first pass: checks the whole stream; lazy runs only if `lazy`.
+fn check(
+    f: Stream<'_>,
+    purpose: Purpose,
+    lazy: bool,
+    buf: &mut [u8],
+    a: &mut RestoreArg,
+) -> Result<State> {
     let mut st = State {
         task: None,
         ids: None,
@@ -80,6 +89,7 @@ fn check(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], a: &mut RestoreArg) ->
         thread: None,
         areas: KVec::new(),
         files: crate::files::Files::new(),
+        lazy: KVec::new(),
     };
     let mut r = Reader::new(StreamSource::new(f)).map_err(|_| bad(a, Reason::BadStream, 0))?;
     // Page contents are any bytes: this pass checks where they go only.
@@ -141,6 +151,13 @@ fn check(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], a: &mut RestoreArg) ->
                 st.areas.push((v.start, v.end), GFP_KERNEL)?;
             }
             Item::Pages(..) => {}
+            Item::Lazy(run) => {
+                let r = Run::of(run.addr, run.count).ok_or(EINVAL);
+                if !lazy || r.is_err() {
+                    return Err(bad(a, Reason::BadStream, at));
+                }
+                st.lazy.push(r?, GFP_KERNEL)?;
+            }
             Item::Regs(x) => st.regs = Some(x),
             Item::Fpu(b) => {
                 if b.len() != regset::fpu_size() {
@@ -192,9 +209,12 @@ fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
     }
     let mut r = Reader::new(StreamSource::new(f)).map_err(|_| EINVAL)?;
     let mut writable = false;
+    // The last area, and whether it is marked as holding remote pages.
+    let mut area = (0, 0, false);
     loop {
         match r.next(buf).map_err(|_| EINVAL)? {
             Item::Vma(v) => {
+                area = (v.start, v.end, false);
                 let len = v.end - v.start;
                 writable = v.prot & PROT_WRITE != 0;
                 let shared = v.flags & VMA_SHARED != 0;
@@ -218,6 +238,10 @@ fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
                 }
             }
             Item::Pages(run, data) => mm::write_pages(run.addr, data, writable)?,
+            Item::Lazy(_) if !area.2 => {
+                remote::mark(area.0, area.1)?;
+                area.2 = true;
+            }
             Item::End => break,
             _ => {}
         }
@@ -264,14 +288,20 @@ fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
 /// Turns the current task into the process of stream `s` (of `purpose`):
 /// checks all of it, then, past the point of no return, rebuilds the
 /// process. An error before that point changes nothing (`a` says why); an
-/// error after it kills the current task.
-pub(crate) fn restore(s: Stream<'_>, purpose: Purpose, a: &mut RestoreArg) -> Result {
+/// error after it kills the current task. `lazy_from`: the node and
+/// migration of a stream whose pages may stay there (on demand).
+pub(crate) fn restore(
+    s: Stream<'_>,
+    purpose: Purpose,
+    lazy_from: Option<(u8, u64)>,
+    a: &mut RestoreArg,
+) -> Result {
     if !mm::current_alone() {
         return Err(EBUSY);
     }
     let t0 = kernel::time::Ktime::ktime_get();
     let mut buf = KVVec::from_elem(0u8, MAX_SECTION, GFP_KERNEL)?;
-    let st = check(s, purpose, &mut buf, a)?;
+    let mut st = check(s, purpose, lazy_from.is_some(), &mut buf, a)?;
     if regset::set_fpu(&st.fpu).is_err() {
         return Err(bad(a, Reason::Fpu, 0));
     }
@@ -302,6 +332,13 @@ pub(crate) fn restore(s: Stream<'_>, purpose: Purpose, a: &mut RestoreArg) -> Re
         task::kill_current();
         return Err(e);
     }
+    if let (Some((origin, mig)), false) = (lazy_from, st.lazy.is_empty()) {
+        // Before the process touches a marked area.
+        if let Err(e) = crate::lazy::adopt(origin, mig, core::mem::take(&mut st.lazy)) {
+            task::kill_current();
+            return Err(e);
+        }
+    }
     pr_info!(
         "pid {} restored in {} ms (both passes over the stream)\n",
         task::current_pid(),
@@ -323,7 +360,7 @@ pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
         return Err(bad(a, Reason::BadStream, 0));
     }
     // `restore` closed `a.fd` and `a.dev_fd` on success.
-    restore(Stream::File(&f), Purpose::Checkpoint, a)?;
+    restore(Stream::File(&f), Purpose::Checkpoint, None, a)?;
     if a.node != 0 {
         if let Err(e) = crate::migrate::restart_elsewhere(a.node) {
             pr_warn!(

@@ -24,12 +24,15 @@ mod ssi_api;
 
 mod dump;
 mod files;
+mod knobs;
+mod lazy;
 mod migrate;
 mod restore;
 mod rfile;
 mod stream;
 
 use kernel_ext::chrdev::{FileOps, Operations, Registration};
+use kernel_ext::sysfs::{SysfsDir, SysfsParent};
 
 module! {
     type: Ghost,
@@ -345,12 +348,18 @@ static FOPS: FileOps<Dev> = FileOps::new(&THIS_MODULE);
 struct Ghost {
     // Dropped first: no ioctl runs once the device is gone.
     _dev: Registration<Dev>,
+    _sysfs: SysfsDir<lazy::Pages>,
     _rfile: rfile::Registration,
     _migration: migrate::Running,
+    // After the migration's worker, which uses it.
+    _pages: lazy::Running,
 }
 
 impl kernel::Module for Ghost {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let pages = lazy::Running::start(module)?;
+        let parent = SysfsParent::ssi().ok_or(ENODEV)?;
+        let sysfs = SysfsDir::new_in(parent, c_str!("ghost"), &knobs::ATTRS, pages.pages())?;
         let rfile = rfile::start()?;
         let migration = migrate::Running::start()?;
         let mut dev = Registration::new(&FOPS, c_str!("ssi_ghost"), 1, Arc::new(Dev, GFP_KERNEL)?)?;
@@ -361,8 +370,10 @@ impl kernel::Module for Ghost {
         }
         Ok(Ghost {
             _dev: dev,
+            _sysfs: sysfs,
             _rfile: rfile,
             _migration: migration,
+            _pages: pages,
         })
     }
 }

@@ -8,7 +8,7 @@
 //! call `ssi_rpc_call`, nor (un)register anything.
 
 use core::sync::atomic::{AtomicPtr, Ordering};
-use kernel::{alloc::flags::GFP_KERNEL, ffi::c_void, prelude::*, sync::Arc};
+use kernel::{alloc::flags::GFP_KERNEL, bindings, ffi::c_void, prelude::*, sync::Arc};
 
 use crate::cluster::{Core, Handler, Listener, ListenerEntry, ServiceEntry};
 use crate::proto::wire::{Kind, MAX_PAYLOAD};
@@ -17,6 +17,21 @@ use crate::rpc::{self, FIRST_MODULE_SERVICE};
 /// The running core, for the exported functions; null before init and
 /// after exit.
 static CORE: AtomicPtr<Core> = AtomicPtr::new(core::ptr::null_mut());
+
+/// `/sys/kernel/ssi`, for the other modules' directories.
+static SYSFS_DIR: AtomicPtr<bindings::kobject> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Publishes `/sys/kernel/ssi` (null: withdraws it).
+pub(crate) fn publish_sysfs(kobj: *mut bindings::kobject) {
+    SYSFS_DIR.store(kobj, Ordering::Release);
+}
+
+/// `/sys/kernel/ssi`'s kobject, or null before the core made it. It lives
+/// while `ssi.ko` is loaded, which outlasts every module that calls this.
+#[no_mangle]
+pub extern "C" fn ssi_sysfs_dir() -> *mut bindings::kobject {
+    SYSFS_DIR.load(Ordering::Acquire)
+}
 
 /// Publishes `core` to the exported functions.
 pub(crate) fn publish(core: &Arc<Core>) {

@@ -103,6 +103,7 @@ impl kernel::Module for Ssi {
             return Err(Error::from_errno(ret));
         }
         let sysfs = SysfsDir::new(c_str!("ssi"), &knobs::ATTRS, core)?;
+        api::publish_sysfs(sysfs.kobj());
         pr_info!("node {} started\n", me);
         Ok(Ssi {
             _devices: devices,
@@ -117,6 +118,7 @@ impl Drop for Ssi {
         // SAFETY: undoes the registration of init; returns after running
         // calls are done.
         unsafe { ssi_glue_proc_unregister() };
+        api::publish_sysfs(core::ptr::null_mut());
         api::withdraw();
         let _ = hooks::set_pid_node(0);
         pr_info!("stopped\n");

@@ -82,6 +82,10 @@ impl Mm {
         }
     }
 
+    pub(crate) fn as_ptr(&self) -> *mut bindings::mm_struct {
+        self.ptr
+    }
+
     pub fn layout(&self) -> Layout {
         let mut l = Layout::default();
         // SAFETY: `ptr` is live; `l` is writable.
@@ -96,6 +100,38 @@ impl Drop for Mm {
             // SAFETY: gives back the reference of `of`, once.
             unsafe { bindings::ssi_ghost_put_mm(self.ptr) };
         }
+    }
+}
+
+/// A task's address space held with a user reference (its pages stay),
+/// usable from any thread.
+// INVARIANT: the `Mm` is an owned one (`Mm::of`).
+pub struct SharedMm(Mm);
+
+// SAFETY: the reference is atomic and `read` takes the mm's own locks.
+unsafe impl Send for SharedMm {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMm {}
+
+impl SharedMm {
+    /// `task`'s address space.
+    pub fn of(task: &TaskRef) -> Option<Self> {
+        // INVARIANT: `Mm::of` returns an owned reference.
+        Mm::of(task).map(SharedMm)
+    }
+
+    /// Reads `buf.len()` bytes at `addr`, as ptrace does.
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result {
+        let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the mm is held with a user reference (type invariant);
+        // `buf` is writable for `len` bytes.
+        let n = unsafe {
+            bindings::ssi_remote_read(self.0.ptr, addr as _, buf.as_mut_ptr().cast(), len)
+        };
+        if n != len {
+            return Err(EFAULT);
+        }
+        Ok(())
     }
 }
 

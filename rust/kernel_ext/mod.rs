@@ -20,6 +20,7 @@ pub mod migrate;
 pub mod mm;
 pub mod pid;
 pub mod regset;
+pub mod remote;
 pub mod seq;
 pub mod signal;
 pub mod stream;

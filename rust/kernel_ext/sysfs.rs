@@ -164,9 +164,58 @@ unsafe impl<T: Send + Sync> Send for SysfsDir<T> {}
 // SAFETY: `&SysfsDir` exposes no methods that touch shared state.
 unsafe impl<T: Send + Sync> Sync for SysfsDir<T> {}
 
+/// A directory another module made, in which a [`SysfsDir`] may be made.
+// INVARIANT: `kobj` is a live kobject that outlives every `SysfsDir` made
+// in it.
+#[derive(Clone, Copy)]
+pub struct SysfsParent {
+    kobj: *mut bindings::kobject,
+}
+
+extern "C" {
+    /// Exported by `ssi.ko` (ssi/api.rs).
+    fn ssi_sysfs_dir() -> *mut bindings::kobject;
+}
+
+impl SysfsParent {
+    /// `/sys/kernel/ssi`, for a module that depends on `ssi.ko`.
+    pub fn ssi() -> Option<Self> {
+        // SAFETY: reads an atomic pointer; no preconditions.
+        let kobj = unsafe { ssi_sysfs_dir() };
+        // INVARIANT: the directory lives while `ssi.ko` is loaded, which
+        // the module loader keeps so while a module that calls this is.
+        (!kobj.is_null()).then_some(SysfsParent { kobj })
+    }
+
+    /// # Safety
+    ///
+    /// `kobj` is live and outlives every directory made in it.
+    pub unsafe fn from_raw(kobj: *mut bindings::kobject) -> Self {
+        // INVARIANT: by the caller's contract.
+        SysfsParent { kobj }
+    }
+}
+
 impl<T: Send + Sync + 'static> SysfsDir<T> {
     /// Creates `/sys/kernel/<name>/` holding `attrs`, whose callbacks see `ctx`.
     pub fn new(name: &'static CStr, attrs: &'static [Attribute<T>], ctx: Arc<T>) -> Result<Self> {
+        // SAFETY: `kernel_kobj` is set once at boot and never changed or freed.
+        let parent = unsafe { SysfsParent::from_raw(bindings::kernel_kobj) };
+        Self::new_in(parent, name, attrs, ctx)
+    }
+
+    /// This directory's kobject, for [`SysfsParent::from_raw`].
+    pub fn kobj(&self) -> *mut bindings::kobject {
+        self.kobj
+    }
+
+    /// Creates `<parent>/<name>/` holding `attrs`, whose callbacks see `ctx`.
+    pub fn new_in(
+        parent: SysfsParent,
+        name: &'static CStr,
+        attrs: &'static [Attribute<T>],
+        ctx: Arc<T>,
+    ) -> Result<Self> {
         let mut slots = KVec::with_capacity(attrs.len(), GFP_KERNEL)?;
         let mut ptrs = KVec::with_capacity(attrs.len() + 1, GFP_KERNEL)?;
         for attr in attrs {
@@ -194,11 +243,9 @@ impl<T: Send + Sync + 'static> SysfsDir<T> {
         let mut group = KBox::new(empty, GFP_KERNEL)?;
         group.attrs = ptrs.as_mut_ptr();
 
-        // SAFETY: `kernel_kobj` is set once at boot and never changed or freed.
-        let parent = unsafe { bindings::kernel_kobj };
-        // SAFETY: `parent` is live; `name` is a NUL-terminated string that
-        // outlives the call (it is copied).
-        let kobj = unsafe { bindings::kobject_create_and_add(name.as_char_ptr(), parent) };
+        // SAFETY: `parent` is live (its invariant); `name` is a
+        // NUL-terminated string that outlives the call (it is copied).
+        let kobj = unsafe { bindings::kobject_create_and_add(name.as_char_ptr(), parent.kobj) };
         if kobj.is_null() {
             return Err(ENOMEM);
         }

@@ -16,6 +16,8 @@ pub mod membership;
 pub mod migrate;
 #[path = "src/node_id.rs"]
 pub mod node_id;
+#[path = "src/pages.rs"]
+pub mod pages;
 #[path = "src/procfs.rs"]
 pub mod procfs;
 #[path = "src/rfile.rs"]

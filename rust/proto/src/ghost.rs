@@ -212,10 +212,16 @@ pub const SIGNALS: usize = 64;
 /// Registers of `struct user_regs_struct` on x86_64.
 pub const REGS: usize = 27;
 
+/// Section flag of a `Pages` section whose pages stayed on the node that
+/// wrote the stream (migration on demand): its payload is the run only.
+pub const SECTION_LAZY: u16 = 1;
+
 /// A section header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Section {
     pub tag: Tag,
+    /// [`SECTION_LAZY`] or 0.
+    pub flags: u16,
     pub len: u32,
 }
 
@@ -223,21 +229,25 @@ impl Section {
     pub fn encode(&self) -> [u8; SECTION_LEN] {
         let mut b = [0; SECTION_LEN];
         b[..2].copy_from_slice(&(self.tag as u16).to_le_bytes());
+        b[2..4].copy_from_slice(&self.flags.to_le_bytes());
         b[4..8].copy_from_slice(&self.len.to_le_bytes());
         b
     }
 
-    /// Checks the tag, the reserved flags and the length against the tag.
+    /// Checks the tag, the flags and the length against the tag.
     pub fn decode(b: &[u8]) -> Result<Self> {
         let tag = Tag::from_u16(u16_at(b, 0)?).ok_or(Error::UnknownTag)?;
-        if u16_at(b, 2)? != 0 {
-            return Err(Error::BadValue);
-        }
+        let flags = u16_at(b, 2)?;
         let len = u32_at(b, 4)?;
+        match flags {
+            0 => {}
+            SECTION_LAZY if tag == Tag::Pages && len as usize == PageRun::LEN => {}
+            _ => return Err(Error::BadValue),
+        }
         if len as usize > tag.max_len() {
             return Err(Error::BadLength);
         }
-        Ok(Section { tag, len })
+        Ok(Section { tag, flags, len })
     }
 }
 
@@ -450,8 +460,8 @@ impl PageRun {
         b
     }
 
-    /// The run and its contents, which must be exactly `count` pages.
-    pub fn decode(b: &[u8]) -> Result<(Self, &[u8])> {
+    /// The run alone (its first [`PageRun::LEN`] bytes).
+    pub fn decode_run(b: &[u8]) -> Result<Self> {
         let r = PageRun {
             addr: u64_at(b, 0)?,
             count: u32_at(b, 8)?,
@@ -459,6 +469,12 @@ impl PageRun {
         if r.count == 0 || r.count > MAX_RUN_PAGES || r.addr % PAGE as u64 != 0 {
             return Err(Error::BadValue);
         }
+        Ok(r)
+    }
+
+    /// The run and its contents, which must be exactly `count` pages.
+    pub fn decode(b: &[u8]) -> Result<(Self, &[u8])> {
+        let r = Self::decode_run(b)?;
         let data = &b[Self::LEN..];
         if data.len() != r.count as usize * PAGE {
             return Err(Error::BadLength);
@@ -906,6 +922,8 @@ pub enum Item<'a> {
     Mm(MmLayout),
     Vma(Vma<'a>),
     Pages(PageRun, &'a [u8]),
+    /// Pages left on the node that wrote the stream, to be asked for.
+    Lazy(PageRun),
     Regs(Regs),
     /// The XSAVE image; its size is the destination's to check.
     Fpu(&'a [u8]),
@@ -961,16 +979,20 @@ impl<S: Source> Reader<S> {
         let mut h = [0; SECTION_LEN];
         self.src.fill(&mut h)?;
         let sec = Section::decode(&h)?;
+        if sec.flags == SECTION_LAZY {
+            let b = buf.get_mut(..PageRun::LEN).ok_or(Error::BadLength)?;
+            self.src.fill(b)?;
+            let r = PageRun::decode_run(b)?;
+            self.order.next(Tag::Pages, None, Some(&r))?;
+            if self.order.file_area() {
+                return Err(Error::BadValue);
+            }
+            return Ok(Item::Lazy(r));
+        }
         if sec.tag == Tag::Pages && self.skip_pages {
             let b = buf.get_mut(..PageRun::LEN).ok_or(Error::BadLength)?;
             self.src.fill(b)?;
-            let r = PageRun {
-                addr: u64_at(b, 0)?,
-                count: u32_at(b, 8)?,
-            };
-            if r.count == 0 || r.count > MAX_RUN_PAGES || r.addr % PAGE as u64 != 0 {
-                return Err(Error::BadValue);
-            }
+            let r = PageRun::decode_run(b)?;
             let data = r.count as usize * PAGE;
             if sec.len as usize != PageRun::LEN + data {
                 return Err(Error::BadLength);
@@ -1029,6 +1051,8 @@ impl<S: Source> Reader<S> {
 pub struct Order {
     last: Option<Tag>,
     vma: Option<(u64, u64, bool)>,
+    /// The last area is a file's.
+    file: bool,
     pages_end: u64,
     seen_regs: bool,
     seen_mm: bool,
@@ -1062,6 +1086,7 @@ impl Order {
                     return Err(Error::OutOfOrder);
                 }
                 self.vma = Some((v.start, v.end, v.flags & VMA_PAGES != 0));
+                self.file = v.flags & VMA_FILE != 0;
                 self.pages_end = v.start;
             }
             Tag::Pages => {
@@ -1085,6 +1110,11 @@ impl Order {
         }
         self.last = Some(tag);
         Ok(())
+    }
+
+    /// Whether the last area is a file's (whose pages always travel).
+    pub fn file_area(&self) -> bool {
+        self.file
     }
 
     /// Whether the stream ended properly.
@@ -1137,16 +1167,19 @@ mod tests {
     fn section_lengths_are_bounded_by_kind() {
         let s = Section {
             tag: Tag::Regs,
+            flags: 0,
             len: (REGS * 8) as u32,
         };
         assert_eq!(Section::decode(&s.encode()), Ok(s));
         let s = Section {
             tag: Tag::Regs,
+            flags: 0,
             len: (REGS * 8 + 1) as u32,
         };
         assert_eq!(Section::decode(&s.encode()), Err(Error::BadLength));
         let mut b = Section {
             tag: Tag::End,
+            flags: 0,
             len: 0,
         }
         .encode();
@@ -1372,11 +1405,28 @@ mod tests {
 
     /// A small stream as the kernel writes it: every section kind read.
     fn sample_stream() -> Vec<u8> {
+        sample_stream_with(false)
+    }
+
+    /// `lazy_in_file`: a lazy run in the file's area, which must travel.
+    fn sample_stream_with(lazy_in_file: bool) -> Vec<u8> {
+        let lazy = |out: &mut Vec<u8>, addr: u64| {
+            out.extend_from_slice(
+                &Section {
+                    tag: Tag::Pages,
+                    flags: SECTION_LAZY,
+                    len: PageRun::LEN as u32,
+                }
+                .encode(),
+            );
+            out.extend_from_slice(&PageRun { addr, count: 1 }.encode());
+        };
         let mut out = Vec::new();
         let sec = |out: &mut Vec<u8>, tag: Tag, p: &[u8]| {
             out.extend_from_slice(
                 &Section {
                     tag,
+                    flags: 0,
                     len: p.len() as u32,
                 }
                 .encode(),
@@ -1416,12 +1466,18 @@ mod tests {
         sec(&mut out, Tag::Signals, &sig);
         sec(&mut out, Tag::Mm, &MmLayout::default().encode());
         let mut vb = [0u8; 64];
-        let n = vma(0x40_0000, 0x40_2000, VMA_FILE).encode(&mut vb).unwrap();
+        let n = vma(0x40_0000, 0x40_2000, VMA_FILE | VMA_PAGES)
+            .encode(&mut vb)
+            .unwrap();
         sec(&mut out, Tag::Vma, &vb[..n]);
+        if lazy_in_file {
+            lazy(&mut out, 0x40_0000);
+        }
         let n = vma(0x60_0000, 0x60_2000, VMA_PAGES)
             .encode(&mut vb)
             .unwrap();
         sec(&mut out, Tag::Vma, &vb[..n]);
+        lazy(&mut out, 0x60_0000);
         let mut run = PageRun {
             addr: 0x60_1000,
             count: 1,
@@ -1489,7 +1545,44 @@ mod tests {
     #[test]
     fn reader_reads_a_whole_stream() {
         let s = sample_stream();
-        assert_eq!(read_all(&s), Ok(13));
+        assert_eq!(read_all(&s), Ok(14));
+    }
+
+    /// Lazy runs: the run alone, in an anonymous area only, read alike
+    /// whether page contents are passed over or not.
+    #[test]
+    fn lazy_runs() {
+        let s = sample_stream();
+        let mut b: &[u8] = &s;
+        let mut r = Reader::new(&mut b).unwrap();
+        r.skip_pages();
+        let mut buf = std::vec![0u8; MAX_SECTION];
+        let mut lazies = Vec::new();
+        loop {
+            match r.next(&mut buf).unwrap() {
+                Item::End => break,
+                Item::Lazy(run) => lazies.push(run),
+                _ => {}
+            }
+        }
+        assert_eq!(
+            lazies,
+            [PageRun {
+                addr: 0x60_0000,
+                count: 1
+            }]
+        );
+        assert_eq!(read_all(&sample_stream_with(true)), Err(Error::BadValue));
+        let sec = |tag, flags, len| Section { tag, flags, len }.encode();
+        let run = PageRun::LEN as u32;
+        assert!(Section::decode(&sec(Tag::Pages, SECTION_LAZY, run)).is_ok());
+        for bad in [
+            sec(Tag::Pages, SECTION_LAZY, run + PAGE as u32),
+            sec(Tag::Vma, SECTION_LAZY, run),
+            sec(Tag::Pages, 2, run),
+        ] {
+            assert_eq!(Section::decode(&bad), Err(Error::BadValue));
+        }
     }
 
     /// Passing over page contents checks the same structure: the same
@@ -1511,7 +1604,7 @@ mod tests {
                 }
             }
         };
-        assert_eq!(read(&s), Ok(13));
+        assert_eq!(read(&s), Ok(14));
         for cut in 0..s.len() {
             assert!(read(&s[..cut]).is_err(), "cut at {cut}");
         }

@@ -12,6 +12,7 @@ pub mod knob;
 pub mod membership;
 pub mod migrate;
 pub mod node_id;
+pub mod pages;
 pub mod procfs;
 pub mod rfile;
 pub mod task;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! ssi-migrate PID NODE: move process PID, which runs on this node, to
-//! node NODE. It keeps its PID, its parent and its open files; on failure
-//! it goes on here, unchanged.
+//! ssi-migrate [--eager|--on-demand] PID NODE: move process PID, which
+//! runs on this node, to node NODE. It keeps its PID, its parent and its
+//! open files; on failure it goes on here, unchanged. Its pages go with it
+//! (eager) or follow when it touches them (on demand); without either
+//! option, `/sys/kernel/ssi/ghost/mode` decides.
 //!
 //! ssi-migrate --forbid|--allow|--status PID: forbid (its owner or root)
 //! or allow again (root) the migration of PID and of the processes it will
@@ -13,19 +15,33 @@ use std::os::unix::io::AsRawFd;
 use std::process::exit;
 
 fn usage() -> ! {
-    eprintln!("usage: ssi-migrate PID NODE | ssi-migrate --forbid|--allow|--status PID");
+    eprintln!(
+        "usage: ssi-migrate [--eager|--on-demand] PID NODE | ssi-migrate --forbid|--allow|--status PID"
+    );
     exit(2)
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // MIGRATE's flags: 0 as the mode knob says, 1 eager, 2 on demand.
+    let mode = match args.first().map(String::as_str) {
+        Some("--eager") => 1,
+        Some("--on-demand") => 2,
+        _ => 0,
+    };
+    if mode != 0 {
+        args.remove(0);
+        if args.len() != 2 {
+            usage();
+        }
+    }
     let num = |i: usize| args.get(i).and_then(|a| a.parse::<u32>().ok());
     let (pid, node, flags) = match (args.len(), args.first().map(String::as_str)) {
         (2, Some("--status")) => (num(1).unwrap_or_else(|| usage()), None, 0u32),
         (2, Some("--forbid")) => (num(1).unwrap_or_else(|| usage()), None, 1),
         (2, Some("--allow")) => (num(1).unwrap_or_else(|| usage()), None, 2),
         (2, _) => match (num(0), num(1)) {
-            (Some(p), Some(n)) => (p, Some(n), 0),
+            (Some(p), Some(n)) => (p, Some(n), mode),
             _ => usage(),
         },
         _ => usage(),

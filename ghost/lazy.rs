@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Migration on demand: a process arrives with its registers and layout,
+//! and its anonymous pages follow when it touches them.
+//!
+//! The stream lists the pages that hold data as lazy runs
+//! (`rust/proto/src/ghost.rs`). The destination maps the areas empty and
+//! marked (`kernel_ext::remote`, patch 0017); a fault in a marked area asks
+//! [`Pager::fill`] here, which brings the page and up to `readahead` pages
+//! after it from the node the process left (`FETCH` of the page service,
+//! `rust/proto/src/pages.rs`), keeping the extra ones until they are
+//! touched. That node lends the process's address space (a user reference
+//! on it) until the destination says `DONE`: every page arrived, or the
+//! process ended, or the destination left the view.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox, KVVec, KVec},
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
+
+use crate::kernel_ext::{
+    global::Published,
+    mm::{self, Mm, SharedMm},
+    remote::{self, HeldMm, MmName, Pager, PAGE},
+    vec,
+};
+use crate::proto::ghost::PATH_MAX;
+use crate::proto::pages::{self as pp, Msg, Run, MAX_FETCH, MAX_MSG};
+use crate::ssi_api;
+
+/// The page service (module services are 256 and up).
+pub(crate) const SERVICE_PAGES: u16 = 301;
+const CALL_TIMEOUT_MS: u32 = 5_000;
+/// Pages brought after a faulting one, by default.
+const READAHEAD: u32 = 7;
+/// Most pages kept ahead per process (they are looked up linearly).
+const MAX_AHEAD: usize = 256;
+
+/// A process here whose pages are partly on `origin`.
+struct Pulled {
+    mm: HeldMm,
+    origin: u8,
+    mig: u64,
+    runs: KVec<Run>,
+    pending: u64,
+    /// Pages brought ahead, not touched yet.
+    ahead: KVec<(u64, KBox<[u8; PAGE]>)>,
+    /// Nothing pending any more: to unmark and forget.
+    finished: bool,
+}
+
+/// A process that left here, whose pages `dst` may still ask for.
+struct Lent {
+    mig: u64,
+    pid: u32,
+    dst: u8,
+    mm: SharedMm,
+}
+
+struct State {
+    pulled: KVec<Pulled>,
+    lent: KVec<Lent>,
+}
+
+/// Counters, shown in `/sys/kernel/ssi/ghost/pages`.
+#[derive(Default)]
+pub(crate) struct Counts {
+    pub(crate) fetches: AtomicU64,
+    pub(crate) fetched: AtomicU64,
+    pub(crate) ahead_used: AtomicU64,
+    pub(crate) served: AtomicU64,
+    pub(crate) malformed: AtomicU64,
+    pub(crate) failed: AtomicU64,
+}
+
+#[pin_data]
+pub(crate) struct Pages {
+    #[pin]
+    state: Mutex<State>,
+    /// Default mode of `MIGRATE`: on demand (else eager).
+    pub(crate) on_demand: AtomicBool,
+    pub(crate) readahead: AtomicU32,
+    pub(crate) counts: Counts,
+}
+
+static PAGES: Published<Pages> = Published::new();
+
+fn get() -> Option<&'static Pages> {
+    PAGES.get()
+}
+
+impl Pages {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Pages {
+            state <- new_mutex!(State {
+                pulled: KVec::new(),
+                lent: KVec::new(),
+            }),
+            on_demand: AtomicBool::new(false),
+            readahead: AtomicU32::new(READAHEAD),
+            counts: Counts::default(),
+        })
+    }
+
+    /// `(processes pulling pages here, pages they wait for, processes
+    /// lent from here)`.
+    pub(crate) fn census(&self) -> (usize, u64, usize) {
+        let s = self.state.lock();
+        let waiting = s.pulled.iter().map(|p| p.pending).sum();
+        (s.pulled.len(), waiting, s.lent.len())
+    }
+}
+
+/// Whether `MIGRATE` moves pages on demand unless told.
+pub(crate) fn on_demand_default() -> bool {
+    get().is_some_and(|p| p.on_demand.load(Ordering::Relaxed))
+}
+
+fn send(dst: u8, m: Msg) {
+    let mut b = [0u8; MAX_MSG];
+    let n = m.encode(&mut b);
+    if let Err(e) = ssi_api::send_oneway(dst, SERVICE_PAGES, &b[..n]) {
+        pr_warn!("page message to node {} lost: {:?}\n", dst, e);
+    }
+}
+
+/// The fault-path side.
+pub(crate) struct Remote;
+
+impl Pager for Remote {
+    fn fill(mm: MmName, index: u64, page: &mut [u8; PAGE]) -> Result {
+        let Some(p) = get() else {
+            return Ok(());
+        };
+        let (origin, mig, n) = {
+            let s = p.state.lock();
+            let Some(x) = s.pulled.iter().find(|x| x.mm.name() == mm && !x.finished) else {
+                return Ok(());
+            };
+            if !pp::pending(&x.runs, index) {
+                return Ok(());
+            }
+            if let Some((_, a)) = x.ahead.iter().find(|a| a.0 == index) {
+                page.copy_from_slice(&a[..]);
+                p.counts.ahead_used.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            let max = 1 + p.readahead.load(Ordering::Relaxed).min(MAX_FETCH - 1);
+            (x.origin, x.mig, pp::batch(&x.runs, index, max))
+        };
+        let mut buf = KVVec::from_elem(0u8, n as usize * PAGE, GFP_KERNEL)?;
+        let mut req = [0u8; MAX_MSG];
+        let len = Msg::Fetch {
+            mig,
+            index,
+            count: n,
+        }
+        .encode(&mut req);
+        p.counts.fetches.fetch_add(1, Ordering::Relaxed);
+        let got = ssi_api::call(
+            origin,
+            SERVICE_PAGES,
+            &req[..len],
+            &mut buf,
+            CALL_TIMEOUT_MS,
+        );
+        if got.map_or(true, |g| g != buf.len()) {
+            p.counts.failed.fetch_add(1, Ordering::Relaxed);
+            // Mapped meanwhile by another fault: this page is not used.
+            let s = p.state.lock();
+            let still = s
+                .pulled
+                .iter()
+                .any(|x| x.mm.name() == mm && pp::pending(&x.runs, index));
+            pr_warn!(
+                "page {:#x} from node {}: {:?}{}\n",
+                index * PAGE as u64,
+                origin,
+                got,
+                if still { "" } else { " (arrived meanwhile)" }
+            );
+            return if still { Err(EIO) } else { Ok(()) };
+        }
+        page.copy_from_slice(&buf[..PAGE]);
+        p.counts.fetched.fetch_add(u64::from(n), Ordering::Relaxed);
+        let mut s = p.state.lock();
+        if let Some(x) = s.pulled.iter_mut().find(|x| x.mm.name() == mm) {
+            for k in 1..n as usize {
+                let i = index + k as u64;
+                if x.ahead.len() >= MAX_AHEAD {
+                    break;
+                }
+                if !pp::pending(&x.runs, i) || x.ahead.iter().any(|a| a.0 == i) {
+                    continue;
+                }
+                let mut b = KBox::new([0u8; PAGE], GFP_KERNEL)?;
+                b.copy_from_slice(&buf[k * PAGE..(k + 1) * PAGE]);
+                x.ahead.push((i, b), GFP_KERNEL)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn mapped(mm: MmName, index: u64) {
+        let Some(p) = get() else {
+            return;
+        };
+        let mut s = p.state.lock();
+        if let Some(x) = s.pulled.iter_mut().find(|x| x.mm.name() == mm) {
+            if pp::take(&mut x.runs, index) {
+                x.pending = x.pending.saturating_sub(1);
+                vec::retain(&mut x.ahead, |a| a.0 != index);
+            }
+            x.finished |= x.pending == 0;
+        }
+    }
+
+    fn discard(mm: MmName, first: u64, end: u64) {
+        let Some(p) = get() else {
+            return;
+        };
+        let mut s = p.state.lock();
+        if let Some(x) = s.pulled.iter_mut().find(|x| x.mm.name() == mm) {
+            let n = pp::take_range(&mut x.runs, first, end);
+            x.pending = x.pending.saturating_sub(n);
+            vec::retain(&mut x.ahead, |a| a.0 < first || a.0 >= end);
+            x.finished |= x.pending == 0;
+        }
+    }
+
+    fn fork(mm: MmName) -> Result {
+        if waiting(mm) {
+            pull_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `mm` still waits for pages.
+fn waiting(mm: MmName) -> bool {
+    get().is_some_and(|p| {
+        p.state
+            .lock()
+            .pulled
+            .iter()
+            .any(|x| x.mm.name() == mm && !x.finished)
+    })
+}
+
+/// The current process, restored here, has its pages in `runs` on
+/// `origin` (migration `mig`): its marked areas ask for them from now on.
+pub(crate) fn adopt(origin: u8, mig: u64, runs: KVec<Run>) -> Result {
+    let p = get().ok_or(EINVAL)?;
+    let mm = HeldMm::current().ok_or(ESRCH)?;
+    let pending = pp::count(&runs);
+    p.state.lock().pulled.push(
+        Pulled {
+            mm,
+            origin,
+            mig,
+            runs,
+            pending,
+            ahead: KVec::new(),
+            finished: pending == 0,
+        },
+        GFP_KERNEL,
+    )?;
+    Ok(())
+}
+
+/// Brings every page the current process still waits for (before it is
+/// copied by `fork()`, checkpointed or migrated again). Pages of areas
+/// unmapped since are forgotten.
+pub(crate) fn pull_all() -> Result {
+    let Some(me) = remote::current_name() else {
+        return Ok(());
+    };
+    if !waiting(me) {
+        return Ok(());
+    }
+    let m = Mm::current().ok_or(ESRCH)?;
+    let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
+    let mut addr = 0;
+    let mut one = [0u8; 1];
+    while let Some(v) = m.vma_from(addr, &mut path)? {
+        addr = v.end;
+        if v.vm_flags & remote::VM_REMOTE == 0 {
+            continue;
+        }
+        let pages = (v.end - v.start) / PAGE as u64;
+        for k in 0..pages {
+            let pending = get().is_some_and(|p| {
+                p.state
+                    .lock()
+                    .pulled
+                    .iter()
+                    .any(|x| x.mm.name() == me && pp::pending(&x.runs, v.pgoff + k))
+            });
+            if pending {
+                // The read fault brings it (and the pages after it).
+                mm::read_pages(v.start + k * PAGE as u64, &mut one)?;
+            }
+        }
+    }
+    if let Some(p) = get() {
+        let mut s = p.state.lock();
+        if let Some(x) = s.pulled.iter_mut().find(|x| x.mm.name() == me) {
+            if x.pending != 0 {
+                pr_info!("{} pages of unmapped areas forgotten\n", x.pending);
+            }
+            pp::take_range(&mut x.runs, 0, u64::MAX);
+            x.pending = 0;
+            x.ahead = KVec::new();
+            x.finished = true;
+        }
+    }
+    Ok(())
+}
+
+/// Lends process `pid`'s address space to `dst` for migration `mig`.
+pub(crate) fn lend(mig: u64, pid: u32, dst: u8, mm: SharedMm) -> Result {
+    let p = get().ok_or(EINVAL)?;
+    p.state
+        .lock()
+        .lent
+        .push(Lent { mig, pid, dst, mm }, GFP_KERNEL)?;
+    Ok(())
+}
+
+/// Ends the lending of migration `mig` (it failed, or it is done).
+pub(crate) fn unlend(mig: u64) {
+    if let Some(p) = get() {
+        let gone = {
+            let mut s = p.state.lock();
+            s.lent
+                .iter()
+                .position(|l| l.mig == mig)
+                .and_then(|k| vec::swap_remove(&mut s.lent, k))
+        };
+        // The address space's last user reference may go here.
+        drop(gone);
+    }
+}
+
+/// Whether process `pid`'s address space is lent (its stub keeps it).
+pub(crate) fn lending(pid: u32) -> bool {
+    get().is_some_and(|p| p.state.lock().lent.iter().any(|l| l.pid == pid))
+}
+
+/// Housekeeping, from the ghost worker thread: forgets the processes that
+/// have all their pages or ended (telling their origin), and the lendings
+/// to nodes that left.
+pub(crate) fn tick(member: impl Fn(u8) -> bool) {
+    let Some(p) = get() else {
+        return;
+    };
+    loop {
+        let x = {
+            let mut s = p.state.lock();
+            match s.pulled.iter().position(|x| x.finished || !x.mm.live()) {
+                Some(k) => vec::swap_remove(&mut s.pulled, k),
+                None => None,
+            }
+        };
+        let Some(x) = x else {
+            break;
+        };
+        if x.mm.live() {
+            x.mm.clear_marks();
+        }
+        send(x.origin, Msg::Done { mig: x.mig });
+    }
+    let gone = {
+        let mut s = p.state.lock();
+        let mut gone = KVec::new();
+        let mut k = 0;
+        while k < s.lent.len() {
+            if member(s.lent[k].dst) {
+                k += 1;
+            } else if let Some(l) = vec::swap_remove(&mut s.lent, k) {
+                let _ = gone.push(l, GFP_KERNEL);
+            }
+        }
+        gone
+    };
+    drop(gone);
+}
+
+/// Serves `FETCH` and `DONE` on the core's worker thread.
+struct Service;
+
+impl ssi_api::Service for Service {
+    fn handle(&self, src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
+        let p = get().ok_or_else(crate::kernel_ext::errno::eshutdown)?;
+        let Some(msg) = Msg::decode(req) else {
+            p.counts.malformed.fetch_add(1, Ordering::Relaxed);
+            return Err(EINVAL);
+        };
+        match msg {
+            Msg::Fetch { mig, index, count } => {
+                let n = count as usize * PAGE;
+                let out = resp.get_mut(..n).ok_or(EINVAL)?;
+                let s = p.state.lock();
+                let l = s
+                    .lent
+                    .iter()
+                    .find(|l| l.mig == mig && l.dst == src)
+                    .ok_or(ENOENT)?;
+                l.mm.read(index * PAGE as u64, out)?;
+                p.counts
+                    .served
+                    .fetch_add(u64::from(count), Ordering::Relaxed);
+                Ok(n)
+            }
+            Msg::Done { mig } => {
+                let gone = {
+                    let mut s = p.state.lock();
+                    s.lent
+                        .iter()
+                        .position(|l| l.mig == mig && l.dst == src)
+                        .and_then(|k| vec::swap_remove(&mut s.lent, k))
+                };
+                drop(gone);
+                crate::migrate::wake();
+                Ok(0)
+            }
+        }
+    }
+}
+
+static SERVICE_IMPL: Service = Service;
+
+/// Migration on demand while the module is loaded.
+pub(crate) struct Running {
+    p: Arc<Pages>,
+    service: Option<ssi_api::ServiceRegistration>,
+    pager: Option<remote::PagerRegistration<Remote>>,
+}
+
+impl Running {
+    pub(crate) fn start(module: &'static ThisModule) -> Result<Self> {
+        let p = Arc::pin_init(Pages::new(), GFP_KERNEL)?;
+        PAGES.publish(&p);
+        let mut r = Running {
+            p,
+            service: None,
+            pager: None,
+        };
+        r.service = Some(ssi_api::register_deferred_service(
+            SERVICE_PAGES,
+            &SERVICE_IMPL,
+        )?);
+        r.pager = Some(remote::PagerRegistration::new(module)?);
+        Ok(r)
+    }
+
+    pub(crate) fn pages(&self) -> Arc<Pages> {
+        self.p.clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.pager = None;
+        self.service = None;
+        let c = &self.p.counts;
+        pr_info!(
+            "pages on demand: {} fetches, {} pages fetched, {} read ahead used, {} served, {} failed, {} malformed\n",
+            c.fetches.load(Ordering::Relaxed),
+            c.fetched.load(Ordering::Relaxed),
+            c.ahead_used.load(Ordering::Relaxed),
+            c.served.load(Ordering::Relaxed),
+            c.failed.load(Ordering::Relaxed),
+            c.malformed.load(Ordering::Relaxed)
+        );
+        // SAFETY: the pager and the service are unregistered (both wait for
+        // the callbacks in flight); the migration worker, which calls
+        // `tick`, stopped before (see `Ghost`).
+        unsafe { PAGES.withdraw() };
+    }
+}
