@@ -159,7 +159,7 @@ impl Pager for Remote {
         }
         .encode(&mut req);
         p.counts.fetches.fetch_add(1, Ordering::Relaxed);
-        let got = ssi_api::call(
+        let got = ssi_api::call_killable(
             origin,
             SERVICE_PAGES,
             &req[..len],
@@ -283,7 +283,6 @@ pub(crate) fn pull_all() -> Result {
     let m = Mm::current().ok_or(ESRCH)?;
     let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
     let mut addr = 0;
-    let mut one = [0u8; 1];
     while let Some(v) = m.vma_from(addr, &mut path)? {
         addr = v.end;
         if v.vm_flags & remote::VM_REMOTE == 0 {
@@ -300,7 +299,7 @@ pub(crate) fn pull_all() -> Result {
             });
             if pending {
                 // The read fault brings it (and the pages after it).
-                mm::read_pages(v.start + k * PAGE as u64, &mut one)?;
+                mm::touch(v.start + k * PAGE as u64)?;
             }
         }
     }

@@ -40,6 +40,15 @@ mod ffi {
             cap: usize,
             timeout_ms: u32,
         ) -> isize;
+        pub fn ssi_rpc_call_killable(
+            dst: u8,
+            service: u16,
+            req: *const u8,
+            len: usize,
+            resp: *mut u8,
+            cap: usize,
+            timeout_ms: u32,
+        ) -> isize;
         pub fn ssi_send_oneway(dst: u8, service: u16, payload: *const u8, len: usize) -> i32;
         pub fn ssi_rpc_send_window(
             dst: u8,
@@ -79,11 +88,40 @@ pub fn members() -> Result<[u8; 32]> {
 }
 
 /// Calls `service` on node `dst`; the answer is copied into `resp`.
-/// Returns its length. Must not be called from a handler or listener.
+/// Returns its length. Must not be called from a handler or listener. A
+/// signal ends the wait (`EINTR`).
 pub fn call(dst: u8, service: u16, req: &[u8], resp: &mut [u8], timeout_ms: u32) -> Result<usize> {
+    call_woken(dst, service, req, resp, timeout_ms, false)
+}
+
+/// [`call`] that only SIGKILL interrupts: for a page fault, which must
+/// not fail because a signal arrived.
+pub fn call_killable(
+    dst: u8,
+    service: u16,
+    req: &[u8],
+    resp: &mut [u8],
+    timeout_ms: u32,
+) -> Result<usize> {
+    call_woken(dst, service, req, resp, timeout_ms, true)
+}
+
+fn call_woken(
+    dst: u8,
+    service: u16,
+    req: &[u8],
+    resp: &mut [u8],
+    timeout_ms: u32,
+    killable: bool,
+) -> Result<usize> {
+    let f = if killable {
+        ffi::ssi_rpc_call_killable
+    } else {
+        ffi::ssi_rpc_call
+    };
     // SAFETY: both buffers are valid for their lengths during the call.
     let n = unsafe {
-        ffi::ssi_rpc_call(
+        f(
             dst,
             service,
             req.as_ptr(),

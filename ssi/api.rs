@@ -166,13 +166,72 @@ pub unsafe extern "C" fn ssi_rpc_call(
     cap: usize,
     timeout_ms: u32,
 ) -> isize {
+    // SAFETY: the caller's contract is this function's.
+    unsafe {
+        call_woken(
+            dst,
+            service,
+            req,
+            len,
+            resp,
+            cap,
+            timeout_ms,
+            rpc::Wake::Signal,
+        )
+    }
+}
+
+/// [`ssi_rpc_call`] that only SIGKILL interrupts (from a page fault).
+///
+/// # Safety
+///
+/// As [`ssi_rpc_call`].
+#[no_mangle]
+pub unsafe extern "C" fn ssi_rpc_call_killable(
+    dst: u8,
+    service: u16,
+    req: *const u8,
+    len: usize,
+    resp: *mut u8,
+    cap: usize,
+    timeout_ms: u32,
+) -> isize {
+    // SAFETY: the caller's contract is this function's.
+    unsafe {
+        call_woken(
+            dst,
+            service,
+            req,
+            len,
+            resp,
+            cap,
+            timeout_ms,
+            rpc::Wake::Kill,
+        )
+    }
+}
+
+/// # Safety
+///
+/// As [`ssi_rpc_call`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn call_woken(
+    dst: u8,
+    service: u16,
+    req: *const u8,
+    len: usize,
+    resp: *mut u8,
+    cap: usize,
+    timeout_ms: u32,
+    wake: rpc::Wake,
+) -> isize {
     if len > MAX_PAYLOAD || (len > 0 && req.is_null()) || (cap > 0 && resp.is_null()) {
         return errno(EINVAL);
     }
     // SAFETY: `req` is readable for `len` bytes (the caller's contract).
     let req = unsafe { bytes(req, len) };
     with_core(
-        |core| match rpc::call(core, dst, service, req, timeout_ms) {
+        |core| match rpc::call_one(core, dst, service, req, timeout_ms, wake) {
             Ok((0, data)) if data.len() <= cap => {
                 // SAFETY: guaranteed by the caller; `data.len() <= cap`.
                 unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), resp, data.len()) };

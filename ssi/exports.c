@@ -70,6 +70,9 @@ EXPORT_SYMBOL_GPL(ssi_rpc_unregister);
 long ssi_rpc_call(u8 dst, u16 service, const u8 *req, size_t len, u8 *resp,
 		  size_t cap, u32 timeout_ms);
 EXPORT_SYMBOL_GPL(ssi_rpc_call);
+long ssi_rpc_call_killable(u8 dst, u16 service, const u8 *req, size_t len,
+			   u8 *resp, size_t cap, u32 timeout_ms);
+EXPORT_SYMBOL_GPL(ssi_rpc_call_killable);
 typedef long (*ssi_chunk_fn_t)(void *ctx, u8 *buf, size_t cap);
 s64 ssi_rpc_send_window(u8 dst, u16 service, ssi_chunk_fn_t next, void *ctx,
 			u32 window, u32 timeout_ms);

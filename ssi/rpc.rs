@@ -244,7 +244,29 @@ pub(crate) fn call(
     req: &[u8],
     timeout_ms: u32,
 ) -> Result<(u16, KVec<u8>)> {
-    call_many(core, &[dst], service, req, timeout_ms)?
+    call_one(core, dst, service, req, timeout_ms, Wake::Signal)
+}
+
+/// What ends a caller's wait before its answers or its timeout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Any signal (`EINTR`): calls made for system calls.
+    Signal,
+    /// SIGKILL only: calls a page fault makes, which must not fail
+    /// because a signal arrived.
+    Kill,
+}
+
+/// [`call`], woken as `wake` says.
+pub(crate) fn call_one(
+    core: &Core,
+    dst: u8,
+    service: u16,
+    req: &[u8],
+    timeout_ms: u32,
+    wake: Wake,
+) -> Result<(u16, KVec<u8>)> {
+    call_many_woken(core, &[dst], service, req, timeout_ms, wake)?
         .into_iter()
         .next()
         .ok_or(EINVAL)?
@@ -263,6 +285,17 @@ pub(crate) fn call_many(
     service: u16,
     req: &[u8],
     timeout_ms: u32,
+) -> Result<KVec<Answer>> {
+    call_many_woken(core, dsts, service, req, timeout_ms, Wake::Signal)
+}
+
+fn call_many_woken(
+    core: &Core,
+    dsts: &[u8],
+    service: u16,
+    req: &[u8],
+    timeout_ms: u32,
+    wake: Wake,
 ) -> Result<KVec<Answer>> {
     // (pending slot, id) per destination; `None` once settled.
     let mut slots = KVec::with_capacity(dsts.len(), GFP_KERNEL)?;
@@ -314,7 +347,14 @@ pub(crate) fn call_many(
         if let CondVarTimeoutResult::Signal { .. } =
             core.replies.wait_interruptible_timeout(&mut s, wait)
         {
-            break Err(EINTR);
+            if wake == Wake::Signal || crate::kernel_ext::migrate::killed() {
+                break Err(EINTR);
+            }
+            // A signal that cannot end the wait: it would not sleep, so
+            // look again every millisecond.
+            drop(s);
+            crate::kernel_ext::migrate::sleep_ms(1);
+            s = core.state.lock();
         }
     };
     for &(i, _) in slots.iter().flatten() {

@@ -221,6 +221,34 @@ pub fn write_pages(addr: u64, data: &[u8], writable: bool) -> Result {
     Ok(())
 }
 
+/// Touches (reads a byte of) the page at `addr` of the current mm, as
+/// ptrace would where it is not readable: the page is mapped afterwards.
+pub fn touch(addr: u64) -> Result {
+    let mut b = [0u8; 1];
+    if UserSlice::new(addr as usize, 1)
+        .reader()
+        .read_slice(&mut b)
+        .is_ok()
+    {
+        return Ok(());
+    }
+    // SAFETY: `b` is writable for 1 byte; reads the current task's memory
+    // as ptrace does.
+    let n = unsafe {
+        bindings::access_process_vm(
+            bindings::get_current(),
+            addr as _,
+            b.as_mut_ptr().cast(),
+            1,
+            FOLL_FORCE,
+        )
+    };
+    if n != 1 {
+        return Err(EFAULT);
+    }
+    Ok(())
+}
+
 /// Reads `buf.len()` bytes at `addr` of the current mm; what cannot be read
 /// (beyond the end of a mapped file) reads as zero.
 pub fn read_pages(addr: u64, buf: &mut [u8]) -> Result {
