@@ -24,6 +24,7 @@ use crate::kernel_ext::{
     global::Published,
     mm::{self, Mm, SharedMm},
     remote::{self, HeldMm, MmName, Pager, PAGE},
+    task::{self, TaskRef},
     vec,
 };
 use crate::proto::ghost::PATH_MAX;
@@ -41,6 +42,8 @@ const MAX_AHEAD: usize = 256;
 /// A process here whose pages are partly on `origin`.
 struct Pulled {
     mm: HeldMm,
+    /// The process (killed if the module goes while it waits for pages).
+    pid: u32,
     origin: u8,
     mig: u64,
     runs: KVec<Run>,
@@ -150,6 +153,12 @@ impl Pager for Remote {
             let max = 1 + p.readahead.load(Ordering::Relaxed).min(MAX_FETCH - 1);
             (x.origin, x.mig, pp::batch(&x.runs, index, max))
         };
+        // A kernel thread reading the process's memory (a /proc file served
+        // to another node) may be one the answer needs: it gets an error,
+        // and the page stays to come when the process touches it.
+        if TaskRef::get(task::current_pid()).is_ok_and(|t| t.info().kthread) {
+            return Err(EAGAIN);
+        }
         let mut buf = KVVec::from_elem(0u8, n as usize * PAGE, GFP_KERNEL)?;
         let mut req = [0u8; MAX_MSG];
         let len = Msg::Fetch {
@@ -258,6 +267,7 @@ pub(crate) fn adopt(origin: u8, mig: u64, runs: KVec<Run>) -> Result {
     p.state.lock().pulled.push(
         Pulled {
             mm,
+            pid: task::current_pid(),
             origin,
             mig,
             runs,
@@ -464,6 +474,13 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.pager = None;
         self.service = None;
+        // Their pages cannot come any more.
+        for x in self.p.state.lock().pulled.iter() {
+            if !x.finished && x.mm.live() {
+                pr_warn!("pid {} killed: its pages are on node {}\n", x.pid, x.origin);
+                let _ = crate::kernel_ext::migrate::signal(x.pid, 9);
+            }
+        }
         let c = &self.p.counts;
         pr_info!(
             "pages on demand: {} fetches, {} pages fetched, {} read ahead used, {} served, {} failed, {} malformed\n",
