@@ -182,7 +182,7 @@ impl Pager for Remote {
             let still = s
                 .pulled
                 .iter()
-                .any(|x| x.mm.name() == mm && pp::pending(&x.runs, index));
+                .any(|x| x.mm.name() == mm && !x.finished && pp::pending(&x.runs, index));
             pr_warn!(
                 "page {:#x} from node {}: {:?}{}\n",
                 index * PAGE as u64,
@@ -195,7 +195,11 @@ impl Pager for Remote {
         page.copy_from_slice(&buf[..PAGE]);
         p.counts.fetched.fetch_add(u64::from(n), Ordering::Relaxed);
         let mut s = p.state.lock();
-        if let Some(x) = s.pulled.iter_mut().find(|x| x.mm.name() == mm) {
+        if let Some(x) = s
+            .pulled
+            .iter_mut()
+            .find(|x| x.mm.name() == mm && !x.finished)
+        {
             for k in 1..n as usize {
                 let i = index + k as u64;
                 if x.ahead.len() >= MAX_AHEAD {
@@ -217,7 +221,12 @@ impl Pager for Remote {
             return;
         };
         let mut s = p.state.lock();
-        if let Some(x) = s.pulled.iter_mut().find(|x| x.mm.name() == mm) {
+        // A finished entry of the same mm may wait for `tick`.
+        if let Some(x) = s
+            .pulled
+            .iter_mut()
+            .find(|x| x.mm.name() == mm && !x.finished)
+        {
             if pp::take(&mut x.runs, index) {
                 x.pending = x.pending.saturating_sub(1);
                 vec::retain(&mut x.ahead, |a| a.0 != index);
@@ -231,7 +240,11 @@ impl Pager for Remote {
             return;
         };
         let mut s = p.state.lock();
-        if let Some(x) = s.pulled.iter_mut().find(|x| x.mm.name() == mm) {
+        if let Some(x) = s
+            .pulled
+            .iter_mut()
+            .find(|x| x.mm.name() == mm && !x.finished)
+        {
             let n = pp::take_range(&mut x.runs, first, end);
             x.pending = x.pending.saturating_sub(n);
             vec::retain(&mut x.ahead, |a| a.0 < first || a.0 >= end);
@@ -300,13 +313,12 @@ pub(crate) fn pull_all() -> Result {
         }
         let pages = (v.end - v.start) / PAGE as u64;
         for k in 0..pages {
-            let pending = get().is_some_and(|p| {
-                p.state
-                    .lock()
-                    .pulled
-                    .iter()
-                    .any(|x| x.mm.name() == me && pp::pending(&x.runs, v.pgoff + k))
-            });
+            let pending =
+                get().is_some_and(|p| {
+                    p.state.lock().pulled.iter().any(|x| {
+                        x.mm.name() == me && !x.finished && pp::pending(&x.runs, v.pgoff + k)
+                    })
+                });
             if pending {
                 // The read fault brings it (and the pages after it).
                 mm::touch(v.start + k * PAGE as u64)?;
@@ -315,7 +327,11 @@ pub(crate) fn pull_all() -> Result {
     }
     if let Some(p) = get() {
         let mut s = p.state.lock();
-        if let Some(x) = s.pulled.iter_mut().find(|x| x.mm.name() == me) {
+        if let Some(x) = s
+            .pulled
+            .iter_mut()
+            .find(|x| x.mm.name() == me && !x.finished)
+        {
             if x.pending != 0 {
                 pr_info!("{} pages of unmapped areas forgotten\n", x.pending);
             }
