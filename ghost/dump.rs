@@ -5,15 +5,17 @@
 use crate::kernel_ext::{
     cred,
     file::FdFile,
+    fs,
     mm::{self, Mm},
-    regset, remote, signal,
+    regset, remote, rlimit, signal,
     task::{self, TaskRef},
     task_work,
 };
 use crate::proto::ghost::{
-    Ids, MmLayout, PageRun, Purpose, Regs, Section, SigAction, Signals, StreamHeader, Tag,
-    TaskInfo, ThreadState, Vma, HEADER_LEN, MAX_RUN_PAGES, PAGE, PATH_MAX, PROT_EXEC, PROT_READ,
-    PROT_WRITE, SECTION_LAZY, SECTION_LEN, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES, VMA_SHARED,
+    FsPaths, Ids, MmLayout, PageRun, Purpose, Regs, Rlimit, Rlimits, Section, SigAction, SigSets,
+    Signals, StreamHeader, Tag, TaskInfo, ThreadState, Vma, HEADER_LEN, MAX_RUN_PAGES, PAGE,
+    PATH_MAX, PROT_EXEC, PROT_READ, PROT_WRITE, RLIMITS, SECTION_LAZY, SECTION_LEN, SIGKILL_BIT,
+    SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES, VMA_SHARED,
 };
 use crate::stream::Chunks;
 use crate::{DumpArg, Reason, DUMP_STOP};
@@ -148,6 +150,9 @@ pub(crate) struct Writer {
     /// Anonymous pages stay here, listed as lazy runs (migration on
     /// demand).
     pub(crate) lazy: bool,
+    /// The pending signals the stream carries (both sets), which a
+    /// migration takes out of the task it leaves behind.
+    pub(crate) carried_signals: u64,
 }
 
 fn prot_of(vm_flags: u64) -> u32 {
@@ -179,6 +184,7 @@ impl Writer {
             reason: Reason::None,
             detail: 0,
             lazy: false,
+            carried_signals: 0,
         })
     }
 
@@ -252,6 +258,7 @@ impl Writer {
             }
             .encode(),
         )?;
+        self.limits_and_dirs()?;
         let mut s = signal::new_signals()?;
         signal::signals(&mut s);
         let mut acts = [SigAction::default(); SIGNALS];
@@ -264,8 +271,17 @@ impl Writer {
                 mask: x.mask,
             };
         }
-        Signals::encode(&acts, s.blocked, &mut self.buf[SECTION_LEN..]).ok_or(EINVAL)?;
+        // Read, not dequeued: the process keeps them if it goes on. A
+        // pending SIGKILL is not carried (the process is dying).
+        let (own, shared) = signal::pending();
+        let sets = SigSets {
+            blocked: s.blocked,
+            pending: own & !SIGKILL_BIT,
+            shared_pending: shared & !SIGKILL_BIT,
+        };
+        Signals::encode(&acts, &sets, &mut self.buf[SECTION_LEN..]).ok_or(EINVAL)?;
         self.emit(Tag::Signals, Signals::LEN)?;
+        self.carried_signals = sets.pending | sets.shared_pending;
 
         let m = Mm::current().ok_or(ESRCH)?;
         let l = m.layout();
@@ -343,6 +359,46 @@ impl Writer {
         };
         self.section(Tag::Thread, &ts.encode())?;
         self.emit(Tag::End, 0)
+    }
+
+    /// The `Rlimits` and `Fs` sections of the current process. A working
+    /// or root directory without a path (removed) is refused
+    /// ([`Reason::MissingDir`], detail 0 or 1).
+    fn limits_and_dirs(&mut self) -> Result {
+        let mut lim = Rlimits::default();
+        for (d, s) in lim.0.iter_mut().zip(rlimit::get().iter()) {
+            *d = Rlimit {
+                cur: s.cur,
+                max: s.max,
+            };
+        }
+        const _: () = assert!(rlimit::COUNT == RLIMITS);
+        self.section(Tag::Rlimits, &lim.encode())?;
+
+        // The working directory's path in `path`, the root's past the
+        // section's largest payload in `buf`.
+        let (head, scratch) = self.buf.split_at_mut(SECTION_LEN + Tag::Fs.max_len());
+        let cwd = fs::path(fs::Which::Pwd, &mut self.path[..]);
+        let root = fs::path(
+            fs::Which::Root,
+            scratch.get_mut(..PATH_MAX + 1).ok_or(EINVAL)?,
+        );
+        let (cwd, root) = match (cwd, root) {
+            (Ok(c), Ok(r)) => (c, r),
+            (Err(e), _) | (_, Err(e)) => {
+                self.reason = Reason::MissingDir;
+                self.detail = u64::from(cwd.is_ok());
+                return Err(e);
+            }
+        };
+        let f = FsPaths {
+            cwd: self.path.get(..cwd).ok_or(EINVAL)?,
+            root: scratch.get(..root).ok_or(EINVAL)?,
+        };
+        let n = f
+            .encode(&mut head[SECTION_LEN..])
+            .ok_or_else(|| Error::from_errno(-36))?;
+        self.emit(Tag::Fs, n)
     }
 
     /// One area and, if it has private pages, its pages: every page of a

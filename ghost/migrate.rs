@@ -692,7 +692,10 @@ impl Plan {
         let mut s = m.state.lock();
         match (&r, self.guest_home) {
             (Err(_), None) => vec::retain(&mut s.stubs, |s| s.pid != pid),
-            (Err(_), Some(_)) | (Ok(()), None) => {}
+            (Err(_), Some(_)) => {}
+            // The stream carried the signals pending here: the stub must
+            // not forward them too.
+            (Ok(()), None) => signal::forget_pending(self.w.carried_signals),
             (Ok(()), Some(home)) => {
                 // The frozen copy is killed once this returns: silently.
                 if let Some(g) = s.guests.iter_mut().find(|g| g.pid == pid) {

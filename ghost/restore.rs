@@ -13,12 +13,13 @@
 use crate::kernel_ext::{
     cred,
     file::{self, FdFile, File},
+    fs::{self, Dir},
     mm::{self, TASK_SIZE},
-    regset, remote, signal, task,
+    regset, remote, rlimit, signal, task,
 };
 use crate::proto::ghost::{
-    self, Item, MmLayout, Purpose, Reader, Regs, TaskInfo, ThreadState, Vma, MAX_SECTION, PAGE,
-    PROT_WRITE, REGS, VMA_FILE, VMA_GROWSDOWN, VMA_SHARED,
+    self, Item, MmLayout, Purpose, Reader, Regs, SigSets, TaskInfo, ThreadState, Vma, MAX_SECTION,
+    PAGE, PROT_WRITE, REGS, VMA_FILE, VMA_GROWSDOWN, VMA_SHARED,
 };
 use crate::proto::pages::Run;
 use crate::stream::{Stream, StreamSource};
@@ -34,8 +35,14 @@ use kernel::{
 struct State {
     task: Option<TaskInfo>,
     ids: Option<ghost::Ids>,
+    /// The limits, as `rlimit::set` takes them.
+    rlimits: Option<[rlimit::Rlimit; rlimit::COUNT]>,
+    /// The working and root directories, looked up here.
+    dirs: Option<(Dir, Dir)>,
     signals: KBox<signal::Signals>,
     seen_signals: bool,
+    /// The pending signals, raised again once everything else is set.
+    pending: SigSets,
     mm: Option<MmLayout>,
     regs: Option<Regs>,
     fpu: KVVec<u8>,
@@ -61,6 +68,26 @@ fn open_path(path: &[u8]) -> Result<File> {
     File::open(c, bindings::O_RDONLY | bindings::O_LARGEFILE)
 }
 
+/// Looks the directory `path` up (no NUL inside, as `FsPaths::decode`
+/// checked).
+fn lookup_dir(path: &[u8]) -> Result<Dir> {
+    let mut b = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+    b.extend_from_slice(path, GFP_KERNEL)?;
+    b.push(0, GFP_KERNEL)?;
+    let c = CStr::from_bytes_with_nul(&b).map_err(|_| EINVAL)?;
+    Dir::lookup(c)
+}
+
+/// The limits of `st` with `RLIMIT_NOFILE`'s soft limit at its hard one,
+/// so that every fd of the stream can be installed (`replace_fd()`
+/// refuses fds at or above the soft limit); the exact ones are set once
+/// the files are.
+fn rlimits_for_files(st: &State) -> Result<[rlimit::Rlimit; rlimit::COUNT]> {
+    let mut r = st.rlimits.ok_or(EINVAL)?;
+    r[rlimit::NOFILE].cur = r[rlimit::NOFILE].max;
+    Ok(r)
+}
+
 /// Whether the anonymous area `v` is the brk heap of `l`.
 fn is_brk(v: &Vma<'_>, l: &MmLayout) -> bool {
     v.flags & (VMA_FILE | VMA_GROWSDOWN | VMA_SHARED) == 0
@@ -81,8 +108,11 @@ fn check(
     let mut st = State {
         task: None,
         ids: None,
+        rlimits: None,
+        dirs: None,
         signals: signal::new_signals()?,
         seen_signals: false,
+        pending: SigSets::default(),
         mm: None,
         regs: None,
         fpu: KVVec::new(),
@@ -124,6 +154,25 @@ fn check(
         match item {
             Item::Task(t) => st.task = Some(t),
             Item::Ids(i) => st.ids = Some(i),
+            Item::Rlimits(l) => {
+                let mut r = [rlimit::Rlimit::default(); rlimit::COUNT];
+                for (d, s) in r.iter_mut().zip(l.0.iter()) {
+                    (d.cur, d.max) = (s.cur, s.max);
+                }
+                // This node's rules (fs.nr_open, CAP_SYS_RESOURCE to raise a
+                // hard limit) are checked now, with nothing changed.
+                if let Err((_, res)) = rlimit::set(&r, true) {
+                    return Err(bad(a, Reason::Rlimit, u64::from(res)));
+                }
+                st.rlimits = Some(r);
+            }
+            Item::Fs(f) => {
+                // The root first: a chroot()ed process whose root is
+                // missing is refused for it.
+                let root = lookup_dir(f.root).map_err(|_| bad(a, Reason::MissingDir, 1))?;
+                let pwd = lookup_dir(f.cwd).map_err(|_| bad(a, Reason::MissingDir, 0))?;
+                st.dirs = Some((pwd, root));
+            }
             Item::Signals(s) => {
                 for i in 0..ghost::SIGNALS {
                     let x = s.action(i);
@@ -132,6 +181,7 @@ fn check(
                         (x.handler, x.flags, x.restorer, x.mask);
                 }
                 st.signals.blocked = s.blocked();
+                st.pending = s.sets();
                 st.seen_signals = true;
             }
             Item::Mm(m) => st.mm = Some(m),
@@ -166,10 +216,20 @@ fn check(
                 st.fpu.extend_from_slice(b, GFP_KERNEL)?;
             }
             Item::Thread(t) => st.thread = Some(t),
-            Item::File(f) => st.files.prepare(&f, policy).map_err(|r| {
-                (a.reason, a.detail) = (r.reason, r.detail);
-                r.error
-            })?,
+            Item::File(f) => {
+                // `replace_fd()` installs no fd at or above the soft limit,
+                // which the restart keeps at the hard one until then.
+                let Some(lim) = st.rlimits else {
+                    return Err(bad(a, Reason::BadStream, at));
+                };
+                if u64::from(f.fd) >= lim[rlimit::NOFILE].max {
+                    return Err(bad(a, Reason::Rlimit, rlimit::NOFILE as u64));
+                }
+                st.files.prepare(&f, policy).map_err(|r| {
+                    (a.reason, a.detail) = (r.reason, r.detail);
+                    r.error
+                })?
+            }
             Item::Unsupported(_) => return Err(bad(a, Reason::BadStream, at)),
             Item::End => break,
         }
@@ -177,6 +237,8 @@ fn check(
     let end = r.source().pos as u64;
     if st.task.is_none()
         || st.ids.is_none()
+        || st.rlimits.is_none()
+        || st.dirs.is_none()
         || !st.seen_signals
         || st.mm.is_none()
         || st.regs.is_none()
@@ -277,6 +339,10 @@ fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
     ts.comm[15] = 0;
     signal::set_thread(&ts);
     signal::set_signals(&st.signals);
+    let (pwd, root) = st.dirs.as_ref().ok_or(EINVAL)?;
+    fs::set(pwd, root)?;
+    // Before the ids change: raising a hard limit takes CAP_SYS_RESOURCE.
+    rlimit::set(&rlimits_for_files(st)?, false).map_err(|(e, _)| e)?;
     let words: [u64; REGS] = regs.0;
     regset::set_regs(&words)?;
     cred::set_ids(&cred::Ids {
@@ -323,9 +389,23 @@ pub(crate) fn restore(
     }
     file::close_fd(a.dev_fd);
     a.dev_fd = -1;
-    if let Err(e) = st.files.install() {
+    let State {
+        files,
+        rlimits,
+        pending,
+        ..
+    } = st;
+    // The files, then the exact limits (this only lowers RLIMIT_NOFILE's
+    // soft limit), then the pending signals, last: a fatal one would end
+    // the restore, the others are delivered (or stay pending if blocked)
+    // on the way back to user mode.
+    let rest = files.install().and_then(|()| match rlimits {
+        Some(r) => rlimit::set(&r, false).map_err(|(e, _)| e),
+        None => Err(EINVAL),
+    });
+    if let Err(e) = rest {
         pr_err!(
-            "restore of pid {}: open files: {:?}\n",
+            "restore of pid {}: open files and limits: {:?}\n",
             task::current_pid(),
             e
         );
@@ -339,6 +419,7 @@ pub(crate) fn restore(
             return Err(e);
         }
     }
+    signal::raise_pending(pending.pending, pending.shared_pending);
     pr_info!(
         "pid {} restored in {} ms (both passes over the stream)\n",
         task::current_pid(),

@@ -111,6 +111,14 @@ pub(crate) enum Reason {
     Migrated = 15,
     /// Its migration is forbidden (by its owner, for it and its children).
     NoMigrate = 16,
+    /// Its working directory (detail 0) or root directory (detail 1) is
+    /// missing on the restoring node, or has no path (removed) where it
+    /// was dumped.
+    MissingDir = 17,
+    /// This node refuses one of its resource limits (detail: the
+    /// `RLIMIT_*` resource), or it has an fd at or above its hard limit
+    /// of open files (detail 7).
+    Rlimit = 18,
 }
 
 impl Reason {
@@ -135,6 +143,8 @@ impl Reason {
             Fpu,
             Migrated,
             NoMigrate,
+            MissingDir,
+            Rlimit,
         ]
         .get(v as usize)
         .copied()

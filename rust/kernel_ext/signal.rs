@@ -43,3 +43,28 @@ pub fn set_thread(t: &Thread) {
     // SAFETY: `t` is readable; acts on the current task.
     unsafe { bindings::ssi_ghost_thread_set(t) };
 }
+
+/// The signals pending for the current task (its own set) and for its
+/// process (the shared set), as bit `n - 1` for signal `n`; nothing is
+/// dequeued.
+pub fn pending() -> (u64, u64) {
+    let (mut own, mut shared) = (0u64, 0u64);
+    // SAFETY: both are writable; reads the current task's pending sets.
+    unsafe { bindings::ssi_ghost_sigpending_get(&mut own, &mut shared) };
+    (own, shared)
+}
+
+/// Sends the current task the signals of `own` (to itself) and of
+/// `shared` (to its process), as sent by the kernel (`SI_KERNEL`): its
+/// handlers, mask and ignored signals apply. `SIGKILL` is left out.
+pub fn raise_pending(own: u64, shared: u64) {
+    // SAFETY: plain values; acts on the current task.
+    unsafe { bindings::ssi_ghost_sigpending_raise(own, shared) };
+}
+
+/// Takes the signals of `set` (but `SIGKILL`) out of the current task's
+/// pending sets, as if delivered.
+pub fn forget_pending(set: u64) {
+    // SAFETY: a plain value; acts on the current task.
+    unsafe { bindings::ssi_ghost_sigpending_forget(set) };
+}

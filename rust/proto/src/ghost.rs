@@ -11,8 +11,9 @@
 
 /// First bytes of a stream.
 pub const MAGIC: [u8; 8] = *b"SSIGHOST";
-/// Format version this code writes and reads.
-pub const VERSION: u16 = 1;
+/// Format version this code writes and reads (2: `Rlimits`, `Fs`, the
+/// pending signals and lazy `Pages` runs).
+pub const VERSION: u16 = 2;
 /// Stream header size.
 pub const HEADER_LEN: usize = 16;
 /// Section header size.
@@ -682,18 +683,36 @@ pub struct SigAction {
     pub mask: u64,
 }
 
-/// Signal handlers and the blocked mask. Pending signals are not carried
-/// yet: their two words must be zero.
+/// `SIGKILL`'s bit in a signal set (signal `n` is bit `n - 1`): never
+/// carried as pending (a process with it pending is dying).
+pub const SIGKILL_BIT: u64 = 1 << 8;
+
+/// Signal handlers, the blocked mask and the pending signals: the task's
+/// private set and the process's shared set, numbers only (bit `n - 1`
+/// for signal `n`; their siginfo is not carried).
+///
+/// Layout: `SIGNALS` dispositions of 32 bytes (handler, flags, restorer,
+/// mask), then `blocked`, `pending`, `shared_pending` (8 bytes each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Signals<'a> {
     b: &'a [u8],
 }
 
+/// The three signal sets of a [`Signals`] section.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigSets {
+    pub blocked: u64,
+    /// The task's own pending signals (`tgkill()`, faults).
+    pub pending: u64,
+    /// The process's pending signals (`kill()`).
+    pub shared_pending: u64,
+}
+
 impl<'a> Signals<'a> {
     pub const LEN: usize = SIGNALS * 32 + 24;
 
-    /// Writes handlers and mask into `out` (`Self::LEN` bytes).
-    pub fn encode(actions: &[SigAction; SIGNALS], blocked: u64, out: &mut [u8]) -> Option<()> {
+    /// Writes handlers and sets into `out` (`Self::LEN` bytes).
+    pub fn encode(actions: &[SigAction; SIGNALS], sets: &SigSets, out: &mut [u8]) -> Option<()> {
         let b = out.get_mut(..Self::LEN)?;
         for (i, a) in actions.iter().enumerate() {
             for (j, v) in [a.handler, a.flags, a.restorer, a.mask].iter().enumerate() {
@@ -701,18 +720,24 @@ impl<'a> Signals<'a> {
                 b[at..at + 8].copy_from_slice(&v.to_le_bytes());
             }
         }
-        let at = SIGNALS * 32;
-        b[at..at + 8].copy_from_slice(&blocked.to_le_bytes());
-        b[at + 8..].fill(0);
+        for (j, v) in [sets.blocked, sets.pending, sets.shared_pending]
+            .iter()
+            .enumerate()
+        {
+            let at = SIGNALS * 32 + 8 * j;
+            b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
         Some(())
     }
 
+    /// A pending `SIGKILL` is refused.
     pub fn decode(b: &'a [u8]) -> Result<Self> {
         if b.len() != Self::LEN {
             return Err(Error::BadLength);
         }
         let s = Signals { b };
-        if u64_at(b, SIGNALS * 32 + 8)? != 0 || u64_at(b, SIGNALS * 32 + 16)? != 0 {
+        let sets = s.sets();
+        if (sets.pending | sets.shared_pending) & SIGKILL_BIT != 0 {
             return Err(Error::BadValue);
         }
         Ok(s)
@@ -729,8 +754,113 @@ impl<'a> Signals<'a> {
         }
     }
 
+    pub fn sets(&self) -> SigSets {
+        let f = |j: usize| u64_at(self.b, SIGNALS * 32 + 8 * j).unwrap_or(0);
+        SigSets {
+            blocked: f(0),
+            pending: f(1),
+            shared_pending: f(2),
+        }
+    }
+
     pub fn blocked(&self) -> u64 {
-        u64_at(self.b, SIGNALS * 32).unwrap_or(0)
+        self.sets().blocked
+    }
+}
+
+/// One resource limit (`struct rlimit`; `u64::MAX` is `RLIM_INFINITY`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rlimit {
+    pub cur: u64,
+    pub max: u64,
+}
+
+/// The `RLIMITS` resource limits of the process, in `RLIMIT_*` order,
+/// each `(cur, max)`; the soft limit may not exceed the hard one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rlimits(pub [Rlimit; RLIMITS]);
+
+impl Rlimits {
+    pub const LEN: usize = RLIMITS * 16;
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0; Self::LEN];
+        for (i, r) in self.0.iter().enumerate() {
+            b[16 * i..16 * i + 8].copy_from_slice(&r.cur.to_le_bytes());
+            b[16 * i + 8..16 * i + 16].copy_from_slice(&r.max.to_le_bytes());
+        }
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(Error::BadLength);
+        }
+        let mut l = Rlimits::default();
+        for (i, r) in l.0.iter_mut().enumerate() {
+            r.cur = u64_at(b, 16 * i)?;
+            r.max = u64_at(b, 16 * i + 8)?;
+            if r.cur > r.max {
+                return Err(Error::BadValue);
+            }
+        }
+        Ok(l)
+    }
+}
+
+/// The working and root directories, absolute paths from the root of the
+/// mount namespace (not from the process's root, which a `chroot()` moves).
+///
+/// Layout: `u16` length and bytes of the working directory's path, then
+/// the same for the root's. Each path starts with `/`, holds no NUL, and
+/// is at most [`PATH_MAX`] bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsPaths<'a> {
+    pub cwd: &'a [u8],
+    pub root: &'a [u8],
+}
+
+fn path_ok(p: &[u8]) -> bool {
+    p.first() == Some(&b'/') && p.len() <= PATH_MAX && !p.contains(&0)
+}
+
+impl<'a> FsPaths<'a> {
+    /// Writes both into `out`; returns the length, `None` if a path is
+    /// too long or `out` too short.
+    pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        let mut at = 0usize;
+        for p in [self.cwd, self.root] {
+            if p.len() > PATH_MAX {
+                return None;
+            }
+            let end = at.checked_add(2)?.checked_add(p.len())?;
+            let b = out.get_mut(at..end)?;
+            b[..2].copy_from_slice(&(p.len() as u16).to_le_bytes());
+            b[2..].copy_from_slice(p);
+            at = end;
+        }
+        Some(at)
+    }
+
+    pub fn decode(b: &'a [u8]) -> Result<Self> {
+        let mut at = 0usize;
+        let mut next = || -> Result<&'a [u8]> {
+            let n = usize::from(u16_at(b, at).map_err(|_| Error::BadLength)?);
+            let start = at + 2;
+            let end = start.checked_add(n).ok_or(Error::BadLength)?;
+            let p = b.get(start..end).ok_or(Error::BadLength)?;
+            at = end;
+            if !path_ok(p) {
+                return Err(Error::BadValue);
+            }
+            Ok(p)
+        };
+        let cwd = next()?;
+        let root = next()?;
+        if at != b.len() {
+            return Err(Error::BadLength);
+        }
+        Ok(FsPaths { cwd, root })
     }
 }
 
@@ -918,6 +1048,8 @@ impl<S: Source + ?Sized> Source for &mut S {
 pub enum Item<'a> {
     Task(TaskInfo),
     Ids(Ids),
+    Rlimits(Rlimits),
+    Fs(FsPaths<'a>),
     Signals(Signals<'a>),
     Mm(MmLayout),
     Vma(Vma<'a>),
@@ -1013,6 +1145,8 @@ impl<S: Source> Reader<S> {
                 Item::Task(t)
             }
             Tag::Creds => Item::Ids(Ids::decode(b)?),
+            Tag::Rlimits => Item::Rlimits(Rlimits::decode(b)?),
+            Tag::Fs => Item::Fs(FsPaths::decode(b)?),
             Tag::Signals => Item::Signals(Signals::decode(b)?),
             Tag::Mm => Item::Mm(MmLayout::decode(b)?),
             Tag::Vma => Item::Vma(Vma::decode(b)?),
@@ -1030,7 +1164,6 @@ impl<S: Source> Reader<S> {
                 }
                 Item::End
             }
-            t => Item::Unsupported(t),
         };
         let (vma, run) = match &item {
             Item::Vma(v) => (Some(v), None),
@@ -1157,9 +1290,12 @@ mod tests {
         let mut bad = b;
         bad[0] = b'X';
         assert_eq!(StreamHeader::decode(&bad), Err(Error::BadMagic));
-        let mut bad = b;
-        bad[8] = 2;
-        assert_eq!(StreamHeader::decode(&bad), Err(Error::BadVersion));
+        // Another version, the previous one included, is refused.
+        for v in [1, 3] {
+            let mut bad = b;
+            bad[8] = v;
+            assert_eq!(StreamHeader::decode(&bad), Err(Error::BadVersion));
+        }
         assert_eq!(StreamHeader::decode(&b[..15]), Err(Error::Truncated));
     }
 
@@ -1238,6 +1374,18 @@ mod tests {
         let mut o = Order::new();
         o.next(Tag::Task, None, None).unwrap();
         o.next(Tag::Creds, None, None).unwrap();
+        o.next(Tag::Rlimits, None, None).unwrap();
+        assert!(
+            o.clone().next(Tag::Creds, None, None).is_err(),
+            "Creds before Rlimits"
+        );
+        o.next(Tag::Fs, None, None).unwrap();
+        assert!(o.clone().next(Tag::Fs, None, None).is_err(), "Fs once");
+        assert!(
+            o.clone().next(Tag::Rlimits, None, None).is_err(),
+            "Rlimits before Fs"
+        );
+        o.next(Tag::Signals, None, None).unwrap();
         o.next(Tag::Mm, None, None).unwrap();
         o.next(Tag::Vma, Some(&heap), None).unwrap();
         o.next(
@@ -1459,10 +1607,31 @@ mod tests {
             }
             .encode(),
         );
+        let mut lim = Rlimits::default();
+        for (i, r) in lim.0.iter_mut().enumerate() {
+            *r = Rlimit {
+                cur: i as u64 * 10,
+                max: u64::MAX,
+            };
+        }
+        sec(&mut out, Tag::Rlimits, &lim.encode());
+        let mut fb = [0u8; 64];
+        let n = FsPaths {
+            cwd: b"/tmp/fsdir",
+            root: b"/",
+        }
+        .encode(&mut fb)
+        .unwrap();
+        sec(&mut out, Tag::Fs, &fb[..n]);
         let mut acts = [SigAction::default(); SIGNALS];
         acts[9].handler = 0x40_1000;
         let mut sig = std::vec![0u8; Signals::LEN];
-        Signals::encode(&acts, 1 << 9, &mut sig).unwrap();
+        let sets = SigSets {
+            blocked: 1 << 11,
+            pending: 1 << 11,
+            shared_pending: 1 << 9,
+        };
+        Signals::encode(&acts, &sets, &mut sig).unwrap();
         sec(&mut out, Tag::Signals, &sig);
         sec(&mut out, Tag::Mm, &MmLayout::default().encode());
         let mut vb = [0u8; 64];
@@ -1545,7 +1714,7 @@ mod tests {
     #[test]
     fn reader_reads_a_whole_stream() {
         let s = sample_stream();
-        assert_eq!(read_all(&s), Ok(14));
+        assert_eq!(read_all(&s), Ok(16));
     }
 
     /// Lazy runs: the run alone, in an anonymous area only, read alike
@@ -1604,7 +1773,7 @@ mod tests {
                 }
             }
         };
-        assert_eq!(read(&s), Ok(14));
+        assert_eq!(read(&s), Ok(16));
         for cut in 0..s.len() {
             assert!(read(&s[..cut]).is_err(), "cut at {cut}");
         }
@@ -1695,6 +1864,92 @@ mod tests {
         assert_eq!(Regs::decode(&regs.encode()), Err(Error::BadValue));
     }
 
+    #[test]
+    fn rlimits_fs_and_pending_signals() {
+        let mut l = Rlimits::default();
+        l.0[7] = Rlimit { cur: 64, max: 1024 };
+        l.0[3] = Rlimit {
+            cur: 8 << 20,
+            max: u64::MAX,
+        };
+        assert_eq!(Rlimits::decode(&l.encode()), Ok(l));
+        let mut bad = l;
+        bad.0[7] = Rlimit {
+            cur: 1025,
+            max: 1024,
+        };
+        assert_eq!(Rlimits::decode(&bad.encode()), Err(Error::BadValue));
+        assert_eq!(Rlimits::decode(&l.encode()[1..]), Err(Error::BadLength));
+
+        let mut b = [0u8; 2 * (2 + PATH_MAX) + 1];
+        let f = FsPaths {
+            cwd: b"/tmp/d",
+            root: b"/jail",
+        };
+        let n = f.encode(&mut b).unwrap();
+        assert_eq!(n, 2 + 6 + 2 + 5);
+        assert_eq!(FsPaths::decode(&b[..n]), Ok(f));
+        for cut in 0..n {
+            assert!(FsPaths::decode(&b[..cut]).is_err(), "cut at {cut}");
+        }
+        assert_eq!(FsPaths::decode(&b[..n + 1]), Err(Error::BadLength));
+        for bad in [
+            FsPaths {
+                cwd: b"",
+                root: b"/",
+            },
+            FsPaths {
+                cwd: b"tmp",
+                root: b"/",
+            },
+            FsPaths {
+                cwd: b"/",
+                root: b"/a\0b",
+            },
+        ] {
+            let n = bad.encode(&mut b).unwrap();
+            assert_eq!(FsPaths::decode(&b[..n]), Err(Error::BadValue), "{bad:?}");
+        }
+        let long = std::vec![b'/'; PATH_MAX + 1];
+        let f = FsPaths {
+            cwd: &long,
+            root: b"/",
+        };
+        assert_eq!(f.encode(&mut b), None);
+        // The largest section fits its bound.
+        let full = std::vec![b'/'; PATH_MAX];
+        let f = FsPaths {
+            cwd: &full,
+            root: &full,
+        };
+        let n = f.encode(&mut b).unwrap();
+        assert_eq!(n, Tag::Fs.max_len());
+        assert_eq!(FsPaths::decode(&b[..n]), Ok(f));
+
+        let acts = [SigAction::default(); SIGNALS];
+        let mut sig = std::vec![0u8; Signals::LEN];
+        let sets = SigSets {
+            blocked: 1 << 11,
+            pending: 1 << 11 | 1 << 63,
+            shared_pending: 1 << 9,
+        };
+        Signals::encode(&acts, &sets, &mut sig).unwrap();
+        assert_eq!(Signals::decode(&sig).map(|s| s.sets()), Ok(sets));
+        for k in [
+            SigSets {
+                pending: SIGKILL_BIT,
+                ..sets
+            },
+            SigSets {
+                shared_pending: SIGKILL_BIT,
+                ..sets
+            },
+        ] {
+            Signals::encode(&acts, &k, &mut sig).unwrap();
+            assert_eq!(Signals::decode(&sig), Err(Error::BadValue));
+        }
+    }
+
     proptest! {
         #[test]
         fn decoders_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -1708,6 +1963,8 @@ mod tests {
             let _ = Regs::decode(&b);
             let _ = Signals::decode(&b);
             let _ = Ids::decode(&b);
+            let _ = Rlimits::decode(&b);
+            let _ = FsPaths::decode(&b);
             let _ = ThreadState::decode(&b);
         }
 
@@ -1752,6 +2009,55 @@ mod tests {
             let mut buf = std::vec![0u8; FileDesc::FIXED + p.len()];
             let n = f.encode(&mut buf).unwrap();
             prop_assert_eq!(FileDesc::decode(&buf[..n]), Ok(f));
+        }
+
+        #[test]
+        fn rlimits_roundtrip(pairs in proptest::collection::vec((any::<u64>(), any::<u64>()), RLIMITS)) {
+            let mut l = Rlimits::default();
+            for (r, &(a, b)) in l.0.iter_mut().zip(pairs.iter()) {
+                *r = Rlimit { cur: a.min(b), max: a.max(b) };
+            }
+            prop_assert_eq!(Rlimits::decode(&l.encode()), Ok(l));
+            let soft_above_hard = pairs.iter().any(|&(a, b)| a > b);
+            let mut raw = Rlimits::default();
+            for (r, &(a, b)) in raw.0.iter_mut().zip(pairs.iter()) {
+                *r = Rlimit { cur: a, max: b };
+            }
+            prop_assert_eq!(Rlimits::decode(&raw.encode()).is_err(), soft_above_hard);
+        }
+
+        #[test]
+        fn fs_roundtrip(cwd in proptest::collection::vec(1u8.., 0..200),
+                        root in proptest::collection::vec(1u8.., 0..200)) {
+            let mut c = std::vec![b'/'];
+            c.extend_from_slice(&cwd);
+            let mut r = std::vec![b'/'];
+            r.extend_from_slice(&root);
+            let f = FsPaths { cwd: &c, root: &r };
+            let mut buf = std::vec![0u8; Tag::Fs.max_len()];
+            let n = f.encode(&mut buf).unwrap();
+            prop_assert_eq!(FsPaths::decode(&buf[..n]), Ok(f));
+        }
+
+        #[test]
+        fn fs_decode_never_panics(b in proptest::collection::vec(any::<u8>(), 0..600)) {
+            if let Ok(f) = FsPaths::decode(&b) {
+                prop_assert!(f.cwd.starts_with(b"/") && f.root.starts_with(b"/"));
+                prop_assert_eq!(f.cwd.len() + f.root.len() + 4, b.len());
+            }
+        }
+
+        #[test]
+        fn signal_sets_roundtrip(blocked in any::<u64>(), pending in any::<u64>(), shared in any::<u64>()) {
+            let acts = [SigAction::default(); SIGNALS];
+            let sets = SigSets {
+                blocked,
+                pending: pending & !SIGKILL_BIT,
+                shared_pending: shared & !SIGKILL_BIT,
+            };
+            let mut sig = std::vec![0u8; Signals::LEN];
+            Signals::encode(&acts, &sets, &mut sig).unwrap();
+            prop_assert_eq!(Signals::decode(&sig).map(|s| s.sets()), Ok(sets));
         }
 
         #[test]

@@ -57,6 +57,26 @@ pub fn check(ret: isize) -> io::Result<usize> {
     }
 }
 
+/// `RLIMIT_*` names, in resource order.
+const RLIMIT_NAMES: [&str; 16] = [
+    "CPU",
+    "FSIZE",
+    "DATA",
+    "STACK",
+    "CORE",
+    "RSS",
+    "NPROC",
+    "NOFILE",
+    "MEMLOCK",
+    "AS",
+    "LOCKS",
+    "SIGPENDING",
+    "MSGQUEUE",
+    "NICE",
+    "RTPRIO",
+    "RTTIME",
+];
+
 /// Why the kernel refused (the `reason` and `detail` of the ioctls).
 pub fn reason_text(reason: u32, detail: u64) -> String {
     match reason {
@@ -82,6 +102,19 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
         14 => "its FPU state does not fit this CPU".into(),
         15 => format!("it runs on node {detail} (this node keeps its stub); migrate it from there"),
         16 => "its migration is forbidden (ssi-migrate --forbid; root can --allow it)".into(),
+        17 => format!(
+            "its {} directory is missing on this node (or has no path: removed)",
+            if detail == 1 { "root" } else { "working" }
+        ),
+        18 => format!(
+            "this node refuses its resource limit {detail} ({}){}",
+            RLIMIT_NAMES.get(detail as usize).copied().unwrap_or("?"),
+            if detail == 7 {
+                ", or it has an fd at or above its hard limit of open files"
+            } else {
+                ""
+            }
+        ),
         _ => String::new(),
     }
 }
