@@ -42,6 +42,7 @@ programs:
 	gcc -O2 -static -o tests/programs/bin/selfmig tests/programs/selfmig/selfmig.c
 	gcc -O2 -static -o tests/programs/bin/migbench tests/programs/migbench/migbench.c
 	gcc -O2 -static -o tests/programs/bin/lazyprobe tests/programs/lazyprobe/lazyprobe.c
+	gcc -O2 -static -o tests/programs/bin/fsstate tests/programs/fsstate/fsstate.c
 
 # User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart, ssi-migrate.
 ghost-tools:

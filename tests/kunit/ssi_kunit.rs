@@ -654,6 +654,51 @@ fn ghost_vec_and_may_migrate(t: &Test) {
     kunit_expect!(t, migrate::signal(0x7f_ffff, 10) == Err(ESRCH));
 }
 
+/// The directories, limits and pending signals a stream carries, read from
+/// this (kernel) thread: absolute paths, directories looked up or refused,
+/// limits checked (never set) under setrlimit()'s rules.
+fn ghost_dirs_limits_and_pending(t: &Test) {
+    use kernel_ext::{fs, rlimit, signal};
+    let mut b = [0u8; 64];
+    for w in [fs::Which::Pwd, fs::Which::Root] {
+        let n = fs::path(w, &mut b).unwrap_or(0);
+        kunit_expect!(t, n >= 1 && b[0] == b'/' && b[n] == 0);
+    }
+    kunit_expect!(t, fs::path(fs::Which::Pwd, &mut []).is_err());
+    kunit_expect!(t, fs::Dir::lookup(c_str!("/")).is_ok());
+    kunit_expect!(
+        t,
+        fs::Dir::lookup(c_str!("/no/such/dir")).err() == Some(ENOENT)
+    );
+    kunit_expect!(
+        t,
+        fs::Dir::lookup(c_str!("/proc/version")).err() == Some(ENOTDIR)
+    );
+    let r = rlimit::get();
+    kunit_expect!(t, r.iter().all(|l| l.cur <= l.max));
+    kunit_expect!(t, rlimit::set(&r, true).is_ok());
+    let mut bad = r;
+    bad[rlimit::NOFILE].cur = 10;
+    bad[rlimit::NOFILE].max = 5;
+    kunit_expect!(
+        t,
+        rlimit::set(&bad, true).err() == Some((EINVAL, rlimit::NOFILE as u32))
+    );
+    bad[rlimit::NOFILE].cur = 1;
+    bad[rlimit::NOFILE].max = u64::MAX;
+    kunit_expect!(
+        t,
+        rlimit::set(&bad, true).err() == Some((EPERM, rlimit::NOFILE as u32))
+    );
+    let same = rlimit::get()
+        .iter()
+        .zip(r.iter())
+        .all(|(a, b)| (a.cur, a.max) == (b.cur, b.max));
+    kunit_expect!(t, same);
+    let (own, shared) = signal::pending();
+    kunit_expect!(t, (own | shared) & proto::ghost::SIGKILL_BIT == 0);
+}
+
 kunit_suite!(name: "ssi_ghost", cases: [
     ghost_walks_init,
     ghost_refusals_and_fpu_size,
@@ -661,4 +706,5 @@ kunit_suite!(name: "ssi_ghost", cases: [
     rfile_task_files_and_rights,
     ghost_stream_in_memory,
     ghost_vec_and_may_migrate,
+    ghost_dirs_limits_and_pending,
 ]);
