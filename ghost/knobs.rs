@@ -62,6 +62,7 @@ fn show_pages(p: &Pages, out: &mut ShowBuf<'_>) -> Result {
         ("fetches", c.fetches.load(Ordering::Relaxed)),
         ("fetched", c.fetched.load(Ordering::Relaxed)),
         ("ahead_used", c.ahead_used.load(Ordering::Relaxed)),
+        ("prefetched", c.prefetched.load(Ordering::Relaxed)),
         ("served", c.served.load(Ordering::Relaxed)),
         ("failed", c.failed.load(Ordering::Relaxed)),
         ("malformed", c.malformed.load(Ordering::Relaxed)),

@@ -15,13 +15,15 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVVec, KVec},
-    new_mutex,
+    c_str, new_condvar, new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{Arc, CondVar, Mutex},
+    time::msecs_to_jiffies,
 };
 
 use crate::kernel_ext::{
     global::Published,
+    kthread::{self, KThread},
     mm::{self, Mm, SharedMm},
     remote::{self, HeldMm, MmName, Pager, PAGE},
     task::{self, TaskRef},
@@ -35,7 +37,12 @@ use crate::ssi_api;
 pub(crate) const SERVICE_PAGES: u16 = 301;
 const CALL_TIMEOUT_MS: u32 = 5_000;
 /// Pages brought after a faulting one, by default.
-const READAHEAD: u32 = 7;
+const READAHEAD: u32 = MAX_FETCH - 1;
+/// How far ahead of the process's last fault the prefetch thread keeps
+/// bringing pages (four full requests).
+const PREFETCH: u64 = 4 * MAX_FETCH as u64;
+/// Prefetch threads, each with one request in flight.
+const PREFETCHERS: usize = 3;
 /// Most pages kept ahead per process (they are looked up linearly).
 const MAX_AHEAD: usize = 256;
 
@@ -52,6 +59,12 @@ struct Pulled {
     ahead: KVec<(u64, KBox<[u8; PAGE]>)>,
     /// Nothing pending any more: to unmark and forget.
     finished: bool,
+    /// The last page the process faulted on, and where the prefetch
+    /// thread goes on from.
+    last: u64,
+    next: u64,
+    /// Pages the prefetch threads are bringing, one run per thread.
+    in_flight: [Option<(u64, u32)>; PREFETCHERS],
 }
 
 /// A process that left here, whose pages `dst` may still ask for.
@@ -73,6 +86,7 @@ pub(crate) struct Counts {
     pub(crate) fetches: AtomicU64,
     pub(crate) fetched: AtomicU64,
     pub(crate) ahead_used: AtomicU64,
+    pub(crate) prefetched: AtomicU64,
     pub(crate) served: AtomicU64,
     pub(crate) malformed: AtomicU64,
     pub(crate) failed: AtomicU64,
@@ -86,6 +100,9 @@ pub(crate) struct Pages {
     pub(crate) on_demand: AtomicBool,
     pub(crate) readahead: AtomicU32,
     pub(crate) counts: Counts,
+    /// Wakes the prefetch thread.
+    #[pin]
+    more: CondVar,
 }
 
 static PAGES: Published<Pages> = Published::new();
@@ -104,6 +121,7 @@ impl Pages {
             on_demand: AtomicBool::new(false),
             readahead: AtomicU32::new(READAHEAD),
             counts: Counts::default(),
+            more <- new_condvar!(),
         })
     }
 
@@ -137,22 +155,48 @@ impl Pager for Remote {
         let Some(p) = get() else {
             return Ok(());
         };
-        let (origin, mig, n) = {
-            let s = p.state.lock();
-            let Some(x) = s.pulled.iter().find(|x| x.mm.name() == mm && !x.finished) else {
+        let mut waited = 0;
+        let (origin, mig, n) = loop {
+            let mut s = p.state.lock();
+            let Some(x) = s
+                .pulled
+                .iter_mut()
+                .find(|x| x.mm.name() == mm && !x.finished)
+            else {
                 return Ok(());
             };
             if !pp::pending(&x.runs, index) {
                 return Ok(());
             }
+            x.last = index;
             if let Some((_, a)) = x.ahead.iter().find(|a| a.0 == index) {
                 page.copy_from_slice(&a[..]);
                 p.counts.ahead_used.fetch_add(1, Ordering::Relaxed);
+                drop(s);
+                p.more.notify_all();
                 return Ok(());
             }
+            // The prefetch thread is bringing it: wait for it (1 s at most).
+            let coming = x
+                .in_flight
+                .iter()
+                .flatten()
+                .any(|&(i, n)| index >= i && index < i + u64::from(n));
+            if coming && waited < 1000 {
+                drop(s);
+                crate::kernel_ext::migrate::sleep_ms(1);
+                waited += 1;
+                continue;
+            }
             let max = 1 + p.readahead.load(Ordering::Relaxed).min(MAX_FETCH - 1);
-            (x.origin, x.mig, pp::batch(&x.runs, index, max))
+            let n = pp::batch(&x.runs, index, max);
+            // Behind the prefetch or far from it: it starts again here.
+            if index >= x.next || index + 2 * PREFETCH < x.next {
+                x.next = index + u64::from(n);
+            }
+            break (x.origin, x.mig, n);
         };
+        p.more.notify_all();
         // A kernel thread reading the process's memory (a /proc file served
         // to another node) may be one the answer needs: it gets an error,
         // and the page stays to come when the process touches it.
@@ -194,26 +238,7 @@ impl Pager for Remote {
         }
         page.copy_from_slice(&buf[..PAGE]);
         p.counts.fetched.fetch_add(u64::from(n), Ordering::Relaxed);
-        let mut s = p.state.lock();
-        if let Some(x) = s
-            .pulled
-            .iter_mut()
-            .find(|x| x.mm.name() == mm && !x.finished)
-        {
-            for k in 1..n as usize {
-                let i = index + k as u64;
-                if x.ahead.len() >= MAX_AHEAD {
-                    break;
-                }
-                if !pp::pending(&x.runs, i) || x.ahead.iter().any(|a| a.0 == i) {
-                    continue;
-                }
-                let mut b = KBox::new([0u8; PAGE], GFP_KERNEL)?;
-                b.copy_from_slice(&buf[k * PAGE..(k + 1) * PAGE]);
-                x.ahead.push((i, b), GFP_KERNEL)?;
-            }
-        }
-        Ok(())
+        keep_ahead(p, mm, index + 1, &buf[PAGE..])
     }
 
     fn mapped(mm: MmName, index: u64) {
@@ -260,6 +285,114 @@ impl Pager for Remote {
     }
 }
 
+/// Keeps the pages of `buf`, from page `first` on, that `mm` still waits
+/// for and does not hold yet.
+fn keep_ahead(p: &Pages, mm: MmName, first: u64, buf: &[u8]) -> Result {
+    let mut s = p.state.lock();
+    let Some(x) = s
+        .pulled
+        .iter_mut()
+        .find(|x| x.mm.name() == mm && !x.finished)
+    else {
+        return Ok(());
+    };
+    for (k, data) in buf.chunks_exact(PAGE).enumerate() {
+        let i = first + k as u64;
+        if x.ahead.len() >= MAX_AHEAD {
+            break;
+        }
+        if !pp::pending(&x.runs, i) || x.ahead.iter().any(|a| a.0 == i) {
+            continue;
+        }
+        let mut b = KBox::new([0u8; PAGE], GFP_KERNEL)?;
+        b.copy_from_slice(data);
+        x.ahead.push((i, b), GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
+/// What the prefetch thread brings next: `(mm, origin, mig, first, count)`.
+fn next_prefetch(s: &mut State, me: usize) -> Option<(MmName, u8, u64, u64, u32)> {
+    for x in s.pulled.iter_mut() {
+        let coming = x.in_flight.iter().flatten().count() * MAX_FETCH as usize;
+        if x.finished
+            || x.in_flight[me].is_some()
+            || x.ahead.len() + coming + MAX_FETCH as usize > MAX_AHEAD
+        {
+            continue;
+        }
+        // The first pending page from `next` on that is neither here nor
+        // coming.
+        let mut i = x.next;
+        let first = loop {
+            let Some(j) = pp::next_pending(&x.runs, i) else {
+                break None;
+            };
+            let flying = x
+                .in_flight
+                .iter()
+                .flatten()
+                .any(|&(f, n)| j >= f && j < f + u64::from(n));
+            if !flying && !x.ahead.iter().any(|a| a.0 == j) {
+                break Some(j);
+            }
+            i = j + 1;
+        };
+        let Some(first) = first else {
+            continue;
+        };
+        if first >= x.last.saturating_add(PREFETCH) {
+            continue;
+        }
+        let n = pp::batch(&x.runs, first, MAX_FETCH);
+        x.in_flight[me] = Some((first, n));
+        x.next = first + u64::from(n);
+        return Some((x.mm.name(), x.origin, x.mig, first, n));
+    }
+    None
+}
+
+/// The prefetch thread: keeps up to [`PREFETCH`] pages arriving ahead of
+/// each process's last fault, so that a process reading its memory in
+/// order finds most pages here.
+fn prefetch(p: &'static Pages, me: usize) {
+    let mut buf = match KVVec::from_elem(0u8, MAX_FETCH as usize * PAGE, GFP_KERNEL) {
+        Ok(b) => b,
+        Err(_) => return,
+    };
+    while !kthread::should_stop() {
+        let mut s = p.state.lock();
+        let Some((mm, origin, mig, first, n)) = next_prefetch(&mut s, me) else {
+            let _ = p
+                .more
+                .wait_interruptible_timeout(&mut s, msecs_to_jiffies(100));
+            continue;
+        };
+        drop(s);
+        let mut req = [0u8; MAX_MSG];
+        let len = Msg::Fetch {
+            mig,
+            index: first,
+            count: n,
+        }
+        .encode(&mut req);
+        let out = &mut buf[..n as usize * PAGE];
+        let got = ssi_api::call(origin, SERVICE_PAGES, &req[..len], out, CALL_TIMEOUT_MS);
+        if got.is_ok_and(|g| g == out.len()) {
+            p.counts
+                .prefetched
+                .fetch_add(u64::from(n), Ordering::Relaxed);
+            let _ = keep_ahead(p, mm, first, out);
+        } else {
+            p.counts.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut s = p.state.lock();
+        if let Some(x) = s.pulled.iter_mut().find(|x| x.mm.name() == mm) {
+            x.in_flight[me] = None;
+        }
+    }
+}
+
 /// Whether `mm` still waits for pages.
 fn waiting(mm: MmName) -> bool {
     get().is_some_and(|p| {
@@ -287,6 +420,9 @@ pub(crate) fn adopt(origin: u8, mig: u64, runs: KVec<Run>) -> Result {
             pending,
             ahead: KVec::new(),
             finished: pending == 0,
+            last: 0,
+            next: 0,
+            in_flight: [None; PREFETCHERS],
         },
         GFP_KERNEL,
     )?;
@@ -462,6 +598,7 @@ pub(crate) struct Running {
     p: Arc<Pages>,
     service: Option<ssi_api::ServiceRegistration>,
     pager: Option<remote::PagerRegistration<Remote>>,
+    prefetchers: KVec<KThread>,
 }
 
 impl Running {
@@ -472,7 +609,13 @@ impl Running {
             p,
             service: None,
             pager: None,
+            prefetchers: KVec::new(),
         };
+        let pp = get().ok_or(EINVAL)?;
+        for me in 0..PREFETCHERS {
+            let t = KThread::spawn(c_str!("ssi_ghost_pf"), move || prefetch(pp, me))?;
+            r.prefetchers.push(t, GFP_KERNEL)?;
+        }
         r.service = Some(ssi_api::register_deferred_service(
             SERVICE_PAGES,
             &SERVICE_IMPL,
@@ -489,6 +632,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.pager = None;
+        self.prefetchers = KVec::new();
         self.service = None;
         // Their pages cannot come any more.
         for x in self.p.state.lock().pulled.iter() {

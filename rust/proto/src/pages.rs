@@ -156,6 +156,24 @@ pub fn batch(runs: &[Run], index: u64, max: u32) -> u32 {
     n
 }
 
+/// The first pending page at or after `from`.
+pub fn next_pending(runs: &[Run], from: u64) -> Option<u64> {
+    // Runs starting more than 64 pages before `from` end before it.
+    let k = runs.partition_point(|r| r.first.saturating_add(64) <= from);
+    runs[k..]
+        .iter()
+        .filter_map(|r| {
+            let skip = from.saturating_sub(r.first);
+            let bits = if skip >= 64 {
+                0
+            } else {
+                r.bits >> skip << skip
+            };
+            (bits != 0).then(|| r.first + u64::from(bits.trailing_zeros()))
+        })
+        .min()
+}
+
 /// Marks pages `[first, end)` discarded; returns how many were pending.
 pub fn take_range(runs: &mut [Run], first: u64, end: u64) -> u64 {
     let mut n = 0;
@@ -280,6 +298,7 @@ mod tests {
                     prop_assert_eq!(take(&mut runs, i), set.remove(&i));
                 }
                 prop_assert_eq!(pending(&runs, i), set.contains(&i));
+                prop_assert_eq!(next_pending(&runs, i), set.range(i..).next().copied());
                 prop_assert_eq!(count(&runs), set.len() as u64);
             }
             prop_assert_eq!(model(&runs), set);
