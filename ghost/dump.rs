@@ -285,19 +285,7 @@ impl Writer {
 
         let m = Mm::current().ok_or(ESRCH)?;
         let l = m.layout();
-        let layout = MmLayout {
-            start_code: l.start_code,
-            end_code: l.end_code,
-            start_data: l.start_data,
-            end_data: l.end_data,
-            start_brk: l.start_brk,
-            brk: l.brk,
-            start_stack: l.start_stack,
-            arg_start: l.arg_start,
-            arg_end: l.arg_end,
-            env_start: l.env_start,
-            env_end: l.env_end,
-        };
+        let layout = MmLayout::from(&l);
         self.section(Tag::Mm, &layout.encode())?;
 
         let (mut vvar, mut vdso, mut vdso_end) = (0, 0, 0);

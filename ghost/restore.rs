@@ -308,19 +308,7 @@ fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
             _ => {}
         }
     }
-    mm::set_layout(&mm::Layout {
-        start_code: l.start_code,
-        end_code: l.end_code,
-        start_data: l.start_data,
-        end_data: l.end_data,
-        start_brk: l.start_brk,
-        brk: l.brk,
-        start_stack: l.start_stack,
-        arg_start: l.arg_start,
-        arg_end: l.arg_end,
-        env_start: l.env_start,
-        env_end: l.env_end,
-    });
+    mm::set_layout(&mm::Layout::from(&l));
     let mut ts = signal::Thread {
         rseq: th.rseq,
         rseq_len: th.rseq_len,

@@ -25,6 +25,7 @@ mod ssi_api;
 mod dump;
 mod files;
 mod knobs;
+mod layout;
 mod lazy;
 mod migrate;
 mod restore;
