@@ -631,16 +631,17 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.pager = None;
-        self.prefetchers = KVec::new();
-        self.service = None;
-        // Their pages cannot come any more.
+        // Their pages cannot come any more: killed before a fault could
+        // find no pager and read zero.
         for x in self.p.state.lock().pulled.iter() {
             if !x.finished && x.mm.live() {
                 pr_warn!("pid {} killed: its pages are on node {}\n", x.pid, x.origin);
                 let _ = crate::kernel_ext::migrate::signal(x.pid, 9);
             }
         }
+        self.pager = None;
+        self.prefetchers = KVec::new();
+        self.service = None;
         let c = &self.p.counts;
         pr_info!(
             "pages on demand: {} fetches, {} pages fetched, {} read ahead used, {} served, {} failed, {} malformed\n",
