@@ -80,6 +80,16 @@ struct State {
     lent: KVec<Lent>,
 }
 
+impl State {
+    /// The entry of `mm` that still waits for pages (a finished one of the
+    /// same mm may wait for `tick`).
+    fn pulling(&mut self, mm: MmName) -> Option<&mut Pulled> {
+        self.pulled
+            .iter_mut()
+            .find(|x| x.mm.name() == mm && !x.finished)
+    }
+}
+
 /// Counters, shown in `/sys/kernel/ssi/ghost/pages`.
 #[derive(Default)]
 pub(crate) struct Counts {
@@ -158,11 +168,7 @@ impl Pager for Remote {
         let mut waited = 0;
         let (origin, mig, n) = loop {
             let mut s = p.state.lock();
-            let Some(x) = s
-                .pulled
-                .iter_mut()
-                .find(|x| x.mm.name() == mm && !x.finished)
-            else {
+            let Some(x) = s.pulling(mm) else {
                 return Ok(());
             };
             if !pp::pending(&x.runs, index) {
@@ -222,11 +228,7 @@ impl Pager for Remote {
         if got.map_or(true, |g| g != buf.len()) {
             p.counts.failed.fetch_add(1, Ordering::Relaxed);
             // Mapped meanwhile by another fault: this page is not used.
-            let s = p.state.lock();
-            let still = s
-                .pulled
-                .iter()
-                .any(|x| x.mm.name() == mm && !x.finished && pp::pending(&x.runs, index));
+            let still = waiting_for(mm, index);
             pr_warn!(
                 "page {:#x} from node {}: {:?}{}\n",
                 index * PAGE as u64,
@@ -242,39 +244,11 @@ impl Pager for Remote {
     }
 
     fn mapped(mm: MmName, index: u64) {
-        let Some(p) = get() else {
-            return;
-        };
-        let mut s = p.state.lock();
-        // A finished entry of the same mm may wait for `tick`.
-        if let Some(x) = s
-            .pulled
-            .iter_mut()
-            .find(|x| x.mm.name() == mm && !x.finished)
-        {
-            if pp::take(&mut x.runs, index) {
-                x.pending = x.pending.saturating_sub(1);
-                vec::retain(&mut x.ahead, |a| a.0 != index);
-            }
-            x.finished |= x.pending == 0;
-        }
+        settle(mm, index, index + 1);
     }
 
     fn discard(mm: MmName, first: u64, end: u64) {
-        let Some(p) = get() else {
-            return;
-        };
-        let mut s = p.state.lock();
-        if let Some(x) = s
-            .pulled
-            .iter_mut()
-            .find(|x| x.mm.name() == mm && !x.finished)
-        {
-            let n = pp::take_range(&mut x.runs, first, end);
-            x.pending = x.pending.saturating_sub(n);
-            vec::retain(&mut x.ahead, |a| a.0 < first || a.0 >= end);
-            x.finished |= x.pending == 0;
-        }
+        settle(mm, first, end);
     }
 
     fn fork(mm: MmName) -> Result {
@@ -285,15 +259,30 @@ impl Pager for Remote {
     }
 }
 
+/// Pages `[first, end)` of `mm` are here, or discarded: none of them is
+/// pending any more.
+fn settle(mm: MmName, first: u64, end: u64) {
+    let Some(p) = get() else {
+        return;
+    };
+    let mut s = p.state.lock();
+    if let Some(x) = s.pulling(mm) {
+        let n = if end == first + 1 {
+            u64::from(pp::take(&mut x.runs, first))
+        } else {
+            pp::take_range(&mut x.runs, first, end)
+        };
+        x.pending = x.pending.saturating_sub(n);
+        vec::retain(&mut x.ahead, |a| a.0 < first || a.0 >= end);
+        x.finished |= x.pending == 0;
+    }
+}
+
 /// Keeps the pages of `buf`, from page `first` on, that `mm` still waits
 /// for and does not hold yet.
 fn keep_ahead(p: &Pages, mm: MmName, first: u64, buf: &[u8]) -> Result {
     let mut s = p.state.lock();
-    let Some(x) = s
-        .pulled
-        .iter_mut()
-        .find(|x| x.mm.name() == mm && !x.finished)
-    else {
+    let Some(x) = s.pulling(mm) else {
         return Ok(());
     };
     for (k, data) in buf.chunks_exact(PAGE).enumerate() {
@@ -395,12 +384,16 @@ fn prefetch(p: &'static Pages, me: usize) {
 
 /// Whether `mm` still waits for pages.
 fn waiting(mm: MmName) -> bool {
+    get().is_some_and(|p| p.state.lock().pulling(mm).is_some())
+}
+
+/// Whether `mm` still waits for page `index`.
+fn waiting_for(mm: MmName, index: u64) -> bool {
     get().is_some_and(|p| {
         p.state
             .lock()
-            .pulled
-            .iter()
-            .any(|x| x.mm.name() == mm && !x.finished)
+            .pulling(mm)
+            .is_some_and(|x| pp::pending(&x.runs, index))
     })
 }
 
@@ -449,13 +442,7 @@ pub(crate) fn pull_all() -> Result {
         }
         let pages = (v.end - v.start) / PAGE as u64;
         for k in 0..pages {
-            let pending =
-                get().is_some_and(|p| {
-                    p.state.lock().pulled.iter().any(|x| {
-                        x.mm.name() == me && !x.finished && pp::pending(&x.runs, v.pgoff + k)
-                    })
-                });
-            if pending {
+            if waiting_for(me, v.pgoff + k) {
                 // The read fault brings it (and the pages after it).
                 mm::touch(v.start + k * PAGE as u64)?;
             }
@@ -463,11 +450,7 @@ pub(crate) fn pull_all() -> Result {
     }
     if let Some(p) = get() {
         let mut s = p.state.lock();
-        if let Some(x) = s
-            .pulled
-            .iter_mut()
-            .find(|x| x.mm.name() == me && !x.finished)
-        {
+        if let Some(x) = s.pulling(me) {
             if x.pending != 0 {
                 pr_info!("{} pages of unmapped areas forgotten\n", x.pending);
             }

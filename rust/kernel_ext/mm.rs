@@ -221,43 +221,15 @@ pub fn write_pages(addr: u64, data: &[u8], writable: bool) -> Result {
     Ok(())
 }
 
-/// Touches (reads a byte of) the page at `addr` of the current mm, as
-/// ptrace would where it is not readable: the page is mapped afterwards.
-pub fn touch(addr: u64) -> Result {
-    let mut b = [0u8; 1];
-    if UserSlice::new(addr as usize, 1)
-        .reader()
-        .read_slice(&mut b)
-        .is_ok()
-    {
-        return Ok(());
-    }
-    // SAFETY: `b` is writable for 1 byte; reads the current task's memory
-    // as ptrace does.
-    let n = unsafe {
-        bindings::access_process_vm(
-            bindings::get_current(),
-            addr as _,
-            b.as_mut_ptr().cast(),
-            1,
-            FOLL_FORCE,
-        )
-    };
-    if n != 1 {
-        return Err(EFAULT);
-    }
-    Ok(())
-}
-
-/// Reads `buf.len()` bytes at `addr` of the current mm; what cannot be read
-/// (beyond the end of a mapped file) reads as zero.
-pub fn read_pages(addr: u64, buf: &mut [u8]) -> Result {
+/// Reads `buf.len()` bytes at `addr` of the current mm, as ptrace does
+/// where it is not readable; returns how many it read.
+fn read_forced(addr: u64, buf: &mut [u8]) -> Result<usize> {
     if UserSlice::new(addr as usize, buf.len())
         .reader()
         .read_slice(buf)
         .is_ok()
     {
-        return Ok(());
+        return Ok(buf.len());
     }
     let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
     // SAFETY: `buf` is writable for `len` bytes; reads the current task's
@@ -271,7 +243,22 @@ pub fn read_pages(addr: u64, buf: &mut [u8]) -> Result {
             FOLL_FORCE,
         )
     };
-    let got = usize::try_from(n).unwrap_or(0).min(buf.len());
+    Ok(usize::try_from(n).unwrap_or(0).min(buf.len()))
+}
+
+/// Touches (reads a byte of) the page at `addr` of the current mm, as
+/// ptrace would where it is not readable: the page is mapped afterwards.
+pub fn touch(addr: u64) -> Result {
+    match read_forced(addr, &mut [0u8; 1])? {
+        1 => Ok(()),
+        _ => Err(EFAULT),
+    }
+}
+
+/// Reads `buf.len()` bytes at `addr` of the current mm; what cannot be read
+/// (beyond the end of a mapped file) reads as zero.
+pub fn read_pages(addr: u64, buf: &mut [u8]) -> Result {
+    let got = read_forced(addr, buf)?;
     buf[got..].fill(0);
     Ok(())
 }
