@@ -203,6 +203,14 @@ impl Migrator {
     }
 }
 
+/// Tells the core where process `pid`, whose stub is here, runs (0: here
+/// again, or ended): other nodes' `ps` then sees it as it is there.
+fn moved(pid: u32, node: u8) {
+    if let Err(e) = ssi_api::task_moved(pid, node) {
+        pr_warn!("pid {}: where it runs not told: {:?}\n", pid, e);
+    }
+}
+
 /// Wakes the stubs and the worker (a lending ended).
 pub(crate) fn wake() {
     if let Some(m) = get() {
@@ -343,6 +351,7 @@ impl Migrator {
             Msg::Moved { pid, node } => {
                 let st = s.stubs.iter_mut().find(|x| x.pid == pid).ok_or(ENOENT)?;
                 st.at = node;
+                moved(pid, node);
             }
             Msg::Signal { pid, sig } => {
                 // Only to a process that migrated here.

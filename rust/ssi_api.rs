@@ -59,6 +59,7 @@ mod ffi {
             timeout_ms: u32,
         ) -> i64;
         pub fn ssi_members(out: *mut u8) -> i32;
+        pub fn ssi_task_moved(pid: u32, node: u8) -> i32;
         pub fn ssi_membership_register(listener: Option<Listener>, ctx: *mut c_void) -> i32;
         pub fn ssi_membership_unregister(listener: Option<Listener>, ctx: *mut c_void);
     }
@@ -77,6 +78,13 @@ pub fn node_id() -> Option<node_id::NodeId> {
     // SAFETY: `ssi_node_id` reads an atomic and has no preconditions; the
     // module loader guarantees `ssi.ko` is live while a dependent module is.
     node_id::NodeId::new(unsafe { ffi::ssi_node_id() })
+}
+
+/// Tells the core that process `pid` of this node runs on `node` (0: here
+/// again, or ended): other nodes then see it described from there.
+pub fn task_moved(pid: u32, node: u8) -> Result {
+    // SAFETY: plain values; the core copies them.
+    check(unsafe { ffi::ssi_task_moved(pid, node) })
 }
 
 /// The current members: bit N of byte N / 8 for node N.

@@ -33,6 +33,19 @@ pub extern "C" fn ssi_sysfs_dir() -> *mut bindings::kobject {
     SYSFS_DIR.load(Ordering::Acquire)
 }
 
+/// Tells the core that process `pid` of this node runs on `node` (0: here
+/// again, or ended), so that other nodes see it described from there.
+#[no_mangle]
+pub extern "C" fn ssi_task_moved(pid: u32, node: u8) -> i32 {
+    with_core(
+        |core| match crate::tasks::set_moved(core, pid, node) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        },
+        ENODEV.to_errno(),
+    )
+}
+
 /// Publishes `core` to the exported functions.
 pub(crate) fn publish(core: &Arc<Core>) {
     CORE.store(Arc::into_raw(core.clone()).cast_mut(), Ordering::Release);

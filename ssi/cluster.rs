@@ -115,6 +115,10 @@ pub(crate) struct Core {
     /// Read-ahead descriptions of other nodes' processes (tasks.rs).
     #[pin]
     pub(crate) task_cache: Mutex<crate::tasks::TaskCache>,
+    /// Processes of this node that run elsewhere (their stub is here):
+    /// `(pid, node)`, told by the ghost module.
+    #[pin]
+    pub(crate) moved: Mutex<KVec<(u32, u8)>>,
     /// Requests for the worker thread (worker.rs), and its wake-up.
     #[pin]
     pub(crate) jobs: Mutex<crate::worker::Queue>,
@@ -170,6 +174,7 @@ impl Core {
                 deferred_run <- new_mutex!(()),
                 listeners <- new_mutex!(KVec::new()),
                 task_cache <- new_mutex!(task_cache),
+                moved <- new_mutex!(KVec::new()),
                 jobs <- new_mutex!(jobs),
                 jobs_ready <- new_condvar!(),
                 stats: Stats::new(),

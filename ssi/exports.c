@@ -79,6 +79,8 @@ s64 ssi_rpc_send_window(u8 dst, u16 service, ssi_chunk_fn_t next, void *ctx,
 EXPORT_SYMBOL_GPL(ssi_rpc_send_window);
 int ssi_send_oneway(u8 dst, u16 service, const u8 *payload, size_t len);
 EXPORT_SYMBOL_GPL(ssi_send_oneway);
+int ssi_task_moved(u32 pid, u8 node);
+EXPORT_SYMBOL_GPL(ssi_task_moved);
 struct kobject *ssi_sysfs_dir(void);
 EXPORT_SYMBOL_GPL(ssi_sysfs_dir);
 int ssi_members(u8 *out);

@@ -145,7 +145,7 @@ pub(crate) fn serve_deferred(core: &Core, h: &Header, payload: &[u8], scratch: &
         SERVICE_PROC_LOCAL => crate::globalproc::serve_local(payload, scratch),
         SERVICE_DEV => crate::devices::serve(core, h.src, payload, scratch),
         SERVICE_PIDS => crate::tasks::serve_pids(payload, scratch),
-        SERVICE_TASK => crate::tasks::serve_task(payload, scratch),
+        SERVICE_TASK => crate::tasks::serve_task(core, payload, scratch),
         SERVICE_KILL => crate::tasks::serve_kill(payload),
         s if s >= FIRST_MODULE_SERVICE => {
             call_deferred(core, h, payload, scratch).unwrap_or_else(|| {

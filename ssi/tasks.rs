@@ -148,7 +148,7 @@ fn describe_local(nr: u32, out: &mut [u8]) -> Result<usize> {
 
 /// Answers `SERVICE_TASK`: the descriptions of the processes this node
 /// runs from the requested PID on, as many as asked and as fit whole.
-pub(crate) fn serve_task(req: &[u8], resp: &mut [u8]) -> Result<usize> {
+pub(crate) fn serve_task(core: &Core, req: &[u8], resp: &mut [u8]) -> Result<usize> {
     let r = TaskRequest::decode(req).ok_or(EINVAL)?;
     let mut pids = KVec::new();
     pid::processes_from(r.pid.max(FIRST_GLOBAL), usize::from(r.count), &mut pids)?;
@@ -158,7 +158,14 @@ pub(crate) fn serve_task(req: &[u8], resp: &mut [u8]) -> Result<usize> {
         if used > 0 && resp.len() - used < 3 * FILE_MAX {
             break;
         }
-        match describe_local(nr, &mut resp[used..]) {
+        // A process that left (its stub is here) is described where it runs.
+        let at = core.moved.lock().iter().find(|m| m.0 == nr).map(|m| m.1);
+        let d = match at {
+            Some(node) => describe_moved(core, node, nr, &mut resp[used..])
+                .or_else(|_| describe_local(nr, &mut resp[used..])),
+            None => describe_local(nr, &mut resp[used..]),
+        };
+        match d {
             Ok(n) => used += n,
             // It exited meanwhile.
             Err(e) if e == ESRCH || e == ENOENT => {}
@@ -167,6 +174,39 @@ pub(crate) fn serve_task(req: &[u8], resp: &mut [u8]) -> Result<usize> {
         }
     }
     Ok(used)
+}
+
+/// How long a node waits for the node that runs one of its processes.
+const MOVED_TIMEOUT_MS: u32 = 200;
+
+/// Writes the description of process `nr`, which left for `node`, as that
+/// node gives it; an error if it does not describe `nr` (it moved on).
+fn describe_moved(core: &Core, node: u8, nr: u32, out: &mut [u8]) -> Result<usize> {
+    let req = TaskRequest { pid: nr, count: 1 };
+    let (status, answer) = rpc::call(core, node, SERVICE_TASK, &req.encode(), MOVED_TIMEOUT_MS)?;
+    if status != 0 {
+        return Err(ENOENT);
+    }
+    let Some(mut entries) = task::decode_tasks(&answer, &req) else {
+        core.stats.dropped(crate::stats::DropCause::Malformed);
+        return Err(EIO);
+    };
+    let e = entries.next().filter(|e| e.pid == nr).ok_or(ENOENT)?;
+    let len = task::ENTRY_HEADER + e.data.len();
+    let dst = out.get_mut(..len).ok_or_else(errno::eoverflow)?;
+    dst.copy_from_slice(answer.get(..len).ok_or(EIO)?);
+    Ok(len)
+}
+
+/// Records that process `pid` of this node runs on `node` (0: here again,
+/// or ended).
+pub(crate) fn set_moved(core: &Core, pid: u32, node: u8) -> Result {
+    let mut m = core.moved.lock();
+    crate::kernel_ext::vec::retain(&mut m, |e| e.0 != pid);
+    if node != 0 {
+        m.push((pid, node), GFP_KERNEL)?;
+    }
+    Ok(())
 }
 
 /// Answers `SERVICE_KILL`: delivers a kill(2) to a local process or group.

@@ -173,7 +173,10 @@ impl Plan {
             (Err(_), Some(_)) => {}
             // The stream carried the signals pending here: the stub must
             // not forward them too.
-            (Ok(()), None) => signal::forget_pending(self.w.carried_signals),
+            (Ok(()), None) => {
+                signal::forget_pending(self.w.carried_signals);
+                moved(pid, dst);
+            }
             (Ok(()), Some(home)) => {
                 // The frozen copy is killed once this returns: silently.
                 if let Some(g) = s.guests.iter_mut().find(|g| g.pid == pid) {

@@ -39,6 +39,7 @@ pub(super) fn stub_main(pid: u32) {
     m.stubs_running.fetch_add(1, Ordering::AcqRel);
     let end = stub_loop(m, pid);
     vec::retain(&mut m.state.lock().stubs, |s| s.pid != pid);
+    moved(pid, 0);
     m.stubs_running.fetch_sub(1, Ordering::AcqRel);
     m.changed.notify_all();
     if let Some(status) = end {
