@@ -387,6 +387,16 @@ fn waiting(mm: MmName) -> bool {
     get().is_some_and(|p| p.state.lock().pulling(mm).is_some())
 }
 
+/// The first page at or after `from` that `mm` still waits for.
+fn next_waiting(mm: MmName, from: u64) -> Option<u64> {
+    get().and_then(|p| {
+        p.state
+            .lock()
+            .pulling(mm)
+            .and_then(|x| pp::next_pending(&x.runs, from))
+    })
+}
+
 /// Whether `mm` still waits for page `index`.
 fn waiting_for(mm: MmName, index: u64) -> bool {
     get().is_some_and(|p| {
@@ -440,12 +450,12 @@ pub(crate) fn pull_all() -> Result {
         if v.vm_flags & remote::VM_REMOTE == 0 {
             continue;
         }
-        let pages = (v.end - v.start) / PAGE as u64;
-        for k in 0..pages {
-            if waiting_for(me, v.pgoff + k) {
-                // The read fault brings it (and the pages after it).
-                mm::touch(v.start + k * PAGE as u64)?;
-            }
+        let end = v.pgoff + (v.end - v.start) / PAGE as u64;
+        let mut i = v.pgoff;
+        while let Some(k) = next_waiting(me, i).filter(|&k| k < end) {
+            // The read fault brings it (and the pages after it).
+            mm::touch(v.start + (k - v.pgoff) * PAGE as u64)?;
+            i = k + 1;
         }
     }
     if let Some(p) = get() {

@@ -61,19 +61,23 @@ fn bad(a: &mut RestoreArg, reason: Reason, detail: u64) -> Error {
 
 /// Opens `path` (no NUL inside, as `Vma::decode` checked) read-only.
 fn open_path(path: &[u8]) -> Result<File> {
+    let b = nul_terminated(path)?;
+    let c = CStr::from_bytes_with_nul(&b).map_err(|_| EINVAL)?;
+    File::open(c, bindings::O_RDONLY | bindings::O_LARGEFILE)
+}
+
+/// `path` and a NUL, for a `CStr`.
+fn nul_terminated(path: &[u8]) -> Result<KVec<u8>> {
     let mut b = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
     b.extend_from_slice(path, GFP_KERNEL)?;
     b.push(0, GFP_KERNEL)?;
-    let c = CStr::from_bytes_with_nul(&b).map_err(|_| EINVAL)?;
-    File::open(c, bindings::O_RDONLY | bindings::O_LARGEFILE)
+    Ok(b)
 }
 
 /// Looks the directory `path` up (no NUL inside, as `FsPaths::decode`
 /// checked).
 fn lookup_dir(path: &[u8]) -> Result<Dir> {
-    let mut b = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
-    b.extend_from_slice(path, GFP_KERNEL)?;
-    b.push(0, GFP_KERNEL)?;
+    let b = nul_terminated(path)?;
     let c = CStr::from_bytes_with_nul(&b).map_err(|_| EINVAL)?;
     Dir::lookup(c)
 }
