@@ -16,7 +16,7 @@ AGENT := tools/agent/target/x86_64-unknown-linux-gnu/release/ssi-agent
 INITRAMFS := build/initramfs.cpio.gz
 CLUSTER := tools/cluster
 
-.PHONY: all setup modules agent programs ghost-tools initramfs run down test test-selfcheck host-test fuzz \
+.PHONY: all setup modules agent programs ghost-tools initramfs run down test scenario test-selfcheck host-test fuzz \
 	model-check bench clean
 
 all: setup modules agent initramfs
@@ -81,6 +81,10 @@ model-check:
 
 test: all
 	tests/run
+
+# One scenario (or several: S="84 86") while working: make scenario S=86
+scenario: all
+	tests/run $(foreach s,$(S),--only $(s))
 
 # The harness must turn red on a failing KUnit case and on an oops.
 test-selfcheck: all
