@@ -44,6 +44,7 @@ programs:
 	gcc -O2 -static -o tests/programs/bin/lazyprobe tests/programs/lazyprobe/lazyprobe.c
 	gcc -O2 -static -o tests/programs/bin/fsstate tests/programs/fsstate/fsstate.c
 	gcc -O2 -static -o tests/programs/bin/tipcforge tests/programs/tipcforge/tipcforge.c
+	gcc -O2 -static -o tests/programs/bin/nodump tests/programs/nodump/nodump.c
 
 # User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart, ssi-migrate.
 ghost-tools:
