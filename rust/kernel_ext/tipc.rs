@@ -32,7 +32,10 @@ fn to_result(ret: i32) -> Result<i32> {
 }
 
 /// A kernel socket of family `AF_TIPC` in the initial network namespace.
-// INVARIANT: `sock` came from `sock_create_kern` and is released on drop.
+///
+/// # Invariants
+///
+/// `sock` came from `sock_create_kern` and is released on drop.
 pub struct TipcSocket {
     sock: *mut bindings::socket,
 }
