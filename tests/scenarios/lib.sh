@@ -56,3 +56,65 @@ restore() {
 	ids=$(seq -s ' ' 1 "$n")
 	wait_members "$ids" "$ids"
 }
+
+# alive K PID: node K sees /proc/PID (it runs it, or lists it from another node).
+alive() { on "$1" sh -c "test -d /proc/$2" 2>/dev/null; }
+
+# detach K OUT CMD...: CMD detached on node K (its own session, stdin
+# /dev/null, stdout and stderr to OUT); prints its PID.
+detach() {
+	local k=$1 out=$2
+	shift 2
+	on "$k" sh -c "setsid $* </dev/null >$out 2>&1 & echo \$!"
+}
+
+# start K OUT CMD...: CMD detached on node K under a shell that waits for
+# it and writes its exit status to OUT.status; prints CMD's PID.
+start() {
+	local k=$1 out=$2
+	shift 2
+	on "$k" sh -c "rm -f $out $out.status $out.pid; setsid sh -c '$* >$out 2>&1 & echo \$! >$out.pid; wait \$!; echo \$? >$out.status' </dev/null >/dev/null 2>&1 &
+		for i in \$(seq 50); do test -s $out.pid && break; sleep 0.1; done; cat $out.pid"
+}
+
+# wait_line K FILE REGEX [SECONDS]: FILE on node K has a line matching REGEX.
+wait_line() {
+	local end=$((SECONDS + ${4:-60}))
+	while ((SECONDS < end)); do
+		on "$1" grep -Eq "$3" "$2" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	on "$1" cat "$2" >&2 || true
+	fail "node $1: no line matching [$3] in $2"
+}
+
+# status K OUT [SECONDS]: the exit status that start's shell on node K reaped.
+status() {
+	local end=$((SECONDS + ${3:-120}))
+	while ((SECONDS < end)); do
+		on "$1" test -s "$2.status" 2>/dev/null && {
+			on "$1" cat "$2.status"
+			return 0
+		}
+		sleep 0.3
+	done
+	fail "node $1: no exit status in $2.status"
+}
+
+# result K FILE: the `result:` line a vecsum wrote to FILE on node K.
+result() { on "$1" grep '^result:' "$2"; }
+
+# copy K FILE J: FILE of node K to the same path on node J (through the host).
+copy() {
+	local tmp rc=0
+	tmp=$(mktemp)
+	on "$1" cat "$2" >"$tmp" && on "$3" sh -c "cat >$2" <"$tmp" || rc=$?
+	rm -f "$tmp"
+	return "$rc"
+}
+
+# proc_state K PID: working and root directories, pending and blocked
+# signal sets and two limits of PID, as /proc on node K shows them.
+proc_state() {
+	on "$1" sh -c "readlink /proc/$2/cwd; readlink /proc/$2/root; grep -E '^(SigPnd|ShdPnd|SigBlk):' /proc/$2/status; grep -E '^Max (open files|core file size)' /proc/$2/limits"
+}
