@@ -57,6 +57,14 @@ restore() {
 	wait_members "$ids" "$ids"
 }
 
+# as UID K CMD...: CMD on node K as user UID (its own group, no
+# supplementary groups, no capabilities), as an attack by a user runs.
+as() {
+	local who=$1 k=$2
+	shift 2
+	on "$k" setpriv --reuid="$who" --regid="$who" --clear-groups "$@"
+}
+
 # alive K PID: node K sees /proc/PID (it runs it, or lists it from another node).
 alive() { on "$1" sh -c "test -d /proc/$2" 2>/dev/null; }
 
