@@ -19,6 +19,7 @@ pub const IOC_GETFD: u32 = iowr(0x45, 24);
 pub const DUMP_STOP: u32 = 1;
 
 pub const SYS_CLOSE: usize = 3;
+pub const SYS_GETEUID: usize = 107;
 pub const SYS_MMAP: usize = 9;
 pub const SYS_RT_SIGPROCMASK: usize = 14;
 pub const SYS_IOCTL: usize = 16;
@@ -115,6 +116,13 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
                 ""
             }
         ),
+        19 => match detail {
+            1 => "the checkpoint file is open for writing somewhere; close it first".into(),
+            2 => "this node has no ghost key: write the cluster's key to /sys/kernel/ssi/ghost/key".into(),
+            _ => "the checkpoint file is not trusted: its MAC is wrong (it was changed since it \
+                  was written, or written by a cluster with another key)"
+                .into(),
+        },
         _ => String::new(),
     }
 }
