@@ -374,6 +374,8 @@ fn apply(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], st: &State) -> Result 
                 }
             }
             Item::Pages(run, data) => mm::write_pages(run.addr, data, writable)?,
+            // Only where the first pass admitted lazy runs.
+            Item::Lazy(_) if st.lazy.is_empty() => return Err(EINVAL),
             Item::Lazy(_) if !area.2 => {
                 remote::mark(area.0, area.1)?;
                 area.2 = true;
