@@ -240,9 +240,9 @@ fn check(
                 // The root first: a chroot()ed process whose root is
                 // missing is refused for it.
                 let dirs = as_process(purpose, st.creds.as_ref(), || {
-                    let root = lookup_dir(f.root).map_err(|_| 1)?;
-                    let pwd = lookup_dir(f.cwd).map_err(|_| 0)?;
-                    Ok((pwd, root))
+                    let root = lookup_dir(f.root).map_err(|_| 1u64)?;
+                    let pwd = lookup_dir(f.cwd).map_err(|_| 0u64)?;
+                    Ok::<_, u64>((pwd, root))
                 })
                 .map_err(|_| bad(a, Reason::BadStream, at))?;
                 st.dirs = Some(dirs.map_err(|d| bad(a, Reason::MissingDir, d))?);

@@ -60,7 +60,9 @@ impl PinnedDrop for Trust {
 static TRUST: Published<Trust> = Published::new();
 
 /// Publishes the key store from module load to unload.
-pub(crate) struct Running(Arc<Trust>);
+pub(crate) struct Running {
+    _held: Arc<Trust>,
+}
 
 impl Running {
     pub(crate) fn start() -> Result<Self> {
@@ -77,7 +79,7 @@ impl Running {
             GFP_KERNEL,
         )?;
         TRUST.publish(&t);
-        Ok(Running(t))
+        Ok(Running { _held: t })
     }
 }
 
