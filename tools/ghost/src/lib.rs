@@ -96,7 +96,8 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
         11 => format!("the checkpoint file is malformed or truncated (at byte {detail})"),
         12 => format!("the checkpoint is of PID {detail}, not of the restoring process"),
         13 if detail & (1 << 63) != 0 => format!(
-            "open file fd {} cannot be reopened on this node (its path is missing here, or its node is gone)",
+            "open file fd {} cannot be reopened on this node (its path is missing here, its \
+             node is gone, or its user may not open it)",
             detail & 0xffff_ffff
         ),
         13 => format!("a file mapped at {detail:#x} is missing on this node"),
