@@ -2,6 +2,7 @@
 //! Checkpoint: refuse what cannot be carried, freeze the process at a safe
 //! point in its own context, and write its ghost stream there.
 
+use crate::kernel_ext::hmac::HmacSha256;
 use crate::kernel_ext::{
     cred,
     file::FdFile,
@@ -12,10 +13,10 @@ use crate::kernel_ext::{
     task_work,
 };
 use crate::proto::ghost::{
-    FsPaths, Ids, MmLayout, PageRun, Purpose, Regs, Rlimit, Rlimits, Section, SigAction, SigSets,
-    Signals, StreamHeader, Tag, TaskInfo, ThreadState, Vma, HEADER_LEN, MAX_RUN_PAGES, PAGE,
-    PATH_MAX, PROT_EXEC, PROT_READ, PROT_WRITE, RLIMITS, SECTION_LAZY, SECTION_LEN, SIGKILL_BIT,
-    SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES, VMA_SHARED,
+    end_section, FsPaths, Ids, MmLayout, PageRun, Purpose, Regs, Rlimit, Rlimits, Section,
+    SigAction, SigSets, Signals, StreamHeader, Tag, TaskInfo, ThreadState, Vma, HEADER_LEN,
+    MAX_RUN_PAGES, PAGE, PATH_MAX, PROT_EXEC, PROT_READ, PROT_WRITE, RLIMITS, SECTION_LAZY,
+    SECTION_LEN, SIGKILL_BIT, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES, VMA_SHARED,
 };
 use crate::stream::Chunks;
 use crate::{DumpArg, Reason, DUMP_STOP};
@@ -100,7 +101,14 @@ pub(crate) fn dump(a: &mut DumpArg) -> Result<u64> {
     let t = TaskRef::get(a.pid)?;
     let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
     check(&t, a, &mut path)?;
-    let mut w = Writer::new(Out::File(FdFile::get(a.fd)?), path)?;
+    let out = FdFile::get(a.fd)?;
+    // Without a key nothing is frozen: a checkpoint must carry its MAC.
+    let mac = crate::trust::mac().inspect_err(|_| {
+        a.reason = Reason::Untrusted;
+        a.detail = 2;
+    })?;
+    let mut w = Writer::new(Out::File(out), path)?;
+    w.mac = Some(mac);
     let pid = a.pid;
     let t0 = kernel::time::Ktime::ktime_get();
     let ret = task_work::call_in(&t, a.flags & DUMP_STOP != 0, || {
@@ -109,6 +117,7 @@ pub(crate) fn dump(a: &mut DumpArg) -> Result<u64> {
     a.reason = w.reason;
     a.detail = w.detail;
     ret?;
+    crate::trust::signed();
     pr_info!(
         "pid {} checkpointed: {} bytes in {} ms (freeze to end of stream)\n",
         pid,
@@ -138,6 +147,14 @@ impl Out {
     }
 }
 
+/// Writes `b` to `out` at `*pos` and adds it to `mac`.
+fn send(out: &mut Out, mac: &mut Option<HmacSha256>, pos: &mut i64, b: &[u8]) -> Result {
+    if let Some(m) = mac {
+        m.update(b)?;
+    }
+    out.write(pos, b)
+}
+
 /// Writes a stream from within the process.
 pub(crate) struct Writer {
     out: Out,
@@ -153,6 +170,9 @@ pub(crate) struct Writer {
     /// The pending signals the stream carries (both sets), which a
     /// migration takes out of the task it leaves behind.
     pub(crate) carried_signals: u64,
+    /// The MAC of every byte written so far: a checkpoint's, which ends
+    /// it (`trust.rs`); none for a migration.
+    pub(crate) mac: Option<HmacSha256>,
 }
 
 fn prot_of(vm_flags: u64) -> u32 {
@@ -185,6 +205,7 @@ impl Writer {
             detail: 0,
             lazy: false,
             carried_signals: 0,
+            mac: None,
         })
     }
 
@@ -197,7 +218,7 @@ impl Writer {
     }
 
     fn put(&mut self, b: &[u8]) -> Result {
-        self.out.write(&mut self.pos, b)
+        send(&mut self.out, &mut self.mac, &mut self.pos, b)
     }
 
     /// Writes a section whose `len`-byte payload is already in
@@ -214,7 +235,24 @@ impl Writer {
         };
         self.buf[..SECTION_LEN].copy_from_slice(&sec.encode());
         let end = SECTION_LEN + len;
-        self.out.write(&mut self.pos, &self.buf[..end])
+        send(
+            &mut self.out,
+            &mut self.mac,
+            &mut self.pos,
+            &self.buf[..end],
+        )
+    }
+
+    /// `End`: for a checkpoint, with the MAC of every byte before it.
+    fn end(&mut self, purpose: Purpose) -> Result {
+        self.put(&end_section(purpose).encode())?;
+        match purpose {
+            Purpose::Migration => Ok(()),
+            Purpose::Checkpoint => {
+                let tag = self.mac.take().ok_or(EINVAL)?.finish()?;
+                self.out.write(&mut self.pos, &tag)
+            }
+        }
     }
 
     fn section(&mut self, tag: Tag, payload: &[u8]) -> Result {
@@ -346,7 +384,7 @@ impl Writer {
             vdso_end: if vvar != 0 { vdso_end } else { 0 },
         };
         self.section(Tag::Thread, &ts.encode())?;
-        self.emit(Tag::End, 0)
+        self.end(purpose)
     }
 
     /// The `Rlimits` and `Fs` sections of the current process. A working

@@ -11,10 +11,12 @@ use crate::lazy::Pages;
 use crate::proto::knob;
 use crate::proto::pages::MAX_FETCH;
 
-pub(crate) static ATTRS: [Attribute<Pages>; 3] = [
+pub(crate) static ATTRS: [Attribute<Pages>; 5] = [
     Attribute::rw(c_str!("mode"), show_mode, store_mode),
     Attribute::rw(c_str!("readahead"), show_readahead, store_readahead),
     Attribute::ro(c_str!("pages"), show_pages),
+    Attribute::wo(c_str!("key"), store_key),
+    Attribute::ro(c_str!("trust"), show_trust),
 ];
 
 fn fmt_err(_: core::fmt::Error) -> Error {
@@ -68,6 +70,18 @@ fn show_pages(p: &Pages, out: &mut ShowBuf<'_>) -> Result {
         ("malformed", c.malformed.load(Ordering::Relaxed)),
     ];
     for (k, v) in rows {
+        writeln!(out, "{k} {v}").map_err(fmt_err)?;
+    }
+    Ok(())
+}
+
+/// The cluster's ghost key, 64 hex digits; write-only (0200).
+fn store_key(_: &Pages, buf: &[u8]) -> Result {
+    crate::trust::set_key(buf)
+}
+
+fn show_trust(_: &Pages, out: &mut ShowBuf<'_>) -> Result {
+    for (k, v) in crate::trust::rows() {
         writeln!(out, "{k} {v}").map_err(fmt_err)?;
     }
     Ok(())

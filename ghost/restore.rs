@@ -9,6 +9,12 @@
 //! pass, after the point of no return (the caller's memory is unmapped),
 //! maps the areas and writes the pages; an error from there on kills the
 //! caller.
+//!
+//! A checkpoint file is untrusted: before either pass, its MAC is checked
+//! over the whole file, which nothing may write until the restore is done
+//! (`trust.rs`). Its files, mapped files and directories are opened with
+//! the credentials of the process it restores, never the restorer's, and
+//! both passes judge each area by the same function ([`admit_area`]).
 
 use crate::kernel_ext::{
     cred,
@@ -35,6 +41,9 @@ use kernel::{
 struct State {
     task: Option<TaskInfo>,
     ids: Option<ghost::Ids>,
+    /// A checkpoint's: the credentials its files are opened with (those of
+    /// `ids`, not committed).
+    creds: Option<cred::Prepared>,
     /// The limits, as `rlimit::set` takes them.
     rlimits: Option<[rlimit::Rlimit; rlimit::COUNT]>,
     /// The working and root directories, looked up here.
@@ -92,6 +101,52 @@ fn rlimits_for_files(st: &State) -> Result<[rlimit::Rlimit; rlimit::COUNT]> {
     Ok(r)
 }
 
+/// Runs `f` with the rights of the process being restored: `creds` for a
+/// checkpoint (its files are opened as the process, whatever the file
+/// says), the restorer's own for a migration (a stream from a member
+/// node's kernel over the cluster's transport).
+fn as_process<R>(
+    purpose: Purpose,
+    creds: Option<&cred::Prepared>,
+    f: impl FnOnce() -> R,
+) -> Result<R> {
+    match (purpose, creds) {
+        (Purpose::Checkpoint, Some(c)) => Ok(c.act(f)),
+        // Credentials come before any file: a stream without them is
+        // malformed.
+        (Purpose::Checkpoint, None) => Err(EINVAL),
+        (Purpose::Migration, _) => Ok(f()),
+    }
+}
+
+/// The rules of an area, for both passes: a shared mapping only of a file
+/// and read-only, a file offset that fits, and a file's area opened (with
+/// the process's rights) here. Returns the file, or why the area is
+/// refused (the reason and its detail).
+fn admit_area(
+    v: &Vma<'_>,
+    purpose: Purpose,
+    creds: Option<&cred::Prepared>,
+) -> core::result::Result<Option<File>, (Reason, u64)> {
+    let shared = v.flags & VMA_SHARED != 0;
+    let file = v.flags & VMA_FILE != 0;
+    let off_ok = v
+        .pgoff
+        .checked_mul(PAGE as u64)
+        .is_some_and(|o| o <= i64::MAX as u64);
+    if (shared && (!file || v.prot & PROT_WRITE != 0)) || !off_ok {
+        return Err((Reason::BadStream, 0));
+    }
+    if !file {
+        return Ok(None);
+    }
+    match as_process(purpose, creds, || open_path(v.path)) {
+        Ok(Ok(f)) => Ok(Some(f)),
+        Ok(Err(_)) => Err((Reason::MissingFile, v.start)),
+        Err(_) => Err((Reason::BadStream, 0)),
+    }
+}
+
 /// Whether the anonymous area `v` is the brk heap of `l`.
 fn is_brk(v: &Vma<'_>, l: &MmLayout) -> bool {
     v.flags & (VMA_FILE | VMA_GROWSDOWN | VMA_SHARED) == 0
@@ -112,6 +167,7 @@ fn check(
     let mut st = State {
         task: None,
         ids: None,
+        creds: None,
         rlimits: None,
         dirs: None,
         signals: signal::new_signals()?,
@@ -157,7 +213,17 @@ fn check(
         };
         match item {
             Item::Task(t) => st.task = Some(t),
-            Item::Ids(i) => st.ids = Some(i),
+            Item::Ids(i) => {
+                st.ids = Some(i);
+                if purpose == Purpose::Checkpoint {
+                    let ids = cred::Ids {
+                        uid: i.uid,
+                        gid: i.gid,
+                    };
+                    let c = cred::Prepared::new(&ids).map_err(|_| bad(a, Reason::BadStream, at))?;
+                    st.creds = Some(c);
+                }
+            }
             Item::Rlimits(l) => {
                 let mut r = [rlimit::Rlimit::default(); rlimit::COUNT];
                 for (d, s) in r.iter_mut().zip(l.0.iter()) {
@@ -173,9 +239,13 @@ fn check(
             Item::Fs(f) => {
                 // The root first: a chroot()ed process whose root is
                 // missing is refused for it.
-                let root = lookup_dir(f.root).map_err(|_| bad(a, Reason::MissingDir, 1))?;
-                let pwd = lookup_dir(f.cwd).map_err(|_| bad(a, Reason::MissingDir, 0))?;
-                st.dirs = Some((pwd, root));
+                let dirs = as_process(purpose, st.creds.as_ref(), || {
+                    let root = lookup_dir(f.root).map_err(|_| 1u64)?;
+                    let pwd = lookup_dir(f.cwd).map_err(|_| 0u64)?;
+                    Ok::<_, u64>((pwd, root))
+                })
+                .map_err(|_| bad(a, Reason::BadStream, at))?;
+                st.dirs = Some(dirs.map_err(|d| bad(a, Reason::MissingDir, d))?);
             }
             Item::Signals(s) => {
                 for i in 0..ghost::SIGNALS {
@@ -190,18 +260,8 @@ fn check(
             }
             Item::Mm(m) => st.mm = Some(m),
             Item::Vma(v) => {
-                let shared = v.flags & VMA_SHARED != 0;
-                let file = v.flags & VMA_FILE != 0;
-                let off_ok = v
-                    .pgoff
-                    .checked_mul(PAGE as u64)
-                    .is_some_and(|o| o <= i64::MAX as u64);
-                if (shared && (!file || v.prot & PROT_WRITE != 0)) || !off_ok {
-                    return Err(bad(a, Reason::BadStream, at));
-                }
-                if file && open_path(v.path).is_err() {
-                    return Err(bad(a, Reason::MissingFile, v.start));
-                }
+                admit_area(&v, purpose, st.creds.as_ref())
+                    .map_err(|(r, d)| bad(a, r, if r == Reason::BadStream { at } else { d }))?;
                 st.areas.push((v.start, v.end), GFP_KERNEL)?;
             }
             Item::Pages(..) => {}
@@ -229,10 +289,15 @@ fn check(
                 if u64::from(f.fd) >= lim[rlimit::NOFILE].max {
                     return Err(bad(a, Reason::Rlimit, rlimit::NOFILE as u64));
                 }
-                st.files.prepare(&f, policy).map_err(|r| {
-                    (a.reason, a.detail) = (r.reason, r.detail);
-                    r.error
-                })?
+                // A `Remote` entry is asked for with the process's ids and
+                // capabilities too (no `CAP_SYS_PTRACE` of the restorer).
+                let files = &mut st.files;
+                as_process(purpose, st.creds.as_ref(), || files.prepare(&f, policy))
+                    .map_err(|_| bad(a, Reason::BadStream, at))?
+                    .map_err(|r| {
+                        (a.reason, a.detail) = (r.reason, r.detail);
+                        r.error
+                    })?
             }
             Item::Unsupported(_) => return Err(bad(a, Reason::BadStream, at)),
             Item::End => break,
@@ -262,8 +327,9 @@ fn check(
     Ok(st)
 }
 
-/// The second pass, after the point of no return.
-fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
+/// The second pass, after the point of no return: the areas the first
+/// pass admitted, in the same order, admitted again by the same rules.
+fn apply(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], st: &State) -> Result {
     let (Some(t), Some(ids), Some(l), Some(regs), Some(th)) =
         (st.task, st.ids, st.mm, st.regs, st.thread)
     else {
@@ -274,18 +340,22 @@ fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
         return Err(EFAULT);
     }
     let mut r = Reader::new(StreamSource::new(f)).map_err(|_| EINVAL)?;
+    let mut areas = st.areas.iter();
     let mut writable = false;
     // The last area, and whether it is marked as holding remote pages.
     let mut area = (0, 0, false);
     loop {
         match r.next(buf).map_err(|_| EINVAL)? {
             Item::Vma(v) => {
+                if areas.next() != Some(&(v.start, v.end)) {
+                    return Err(EINVAL);
+                }
+                let file = admit_area(&v, purpose, st.creds.as_ref()).map_err(|_| EINVAL)?;
                 area = (v.start, v.end, false);
                 let len = v.end - v.start;
                 writable = v.prot & PROT_WRITE != 0;
                 let shared = v.flags & VMA_SHARED != 0;
-                if v.flags & VMA_FILE != 0 {
-                    let file = open_path(v.path)?;
+                if let Some(file) = file {
                     let how = if shared {
                         bindings::MAP_SHARED
                     } else {
@@ -304,6 +374,8 @@ fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
                 }
             }
             Item::Pages(run, data) => mm::write_pages(run.addr, data, writable)?,
+            // Only where the first pass admitted lazy runs.
+            Item::Lazy(_) if st.lazy.is_empty() => return Err(EINVAL),
             Item::Lazy(_) if !area.2 => {
                 remote::mark(area.0, area.1)?;
                 area.2 = true;
@@ -364,7 +436,7 @@ pub(crate) fn restore(
         return Err(bad(a, Reason::Fpu, 0));
     }
     // Point of no return: the caller's memory goes.
-    if let Err(e) = apply(s, &mut buf, &st) {
+    if let Err(e) = apply(s, purpose, &mut buf, &st) {
         pr_err!(
             "restore of pid {} failed after the point of no return: {:?}\n",
             task::current_pid(),
@@ -432,8 +504,38 @@ pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
     if !f.is_regular() {
         return Err(bad(a, Reason::BadStream, 0));
     }
-    // `restore` closed `a.fd` and `a.dev_fd` on success.
-    restore(Stream::File(&f), Purpose::Checkpoint, None, a)?;
+    {
+        // Nothing writes the file from its MAC's check to the end of the
+        // second pass: the bytes checked are the bytes restored.
+        let _frozen = f.deny_write().map_err(|e| {
+            crate::trust::count_refused();
+            pr_warn!("restart refused: the checkpoint file is open for writing\n");
+            a.reason = Reason::Untrusted;
+            a.detail = 1;
+            e
+        })?;
+        let mut buf = KVVec::from_elem(0u8, MAX_SECTION, GFP_KERNEL)?;
+        if let Err(u) = crate::trust::verify(&f, &mut buf) {
+            a.reason = Reason::Untrusted;
+            return Err(match u {
+                crate::trust::Untrusted::NoKey => {
+                    pr_warn!("restart refused: no ghost key on this node\n");
+                    a.detail = 2;
+                    crate::kernel_ext::errno::enokey()
+                }
+                crate::trust::Untrusted::Refused(e) => {
+                    pr_warn!(
+                        "restart refused: the checkpoint's MAC is wrong (edited, or another cluster's key)\n"
+                    );
+                    a.detail = 0;
+                    e
+                }
+            });
+        }
+        drop(buf);
+        // `restore` closed `a.fd` and `a.dev_fd` on success.
+        restore(Stream::File(&f), Purpose::Checkpoint, None, a)?;
+    }
     if a.node != 0 {
         if let Err(e) = crate::migrate::restart_elsewhere(a.node) {
             pr_warn!(

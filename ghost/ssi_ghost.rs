@@ -31,6 +31,7 @@ mod migrate;
 mod restore;
 mod rfile;
 mod stream;
+mod trust;
 
 use kernel_ext::chrdev::{FileOps, Operations, Registration};
 use kernel_ext::sysfs::{SysfsDir, SysfsParent};
@@ -120,6 +121,10 @@ pub(crate) enum Reason {
     /// `RLIMIT_*` resource), or it has an fd at or above its hard limit
     /// of open files (detail 7).
     Rlimit = 18,
+    /// A checkpoint file this node cannot trust: its MAC is wrong (edited,
+    /// or written by a cluster with another key; detail 0), it is open for
+    /// writing (detail 1), or this node has no ghost key (detail 2).
+    Untrusted = 19,
 }
 
 impl Reason {
@@ -146,6 +151,7 @@ impl Reason {
             NoMigrate,
             MissingDir,
             Rlimit,
+            Untrusted,
         ]
         .get(v as usize)
         .copied()
@@ -364,10 +370,13 @@ struct Ghost {
     _migration: migrate::Running,
     // After the migration's worker, which uses it.
     _pages: lazy::Running,
+    // Last: the device and the sysfs files use it.
+    _trust: trust::Running,
 }
 
 impl kernel::Module for Ghost {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let trust = trust::Running::start()?;
         let pages = lazy::Running::start(module)?;
         let parent = SysfsParent::ssi().ok_or(ENODEV)?;
         let sysfs = SysfsDir::new_in(parent, c_str!("ghost"), &knobs::ATTRS, pages.pages())?;
@@ -385,6 +394,7 @@ impl kernel::Module for Ghost {
             _rfile: rfile,
             _migration: migration,
             _pages: pages,
+            _trust: trust,
         })
     }
 }

@@ -21,10 +21,54 @@ pub fn ids() -> Ids {
     }
 }
 
-/// Gives the current task `ids`, no supplementary groups, and the
-/// capabilities `setresuid()` would leave it.
-pub fn set_ids(ids: &Ids) -> Result {
-    let i = bindings::ssi_ghost_ids {
+/// The credentials of a process about to be restored: the current task's
+/// with `ids`, as [`set_ids`] would give them, not committed. The files of
+/// a checkpoint are opened with them ([`Prepared::act`]), so that a
+/// restart by root opens nothing the process could not.
+///
+/// # Invariants
+///
+/// `ptr` is a `struct cred` from a successful `ssi_ghost_ids_prepare`,
+/// never committed, whose reference this value owns and aborts on drop.
+pub struct Prepared {
+    ptr: *mut bindings::cred,
+}
+
+impl Prepared {
+    pub fn new(ids: &Ids) -> Result<Self> {
+        let i = raw(ids);
+        // SAFETY: `i` is a readable value; builds new credentials from the
+        // current task's.
+        let ptr = kernel::error::from_err_ptr(unsafe { bindings::ssi_ghost_ids_prepare(&i) })?;
+        // INVARIANT: a successful `ssi_ghost_ids_prepare`.
+        Ok(Prepared { ptr })
+    }
+
+    /// Runs `f` with these credentials as the current task's subjective
+    /// ones (`override_creds()`): permission checks, `capable()` and
+    /// [`ids`] see them, and files opened in `f` keep them.
+    pub fn act<R>(&self, f: impl FnOnce() -> R) -> R {
+        // SAFETY: `ptr` is live (type invariant); `override_creds` takes
+        // its own reference, which `revert_creds` gives back below, in the
+        // same task.
+        let old = unsafe { bindings::override_creds(self.ptr) };
+        let r = f();
+        // SAFETY: restores what `override_creds` returned, in this task.
+        unsafe { bindings::revert_creds(old) };
+        r
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        // SAFETY: the reference of `new`, never committed (type invariant);
+        // any override of `act` was reverted before it returned.
+        unsafe { bindings::abort_creds(self.ptr) };
+    }
+}
+
+fn raw(ids: &Ids) -> bindings::ssi_ghost_ids {
+    bindings::ssi_ghost_ids {
         uid: ids.uid[0],
         euid: ids.uid[1],
         suid: ids.uid[2],
@@ -33,7 +77,13 @@ pub fn set_ids(ids: &Ids) -> Result {
         egid: ids.gid[1],
         sgid: ids.gid[2],
         fsgid: ids.gid[3],
-    };
+    }
+}
+
+/// Gives the current task `ids`, no supplementary groups, and the
+/// capabilities `setresuid()` would leave it.
+pub fn set_ids(ids: &Ids) -> Result {
+    let i = raw(ids);
     // SAFETY: `i` is a readable value; acts on the current task.
     let ret = unsafe { bindings::ssi_ghost_ids_set(&i) };
     if ret < 0 {

@@ -51,3 +51,13 @@ pub fn eremote() -> Error {
 pub fn espipe() -> Error {
     Error::from_errno(-29)
 }
+
+/// Required key not available (here: no ghost key on this node).
+pub fn enokey() -> Error {
+    errno(bindings::ENOKEY)
+}
+
+/// Key was rejected by service (here: a checkpoint whose MAC is wrong).
+pub fn ekeyrejected() -> Error {
+    errno(bindings::EKEYREJECTED)
+}

@@ -383,6 +383,40 @@ impl FdFile {
     }
 }
 
+/// The file of an [`FdFile`] kept from being written while this lives
+/// (`deny_write_access()`, as `execve()` keeps a running binary).
+///
+/// # Invariants
+///
+/// `f`'s inode's write count was lowered by a successful
+/// `deny_write_access()`, given back once on drop.
+pub struct WriteDenied<'a> {
+    f: &'a FdFile,
+}
+
+impl FdFile {
+    /// Keeps the file from being opened for writing, truncated or written
+    /// through a shared mapping until the guard is dropped; `ETXTBSY` if
+    /// something has it open for writing now.
+    pub fn deny_write(&self) -> Result<WriteDenied<'_>> {
+        // SAFETY: `ptr` is open (type invariant).
+        let r = unsafe { bindings::deny_write_access(self.ptr) };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        // INVARIANT: a successful `deny_write_access`.
+        Ok(WriteDenied { f: self })
+    }
+}
+
+impl Drop for WriteDenied<'_> {
+    fn drop(&mut self) {
+        // SAFETY: gives back the denial of `deny_write`, once; the file is
+        // still open (borrowed).
+        unsafe { bindings::allow_write_access(self.f.ptr) };
+    }
+}
+
 impl Drop for FdFile {
     fn drop(&mut self) {
         // SAFETY: gives back the reference of `get`, once.

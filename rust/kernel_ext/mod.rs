@@ -14,6 +14,7 @@ pub mod errno;
 pub mod file;
 pub mod fs;
 pub mod global;
+pub mod hmac;
 pub mod hooks;
 pub mod kthread;
 pub mod kunit;

@@ -5,15 +5,21 @@
 //!
 //! A stream is a 16-byte header, then sections, each an 8-byte section
 //! header (tag, flags, length) and its payload, then an [`Tag::End`]
-//! section. All integers are little-endian. [`Order`] checks the order of
+//! section, whose payload in a checkpoint is the MAC of every byte before
+//! it ([`MAC_LEN`], [`end_section`]). All integers are little-endian. [`Order`] checks the order of
 //! the sections and that every page lies in a mapped area; the payload
 //! decoders check lengths and values. Nothing here trusts its input.
 
 /// First bytes of a stream.
 pub const MAGIC: [u8; 8] = *b"SSIGHOST";
 /// Format version this code writes and reads (2: `Rlimits`, `Fs`, the
-/// pending signals and lazy `Pages` runs).
-pub const VERSION: u16 = 2;
+/// pending signals and lazy `Pages` runs; 3: a checkpoint's `End` carries
+/// its MAC).
+pub const VERSION: u16 = 3;
+/// Length of the MAC (HMAC-SHA256) that ends a checkpoint: the payload of
+/// its `End` section, computed over every byte of the stream before that
+/// payload (the header, every section, `End`'s own section header).
+pub const MAC_LEN: usize = 32;
 /// Stream header size.
 pub const HEADER_LEN: usize = 16;
 /// Section header size.
@@ -155,7 +161,7 @@ pub enum Tag {
     /// robust futex list, clear_child_tid, alternate signal stack),
     /// personality, and where the vDSO was.
     Thread = 12,
-    /// End of the stream.
+    /// End of the stream: the MAC of a checkpoint, nothing in a migration.
     End = 0xffff,
 }
 
@@ -194,7 +200,7 @@ impl Tag {
             Tag::Regs => REGS * 8,
             Tag::Fpu => 64 * 1024,
             Tag::Thread => ThreadState::LEN,
-            Tag::End => 0,
+            Tag::End => MAC_LEN,
         }
     }
 
@@ -249,6 +255,26 @@ impl Section {
             return Err(Error::BadLength);
         }
         Ok(Section { tag, flags, len })
+    }
+}
+
+/// The payload length of `End` in a stream of `purpose`: a checkpoint,
+/// which goes through files anyone may edit, ends with its MAC; a
+/// migration goes from kernel to kernel over the cluster's transport
+/// (authenticated by the cluster key) and carries none.
+pub fn trailer_len(purpose: Purpose) -> usize {
+    match purpose {
+        Purpose::Checkpoint => MAC_LEN,
+        Purpose::Migration => 0,
+    }
+}
+
+/// The `End` section header of a stream of `purpose`.
+pub fn end_section(purpose: Purpose) -> Section {
+    Section {
+        tag: Tag::End,
+        flags: 0,
+        len: trailer_len(purpose) as u32,
     }
 }
 
@@ -1003,6 +1029,12 @@ pub trait Source {
     fn fill(&mut self, buf: &mut [u8]) -> Result<()>;
     /// Whether the stream has no byte left.
     fn at_end(&mut self) -> Result<bool>;
+    /// Fills `buf` with the payload of `End` (a checkpoint's MAC): the same
+    /// as `fill`, but a source that authenticates what it reads leaves
+    /// these bytes out of its MAC.
+    fn trailer(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.fill(buf)
+    }
     /// Passes over `n` bytes. A source that can seek need not check that
     /// they exist: the next `fill` or `at_end` tells.
     fn skip(&mut self, mut n: usize) -> Result<()> {
@@ -1038,6 +1070,10 @@ impl<S: Source + ?Sized> Source for &mut S {
         (**self).at_end()
     }
 
+    fn trailer(&mut self, buf: &mut [u8]) -> Result<()> {
+        (**self).trailer(buf)
+    }
+
     fn skip(&mut self, n: usize) -> Result<()> {
         (**self).skip(n)
     }
@@ -1064,7 +1100,8 @@ pub enum Item<'a> {
     File(FileDesc<'a>),
     /// A section this code reads but does not restore yet.
     Unsupported(Tag),
-    /// `End`, and the stream has nothing after it.
+    /// `End`, and the stream has nothing after it; a checkpoint's MAC is
+    /// [`Reader::mac`].
     End,
 }
 
@@ -1078,6 +1115,8 @@ pub struct Reader<S: Source> {
     /// Page contents are passed over (`Item::Pages` with empty data): a
     /// pass that checks the stream's structure only.
     skip_pages: bool,
+    /// The MAC that ended a checkpoint (zero until `End`).
+    mac: [u8; MAC_LEN],
     pub header: StreamHeader,
 }
 
@@ -1091,6 +1130,7 @@ impl<S: Source> Reader<S> {
             src,
             order: Order::new(),
             skip_pages: false,
+            mac: [0; MAC_LEN],
             header,
         })
     }
@@ -1098,6 +1138,12 @@ impl<S: Source> Reader<S> {
     /// From now on, passes over page contents (see `skip_pages`).
     pub fn skip_pages(&mut self) {
         self.skip_pages = true;
+    }
+
+    /// The MAC that ended a checkpoint, once [`Item::End`] was read; for
+    /// the caller to compare with the one it computed (in constant time).
+    pub fn mac(&self) -> &[u8; MAC_LEN] {
+        &self.mac
     }
 
     /// The source, e.g. to tell where an error was found.
@@ -1133,6 +1179,20 @@ impl<S: Source> Reader<S> {
             self.order.next(Tag::Pages, None, Some(&r))?;
             return Ok(Item::Pages(r, &[]));
         }
+        if sec.tag == Tag::End {
+            let n = trailer_len(self.header.purpose);
+            if sec.len as usize != n {
+                return Err(Error::BadLength);
+            }
+            let mut mac = [0; MAC_LEN];
+            self.src.trailer(&mut mac[..n])?;
+            if !self.src.at_end()? {
+                return Err(Error::OutOfOrder);
+            }
+            self.order.next(Tag::End, None, None)?;
+            self.mac = mac;
+            return Ok(Item::End);
+        }
         let b = buf.get_mut(..sec.len as usize).ok_or(Error::BadLength)?;
         self.src.fill(b)?;
         let b: &'b [u8] = b;
@@ -1158,12 +1218,8 @@ impl<S: Source> Reader<S> {
             Tag::Fpu => Item::Fpu(b),
             Tag::Thread => Item::Thread(ThreadState::decode(b)?),
             Tag::File => Item::File(FileDesc::decode(b)?),
-            Tag::End => {
-                if !self.src.at_end()? {
-                    return Err(Error::OutOfOrder);
-                }
-                Item::End
-            }
+            // Read above, with its trailer.
+            Tag::End => return Err(Error::OutOfOrder),
         };
         let (vma, run) = match &item {
             Item::Vma(v) => (Some(v), None),
@@ -1291,7 +1347,7 @@ mod tests {
         bad[0] = b'X';
         assert_eq!(StreamHeader::decode(&bad), Err(Error::BadMagic));
         // Another version, the previous one included, is refused.
-        for v in [1, 3] {
+        for v in [1, 2, 4] {
             let mut bad = b;
             bad[8] = v;
             assert_eq!(StreamHeader::decode(&bad), Err(Error::BadVersion));
@@ -1695,8 +1751,97 @@ mod tests {
             ..Default::default()
         };
         sec(&mut out, Tag::Thread, &th.encode());
-        sec(&mut out, Tag::End, &[]);
+        sec(&mut out, Tag::End, &SAMPLE_MAC);
         out
+    }
+
+    const SAMPLE_MAC: [u8; MAC_LEN] = [0xa5; MAC_LEN];
+
+    /// A source that records which bytes it would authenticate (`fill`,
+    /// `skip`) and which it reads as the trailer.
+    struct Recording<'a> {
+        rest: &'a [u8],
+        macd: Vec<u8>,
+        trailer: Vec<u8>,
+    }
+
+    impl Source for Recording<'_> {
+        fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
+            self.rest.fill(buf)?;
+            self.macd.extend_from_slice(buf);
+            Ok(())
+        }
+
+        fn trailer(&mut self, buf: &mut [u8]) -> Result<()> {
+            self.rest.fill(buf)?;
+            self.trailer.extend_from_slice(buf);
+            Ok(())
+        }
+
+        fn at_end(&mut self) -> Result<bool> {
+            Ok(self.rest.is_empty())
+        }
+    }
+
+    /// Version 3: a checkpoint ends with its MAC, read apart from the
+    /// bytes it covers (all before it, `End`'s section header included);
+    /// a migration ends with nothing; any other length, a truncated MAC or
+    /// a byte after it is refused.
+    #[test]
+    fn checkpoint_ends_with_its_mac() {
+        let s = sample_stream();
+        for skip in [false, true] {
+            let mut src = Recording {
+                rest: &s,
+                macd: Vec::new(),
+                trailer: Vec::new(),
+            };
+            let mut r = Reader::new(&mut src).unwrap();
+            if skip {
+                r.skip_pages();
+            }
+            let mut buf = std::vec![0u8; MAX_SECTION];
+            while r.next(&mut buf).unwrap() != Item::End {}
+            assert_eq!(r.mac(), &SAMPLE_MAC);
+            if !skip {
+                assert_eq!(src.macd, s[..s.len() - MAC_LEN]);
+            }
+            assert_eq!(src.trailer, SAMPLE_MAC);
+        }
+        let end = s.len() - MAC_LEN - SECTION_LEN;
+        assert_eq!(
+            s[end..end + SECTION_LEN],
+            end_section(Purpose::Checkpoint).encode()
+        );
+        // Without its MAC, or with a longer one.
+        let mut bare = s[..end].to_vec();
+        bare.extend_from_slice(&end_section(Purpose::Migration).encode());
+        assert_eq!(read_all(&bare), Err(Error::BadLength));
+        let mut long = s[..end].to_vec();
+        long.extend_from_slice(
+            &Section {
+                tag: Tag::End,
+                flags: 0,
+                len: MAC_LEN as u32 + 1,
+            }
+            .encode(),
+        );
+        long.extend_from_slice(&[0; MAC_LEN + 1]);
+        assert_eq!(read_all(&long), Err(Error::BadLength));
+        // Truncated in its MAC, or followed by anything.
+        for cut in 1..=MAC_LEN {
+            assert_eq!(read_all(&s[..s.len() - cut]), Err(Error::Truncated));
+        }
+        let mut more = s.clone();
+        more.extend_from_slice(&[0; MAC_LEN]);
+        assert_eq!(read_all(&more), Err(Error::OutOfOrder));
+        // A migration: no MAC, and one is refused.
+        let mut m = s.clone();
+        m[10..12].copy_from_slice(&(Purpose::Migration as u16).to_le_bytes());
+        assert_eq!(read_all(&m), Err(Error::BadLength));
+        let mut m = m[..end].to_vec();
+        m.extend_from_slice(&end_section(Purpose::Migration).encode());
+        assert_eq!(read_all(&m), Ok(16));
     }
 
     fn read_all(mut b: &[u8]) -> Result<usize> {

@@ -116,12 +116,42 @@ pub fn parse_failure_timeout(buf: &[u8]) -> Result<u32, KnobError> {
     Ok(ms)
 }
 
+/// Parses a 32-byte key written as 64 hex digits (either case), with an
+/// optional trailing newline: `/sys/kernel/ssi/ghost/key`. An all-zero key
+/// is refused (it is what an unset buffer holds).
+pub fn parse_key(buf: &[u8]) -> Result<[u8; 32], KnobError> {
+    let hex = strip_newline(buf);
+    if hex.is_empty() {
+        return Err(KnobError::Empty);
+    }
+    if hex.len() != 64 {
+        return Err(KnobError::OutOfRange);
+    }
+    let digit = |c: u8| -> Result<u8, KnobError> {
+        match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            b'A'..=b'F' => Ok(c - b'A' + 10),
+            _ => Err(KnobError::NotDecimal),
+        }
+    };
+    let mut key = [0u8; 32];
+    for (k, pair) in key.iter_mut().zip(hex.chunks_exact(2)) {
+        *k = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    if key.iter().all(|&b| b == 0) {
+        return Err(KnobError::OutOfRange);
+    }
+    Ok(key)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
     use super::*;
     use proptest::prelude::*;
     use std::format;
+    use std::string::String;
 
     #[test]
     fn accepts_plain_and_newline() {
@@ -168,6 +198,29 @@ mod tests {
         assert_eq!(parse_failure_timeout(b"30001"), Err(KnobError::OutOfRange));
     }
 
+    #[test]
+    fn keys() {
+        let hex = "00112233445566778899aabbccddeeffFFEEDDCCBBAA99887766554433221100";
+        let k = parse_key(hex.as_bytes()).unwrap();
+        assert_eq!(k[..3], [0x00, 0x11, 0x22]);
+        assert_eq!(k[16..19], [0xff, 0xee, 0xdd]);
+        assert_eq!(parse_key(format!("{hex}\n").as_bytes()), Ok(k));
+        for bad in [
+            String::new(),
+            "\n".into(),
+            hex[..62].into(),
+            format!("{hex}00"),
+            format!("{hex} "),
+            format!("{hex}\n\n"),
+            format!(" {}", &hex[1..]),
+            format!("0x{}", &hex[2..]),
+            format!("g{}", &hex[1..]),
+            "0".repeat(64),
+        ] {
+            assert!(parse_key(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+
     proptest! {
         #[test]
         fn add_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
@@ -187,6 +240,16 @@ mod tests {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..32)) {
             let _ = parse_node_id(&bytes);
+        }
+
+        #[test]
+        fn key_roundtrip(key in any::<[u8; 32]>()) {
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let ok = key.iter().any(|&b| b != 0);
+            prop_assert_eq!(parse_key(hex.as_bytes()).is_ok(), ok);
+            if ok {
+                prop_assert_eq!(parse_key(hex.as_bytes()), Ok(key));
+            }
         }
     }
 }

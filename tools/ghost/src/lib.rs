@@ -19,6 +19,7 @@ pub const IOC_GETFD: u32 = iowr(0x45, 24);
 pub const DUMP_STOP: u32 = 1;
 
 pub const SYS_CLOSE: usize = 3;
+pub const SYS_GETEUID: usize = 107;
 pub const SYS_MMAP: usize = 9;
 pub const SYS_RT_SIGPROCMASK: usize = 14;
 pub const SYS_IOCTL: usize = 16;
@@ -95,7 +96,8 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
         11 => format!("the checkpoint file is malformed or truncated (at byte {detail})"),
         12 => format!("the checkpoint is of PID {detail}, not of the restoring process"),
         13 if detail & (1 << 63) != 0 => format!(
-            "open file fd {} cannot be reopened on this node (its path is missing here, or its node is gone)",
+            "open file fd {} cannot be reopened on this node (its path is missing here, its \
+             node is gone, or its user may not open it)",
             detail & 0xffff_ffff
         ),
         13 => format!("a file mapped at {detail:#x} is missing on this node"),
@@ -115,6 +117,13 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
                 ""
             }
         ),
+        19 => match detail {
+            1 => "the checkpoint file is open for writing somewhere; close it first".into(),
+            2 => "this node has no ghost key: write the cluster's key to /sys/kernel/ssi/ghost/key".into(),
+            _ => "the checkpoint file is not trusted: its MAC is wrong (it was changed since it \
+                  was written, or written by a cluster with another key)"
+                .into(),
+        },
         _ => String::new(),
     }
 }

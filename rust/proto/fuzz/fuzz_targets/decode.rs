@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&out[..n], data);
     }
     let _ = knob::parse_add(data);
+    let _ = knob::parse_key(data);
     let mut f = [0u32; 3];
     let _ = knob::parse_fields(data, &mut f);
     // A ghost stream: read until an error or its end, never a panic.
@@ -22,6 +23,10 @@ fuzz_target!(|data: &[u8]| {
         let mut buf = vec![0u8; ghost::MAX_SECTION];
         while let Ok(item) = r.next(&mut buf) {
             if item == ghost::Item::End {
+                // Only a checkpoint carries a MAC, of its one length.
+                let n = ghost::trailer_len(r.header.purpose);
+                assert!(n == 0 || n == ghost::MAC_LEN);
+                let _ = r.mac();
                 break;
             }
         }
