@@ -36,6 +36,12 @@ use crate::ssi_api;
 /// The page service (module services are 256 and up).
 pub(crate) const SERVICE_PAGES: u16 = 301;
 const CALL_TIMEOUT_MS: u32 = 5_000;
+/// A fault asks again this many times after a transient error (a busy
+/// node or worker, a timeout) while the page's node is a member; the waits
+/// between grow from [`RETRY_FIRST_MS`] to [`RETRY_MAX_MS`].
+const RETRIES: u32 = 12;
+const RETRY_FIRST_MS: u32 = 20;
+const RETRY_MAX_MS: u32 = 1_000;
 /// Pages brought after a faulting one, by default.
 const READAHEAD: u32 = MAX_FETCH - 1;
 /// How far ahead of the process's last fault the prefetch thread keeps
@@ -99,6 +105,8 @@ pub(crate) struct Counts {
     pub(crate) prefetched: AtomicU64,
     pub(crate) served: AtomicU64,
     pub(crate) malformed: AtomicU64,
+    /// Fault requests asked again after a transient error.
+    pub(crate) retried: AtomicU64,
     pub(crate) failed: AtomicU64,
 }
 
@@ -157,90 +165,155 @@ fn send(dst: u8, m: Msg) {
     }
 }
 
+/// What one attempt of a fault to get its page came to.
+enum Attempt {
+    /// The page is filled, or no longer awaited (nothing to fill).
+    Done,
+    /// The request to `origin` failed with this error.
+    Failed(u8, Error),
+}
+
+/// One attempt to fill page `index` of `mm`: from the pages brought
+/// ahead, the prefetch in flight, or a request to its origin.
+fn fill_once(p: &Pages, mm: MmName, index: u64, page: &mut [u8; PAGE]) -> Result<Attempt> {
+    let mut waited = 0;
+    let (origin, mig, n) = loop {
+        let mut s = p.state.lock();
+        let Some(x) = s.pulling(mm) else {
+            return Ok(Attempt::Done);
+        };
+        if !pp::pending(&x.runs, index) {
+            return Ok(Attempt::Done);
+        }
+        x.last = index;
+        if let Some((_, a)) = x.ahead.iter().find(|a| a.0 == index) {
+            page.copy_from_slice(&a[..]);
+            p.counts.ahead_used.fetch_add(1, Ordering::Relaxed);
+            drop(s);
+            p.more.notify_all();
+            return Ok(Attempt::Done);
+        }
+        // The prefetch thread is bringing it: wait for it (1 s at most).
+        let coming = x
+            .in_flight
+            .iter()
+            .flatten()
+            .any(|&(i, n)| index >= i && index < i + u64::from(n));
+        if coming && waited < 1000 {
+            drop(s);
+            crate::kernel_ext::migrate::sleep_ms(1);
+            waited += 1;
+            continue;
+        }
+        let max = 1 + p.readahead.load(Ordering::Relaxed).min(MAX_FETCH - 1);
+        let n = pp::batch(&x.runs, index, max);
+        // Behind the prefetch or far from it: it starts again here.
+        if index >= x.next || index + 2 * PREFETCH < x.next {
+            x.next = index + u64::from(n);
+        }
+        break (x.origin, x.mig, n);
+    };
+    p.more.notify_all();
+    // A kernel thread reading the process's memory (a /proc file served
+    // to another node) may be one the answer needs: it gets an error, and
+    // the page stays to come when the process touches it.
+    if TaskRef::get(task::current_pid()).is_ok_and(|t| t.info().kthread) {
+        return Err(EAGAIN);
+    }
+    let mut buf = KVVec::from_elem(0u8, n as usize * PAGE, GFP_KERNEL)?;
+    let mut req = [0u8; MAX_MSG];
+    let len = Msg::Fetch {
+        mig,
+        index,
+        count: n,
+    }
+    .encode(&mut req);
+    p.counts.fetches.fetch_add(1, Ordering::Relaxed);
+    let got = ssi_api::call_killable(
+        origin,
+        SERVICE_PAGES,
+        &req[..len],
+        &mut buf,
+        CALL_TIMEOUT_MS,
+    );
+    match got {
+        Ok(g) if g == buf.len() => {}
+        Ok(_) => return Ok(Attempt::Failed(origin, EIO)),
+        Err(e) => return Ok(Attempt::Failed(origin, e)),
+    }
+    page.copy_from_slice(&buf[..PAGE]);
+    p.counts.fetched.fetch_add(u64::from(n), Ordering::Relaxed);
+    keep_ahead(p, mm, index + 1, &buf[PAGE..])?;
+    Ok(Attempt::Done)
+}
+
+/// Whether a failed page request may succeed if made again: the origin's
+/// call slots, worker queue or worker were busy, or it answered late.
+/// Anything else (the node left, the lending ended, a malformed answer)
+/// is final.
+fn transient(e: Error) -> bool {
+    e == EBUSY || e == EAGAIN || e == ENOMEM || e == crate::kernel_ext::errno::etimedout()
+}
+
+/// Sleeps `ms` unless SIGKILL comes first; `false` if it did.
+fn nap_killable(ms: u32) -> bool {
+    let mut left = ms;
+    while left > 0 {
+        if crate::kernel_ext::migrate::killed() {
+            return false;
+        }
+        crate::kernel_ext::migrate::sleep_ms(left.min(10));
+        left = left.saturating_sub(10);
+    }
+    !crate::kernel_ext::migrate::killed()
+}
+
 /// The fault-path side.
 pub(crate) struct Remote;
 
 impl Pager for Remote {
+    /// Fills page `index` of `mm`. A transient failure is tried again,
+    /// [`RETRIES`] times at most, while the page's node is a member and
+    /// the process is not killed; the fault fails (SIGBUS) only when the
+    /// page cannot come any more.
     fn fill(mm: MmName, index: u64, page: &mut [u8; PAGE]) -> Result {
         let Some(p) = get() else {
             return Ok(());
         };
-        let mut waited = 0;
-        let (origin, mig, n) = loop {
-            let mut s = p.state.lock();
-            let Some(x) = s.pulling(mm) else {
-                return Ok(());
+        let mut wait = RETRY_FIRST_MS;
+        let mut tries = 0;
+        let (origin, e) = loop {
+            let (origin, e) = match fill_once(p, mm, index, page)? {
+                Attempt::Done => return Ok(()),
+                Attempt::Failed(origin, e) => (origin, e),
             };
-            if !pp::pending(&x.runs, index) {
-                return Ok(());
+            if !transient(e)
+                || tries == RETRIES
+                || !crate::migrate::member(origin)
+                || !nap_killable(wait)
+            {
+                break (origin, e);
             }
-            x.last = index;
-            if let Some((_, a)) = x.ahead.iter().find(|a| a.0 == index) {
-                page.copy_from_slice(&a[..]);
-                p.counts.ahead_used.fetch_add(1, Ordering::Relaxed);
-                drop(s);
-                p.more.notify_all();
-                return Ok(());
-            }
-            // The prefetch thread is bringing it: wait for it (1 s at most).
-            let coming = x
-                .in_flight
-                .iter()
-                .flatten()
-                .any(|&(i, n)| index >= i && index < i + u64::from(n));
-            if coming && waited < 1000 {
-                drop(s);
-                crate::kernel_ext::migrate::sleep_ms(1);
-                waited += 1;
-                continue;
-            }
-            let max = 1 + p.readahead.load(Ordering::Relaxed).min(MAX_FETCH - 1);
-            let n = pp::batch(&x.runs, index, max);
-            // Behind the prefetch or far from it: it starts again here.
-            if index >= x.next || index + 2 * PREFETCH < x.next {
-                x.next = index + u64::from(n);
-            }
-            break (x.origin, x.mig, n);
+            tries += 1;
+            wait = (wait * 2).min(RETRY_MAX_MS);
+            p.counts.retried.fetch_add(1, Ordering::Relaxed);
         };
-        p.more.notify_all();
-        // A kernel thread reading the process's memory (a /proc file served
-        // to another node) may be one the answer needs: it gets an error,
-        // and the page stays to come when the process touches it.
-        if TaskRef::get(task::current_pid()).is_ok_and(|t| t.info().kthread) {
-            return Err(EAGAIN);
-        }
-        let mut buf = KVVec::from_elem(0u8, n as usize * PAGE, GFP_KERNEL)?;
-        let mut req = [0u8; MAX_MSG];
-        let len = Msg::Fetch {
-            mig,
-            index,
-            count: n,
-        }
-        .encode(&mut req);
-        p.counts.fetches.fetch_add(1, Ordering::Relaxed);
-        let got = ssi_api::call_killable(
+        p.counts.failed.fetch_add(1, Ordering::Relaxed);
+        // Mapped meanwhile by another fault: this page is not used.
+        let still = waiting_for(mm, index);
+        pr_warn!(
+            "page {:#x} from node {}: {:?} after {} tries{}\n",
+            index * PAGE as u64,
             origin,
-            SERVICE_PAGES,
-            &req[..len],
-            &mut buf,
-            CALL_TIMEOUT_MS,
+            e,
+            tries + 1,
+            if still { "" } else { " (arrived meanwhile)" }
         );
-        if got.map_or(true, |g| g != buf.len()) {
-            p.counts.failed.fetch_add(1, Ordering::Relaxed);
-            // Mapped meanwhile by another fault: this page is not used.
-            let still = waiting_for(mm, index);
-            pr_warn!(
-                "page {:#x} from node {}: {:?}{}\n",
-                index * PAGE as u64,
-                origin,
-                got,
-                if still { "" } else { " (arrived meanwhile)" }
-            );
-            return if still { Err(EIO) } else { Ok(()) };
+        if still {
+            Err(EIO)
+        } else {
+            Ok(())
         }
-        page.copy_from_slice(&buf[..PAGE]);
-        p.counts.fetched.fetch_add(u64::from(n), Ordering::Relaxed);
-        keep_ahead(p, mm, index + 1, &buf[PAGE..])
     }
 
     fn mapped(mm: MmName, index: u64) {
@@ -609,7 +682,9 @@ impl Running {
             let t = KThread::spawn(c_str!("ssi_ghost_pf"), move || prefetch(pp, me))?;
             r.prefetchers.push(t, GFP_KERNEL)?;
         }
-        r.service = Some(ssi_api::register_deferred_service(
+        // Its own worker: a fault must not wait behind `/proc` reads and
+        // remote files on the core's shared worker.
+        r.service = Some(ssi_api::register_lane_service(
             SERVICE_PAGES,
             &SERVICE_IMPL,
         )?);
@@ -625,23 +700,29 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         // Their pages cannot come any more: killed before a fault could
-        // find no pager and read zero.
+        // find no pager and read zero. Their origins stop lending.
+        let mut done = KVec::new();
         for x in self.p.state.lock().pulled.iter() {
             if !x.finished && x.mm.live() {
                 pr_warn!("pid {} killed: its pages are on node {}\n", x.pid, x.origin);
                 let _ = crate::kernel_ext::migrate::signal(x.pid, 9);
             }
+            let _ = done.push((x.origin, x.mig), GFP_KERNEL);
+        }
+        for (origin, mig) in done {
+            send(origin, Msg::Done { mig });
         }
         self.pager = None;
         self.prefetchers = KVec::new();
         self.service = None;
         let c = &self.p.counts;
         pr_info!(
-            "pages on demand: {} fetches, {} pages fetched, {} read ahead used, {} served, {} failed, {} malformed\n",
+            "pages on demand: {} fetches, {} pages fetched, {} read ahead used, {} served, {} retried, {} failed, {} malformed\n",
             c.fetches.load(Ordering::Relaxed),
             c.fetched.load(Ordering::Relaxed),
             c.ahead_used.load(Ordering::Relaxed),
             c.served.load(Ordering::Relaxed),
+            c.retried.load(Ordering::Relaxed),
             c.failed.load(Ordering::Relaxed),
             c.malformed.load(Ordering::Relaxed)
         );

@@ -15,7 +15,7 @@
 //! that becomes it. This file holds the tables all three share and the
 //! service that fills them.
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVVec, KVec},
     c_str, new_condvar, new_mutex,
@@ -43,6 +43,7 @@ use crate::stream::{Chunks, Stream};
 use crate::{DumpArg, MigrateArg, Reason, RestoreArg};
 
 mod destination;
+mod kunit;
 mod origin;
 mod stub;
 
@@ -57,6 +58,12 @@ pub(crate) const SERVICE: u16 = 300;
 const MAX_STREAM: u64 = 384 << 20;
 /// Arrivals a node receives at once.
 const MAX_INCOMING: usize = 4;
+/// An arrival that hears nothing from its origin for this long before
+/// `GO` is dropped (the origin sends its stream without pause).
+const INCOMING_IDLE_MS: i64 = 30_000;
+/// Migrations a user (not `CAP_SYS_ADMIN`) may make from a node at once,
+/// by default: each holds its stream in this node's memory.
+const MAX_PER_USER: u32 = 2;
 const CALL_TIMEOUT_MS: u32 = 5_000;
 /// How long the origin waits for the destination to restore the process.
 const RESULT_TIMEOUT_MS: i64 = 60_000;
@@ -82,6 +89,8 @@ struct Incoming {
     stream: Option<Chunks>,
     /// `GO` received.
     go: bool,
+    /// When it last heard from its origin.
+    heard: kernel::time::Ktime,
 }
 
 /// A process that left this node, its home.
@@ -93,12 +102,17 @@ struct Stub {
     exit: Option<u32>,
     /// It comes back: `(mig, origin, stream)`.
     back: Option<(u64, u8, Chunks)>,
+    /// `EXIT` from a node it hopped to, before the node it left said
+    /// `MOVED` there: `(node, status)`, applied once that node does.
+    early_exit: Option<(u8, u32)>,
 }
 
 /// A process that came here from another node.
 struct Guest {
     pid: u32,
     home: u8,
+    /// The node it came from (the only one that may abort it).
+    origin: u8,
     mig: u64,
     /// Restored: it is the process now, and its end is reported.
     running: bool,
@@ -109,6 +123,10 @@ struct Guest {
 /// A migration this node sends.
 struct Outgoing {
     mig: u64,
+    /// The destination (the only node whose `RESULT` counts).
+    dst: u8,
+    /// The user who asked for it, charged until it ends (`None`: exempt).
+    uid: Option<u32>,
     /// `(errno, reason, detail)` from the destination.
     result: Option<(u32, u32, u64)>,
 }
@@ -125,11 +143,19 @@ struct State {
     closing: bool,
 }
 
-/// Counters, shown in the kernel log at unload and by the tests' logs.
+/// Counters, shown in `/sys/kernel/ssi/ghost/migration` and in the
+/// kernel log at unload.
 #[derive(Default)]
 pub(crate) struct Counts {
     pub(crate) malformed: AtomicU64,
     pub(crate) refused: AtomicU64,
+    /// Messages about a migration from a node it does not involve.
+    pub(crate) foreign: AtomicU64,
+    /// Arrivals dropped: their origin left the view, or went silent.
+    pub(crate) orphaned: AtomicU64,
+    pub(crate) expired: AtomicU64,
+    /// `MIGRATE`s refused (`EAGAIN`): the user's limit was reached.
+    pub(crate) user_busy: AtomicU64,
 }
 
 #[pin_data]
@@ -141,6 +167,8 @@ pub(crate) struct Migrator {
     next: AtomicU64,
     /// Stubs running the module's code.
     stubs_running: AtomicUsize,
+    /// Migrations a user may make from here at once (`max_per_user`).
+    pub(crate) max_per_user: AtomicU32,
     pub(crate) counts: Counts,
 }
 
@@ -155,7 +183,7 @@ fn me() -> u8 {
     ssi_api::node_id().map_or(0, |n| n.get() as u8)
 }
 
-fn member(node: u8) -> bool {
+pub(crate) fn member(node: u8) -> bool {
     ssi_api::members().is_ok_and(|m| m[usize::from(node / 8)] & (1 << (node % 8)) != 0)
 }
 
@@ -188,6 +216,7 @@ impl Migrator {
             changed <- new_condvar!(),
             next: AtomicU64::new(1),
             stubs_running: AtomicUsize::new(0),
+            max_per_user: AtomicU32::new(MAX_PER_USER),
             counts: Counts::default(),
         })
     }
@@ -260,6 +289,23 @@ impl ssi_api::MembershipListener for Listener {
 static LISTENER: Listener = Listener;
 
 impl Migrator {
+    /// Counts a message about a migration that `src` is not part of, and
+    /// refuses it.
+    fn foreign(&self, src: u8, what: &str) -> Result {
+        if self.counts.foreign.fetch_add(1, Ordering::Relaxed) < 10 {
+            pr_warn!(
+                "{} from node {}, which it does not involve: dropped\n",
+                what,
+                src
+            );
+        }
+        Err(EPERM)
+    }
+
+    /// Handles `msg` from `src`: only the node a migration involves may
+    /// speak of it (the origin of a stream, the destination of a result,
+    /// the node a process runs on for its end or its next hop, its home
+    /// for its signals); anything else is dropped and counted.
     fn handle(&self, src: u8, msg: Msg<'_>) -> Result {
         let mut s = self.state.lock();
         if s.closing {
@@ -270,9 +316,13 @@ impl Migrator {
                 if s.incoming.len() >= MAX_INCOMING {
                     return Err(EBUSY);
                 }
-                let stub = s.stubs.iter().any(|x| x.pid == pid);
-                if !stub && crate::kernel_ext::pid::is_process(pid) {
-                    return Err(EEXIST);
+                let stub = s.stubs.iter().find(|x| x.pid == pid).map(|x| x.at);
+                match stub {
+                    // Back home: only from where it runs.
+                    Some(at) if at != src => return self.foreign(src, "BEGIN"),
+                    Some(_) => {}
+                    None if crate::kernel_ext::pid::is_process(pid) => return Err(EEXIST),
+                    None => {}
                 }
                 if s.incoming.iter().any(|i| i.pid == pid || i.mig == mig) {
                     return Err(EEXIST);
@@ -285,24 +335,30 @@ impl Migrator {
                         origin: src,
                         stream: Some(Chunks::new(MAX_STREAM)),
                         go: false,
+                        heard: kernel::time::Ktime::ktime_get(),
                     },
                     GFP_KERNEL,
                 )?;
             }
             Msg::Data { mig, bytes } => {
-                let i = s
-                    .incoming
-                    .iter_mut()
-                    .find(|i| i.mig == mig && i.origin == src && !i.go)
-                    .ok_or(ENOENT)?;
+                let Some(i) = s.incoming.iter_mut().find(|i| i.mig == mig && !i.go) else {
+                    return Err(ENOENT);
+                };
+                if i.origin != src {
+                    return self.foreign(src, "DATA");
+                }
+                i.heard = kernel::time::Ktime::ktime_get();
                 i.stream.as_mut().ok_or(ENOENT)?.push_buf(bytes)?;
             }
             Msg::Go { mig } => {
                 let k = s
                     .incoming
                     .iter()
-                    .position(|i| i.mig == mig && i.origin == src && !i.go)
+                    .position(|i| i.mig == mig && !i.go)
                     .ok_or(ENOENT)?;
+                if s.incoming[k].origin != src {
+                    return self.foreign(src, "GO");
+                }
                 let pid = s.incoming[k].pid;
                 let t = &mut *s;
                 if let Some(st) = t.stubs.iter_mut().find(|x| x.pid == pid) {
@@ -319,7 +375,19 @@ impl Migrator {
                 self.changed.notify_all();
             }
             Msg::Abort { mig } => {
-                vec::retain(&mut s.incoming, |i| !(i.mig == mig && i.origin == src));
+                let other = s.incoming.iter().any(|i| i.mig == mig && i.origin != src)
+                    || s.guests.iter().any(|g| g.mig == mig && g.origin != src)
+                    || s.stubs
+                        .iter()
+                        .any(|st| st.back.as_ref().is_some_and(|b| b.0 == mig && b.1 != src));
+                if other {
+                    return self.foreign(src, "ABORT");
+                }
+                let gone = s
+                    .incoming
+                    .iter()
+                    .position(|i| i.mig == mig)
+                    .and_then(|k| vec::swap_remove(&mut s.incoming, k));
                 vec::retain(&mut s.queue, |&q| q != mig);
                 if let Some(g) = s.guests.iter_mut().find(|g| g.mig == mig) {
                     g.silent = true;
@@ -330,6 +398,8 @@ impl Migrator {
                         st.back = None;
                     }
                 }
+                drop(s);
+                drop(gone);
             }
             Msg::Result {
                 mig,
@@ -338,25 +408,54 @@ impl Migrator {
                 detail,
             } => {
                 let o = s.outgoing.iter_mut().find(|o| o.mig == mig).ok_or(ENOENT)?;
+                if o.dst != src {
+                    return self.foreign(src, "RESULT");
+                }
                 o.result = Some((errno, reason, detail));
                 drop(s);
                 self.changed.notify_all();
             }
             Msg::Exit { pid, status } => {
                 let st = s.stubs.iter_mut().find(|x| x.pid == pid).ok_or(ENOENT)?;
-                st.exit = Some(status);
+                if st.at == src {
+                    st.exit = Some(status);
+                } else if st.early_exit.is_none() && member(src) {
+                    // It may have hopped on from `at`, whose `MOVED` is
+                    // still on its way: kept until `at` says so.
+                    st.early_exit = Some((src, status));
+                    return Ok(());
+                } else {
+                    return self.foreign(src, "EXIT");
+                }
                 drop(s);
                 self.changed.notify_all();
             }
             Msg::Moved { pid, node } => {
                 let st = s.stubs.iter_mut().find(|x| x.pid == pid).ok_or(ENOENT)?;
+                if st.at != src {
+                    return self.foreign(src, "MOVED");
+                }
                 st.at = node;
+                let early = st.early_exit.take();
+                match early {
+                    Some((n, status)) if n == node => st.exit = Some(status),
+                    // An end reported by a node it did not go to.
+                    Some((n, _)) => {
+                        let _ = self.foreign(n, "EXIT");
+                    }
+                    None => {}
+                }
+                drop(s);
                 moved(pid, node);
+                self.changed.notify_all();
             }
             Msg::Signal { pid, sig } => {
-                // Only to a process that migrated here.
-                if !s.guests.iter().any(|g| g.pid == pid && g.running) {
+                // Only to a process that migrated here, from its home.
+                let Some(g) = s.guests.iter().find(|g| g.pid == pid && g.running) else {
                     return Err(ESRCH);
+                };
+                if g.home != src {
+                    return self.foreign(src, "SIGNAL");
                 }
                 drop(s);
                 km::signal(pid, sig)?;
@@ -364,6 +463,78 @@ impl Migrator {
         }
         Ok(())
     }
+
+    /// Drops the arrivals whose origin left the view or has been silent
+    /// for [`INCOMING_IDLE_MS`] before `GO`: a crashed origin would hold
+    /// their memory, and a place among [`MAX_INCOMING`], for ever.
+    fn expire(&self) {
+        let now = kernel::time::Ktime::ktime_get();
+        let mut gone = KVec::new();
+        {
+            let mut s = self.state.lock();
+            let mut k = 0;
+            while k < s.incoming.len() {
+                let i = &s.incoming[k];
+                let lost = !member(i.origin);
+                let idle = !i.go && (now - i.heard).to_ms() > INCOMING_IDLE_MS;
+                if !(lost && !i.go) && !idle {
+                    k += 1;
+                    continue;
+                }
+                let c = if lost {
+                    &self.counts.orphaned
+                } else {
+                    &self.counts.expired
+                };
+                c.fetch_add(1, Ordering::Relaxed);
+                pr_info!(
+                    "pid {} arriving from node {}: dropped ({})\n",
+                    i.pid,
+                    i.origin,
+                    if lost { "it left" } else { "silent" }
+                );
+                let mig = i.mig;
+                vec::retain(&mut s.queue, |&q| q != mig);
+                if let Some(i) = vec::swap_remove(&mut s.incoming, k) {
+                    // Freed once the lock is released.
+                    let _ = gone.push(i, GFP_KERNEL);
+                }
+            }
+        }
+        drop(gone);
+    }
+
+    /// Charges a migration to the calling user: `Ok(None)` if exempt
+    /// (`CAP_SYS_ADMIN`), `Ok(Some(uid))` if charged, `EAGAIN` past the
+    /// limit.
+    fn charge(&self, s: &State) -> Result<Option<u32>> {
+        if crate::kernel_ext::cred::capable(crate::kernel_ext::cred::CAP_SYS_ADMIN) {
+            return Ok(None);
+        }
+        let uid = crate::kernel_ext::cred::ids().uid[0];
+        let max = self.max_per_user.load(Ordering::Relaxed) as usize;
+        if s.outgoing.iter().filter(|o| o.uid == Some(uid)).count() >= max {
+            self.counts.user_busy.fetch_add(1, Ordering::Relaxed);
+            return Err(EAGAIN);
+        }
+        Ok(Some(uid))
+    }
+
+    /// `(incoming, outgoing, stubs, guests)`: the tables' sizes.
+    pub(crate) fn census(&self) -> [usize; 4] {
+        let s = self.state.lock();
+        [
+            s.incoming.len(),
+            s.outgoing.len(),
+            s.stubs.len(),
+            s.guests.len(),
+        ]
+    }
+}
+
+/// The module's migrator, for the sysfs files.
+pub(crate) fn migrator() -> Option<&'static Migrator> {
+    get()
 }
 
 fn result_msg(mig: u64, e: Error, reason: Reason, detail: u64) -> Msg<'static> {
@@ -418,8 +589,11 @@ impl Drop for Running {
         {
             let mut s = self.m.state.lock();
             s.closing = true;
+            // Processes that came here end; their waiters report it to
+            // their homes, whose stubs end with them. A loader that is not
+            // the process yet ends silently (its origin hears of it).
             for g in s.guests.iter_mut() {
-                g.silent = true;
+                g.silent |= !g.running;
                 let _ = km::signal(g.pid, KILLED);
             }
         }
@@ -430,10 +604,15 @@ impl Drop for Running {
         self.worker = None;
         let waiters = core::mem::take(&mut self.m.state.lock().waiters);
         drop(waiters);
+        let c = &self.m.counts;
         pr_info!(
-            "migration: {} malformed, {} refused messages\n",
-            self.m.counts.malformed.load(Ordering::Relaxed),
-            self.m.counts.refused.load(Ordering::Relaxed)
+            "migration: {} malformed, {} refused, {} foreign messages; {} arrivals orphaned, {} expired; {} refused to their user\n",
+            c.malformed.load(Ordering::Relaxed),
+            c.refused.load(Ordering::Relaxed),
+            c.foreign.load(Ordering::Relaxed),
+            c.orphaned.load(Ordering::Relaxed),
+            c.expired.load(Ordering::Relaxed),
+            c.user_busy.load(Ordering::Relaxed)
         );
         // SAFETY: the service and listener are unregistered, the worker
         // and waiters stopped, no stub runs, and no ioctl can (the device

@@ -30,6 +30,11 @@ mod ffi {
             handler: Option<Handler>,
             ctx: *mut c_void,
         ) -> i32;
+        pub fn ssi_rpc_register_lane(
+            service: u16,
+            handler: Option<Handler>,
+            ctx: *mut c_void,
+        ) -> i32;
         pub fn ssi_rpc_unregister(service: u16);
         pub fn ssi_rpc_call(
             dst: u8,
@@ -264,6 +269,20 @@ pub fn register_deferred_service<S: Service>(
     let ctx = (s as *const S).cast_mut().cast::<c_void>();
     // SAFETY: `s` lives forever and the trampoline matches its type.
     check(unsafe { ffi::ssi_rpc_register_deferred(service, Some(service_trampoline::<S>), ctx) })?;
+    Ok(ServiceRegistration { service })
+}
+
+/// Offers `s` as `service`, served on the core's second worker thread
+/// (the lane), apart from the core's own blocking services and the other
+/// deferred ones: for requests that a page fault waits on. The same rules
+/// as [`register_deferred_service`].
+pub fn register_lane_service<S: Service>(
+    service: u16,
+    s: &'static S,
+) -> Result<ServiceRegistration> {
+    let ctx = (s as *const S).cast_mut().cast::<c_void>();
+    // SAFETY: `s` lives forever and the trampoline matches its type.
+    check(unsafe { ffi::ssi_rpc_register_lane(service, Some(service_trampoline::<S>), ctx) })?;
     Ok(ServiceRegistration { service })
 }
 

@@ -96,7 +96,7 @@ pub extern "C" fn ssi_rpc_register(
     handler: Option<Handler>,
     ctx: *mut c_void,
 ) -> i32 {
-    register(service, handler, ctx, false)
+    register(service, handler, ctx, false, false)
 }
 
 /// As [`ssi_rpc_register`], but `handler` runs on the core's worker
@@ -109,10 +109,29 @@ pub extern "C" fn ssi_rpc_register_deferred(
     handler: Option<Handler>,
     ctx: *mut c_void,
 ) -> i32 {
-    register(service, handler, ctx, true)
+    register(service, handler, ctx, true, false)
 }
 
-fn register(service: u16, handler: Option<Handler>, ctx: *mut c_void, deferred: bool) -> i32 {
+/// As [`ssi_rpc_register_deferred`], but `handler` runs on the core's
+/// second worker thread (the lane), which serves only such services: their
+/// requests never wait behind the core's `/proc`, device and other
+/// deferred services (page faults wait for the ghost module's pages).
+#[no_mangle]
+pub extern "C" fn ssi_rpc_register_lane(
+    service: u16,
+    handler: Option<Handler>,
+    ctx: *mut c_void,
+) -> i32 {
+    register(service, handler, ctx, true, true)
+}
+
+fn register(
+    service: u16,
+    handler: Option<Handler>,
+    ctx: *mut c_void,
+    deferred: bool,
+    lane: bool,
+) -> i32 {
     let Some(handler) = handler else {
         return EINVAL.to_errno();
     };
@@ -131,6 +150,7 @@ fn register(service: u16, handler: Option<Handler>, ctx: *mut c_void, deferred: 
                     handler,
                     ctx: ctx as usize,
                     deferred,
+                    lane,
                 },
                 GFP_KERNEL,
             ) {
@@ -151,8 +171,9 @@ pub extern "C" fn ssi_rpc_unregister(service: u16) {
             drop(vec::take_first(&mut services, |e| e.service == service));
             drop(services);
             // A deferred call that found the entry before it went ends
-            // before this lock is free.
+            // before these locks are free.
             drop(core.deferred_run.lock());
+            drop(core.lane.run.lock());
         },
         (),
     )

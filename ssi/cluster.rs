@@ -88,6 +88,9 @@ pub(crate) struct ServiceEntry {
     pub(crate) ctx: usize,
     /// Served on the worker thread (`ssi_rpc_register_deferred`).
     pub(crate) deferred: bool,
+    /// Served on the second worker thread, the lane
+    /// (`ssi_rpc_register_lane`; `deferred` is set too).
+    pub(crate) lane: bool,
 }
 
 /// Registered by another module through `ssi_membership_register`.
@@ -125,6 +128,9 @@ pub(crate) struct Core {
     pub(crate) jobs: Mutex<crate::worker::Queue>,
     #[pin]
     pub(crate) jobs_ready: CondVar,
+    /// The second worker thread's requests (worker.rs).
+    #[pin]
+    pub(crate) lane: crate::worker::Lane,
     pub(crate) stats: Stats,
     /// Remote devices: files served to peers, per-node generations.
     #[pin]
@@ -156,6 +162,7 @@ impl Core {
         }
         let task_cache = crate::tasks::TaskCache::new()?;
         let jobs = crate::worker::Queue::new()?;
+        let lane_jobs = crate::worker::Queue::new()?;
         let state = State {
             membership: Membership::new(me.get() as u8),
             peers: KVec::from_elem(Peer::default(), 256, GFP_KERNEL)?,
@@ -178,6 +185,7 @@ impl Core {
                 moved <- new_mutex!(KVec::new()),
                 jobs <- new_mutex!(jobs),
                 jobs_ready <- new_condvar!(),
+                lane <- crate::worker::Lane::new(lane_jobs),
                 stats: Stats::new(),
                 devices <- crate::devices::Shared::new(),
                 next_id: AtomicU64::new(1),
@@ -201,6 +209,7 @@ impl Core {
         self.topo.shutdown();
         self.replies.notify_all();
         self.jobs_ready.notify_all();
+        self.lane.ready.notify_all();
     }
 
     pub(crate) fn closing(&self) -> bool {

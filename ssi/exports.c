@@ -65,6 +65,8 @@ int ssi_rpc_register(u16 service, ssi_handler_t handler, void *ctx);
 EXPORT_SYMBOL_GPL(ssi_rpc_register);
 int ssi_rpc_register_deferred(u16 service, ssi_handler_t handler, void *ctx);
 EXPORT_SYMBOL_GPL(ssi_rpc_register_deferred);
+int ssi_rpc_register_lane(u16 service, ssi_handler_t handler, void *ctx);
+EXPORT_SYMBOL_GPL(ssi_rpc_register_lane);
 void ssi_rpc_unregister(u16 service);
 EXPORT_SYMBOL_GPL(ssi_rpc_unregister);
 long ssi_rpc_call(u8 dst, u16 service, const u8 *req, size_t len, u8 *resp,

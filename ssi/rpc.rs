@@ -66,17 +66,18 @@ fn is_deferred(core: &Core, service: u16) -> bool {
             .any(|e| e.service == service && e.deferred)
 }
 
-/// Runs the deferred handler of `h.service` on the worker thread; `None`
-/// if it is no longer registered. `deferred_run` (not `services`) is held
-/// during the call, so that the receive thread goes on dispatching and
-/// unregistering still waits for the call.
+/// Runs the deferred handler of `h.service` on a worker thread; `None`
+/// if it is no longer registered. That worker's `run` mutex (not
+/// `services`) is held during the call, so that the receive thread goes
+/// on dispatching and unregistering still waits for the call.
 fn call_deferred(
     core: &Core,
     h: &Header,
     payload: &[u8],
     scratch: &mut [u8],
+    run: &kernel::sync::Mutex<()>,
 ) -> Option<Result<usize>> {
-    let _running = core.deferred_run.lock();
+    let _running = run.lock();
     let (handler, ctx) = {
         let services = core.services.lock();
         let e = services
@@ -148,13 +149,25 @@ pub(crate) fn serve_deferred(core: &Core, h: &Header, payload: &[u8], scratch: &
         SERVICE_TASK => crate::tasks::serve_task(core, payload, scratch),
         SERVICE_KILL => crate::tasks::serve_kill(payload),
         s if s >= FIRST_MODULE_SERVICE => {
-            call_deferred(core, h, payload, scratch).unwrap_or_else(|| {
+            call_deferred(core, h, payload, scratch, &core.deferred_run).unwrap_or_else(|| {
                 core.stats.dropped(Why::UnknownService);
                 Err(errno::enosys())
             })
         }
         _ => Err(errno::enosys()),
     };
+    if h.kind == Kind::Request {
+        respond(core, h, r, scratch);
+    }
+}
+
+/// Serves a request of a lane service (`ssi_rpc_register_lane`) on the
+/// second worker thread.
+pub(crate) fn serve_lane(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u8]) {
+    let r = call_deferred(core, h, payload, scratch, &core.lane.run).unwrap_or_else(|| {
+        core.stats.dropped(Why::UnknownService);
+        Err(errno::enosys())
+    });
     if h.kind == Kind::Request {
         respond(core, h, r, scratch);
     }

@@ -26,6 +26,7 @@ pub(crate) struct Threads {
     _topo: KThread,
     _heartbeat: KThread,
     _worker: KThread,
+    _lane: KThread,
 }
 
 impl Threads {
@@ -38,12 +39,15 @@ impl Threads {
         let heartbeat = KThread::spawn(c_str!("ssi_hb"), move || heartbeat_loop(c))?;
         let c = core.clone();
         let worker = KThread::spawn(c_str!("ssi_work"), move || crate::worker::run(c))?;
+        let c = core.clone();
+        let lane = KThread::spawn(c_str!("ssi_lane"), move || crate::worker::run_lane(c))?;
         Ok(Threads {
             core: core.clone(),
             _rx: rx,
             _topo: topo,
             _heartbeat: heartbeat,
             _worker: worker,
+            _lane: lane,
         })
     }
 }

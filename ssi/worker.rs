@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! The worker thread: serves the requests that may block (they read other
+//! The worker threads: serve the requests that may block (they read other
 //! processes' memory, `/proc` files or devices) in arrival order, so that
-//! the receive thread never waits on them.
+//! the receive thread never waits on them. The shared worker serves the
+//! core's own and the deferred services; the lane serves only the
+//! services registered for it (`ssi_rpc_register_lane`), so that they
+//! never wait behind the others.
 
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
+    new_condvar, new_mutex,
     prelude::*,
-    sync::Arc,
+    sync::{Arc, CondVar, Mutex},
     time::msecs_to_jiffies,
 };
 
@@ -69,8 +73,39 @@ impl Queue {
     }
 }
 
-/// Hands request `h` over to the worker (receive thread). A full queue
-/// answers `EBUSY` to a request and drops a one-way message.
+/// The second worker thread's queue, its wake-up, and the mutex held while
+/// it runs a handler (unregistering waits for it).
+#[pin_data]
+pub(crate) struct Lane {
+    #[pin]
+    pub(crate) jobs: Mutex<Queue>,
+    #[pin]
+    pub(crate) ready: CondVar,
+    #[pin]
+    pub(crate) run: Mutex<()>,
+}
+
+impl Lane {
+    pub(crate) fn new(jobs: Queue) -> impl PinInit<Self> {
+        pin_init!(Lane {
+            jobs <- new_mutex!(jobs),
+            ready <- new_condvar!(),
+            run <- new_mutex!(()),
+        })
+    }
+}
+
+/// Whether `service` was registered for the lane.
+fn on_lane(core: &Core, service: u16) -> bool {
+    core.services
+        .lock()
+        .iter()
+        .any(|e| e.service == service && e.lane)
+}
+
+/// Hands request `h` over to its worker (receive thread): the lane for a
+/// lane service, else the shared worker. A full queue answers `EBUSY` to
+/// a request and drops a one-way message.
 pub(crate) fn defer(core: &Core, h: &Header, payload: &[u8]) {
     let mut copy = KVec::new();
     let job = match copy.extend_from_slice(payload, GFP_KERNEL) {
@@ -80,34 +115,62 @@ pub(crate) fn defer(core: &Core, h: &Header, payload: &[u8]) {
         },
         Err(_) => return crate::rpc::refuse(core, h, ENOMEM),
     };
-    if core.jobs.lock().push(job).is_err() {
+    let (jobs, ready) = if on_lane(core, h.service) {
+        (&core.lane.jobs, &core.lane.ready)
+    } else {
+        (&core.jobs, &core.jobs_ready)
+    };
+    if jobs.lock().push(job).is_err() {
         return crate::rpc::refuse(core, h, EBUSY);
     }
-    core.jobs_ready.notify_one();
+    ready.notify_one();
 }
 
-/// The worker thread's body.
+/// The shared worker thread's body.
 pub(crate) fn run(core: Arc<Core>) {
+    serve(
+        &core,
+        &core.jobs,
+        &core.jobs_ready,
+        crate::rpc::serve_deferred,
+    );
+}
+
+/// The lane's body.
+pub(crate) fn run_lane(core: Arc<Core>) {
+    serve(
+        &core,
+        &core.lane.jobs,
+        &core.lane.ready,
+        crate::rpc::serve_lane,
+    );
+}
+
+/// Serves the jobs of `jobs` with `f` until the core closes.
+fn serve(
+    core: &Core,
+    jobs: &Mutex<Queue>,
+    ready: &CondVar,
+    f: fn(&Core, &Header, &[u8], &mut [u8]),
+) {
     let Ok(mut scratch) = KVec::from_elem(0u8, wire::MAX_PAYLOAD, GFP_KERNEL) else {
         pr_err!("no memory for the worker's buffer\n");
         return;
     };
     while !core.closing() {
         let job = {
-            let mut q = core.jobs.lock();
+            let mut q = jobs.lock();
             match q.pop() {
                 Some(job) => job,
                 None => {
                     // Woken by `defer` or `Core::close`; the timeout only
                     // bounds a missed wake-up.
-                    let _ = core
-                        .jobs_ready
-                        .wait_interruptible_timeout(&mut q, msecs_to_jiffies(100));
+                    let _ = ready.wait_interruptible_timeout(&mut q, msecs_to_jiffies(100));
                     continue;
                 }
             }
         };
-        crate::rpc::serve_deferred(&core, &job.header, &job.payload, &mut scratch);
+        f(core, &job.header, &job.payload, &mut scratch);
     }
     // Requests left behind get no answer: their callers time out.
 }

@@ -26,6 +26,7 @@ pub(super) fn worker(m: &'static Migrator) {
         }
         drop(s);
         crate::lazy::tick(member);
+        m.expire();
         s = m.state.lock();
         let Some(mig) = vec::swap_remove(&mut s.queue, 0) else {
             let _ = m
@@ -51,6 +52,7 @@ pub(super) fn worker(m: &'static Migrator) {
                 Guest {
                     pid,
                     home,
+                    origin,
                     mig,
                     running: false,
                     silent: false,

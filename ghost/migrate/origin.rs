@@ -116,12 +116,24 @@ impl Plan {
             .find(|g| g.pid == a.pid && g.running)
             .map(|g| g.home);
         let mig = (u64::from(me) << 56) | m.next.fetch_add(1, Ordering::Relaxed);
-        m.state
-            .lock()
-            .outgoing
-            .push(Outgoing { mig, result: None }, GFP_KERNEL)?;
         let mut w = Writer::new(Out::Mem(Chunks::new(MAX_STREAM)), path)?;
         w.lazy = lazy;
+        {
+            // Each migration holds its stream here until it ends: a user
+            // makes only so many at once, refused before the freeze.
+            let mut s = m.state.lock();
+            let uid = m.charge(&s)?;
+            s.outgoing.push(
+                Outgoing {
+                    mig,
+                    dst,
+                    uid,
+                    result: None,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        // From here on, dropping the plan forgets the migration.
         Ok(Plan {
             m,
             pid: a.pid,
@@ -149,6 +161,7 @@ impl Plan {
                     at: dst,
                     exit: None,
                     back: None,
+                    early_exit: None,
                 },
                 GFP_KERNEL,
             )?;
@@ -193,7 +206,6 @@ impl Plan {
 
     /// Reports how it ended; sends `ABORT` if it failed.
     fn finish(self, a: &mut MigrateArg, ret: &Result) {
-        vec::retain(&mut self.m.state.lock().outgoing, |o| o.mig != self.mig);
         if self.w.reason != Reason::None {
             (a.reason, a.detail) = (self.w.reason, self.w.detail);
         }
@@ -219,6 +231,14 @@ impl Plan {
                 );
             }
         }
+    }
+}
+
+impl Drop for Plan {
+    fn drop(&mut self) {
+        // Ended, or never started (`later` refused it): its user's
+        // charge goes with it.
+        vec::retain(&mut self.m.state.lock().outgoing, |o| o.mig != self.mig);
     }
 }
 

@@ -40,8 +40,9 @@ pub(super) fn stub_main(pid: u32) {
     let end = stub_loop(m, pid);
     vec::retain(&mut m.state.lock().stubs, |s| s.pid != pid);
     moved(pid, 0);
-    m.stubs_running.fetch_sub(1, Ordering::AcqRel);
     m.changed.notify_all();
+    // Last use of `m`: an unload waits for this, then frees it.
+    m.stubs_running.fetch_sub(1, Ordering::AcqRel);
     if let Some(status) = end {
         km::exit(status);
     }
@@ -73,6 +74,11 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
         }
         let mut s = m.state.lock();
         if s.closing {
+            // The module goes: the process would have no home any more
+            // (nothing to report its end to, forward its signals, serve
+            // its files), so it ends where it runs, and so does the stub.
+            drop(s);
+            send(at, Msg::Signal { pid, sig: KILLED });
             return Some(KILLED);
         }
         let st = s.stubs.iter_mut().find(|x| x.pid == pid)?;
