@@ -34,7 +34,8 @@ use kernel::{
 /// What the first pass keeps.
 struct State {
     task: Option<TaskInfo>,
-    ids: Option<ghost::Ids>,
+    /// The credentials and their supplementary groups.
+    creds: Option<(cred::Creds, KVec<u32>)>,
     /// The limits, as `rlimit::set` takes them.
     rlimits: Option<[rlimit::Rlimit; rlimit::COUNT]>,
     /// The working and root directories, looked up here.
@@ -101,6 +102,31 @@ fn is_brk(v: &Vma<'_>, l: &MmLayout) -> bool {
         && l.brk > l.start_brk
 }
 
+/// The credentials of a `Creds` section, as the kernel takes them.
+fn creds_of(c: &ghost::Creds<'_>) -> Result<(cred::Creds, KVec<u32>)> {
+    let h = &c.head;
+    let mut groups = KVec::with_capacity(c.ngroups(), GFP_KERNEL)?;
+    for g in c.groups() {
+        groups.push(g, GFP_KERNEL)?;
+    }
+    let creds = cred::Creds {
+        uid: h.uid,
+        gid: h.gid,
+        inheritable: h.caps.inheritable,
+        permitted: h.caps.permitted,
+        effective: h.caps.effective,
+        bounding: h.caps.bounding,
+        ambient: h.caps.ambient,
+        securebits: h.securebits,
+        ngroups: u32::try_from(c.ngroups()).map_err(|_| EINVAL)?,
+        no_new_privs: h.no_new_privs,
+        seccomp: 0,
+        init_user_ns: true,
+        dumpable: h.dumpable,
+    };
+    Ok((creds, groups))
+}
+
 /// The first pass: checks the whole stream; lazy runs only if `lazy`.
 fn check(
     f: Stream<'_>,
@@ -111,7 +137,7 @@ fn check(
 ) -> Result<State> {
     let mut st = State {
         task: None,
-        ids: None,
+        creds: None,
         rlimits: None,
         dirs: None,
         signals: signal::new_signals()?,
@@ -157,7 +183,7 @@ fn check(
         };
         match item {
             Item::Task(t) => st.task = Some(t),
-            Item::Ids(i) => st.ids = Some(i),
+            Item::Creds(c) => st.creds = Some(creds_of(&c)?),
             Item::Rlimits(l) => {
                 let mut r = [rlimit::Rlimit::default(); rlimit::COUNT];
                 for (d, s) in r.iter_mut().zip(l.0.iter()) {
@@ -240,7 +266,7 @@ fn check(
     }
     let end = r.source().pos as u64;
     if st.task.is_none()
-        || st.ids.is_none()
+        || st.creds.is_none()
         || st.rlimits.is_none()
         || st.dirs.is_none()
         || !st.seen_signals
@@ -264,8 +290,8 @@ fn check(
 
 /// The second pass, after the point of no return.
 fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
-    let (Some(t), Some(ids), Some(l), Some(regs), Some(th)) =
-        (st.task, st.ids, st.mm, st.regs, st.thread)
+    let (Some(t), Some((creds, groups)), Some(l), Some(regs), Some(th)) =
+        (st.task, st.creds.as_ref(), st.mm, st.regs, st.thread)
     else {
         return Err(EINVAL);
     };
@@ -337,10 +363,9 @@ fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
     rlimit::set(&rlimits_for_files(st)?, false).map_err(|(e, _)| e)?;
     let words: [u64; REGS] = regs.0;
     regset::set_regs(&words)?;
-    cred::set_ids(&cred::Ids {
-        uid: ids.uid,
-        gid: ids.gid,
-    })
+    // Last: exactly the credentials the process had, its dumpable state
+    // included (which `commit_creds()` from the restorer's would lower).
+    creds.set_current(groups)
 }
 
 /// Turns the current task into the process of stream `s` (of `purpose`):

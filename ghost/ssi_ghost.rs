@@ -120,6 +120,18 @@ pub(crate) enum Reason {
     /// `RLIMIT_*` resource), or it has an fd at or above its hard limit
     /// of open files (detail 7).
     Rlimit = 18,
+    /// It runs under seccomp (detail: the mode, 1 strict, 2 filter), which
+    /// is not carried.
+    Seccomp = 19,
+    /// It is in a user namespace other than the initial one, which is not
+    /// carried.
+    UserNamespace = 20,
+    /// It has more supplementary groups than a stream carries (detail: how
+    /// many).
+    Groups = 21,
+    /// It ran `execve()` or changed its credentials between the permission
+    /// check and its safe point: refused with `EPERM`.
+    Changed = 22,
 }
 
 impl Reason {
@@ -146,6 +158,10 @@ impl Reason {
             NoMigrate,
             MissingDir,
             Rlimit,
+            Seccomp,
+            UserNamespace,
+            Groups,
+            Changed,
         ]
         .get(v as usize)
         .copied()

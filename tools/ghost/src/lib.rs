@@ -115,6 +115,13 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
                 ""
             }
         ),
+        19 => format!(
+            "it runs under seccomp ({}), which cannot be carried",
+            if detail == 1 { "strict mode" } else { "a filter" }
+        ),
+        20 => "it is in a user namespace other than the initial one, which cannot be carried".into(),
+        21 => format!("it has {detail} supplementary groups; at most 1024 can be carried"),
+        22 => "it ran execve() or changed its credentials after the permission check".into(),
         _ => String::new(),
     }
 }
