@@ -16,8 +16,8 @@
  *   --nnp              PR_SET_NO_NEW_PRIVS
  *   --userns           unshare(CLONE_NEWUSER)
  *   --seccomp filter   a filter that allows everything
- *   --seccomp strict   strict mode, then block reading a pipe for ever
- *                      (nothing else is allowed)
+ *   --seccomp strict   strict mode, then block reading a terminal's
+ *                      master for ever (nothing else is allowed)
  *   --migrate NODE     migrate itself to NODE
  *   --mode eager|on-demand
  *   --pause            wait for signals (SIGUSR1: print the lines again)
@@ -232,15 +232,18 @@ int main(int argc, char **argv)
 	printf("credprobe pid %d\n", getpid());
 	status("before");
 	if (seccomp && !strcmp(seccomp, "strict")) {
-		int p[2];
+		/* A terminal's master (a character device, which could be
+		 * carried) whose slave never writes.
+		 */
+		int m = posix_openpt(O_RDWR | O_NOCTTY);
 		char c;
 
-		if (pipe(p))
-			die("pipe");
+		if (m < 0)
+			die("posix_openpt");
 		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0))
 			die("seccomp strict");
 		/* Only read, write, exit and sigreturn from here. */
-		syscall(SYS_read, p[0], &c, 1);
+		syscall(SYS_read, m, &c, 1);
 		syscall(SYS_exit, 0);
 	}
 	if (to) {
