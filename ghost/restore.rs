@@ -359,7 +359,7 @@ fn apply(f: Stream<'_>, buf: &mut [u8], st: &State) -> Result {
     signal::set_signals(&st.signals);
     let (pwd, root) = st.dirs.as_ref().ok_or(EINVAL)?;
     fs::set(pwd, root)?;
-    // Before the ids change: raising a hard limit takes CAP_SYS_RESOURCE.
+    // Before the credentials change: raising a hard limit takes CAP_SYS_RESOURCE.
     rlimit::set(&rlimits_for_files(st)?, false).map_err(|(e, _)| e)?;
     let words: [u64; REGS] = regs.0;
     regset::set_regs(&words)?;
