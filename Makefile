@@ -43,6 +43,8 @@ programs:
 	gcc -O2 -static -o tests/programs/bin/migbench tests/programs/migbench/migbench.c
 	gcc -O2 -static -o tests/programs/bin/lazyprobe tests/programs/lazyprobe/lazyprobe.c
 	gcc -O2 -static -o tests/programs/bin/fsstate tests/programs/fsstate/fsstate.c
+	gcc -O2 -static -o tests/programs/bin/tipcforge tests/programs/tipcforge/tipcforge.c
+	gcc -O2 -static -o tests/programs/bin/nodump tests/programs/nodump/nodump.c
 	gcc -O2 -static -o tests/programs/bin/credprobe tests/programs/credprobe/credprobe.c
 	gcc -O2 -static -o tests/programs/bin/execloop tests/programs/execloop/execloop.c
 

@@ -213,6 +213,12 @@ pub trait Service: Sync + 'static {
     fn handle(&self, src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize>;
 }
 
+/// The C handler `register` gives ssi.ko for `S`.
+///
+/// # Safety
+///
+/// Called by ssi.ko only, with the `ctx` given to `ssi_rpc_register` (a
+/// live `&S`), `len` readable bytes at `req` and `cap` writable at `resp`.
 unsafe extern "C" fn service_trampoline<S: Service>(
     ctx: *mut c_void,
     src: u8,
@@ -275,6 +281,12 @@ pub trait MembershipListener: Sync + 'static {
     fn changed(&self, node: u8, up: bool);
 }
 
+/// The C listener `register_listener` gives ssi.ko for `L`.
+///
+/// # Safety
+///
+/// Called by ssi.ko only, with the `ctx` given to `register_listener` (a
+/// `&'static L`).
 unsafe extern "C" fn listener_trampoline<L: MembershipListener>(
     ctx: *mut c_void,
     node: u8,

@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{alloc::flags::GFP_KERNEL, bindings, ffi::c_void, prelude::*, sync::Arc};
 
 use crate::cluster::{Core, Handler, Listener, ListenerEntry, ServiceEntry};
+use crate::kernel_ext::vec;
 use crate::proto::wire::{Kind, MAX_PAYLOAD};
 use crate::rpc::{self, FIRST_MODULE_SERVICE};
 
@@ -147,12 +148,7 @@ pub extern "C" fn ssi_rpc_unregister(service: u16) {
     with_core(
         |core| {
             let mut services = core.services.lock();
-            if let Some(i) = services.iter().position(|e| e.service == service) {
-                let last = services.len() - 1;
-                services.as_mut_slice().swap(i, last);
-                // SAFETY: shrinks by one; the entry left behind is plain data.
-                unsafe { services.set_len(last) };
-            }
+            drop(vec::take_first(&mut services, |e| e.service == service));
             drop(services);
             // A deferred call that found the entry before it went ends
             // before this lock is free.
@@ -382,15 +378,9 @@ pub extern "C" fn ssi_membership_unregister(listener: Option<Listener>, ctx: *mu
     with_core(
         |core| {
             let mut ls = core.listeners.lock();
-            if let Some(i) = ls
-                .iter()
-                .position(|l| l.listener as usize == listener as usize && l.ctx == ctx as usize)
-            {
-                let last = ls.len() - 1;
-                ls.as_mut_slice().swap(i, last);
-                // SAFETY: shrinks by one; the entry left behind is plain data.
-                unsafe { ls.set_len(last) };
-            }
+            drop(vec::take_first(&mut ls, |l| {
+                l.listener as usize == listener as usize && l.ctx == ctx as usize
+            }));
         },
         (),
     )

@@ -12,15 +12,15 @@ use kernel::{
 };
 
 use crate::kernel_ext::errno;
-use crate::kernel_ext::tipc::{Kind as SockKind, TipcSocket};
+use crate::kernel_ext::tipc::{Kind as SockKind, SocketAddr, TipcSocket};
 use crate::proto::membership::{Membership, NodeSet, Out, View, VIEW_LEN};
 use crate::proto::node_id::NodeId;
 use crate::proto::wire::{self, Header, Kind};
 use crate::stats::Stats;
 
-/// TIPC service type of ssi-rs (above TIPC's reserved 0..63); the instance
-/// is the node id.
-pub(crate) const TIPC_TYPE: u32 = 0x5353_4901;
+/// TIPC service type of ssi-rs; the instance is the node id. The kernel
+/// defines it: only kernel sockets may bind it (patch 0019).
+pub(crate) const TIPC_TYPE: u32 = kernel::bindings::TIPC_SSI_SRV;
 /// Built-in RPC services.
 pub(crate) const SERVICE_PING: u16 = 1;
 pub(crate) const SERVICE_HEARTBEAT: u16 = 2;
@@ -42,8 +42,9 @@ pub(crate) const SERVICE_DEV: u16 = 9;
 /// What this node knows of a peer.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Peer {
-    /// TIPC node address hosting the peer's ssi socket (0: never seen).
-    pub(crate) tipc: u32,
+    /// The peer's ssi socket, the only one that speaks for it (node 0:
+    /// never seen).
+    pub(crate) sock: SocketAddr,
     /// IPv4 address given by `add` (0: none).
     pub(crate) addr: [u8; 4],
     pub(crate) added: bool,

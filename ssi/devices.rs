@@ -28,14 +28,19 @@ use crate::kernel_ext::errno;
 use crate::kernel_ext::file::File;
 use crate::kernel_ext::kthread::{self, KThread};
 use crate::proto::dev::{
-    decode_u32, minor, split_minor, Access, Dev, Handles, Request, MAX_IO, MINORS,
+    decode_u32, minor, split_minor, Access, Dev, Handles, Quota, Request, MAX_IO, MINORS,
 };
 use crate::proto::membership::NodeSet;
 use crate::proto::wire::Kind;
 
 /// Files a node keeps open for its peers, in all and per peer.
-const MAX_HANDLES: usize = 64;
-const MAX_HANDLES_PER_NODE: usize = 16;
+const MAX_HANDLES: usize = 128;
+const MAX_HANDLES_PER_NODE: usize = 48;
+/// A peer's share of them, split among its users (the rest stays root's).
+const QUOTA: Quota = Quota {
+    per_user: 8,
+    users: 32,
+};
 /// How long an open waits for the node; then it is taken as down.
 const OPEN_TIMEOUT_MS: u32 = 2000;
 const IO_TIMEOUT_MS: u32 = 2000;
@@ -52,8 +57,8 @@ fn path(dev: Dev) -> &'static CStr {
 }
 
 struct State {
-    /// Files this node serves.
-    handles: Handles<File, MAX_HANDLES>,
+    /// Files this node serves, with the uid each is charged to.
+    handles: Handles<(File, u32), MAX_HANDLES>,
     /// The view changed since the worker last looked.
     dirty: bool,
 }
@@ -106,23 +111,25 @@ pub(crate) fn serve(core: &Core, src: u8, req: &[u8], resp: &mut [u8]) -> Result
     let req = Request::decode(req).ok_or(EINVAL)?;
     let mut s = core.devices.state.lock();
     let (handle, n) = match req {
-        Request::Open { dev, access } => {
-            if !s.handles.has_room(src) {
+        Request::Open { dev, access, uid } => {
+            let own = s.handles.count_where(src, |f| f.1 == uid);
+            let users = s.handles.count_where(src, |f| f.1 != 0);
+            if !s.handles.has_room(src) || !QUOTA.allows(uid, own, users) {
                 return Err(EMFILE);
             }
             let flags = access.flags() | bindings::O_NOCTTY | bindings::O_NONBLOCK;
             let file = File::open(path(dev), flags)?;
-            let h = s.handles.insert(src, file).map_err(|_| EMFILE)?;
+            let h = s.handles.insert(src, (file, uid)).map_err(|_| EMFILE)?;
             (h, None)
         }
         Request::Read { handle, count } => {
             let f = s.handles.get_mut(src, handle).map_err(|_| EBADF)?;
             let buf = resp.get_mut(..count as usize).ok_or(EINVAL)?;
-            return f.read(buf);
+            return f.0.read(buf);
         }
         Request::Write { handle, data } => {
             let f = s.handles.get_mut(src, handle).map_err(|_| EBADF)?;
-            let n = f.write(data)?;
+            let n = f.0.write(data)?;
             (handle, Some(n as u32))
         }
         Request::Close { handle } => {
@@ -210,8 +217,9 @@ impl Operations for Remote {
         if !self.core.is_member(node) {
             return Err(errno::ehostdown());
         }
-        let mut req = [0u8; 3];
-        let n = Request::Open { dev, access }
+        let mut req = [0u8; 7];
+        let uid = crate::kernel_ext::cred::ids().uid[3];
+        let n = Request::Open { dev, access, uid }
             .encode(&mut req)
             .ok_or(EINVAL)?;
         let answer = self.call(node, &req[..n], OPEN_TIMEOUT_MS)?;

@@ -72,7 +72,7 @@ fn show_nodes(core: &Core, out: &mut ShowBuf<'_>) -> Result {
         } else if me {
             write!(out, "{} self {} ", id, state).map_err(fmt_err)?;
         } else {
-            write!(out, "{} tipc:{:08x} {} ", id, p.tipc, state).map_err(fmt_err)?;
+            write!(out, "{} tipc:{:08x} {} ", id, p.sock.node, state).map_err(fmt_err)?;
         }
         if me {
             writeln!(out, "0").map_err(fmt_err)?;

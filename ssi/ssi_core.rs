@@ -5,7 +5,7 @@
 // `Core`'s `pin_init!` expands past the default limit of 128.
 #![recursion_limit = "256"]
 
-use kernel::{c_str, prelude::*};
+use kernel::{c_str, prelude::*, sync::Arc};
 
 #[path = "../rust/ssi_abi.rs"]
 mod abi;
@@ -58,11 +58,87 @@ pub(crate) fn link_tolerance(failure_timeout_ms: u32) -> u32 {
     (failure_timeout_ms / 5 * 4).max(50)
 }
 
+/// Fields drop in this order: the kernel's hooks first, then the device
+/// nodes, the files, and the threads last.
 struct Ssi {
-    // Dropped in this order: the device nodes, the files, then the threads.
+    _proc: ProcHooks,
+    _sysfs_published: SysfsPublished,
+    _published: Published,
+    _pid_node: PidNode,
     _devices: devices::Devices,
     _sysfs: SysfsDir<Core>,
     _threads: transport::Threads,
+}
+
+/// New processes take their PIDs from this node's range while it lives.
+struct PidNode;
+
+impl PidNode {
+    fn new(me: NodeId) -> Result<Self> {
+        hooks::set_pid_node(me.get())?;
+        Ok(PidNode)
+    }
+}
+
+impl Drop for PidNode {
+    fn drop(&mut self) {
+        let _ = hooks::set_pid_node(0);
+    }
+}
+
+/// The core, published to the other modules' calls while it lives.
+struct Published;
+
+impl Published {
+    fn new(core: &Arc<Core>) -> Self {
+        api::publish(core);
+        Published
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        api::withdraw();
+    }
+}
+
+/// `/sys/kernel/ssi`, published for the other modules' directories while
+/// it lives.
+struct SysfsPublished;
+
+impl SysfsPublished {
+    fn new(dir: &SysfsDir<Core>) -> Self {
+        api::publish_sysfs(dir.kobj());
+        SysfsPublished
+    }
+}
+
+impl Drop for SysfsPublished {
+    fn drop(&mut self) {
+        api::publish_sysfs(core::ptr::null_mut());
+    }
+}
+
+/// The kernel's /proc hooks, registered while it lives.
+struct ProcHooks;
+
+impl ProcHooks {
+    fn register() -> Result<Self> {
+        // SAFETY: registers a static ops table of this module; undone in
+        // drop, before the module's text goes.
+        let ret = unsafe { ssi_glue_proc_register() };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(ProcHooks)
+    }
+}
+
+impl Drop for ProcHooks {
+    fn drop(&mut self) {
+        // SAFETY: undoes `register`; returns after running calls are done.
+        unsafe { ssi_glue_proc_unregister() };
+    }
 }
 
 impl kernel::Module for Ssi {
@@ -85,27 +161,20 @@ impl kernel::Module for Ssi {
                 e.to_errno()
             );
         }
-        // Global PIDs: new processes get PIDs from this node's range.
-        hooks::set_pid_node(me.get())?;
-        let threads = transport::Threads::start(&core).inspect_err(|_| {
-            let _ = hooks::set_pid_node(0);
-        })?;
-        api::publish(&core);
-        let devices = devices::Devices::start(&core).inspect_err(|_| {
-            api::withdraw();
-            let _ = hooks::set_pid_node(0);
-        })?;
-        // SAFETY: registers a static ops table of this module; undone in drop.
-        let ret = unsafe { ssi_glue_proc_register() };
-        if ret != 0 {
-            api::withdraw();
-            let _ = hooks::set_pid_node(0);
-            return Err(Error::from_errno(ret));
-        }
+        // Each step is undone by its guard if a later one fails.
+        let pid_node = PidNode::new(me)?;
+        let threads = transport::Threads::start(&core)?;
+        let published = Published::new(&core);
+        let devices = devices::Devices::start(&core)?;
+        let proc = ProcHooks::register()?;
         let sysfs = SysfsDir::new(c_str!("ssi"), &knobs::ATTRS, core)?;
-        api::publish_sysfs(sysfs.kobj());
+        let sysfs_published = SysfsPublished::new(&sysfs);
         pr_info!("node {} started\n", me);
         Ok(Ssi {
+            _proc: proc,
+            _sysfs_published: sysfs_published,
+            _published: published,
+            _pid_node: pid_node,
             _devices: devices,
             _sysfs: sysfs,
             _threads: threads,
@@ -115,12 +184,6 @@ impl kernel::Module for Ssi {
 
 impl Drop for Ssi {
     fn drop(&mut self) {
-        // SAFETY: undoes the registration of init; returns after running
-        // calls are done.
-        unsafe { ssi_glue_proc_unregister() };
-        api::publish_sysfs(core::ptr::null_mut());
-        api::withdraw();
-        let _ = hooks::set_pid_node(0);
-        pr_info!("stopped\n");
+        pr_info!("stopping\n");
     }
 }

@@ -17,6 +17,8 @@ pub(crate) enum DropCause {
     BadVersion,
     UnknownService,
     StaleResponse,
+    /// Not from the kernel socket that holds the claimed sender's name.
+    Forged,
 }
 
 impl From<DecodeError> for DropCause {
@@ -30,7 +32,7 @@ impl From<DecodeError> for DropCause {
     }
 }
 
-const NAMES: [&str; 7] = [
+const NAMES: [&str; 8] = [
     "dropped_malformed",
     "dropped_oversized",
     "dropped_unknown_type",
@@ -38,6 +40,7 @@ const NAMES: [&str; 7] = [
     "dropped_bad_version",
     "dropped_unknown_service",
     "dropped_stale_response",
+    "dropped_forged",
 ];
 
 /// Counters; all relaxed, each read on its own.
@@ -45,7 +48,7 @@ pub(crate) struct Stats {
     pub(crate) sent: AtomicU64,
     pub(crate) received: AtomicU64,
     pub(crate) send_errors: AtomicU64,
-    drops: [AtomicU64; 7],
+    drops: [AtomicU64; 8],
 }
 
 impl Stats {
@@ -54,7 +57,7 @@ impl Stats {
             sent: AtomicU64::new(0),
             received: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
-            drops: [const { AtomicU64::new(0) }; 7],
+            drops: [const { AtomicU64::new(0) }; 8],
         }
     }
 

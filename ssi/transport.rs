@@ -9,8 +9,12 @@ use kernel::{
     sync::Arc,
 };
 
-use crate::cluster::{now_ns, Core, SERVICE_HEARTBEAT};
-use crate::kernel_ext::{errno, kthread, kthread::KThread, tipc::EventKind};
+use crate::cluster::{now_ns, Core, SERVICE_HEARTBEAT, TIPC_TYPE};
+use crate::kernel_ext::{
+    errno, kthread,
+    kthread::KThread,
+    tipc::{self, EventKind, SocketAddr},
+};
 use crate::proto::wire::{self, Kind};
 use crate::rpc;
 use crate::stats::DropCause as Why;
@@ -72,12 +76,30 @@ fn receive_loop(core: Arc<Core>) {
     }
 }
 
-/// Dispatches one datagram received from TIPC node `from`.
-fn handle(core: &Core, msg: &[u8], from: u32, scratch: &mut [u8]) {
+/// Whether `from` is the kernel socket that holds node `src`'s name: the
+/// one it spoke from before, or, after a (re)load, the one the name table
+/// says publishes it. User sockets cannot publish the ssi type (patch
+/// 0019), so nothing else speaks for a node.
+fn speaks_for(core: &Core, src: u8, from: SocketAddr) -> bool {
+    if core.state.lock().peers[usize::from(src)].sock == from {
+        return true;
+    }
+    if !tipc::published_by(TIPC_TYPE, u32::from(src), from) {
+        return false;
+    }
+    core.state.lock().peers[usize::from(src)].sock = from;
+    true
+}
+
+/// Dispatches one datagram received from socket `from`.
+fn handle(core: &Core, msg: &[u8], from: SocketAddr, scratch: &mut [u8]) {
     let (h, payload) = match wire::decode(msg) {
         Ok(x) => x,
         Err(e) => return core.stats.dropped(e.into()),
     };
+    if !speaks_for(core, h.src, from) {
+        return core.stats.dropped(Why::Forged);
+    }
     if h.src == core.me() && h.dst == 0 {
         return; // our own multicast
     }
@@ -86,25 +108,7 @@ fn handle(core: &Core, msg: &[u8], from: u32, scratch: &mut [u8]) {
     }
     {
         let mut s = core.state.lock();
-        // A sender may not claim the id of another node: its TIPC address
-        // must not be one that another id is known to speak from. (A node's
-        // own TIPC address can change once, early, when TIPC settles it.)
-        // The scan runs only when the sender's address is not the known one.
-        let known = s.peers[h.src as usize].tipc == from;
-        let forged = !known
-            && s.peers
-                .iter()
-                .enumerate()
-                .any(|(id, p)| id != h.src as usize && p.tipc == from);
-        if forged && h.src != core.me() {
-            drop(s);
-            return core.stats.dropped(Why::NonMember);
-        }
-        let peer = &mut s.peers[h.src as usize];
-        if h.src != core.me() {
-            peer.tipc = from;
-        }
-        peer.last_heard = now_ns();
+        s.peers[usize::from(h.src)].last_heard = now_ns();
         if s.detached {
             drop(s);
             return core.stats.dropped(Why::NonMember);
@@ -153,7 +157,10 @@ fn topology_loop(core: Arc<Core>) {
                     EventKind::Published => {
                         pr_info!("node {} up (tipc {:08x})\n", id, ev.node);
                         core.membership(|s| {
-                            s.peers[id as usize].tipc = ev.node;
+                            s.peers[id as usize].sock = SocketAddr {
+                                node: ev.node,
+                                port: ev.port,
+                            };
                             s.peers[id as usize].last_heard = now_ns();
                             s.membership.peer_up(id)
                         });
@@ -161,7 +168,10 @@ fn topology_loop(core: Arc<Core>) {
                     EventKind::Withdrawn => {
                         pr_info!("node {} down\n", id);
                         core.membership(|s| {
-                            s.peers[id as usize].tipc = 0;
+                            let p = &mut s.peers[id as usize];
+                            if p.sock.port == ev.port {
+                                p.sock = SocketAddr::default();
+                            }
                             s.membership.peer_down(id)
                         });
                     }

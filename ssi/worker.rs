@@ -23,8 +23,11 @@ pub(crate) struct Job {
 }
 
 /// A ring of jobs.
-// INVARIANT: `len <= slots.len()`; the `len` slots from `head` on (mod
-// `slots.len()`) are `Some`, the others `None`.
+///
+/// # Invariants
+///
+/// `len <= slots.len()`; the `len` slots from `head` on (mod
+/// `slots.len()`) are `Some`, the others `None`.
 pub(crate) struct Queue {
     slots: KVec<Option<Job>>,
     head: usize,

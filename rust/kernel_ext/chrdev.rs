@@ -155,6 +155,12 @@ fn errno(e: Error) -> isize {
     e.to_errno() as isize
 }
 
+/// `file_operations::open` of `FileOps<T>`.
+///
+/// # Safety
+///
+/// Called by the VFS only, with a live `inode` of our device and a `file`
+/// whose `f_op` is the `fops` of a `FileOps<T>` static.
 unsafe extern "C" fn open_tramp<T: Operations>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -198,6 +204,12 @@ unsafe fn open_of<'a, T: Operations>(file: *mut bindings::file) -> (&'a Open<T>,
     }
 }
 
+/// `file_operations::read` of `FileOps<T>`.
+///
+/// # Safety
+///
+/// Called by the VFS only, on a file `open_tramp::<T>` opened and not yet
+/// released, with a user buffer of `count` bytes.
 unsafe extern "C" fn read_tramp<T: Operations>(
     file: *mut bindings::file,
     buf: *mut c_char,
@@ -213,6 +225,11 @@ unsafe extern "C" fn read_tramp<T: Operations>(
     }
 }
 
+/// `file_operations::write` of `FileOps<T>`.
+///
+/// # Safety
+///
+/// As for [`read_tramp`].
 unsafe extern "C" fn write_tramp<T: Operations>(
     file: *mut bindings::file,
     buf: *const c_char,
@@ -228,6 +245,12 @@ unsafe extern "C" fn write_tramp<T: Operations>(
     }
 }
 
+/// `file_operations::unlocked_ioctl` of `FileOps<T>`.
+///
+/// # Safety
+///
+/// Called by the VFS only, on a file `open_tramp::<T>` opened and not yet
+/// released.
 unsafe extern "C" fn ioctl_tramp<T: Operations>(
     file: *mut bindings::file,
     cmd: u32,
@@ -242,6 +265,12 @@ unsafe extern "C" fn ioctl_tramp<T: Operations>(
     }
 }
 
+/// `file_operations::release` of `FileOps<T>`.
+///
+/// # Safety
+///
+/// Called by the VFS only, once, when the last reference to a file
+/// `open_tramp::<T>` opened goes.
 unsafe extern "C" fn release_tramp<T: Operations>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -254,6 +283,12 @@ unsafe extern "C" fn release_tramp<T: Operations>(
     0
 }
 
+/// `class::devnode` of the class of `T`'s devices.
+///
+/// # Safety
+///
+/// Called by the driver core only, with a live device of that class and a
+/// `mode` that is null or writable.
 unsafe extern "C" fn devnode_tramp<T: Operations>(
     dev: *const bindings::device,
     mode: *mut bindings::umode_t,
@@ -282,11 +317,14 @@ fn err_ptr<P>(p: *mut P) -> Result<*mut P> {
 /// allocated major, served by `T`, with device nodes of class `name`.
 /// Dropping it removes the nodes, the class, the cdev and the region; files
 /// still open keep working with their own reference to the data.
-// INVARIANT: `region` is a chrdev region of `count` minors starting at minor
-// 0 that this struct allocated; `cdev` a `cdev_alloc` cdev added over it,
-// whose initial reference this struct holds; `class` a class it created;
-// bit `m` of `created` is set iff it created the device of minor `m`;
-// `ops.data` holds the data and `ops.registered` is set by this struct.
+///
+/// # Invariants
+///
+/// `region` is a chrdev region of `count` minors starting at minor
+/// 0 that this struct allocated; `cdev` a `cdev_alloc` cdev added over it,
+/// whose initial reference this struct holds; `class` a class it created;
+/// bit `m` of `created` is set iff it created the device of minor `m`;
+/// `ops.data` holds the data and `ops.registered` is set by this struct.
 pub struct Registration<T: Operations> {
     ops: &'static FileOps<T>,
     region: bindings::dev_t,

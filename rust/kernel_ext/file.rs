@@ -9,8 +9,11 @@ use kernel::{bindings, error::Error, prelude::*, str::CStr};
 /// Reads and writes go through the file's `read_iter`/`write_iter` with a
 /// kernel buffer, which works for the character devices whose `read`/
 /// `write` methods `kernel_read`/`kernel_write` refuse (`/dev/zero`).
-// INVARIANT: `ptr` is a file returned by a successful `filp_open`, on which
-// this struct holds the reference that `drop` gives back, once.
+///
+/// # Invariants
+///
+/// `ptr` is a file returned by a successful `filp_open`, on which
+/// this struct holds the reference that `drop` gives back, once.
 pub struct File {
     ptr: *mut bindings::file,
     pos: bindings::loff_t,
@@ -147,8 +150,11 @@ pub fn read(path: &CStr, buf: &mut [u8]) -> Result<usize> {
 
 /// A file of the current task's fd table, by number; dropping it gives the
 /// reference back (the fd itself stays open).
-// INVARIANT: `ptr` is a file with a reference from `fget` that this struct
-// gives back once.
+///
+/// # Invariants
+///
+/// `ptr` is a file with a reference from `fget` that this struct
+/// gives back once.
 pub struct FdFile {
     ptr: *mut bindings::file,
 }

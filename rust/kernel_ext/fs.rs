@@ -34,8 +34,11 @@ pub fn path(which: Which, buf: &mut [u8]) -> Result<usize> {
 }
 
 /// A directory looked up by path, with a reference (dropped with it).
-// INVARIANT: `ptr` is a path returned by a successful `ssi_ghost_dir_get`,
-// released once, by `drop`.
+///
+/// # Invariants
+///
+/// `ptr` is a path returned by a successful `ssi_ghost_dir_get`,
+/// released once, by `drop`.
 pub struct Dir {
     ptr: *mut bindings::path,
 }

@@ -6,8 +6,11 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::sync::Arc;
 
 /// An `Arc<T>` reachable from a `static`, from `publish` to `withdraw`.
-// INVARIANT: `p` is null or comes from `Arc::into_raw` in `publish`, and
-// holds that reference until `withdraw`.
+///
+/// # Invariants
+///
+/// `p` is null or comes from `Arc::into_raw` in `publish`, and
+/// holds that reference until `withdraw`.
 pub struct Published<T> {
     p: AtomicPtr<T>,
 }

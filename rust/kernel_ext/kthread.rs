@@ -13,9 +13,12 @@ use kernel::{
 ///
 /// The body should return once [`should_stop`] is true, and must not sleep
 /// uninterruptibly on something only its owner can end.
-// INVARIANT: `task` is a kthread created by `spawn` on which this struct
-// holds a task reference; `data` is the `KBox<Option<F>>` its body came
-// from, freed by `free` once the thread is stopped.
+///
+/// # Invariants
+///
+/// `task` is a kthread created by `spawn` on which this struct
+/// holds a task reference; `data` is the `KBox<Option<F>>` its body came
+/// from, freed by `free` once the thread is stopped.
 pub struct KThread {
     task: *mut bindings::task_struct,
     data: *mut c_void,
@@ -38,6 +41,12 @@ unsafe impl Send for KThread {}
 // SAFETY: `&KThread` offers no operation.
 unsafe impl Sync for KThread {}
 
+/// The thread function of [`KThread::spawn`].
+///
+/// # Safety
+///
+/// `data` must be the `KBox<Option<F>>` that `spawn` leaked, used by no one
+/// else until the thread is stopped.
 unsafe extern "C" fn trampoline<F: FnOnce() + Send + 'static>(data: *mut c_void) -> c_int {
     // kthread() may skip this function if stopped first: `drop` then frees
     // the body unrun.

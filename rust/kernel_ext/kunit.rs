@@ -11,7 +11,10 @@ use kernel::ffi::c_char;
 use kernel::{bindings, str::CStr};
 
 /// The running test case, as handed to a case function.
-// INVARIANT: `0` is the `struct kunit` of the case running on this thread.
+///
+/// # Invariants
+///
+/// `0` is the `struct kunit` of the case running on this thread.
 pub struct Test(*mut bindings::kunit);
 
 impl Test {
@@ -116,6 +119,9 @@ macro_rules! kunit_suite {
 
             static mut CASES: [bindings::kunit_case; N + 1] = [
                 $({
+                    /// # Safety
+                    ///
+                    /// Called by KUnit only, with the running test.
                     unsafe extern "C" fn run(raw: *mut bindings::kunit) {
                         // SAFETY: KUnit calls `run_case` with the running test.
                         $f(&unsafe { Test::from_raw(raw) });

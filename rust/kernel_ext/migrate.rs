@@ -89,6 +89,11 @@ pub fn sleep_ms(ms: u32) {
     unsafe { bindings::msleep(ms) };
 }
 
+/// Runs the closure [`later`] boxed.
+///
+/// # Safety
+///
+/// `arg` must be a `KBox<F>` leaked by `later`, passed to exactly one call.
 unsafe extern "C" fn later_tramp<F: FnOnce()>(arg: *mut c_void) {
     // SAFETY: `arg` is the box `later` leaked for this call, run once.
     let f = unsafe { KBox::from_raw(arg.cast::<F>()) };

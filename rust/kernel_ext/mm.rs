@@ -33,9 +33,12 @@ const FOLL_WRITE: u32 = 1 << 0;
 const FOLL_FORCE: u32 = 1 << 3;
 
 /// An address space.
-// INVARIANT: `ptr` is a live mm: either one this struct holds a user
-// reference on (`owned`, given back by `drop`), or the current task's,
-// used only by the current task while it runs.
+///
+/// # Invariants
+///
+/// `ptr` is a live mm: either one this struct holds a user
+/// reference on (`owned`, given back by `drop`), or the current task's,
+/// used only by the current task while it runs.
 pub struct Mm {
     ptr: *mut bindings::mm_struct,
     owned: bool,
@@ -105,7 +108,10 @@ impl Drop for Mm {
 
 /// A task's address space held with a user reference (its pages stay),
 /// usable from any thread.
-// INVARIANT: the `Mm` is an owned one (`Mm::of`).
+///
+/// # Invariants
+///
+/// the `Mm` is an owned one (`Mm::of`).
 pub struct SharedMm(Mm);
 
 // SAFETY: the reference is atomic and `read` takes the mm's own locks.

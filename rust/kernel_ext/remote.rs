@@ -36,6 +36,12 @@ pub trait Pager: 'static {
     fn fork(mm: MmName) -> Result;
 }
 
+/// `ssi_remote_ops::fill` of `P`.
+///
+/// # Safety
+///
+/// Called by the anonymous fault path only, with `page` a mapped page of
+/// `PAGE` bytes that nothing else uses during the call.
 unsafe extern "C" fn fill_tramp<P: Pager>(
     mm: *mut bindings::mm_struct,
     index: kernel::ffi::c_ulong,
@@ -50,6 +56,11 @@ unsafe extern "C" fn fill_tramp<P: Pager>(
     }
 }
 
+/// `ssi_remote_ops::mapped` of `P`.
+///
+/// # Safety
+///
+/// Called by the kernel only; `mm` is used as a name, never dereferenced.
 unsafe extern "C" fn mapped_tramp<P: Pager>(
     mm: *mut bindings::mm_struct,
     index: kernel::ffi::c_ulong,
@@ -57,6 +68,11 @@ unsafe extern "C" fn mapped_tramp<P: Pager>(
     P::mapped(MmName(mm as usize), index as u64);
 }
 
+/// `ssi_remote_ops::discard` of `P`.
+///
+/// # Safety
+///
+/// As for [`mapped_tramp`].
 unsafe extern "C" fn discard_tramp<P: Pager>(
     mm: *mut bindings::mm_struct,
     first: kernel::ffi::c_ulong,
@@ -65,6 +81,11 @@ unsafe extern "C" fn discard_tramp<P: Pager>(
     P::discard(MmName(mm as usize), first as u64, end as u64);
 }
 
+/// `ssi_remote_ops::fork` of `P`.
+///
+/// # Safety
+///
+/// As for [`mapped_tramp`].
 unsafe extern "C" fn fork_tramp<P: Pager>(mm: *mut bindings::mm_struct) -> i32 {
     match P::fork(MmName(mm as usize)) {
         Ok(()) => 0,
@@ -73,8 +94,11 @@ unsafe extern "C" fn fork_tramp<P: Pager>(mm: *mut bindings::mm_struct) -> i32 {
 }
 
 /// `P` registered with the kernel until drop.
-// INVARIANT: `ops` is registered and neither moved nor freed until drop
-// has unregistered it (which waits for the callbacks in flight).
+///
+/// # Invariants
+///
+/// `ops` is registered and neither moved nor freed until drop
+/// has unregistered it (which waits for the callbacks in flight).
 pub struct PagerRegistration<P: Pager> {
     ops: KBox<bindings::ssi_remote_ops>,
     _p: PhantomData<P>,
@@ -132,7 +156,10 @@ pub const VM_REMOTE: u64 = 1 << 41;
 
 /// An address space held by name (`mm_count`): it cannot be freed and its
 /// name reused while this lives, but its pages may go.
-// INVARIANT: `ptr` holds the reference taken by `ssi_remote_grab`.
+///
+/// # Invariants
+///
+/// `ptr` holds the reference taken by `ssi_remote_grab`.
 pub struct HeldMm {
     ptr: *mut bindings::mm_struct,
 }

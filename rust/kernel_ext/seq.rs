@@ -5,7 +5,10 @@ use core::fmt;
 use kernel::bindings;
 
 /// The `seq_file` a show callback fills.
-// INVARIANT: `0` is the seq_file of the show call this value lives in.
+///
+/// # Invariants
+///
+/// `0` is the seq_file of the show call this value lives in.
 pub struct SeqFile(*mut bindings::seq_file);
 
 impl SeqFile {

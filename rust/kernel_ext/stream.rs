@@ -112,6 +112,12 @@ unsafe fn advance(ppos: *mut bindings::loff_t, n: usize) {
     }
 }
 
+/// `file_operations::read` of a stream file of `T`.
+///
+/// # Safety
+///
+/// Called by the VFS only, on a file made by `NewFile::new::<T>` and not yet
+/// released, with a user buffer of `count` bytes.
 unsafe extern "C" fn read_tramp<T: StreamOps>(
     file: *mut bindings::file,
     buf: *mut c_char,
@@ -133,6 +139,11 @@ unsafe extern "C" fn read_tramp<T: StreamOps>(
     }
 }
 
+/// `file_operations::write` of a stream file of `T`.
+///
+/// # Safety
+///
+/// As for [`read_tramp`].
 unsafe extern "C" fn write_tramp<T: StreamOps>(
     file: *mut bindings::file,
     buf: *const c_char,
@@ -153,6 +164,12 @@ unsafe extern "C" fn write_tramp<T: StreamOps>(
     }
 }
 
+/// `file_operations::llseek` of a stream file of `T`.
+///
+/// # Safety
+///
+/// Called by the VFS only, on a file made by `NewFile::new::<T>` and not yet
+/// released.
 unsafe extern "C" fn llseek_tramp<T: StreamOps>(
     file: *mut bindings::file,
     offset: bindings::loff_t,
@@ -169,6 +186,12 @@ unsafe extern "C" fn llseek_tramp<T: StreamOps>(
     }
 }
 
+/// `file_operations::release` of a stream file of `T`.
+///
+/// # Safety
+///
+/// Called by the VFS only, once, when the last reference to a file made by
+/// `NewFile::new::<T>` goes.
 unsafe extern "C" fn release_tramp<T: StreamOps>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -180,8 +203,11 @@ unsafe extern "C" fn release_tramp<T: StreamOps>(
 }
 
 /// A stream file not yet in any fd table; dropping it releases it.
-// INVARIANT: `file` holds the one reference of a file made by
-// `ssi_ghost_stream_file` with `StreamFops<T>`'s operations.
+///
+/// # Invariants
+///
+/// `file` holds the one reference of a file made by
+/// `ssi_ghost_stream_file` with `StreamFops<T>`'s operations.
 pub struct NewFile {
     file: FdFile,
 }

@@ -96,6 +96,12 @@ struct Slot<T: 'static> {
     ctx: *const T,
 }
 
+/// `sysfs_ops::show` of a [`SysfsDir<T>`].
+///
+/// # Safety
+///
+/// Called by sysfs only, for an attribute of a live `SysfsDir<T>`, with a
+/// buffer of `PAGE_SIZE` bytes.
 unsafe extern "C" fn show_trampoline<T: 'static>(
     _kobj: *mut bindings::kobject,
     kattr: *mut bindings::kobj_attribute,
@@ -120,6 +126,12 @@ unsafe extern "C" fn show_trampoline<T: 'static>(
     }
 }
 
+/// `sysfs_ops::store` of a [`SysfsDir<T>`].
+///
+/// # Safety
+///
+/// Called by sysfs only, for an attribute of a live `SysfsDir<T>`, with
+/// `count` readable bytes.
 unsafe extern "C" fn store_trampoline<T: 'static>(
     _kobj: *mut bindings::kobject,
     kattr: *mut bindings::kobj_attribute,
@@ -145,10 +157,13 @@ unsafe extern "C" fn store_trampoline<T: 'static>(
 ///
 /// Callbacks run concurrently with each other and with drop's removal
 /// draining them, so they must synchronise the state they touch.
-// INVARIANT: `kobj` came from `kobject_create_and_add` and holds the one
-// reference this struct owns; `group` is registered on it and points into
-// `ptrs` and `slots`, which are neither moved nor changed until drop has
-// removed the group.
+///
+/// # Invariants
+///
+/// `kobj` came from `kobject_create_and_add` and holds the one
+/// reference this struct owns; `group` is registered on it and points into
+/// `ptrs` and `slots`, which are neither moved nor changed until drop has
+/// removed the group.
 pub struct SysfsDir<T: Send + Sync + 'static> {
     kobj: *mut bindings::kobject,
     group: KBox<bindings::attribute_group>,
@@ -165,8 +180,11 @@ unsafe impl<T: Send + Sync> Send for SysfsDir<T> {}
 unsafe impl<T: Send + Sync> Sync for SysfsDir<T> {}
 
 /// A directory another module made, in which a [`SysfsDir`] may be made.
-// INVARIANT: `kobj` is a live kobject that outlives every `SysfsDir` made
-// in it.
+///
+/// # Invariants
+///
+/// `kobj` is a live kobject that outlives every `SysfsDir` made
+/// in it.
 #[derive(Clone, Copy)]
 pub struct SysfsParent {
     kobj: *mut bindings::kobject,

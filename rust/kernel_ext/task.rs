@@ -5,8 +5,11 @@
 use kernel::{bindings, error::Error, prelude::*};
 
 /// A process (thread-group leader) the caller may checkpoint.
-// INVARIANT: `ptr` is a task with a reference this struct owns (from
-// `ssi_ghost_get_task`), given back once by `drop`.
+///
+/// # Invariants
+///
+/// `ptr` is a task with a reference this struct owns (from
+/// `ssi_ghost_get_task`), given back once by `drop`.
 pub struct TaskRef {
     ptr: *mut bindings::task_struct,
 }

@@ -5,6 +5,12 @@
 use super::task::TaskRef;
 use kernel::{bindings, error::Error, ffi::c_void, prelude::*};
 
+/// Runs the closure of `call_in` in the target task.
+///
+/// # Safety
+///
+/// `arg` must be the `&mut F` of a `call_in` that is still waiting for this
+/// call to return.
 unsafe extern "C" fn tramp<F: FnMut() -> Result>(arg: *mut c_void) -> i32 {
     // SAFETY: `arg` is the `&mut F` of `call_in`, which waits for this
     // call to return before it ends.

@@ -12,6 +12,15 @@ use kernel::{
 /// TIPC's own address of a node (32 bits), as the topology service reports.
 pub type TipcNode = u32;
 
+/// The socket a datagram came from: its node and port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketAddr {
+    /// The node that hosts the socket.
+    pub node: TipcNode,
+    /// The socket's port number on that node.
+    pub port: u32,
+}
+
 const AF_TIPC: i32 = bindings::AF_TIPC as i32;
 
 fn to_result(ret: i32) -> Result<i32> {
@@ -23,7 +32,10 @@ fn to_result(ret: i32) -> Result<i32> {
 }
 
 /// A kernel socket of family `AF_TIPC` in the initial network namespace.
-// INVARIANT: `sock` came from `sock_create_kern` and is released on drop.
+///
+/// # Invariants
+///
+/// `sock` came from `sock_create_kern` and is released on drop.
 pub struct TipcSocket {
     sock: *mut bindings::socket,
 }
@@ -229,14 +241,14 @@ impl TipcSocket {
         Ok(())
     }
 
-    /// Waits for one datagram; returns its length and the sender's node.
+    /// Waits for one datagram; returns its length and the sending socket.
     ///
     /// A datagram longer than `buf` is truncated and reported as `EMSGSIZE`.
-    pub fn recv(&self, buf: &mut [u8]) -> Result<(usize, TipcNode)> {
+    pub fn recv(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr)> {
         self.recv_flags(buf, 0)
     }
 
-    fn recv_flags(&self, buf: &mut [u8], flags: i32) -> Result<(usize, TipcNode)> {
+    fn recv_flags(&self, buf: &mut [u8], flags: i32) -> Result<(usize, SocketAddr)> {
         // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
         let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
         // SAFETY: as above.
@@ -256,13 +268,13 @@ impl TipcSocket {
             return Err(super::errno::emsgsize());
         }
         // SAFETY: TIPC fills the sender as a socket address for datagrams.
-        let node = unsafe { from.addr.id.node };
-        Ok((n as usize, node))
+        let (node, port) = unsafe { (from.addr.id.node, from.addr.id.ref_) };
+        Ok((n as usize, SocketAddr { node, port }))
     }
 
     /// Like [`Self::recv`], but gives up with `EAGAIN` after `ms`
     /// milliseconds (polls; for tests and rare waits).
-    pub fn recv_within(&self, buf: &mut [u8], ms: u32) -> Result<(usize, TipcNode)> {
+    pub fn recv_within(&self, buf: &mut [u8], ms: u32) -> Result<(usize, SocketAddr)> {
         let mut waited = 0;
         loop {
             match self.recv_flags(buf, bindings::MSG_DONTWAIT as i32) {
@@ -318,6 +330,22 @@ pub struct TopologyEvent {
     pub node: TipcNode,
     /// The socket's port number.
     pub port: u32,
+}
+
+/// Whether socket `from` holds a cluster-scope publication of instance
+/// `instance` of service type `ty` (a name-table lookup, no message).
+pub fn published_by(ty: u32, instance: u32, from: SocketAddr) -> bool {
+    // SAFETY: `init_net` lives for the kernel's lifetime; the callee only
+    // reads the name table under its own locks.
+    unsafe {
+        bindings::tipc_name_published_by(
+            &raw mut bindings::init_net,
+            ty,
+            instance,
+            from.node,
+            from.port,
+        )
+    }
 }
 
 /// Sets the TIPC link tolerance of every enabled bearer, in ms (50..=30000).

@@ -3,6 +3,7 @@
 //! `#[path = "../rust/proto/kernel.rs"] mod proto;`
 
 #![allow(dead_code, unreachable_pub)]
+#![forbid(unsafe_code)]
 
 #[path = "src/dev.rs"]
 pub mod dev;

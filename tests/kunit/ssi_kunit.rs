@@ -19,7 +19,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use kernel_ext::kthread::KThread;
 use kernel_ext::kunit::Test;
 use kernel_ext::sysfs::{Attribute, ShowBuf, SysfsDir};
-use kernel_ext::tipc::{EventKind, Kind, TipcSocket};
+use kernel_ext::tipc::{self, EventKind, Kind, TipcSocket};
 use proto::knob::{parse_node_id, KnobError};
 
 module! {
@@ -151,7 +151,10 @@ fn tipc_unicast_and_multicast(t: &Test) {
     let mut buf = [0u8; 64];
     kunit_expect!(t, a.send_to(TEST_TYPE, 2, b"hello").is_ok());
     let got = b.recv_within(&mut buf, 2000);
-    kunit_expect!(t, matches!(got, Ok((5, node)) if node != 0));
+    kunit_expect!(
+        t,
+        matches!(got, Ok((5, from)) if from.node != 0 && from.port != 0)
+    );
     kunit_expect!(t, &buf[..5] == b"hello");
     kunit_expect!(t, a.multicast(TEST_TYPE, 2, 2, b"all").is_ok());
     kunit_expect!(t, matches!(b.recv_within(&mut buf, 2000), Ok((3, _))));
@@ -187,6 +190,32 @@ fn tipc_topology_reports_publication(t: &Test) {
         t,
         matches!(ev, Ok(e) if e.kind == EventKind::Withdrawn && e.instance == 9)
     );
+}
+
+fn tipc_sender_is_checked_against_the_name_table(t: &Test) {
+    let (Some(a), Some(b)) = (rdm(t, 5), rdm(t, 6)) else {
+        return;
+    };
+    let Ok(c) = TipcSocket::new(Kind::Rdm) else {
+        return kunit_expect!(t, false);
+    };
+    let mut buf = [0u8; 16];
+    kunit_expect!(t, a.send_to(TEST_TYPE, 6, b"a").is_ok());
+    let Ok((_, from_a)) = b.recv_within(&mut buf, 2000) else {
+        return kunit_expect!(t, false);
+    };
+    kunit_expect!(t, c.send_to(TEST_TYPE, 6, b"c").is_ok());
+    let Ok((_, from_c)) = b.recv_within(&mut buf, 2000) else {
+        return kunit_expect!(t, false);
+    };
+    kunit_expect!(t, from_a.node == from_c.node && from_a.port != from_c.port);
+    kunit_expect!(t, tipc::published_by(TEST_TYPE, 5, from_a));
+    // Another instance, another socket of the same node, another type.
+    kunit_expect!(t, !tipc::published_by(TEST_TYPE, 6, from_a));
+    kunit_expect!(t, !tipc::published_by(TEST_TYPE, 5, from_c));
+    kunit_expect!(t, !tipc::published_by(TEST_TYPE - 1, 5, from_a));
+    drop(a);
+    kunit_expect!(t, !tipc::published_by(TEST_TYPE, 5, from_a));
 }
 
 fn tipc_tolerance_range(t: &Test) {
@@ -227,6 +256,7 @@ kunit_suite!(name: "ssi_transport", cases: [
     tipc_unicast_and_multicast,
     tipc_truncation_is_reported,
     tipc_topology_reports_publication,
+    tipc_sender_is_checked_against_the_name_table,
     tipc_tolerance_range,
     kthread_runs_and_stops,
 ]);
@@ -398,6 +428,7 @@ fn dev_requests_roundtrip(t: &Test) {
         Request::Open {
             dev: Dev::Console,
             access: Access::Write,
+            uid: 1000,
         },
         Request::Read {
             handle: 0x0102_0304,
@@ -418,7 +449,8 @@ fn dev_requests_roundtrip(t: &Test) {
         t,
         Request::decode(&[2, 1, 0, 0, 0, 0x61, 0xea, 0, 0]).is_none()
     );
-    kunit_expect!(t, Request::decode(&[1, 4, 0]).is_none());
+    kunit_expect!(t, Request::decode(&[1, 4, 0, 0, 0, 0, 0]).is_none());
+    kunit_expect!(t, Request::decode(&[1, 1, 0]).is_none());
     kunit_expect!(t, Request::decode(&[4, 1, 0, 0]).is_none());
 }
 

@@ -129,6 +129,9 @@ pub enum Request<'a> {
         dev: Dev,
         /// Read, write or both.
         access: Access,
+        /// The opener's file-system uid (initial user namespace), as its
+        /// node's kernel saw it: what the serving node charges the file to.
+        uid: u32,
     },
     /// Reads up to `count` bytes.
     Read {
@@ -162,9 +165,10 @@ impl<'a> Request<'a> {
     pub fn decode(b: &'a [u8]) -> Option<Self> {
         let (&op, rest) = b.split_first()?;
         match (op, rest.len()) {
-            (OPEN, 2) => Some(Request::Open {
+            (OPEN, 6) => Some(Request::Open {
                 dev: Dev::from_u8(rest[0])?,
                 access: Access::from_u8(rest[1])?,
+                uid: u32_at(rest, 2)?,
             }),
             (READ, 8) => {
                 let count = u32_at(rest, 4)?;
@@ -192,7 +196,10 @@ impl<'a> Request<'a> {
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let mut w = Writer { out, len: 0 };
         match *self {
-            Request::Open { dev, access } => w.put(&[OPEN, dev as u8, access as u8])?,
+            Request::Open { dev, access, uid } => {
+                w.put(&[OPEN, dev as u8, access as u8])?;
+                w.put(&uid.to_le_bytes())?;
+            }
             Request::Read { handle, count } => {
                 if count as usize > MAX_IO {
                     return None;
@@ -237,6 +244,25 @@ pub fn decode_u32(b: &[u8]) -> Option<u32> {
     (b.len() == 4).then(|| u32_at(b, 0)).flatten()
 }
 
+/// How a node's share of the [`Handles`] is split among its users: root
+/// (uid 0) is bounded only by the node's share, so that no user can take
+/// the last files from the others or from root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Files one user other than root may hold open.
+    pub per_user: usize,
+    /// Files the users other than root may hold open together.
+    pub users: usize,
+}
+
+impl Quota {
+    /// Whether `uid`, which holds `own` of the node's files while users
+    /// other than root hold `users`, may open one more.
+    pub fn allows(&self, uid: u32, own: usize, users: usize) -> bool {
+        uid == 0 || (own < self.per_user && users < self.users)
+    }
+}
+
 /// Why a [`Handles`] operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HandleError {
@@ -267,6 +293,15 @@ impl<F, const N: usize> Handles<F, N> {
             per_node,
             generation: 0,
         }
+    }
+
+    /// Files open for `node` whose file matches `f`.
+    pub fn count_where(&self, node: u8, f: impl Fn(&F) -> bool) -> usize {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|s| s.1 == node && f(&s.2))
+            .count()
     }
 
     /// Files open for `node`.
@@ -358,6 +393,7 @@ mod tests {
         roundtrip(Request::Open {
             dev: Dev::Console,
             access: Access::Write,
+            uid: 1000,
         });
         roundtrip(Request::Read {
             handle: 0x1234_5601,
@@ -379,10 +415,12 @@ mod tests {
         for bad in [
             &[][..],
             &[0],
-            &[OPEN, 4, 0],
-            &[OPEN, 0, 3],
+            &[OPEN, 4, 0, 0, 0, 0, 0],
+            &[OPEN, 0, 3, 0, 0, 0, 0],
             &[OPEN, 0],
-            &[OPEN, 0, 0, 0],
+            &[OPEN, 0, 0],
+            &[OPEN, 0, 0, 0, 0, 0],
+            &[OPEN, 0, 0, 0, 0, 0, 0, 0],
             &[READ, 1, 0, 0, 0, 0x61, 0xea, 0, 0], // count 60001
             &[READ, 1, 0, 0, 0, 0, 0, 0],
             &[WRITE, 1, 0, 0],
@@ -452,6 +490,31 @@ mod tests {
         assert_eq!(t.get_mut(1, c), Err(HandleError::Unknown));
         assert_eq!(t.get_mut(2, d).copied(), Ok(20));
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn quota_keeps_room_for_root_and_other_users() {
+        let q = Quota {
+            per_user: 2,
+            users: 3,
+        };
+        assert!(q.allows(1000, 0, 0));
+        assert!(q.allows(1000, 1, 1));
+        assert!(!q.allows(1000, 2, 2), "per user");
+        assert!(q.allows(1001, 0, 2));
+        assert!(!q.allows(1001, 1, 3), "users together");
+        assert!(q.allows(0, 9, 3), "root");
+    }
+
+    #[test]
+    fn count_where_counts_one_node_only() {
+        let mut t: Handles<u32, 8> = Handles::new(8);
+        for (node, f) in [(1, 7), (1, 7), (1, 8), (2, 7)] {
+            t.insert(node, f).unwrap();
+        }
+        assert_eq!(t.count_where(1, |f| *f == 7), 2);
+        assert_eq!(t.count_where(2, |f| *f == 7), 1);
+        assert_eq!(t.count_where(3, |_| true), 0);
     }
 
     proptest! {

@@ -5,6 +5,7 @@
 //! them with `#[path]`, the host builds them as this crate.
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 pub mod dev;
 pub mod ghost;

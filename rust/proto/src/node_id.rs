@@ -7,7 +7,10 @@ use core::fmt;
 pub const MAX_NODE_ID: u32 = 255;
 
 /// A node identifier in `1..=MAX_NODE_ID`.
-// INVARIANT: `1 <= self.0 <= MAX_NODE_ID`.
+///
+/// # Invariants
+///
+/// `1 <= self.0 <= MAX_NODE_ID`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(u8);
 
