@@ -125,6 +125,18 @@ pub(crate) enum Reason {
     /// or written by a cluster with another key; detail 0), it is open for
     /// writing (detail 1), or this node has no ghost key (detail 2).
     Untrusted = 19,
+    /// It runs under seccomp (detail: the mode, 1 strict, 2 filter), which
+    /// is not carried.
+    Seccomp = 20,
+    /// It is in a user namespace other than the initial one, which is not
+    /// carried.
+    UserNamespace = 21,
+    /// It has more supplementary groups than a stream carries (detail: how
+    /// many).
+    Groups = 22,
+    /// It ran `execve()` or changed its credentials between the permission
+    /// check and its safe point: refused with `EPERM`.
+    Changed = 23,
 }
 
 impl Reason {
@@ -152,6 +164,10 @@ impl Reason {
             MissingDir,
             Rlimit,
             Untrusted,
+            Seccomp,
+            UserNamespace,
+            Groups,
+            Changed,
         ]
         .get(v as usize)
         .copied()

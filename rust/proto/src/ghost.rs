@@ -14,8 +14,8 @@
 pub const MAGIC: [u8; 8] = *b"SSIGHOST";
 /// Format version this code writes and reads (2: `Rlimits`, `Fs`, the
 /// pending signals and lazy `Pages` runs; 3: a checkpoint's `End` carries
-/// its MAC).
-pub const VERSION: u16 = 3;
+/// its MAC; 4: the whole credential state in `Creds`).
+pub const VERSION: u16 = 4;
 /// Length of the MAC (HMAC-SHA256) that ends a checkpoint: the payload of
 /// its `End` section, computed over every byte of the stream before that
 /// payload (the header, every section, `End`'s own section header).
@@ -189,7 +189,7 @@ impl Tag {
     pub fn max_len(self) -> usize {
         match self {
             Tag::Task => TaskInfo::LEN,
-            Tag::Creds => 256,
+            Tag::Creds => Creds::FIXED + 4 * MAX_GROUPS,
             Tag::Rlimits => RLIMITS * 16,
             Tag::Fs => 2 * (2 + PATH_MAX),
             Tag::Signals => SIGNALS * 32 + 24,
@@ -890,40 +890,159 @@ impl<'a> FsPaths<'a> {
     }
 }
 
-/// User and group ids (real, effective, saved, file system), carried in
-/// the `Creds` section. Supplementary groups and capabilities are not
-/// carried: a restored process has none beyond what its uids give.
+/// Most supplementary groups a `Creds` section carries; a process with
+/// more is refused before it is frozen.
+pub const MAX_GROUPS: usize = 1024;
+/// Capability bits a set may hold (`CAP_LAST_CAP` is 40).
+pub const CAP_VALID: u64 = (1 << 41) - 1;
+/// `securebits` a task may hold: `SECURE_ALL_BITS | SECURE_ALL_LOCKS`.
+pub const SECUREBITS: u32 = 0xff;
+/// Highest dumpable state (`SUID_DUMP_ROOT`).
+pub const DUMPABLE_MAX: u8 = 2;
+
+/// The capability sets of a process.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Ids {
-    pub uid: [u32; 4],
-    pub gid: [u32; 4],
+pub struct Caps {
+    pub inheritable: u64,
+    pub permitted: u64,
+    pub effective: u64,
+    pub bounding: u64,
+    pub ambient: u64,
 }
 
-impl Ids {
-    pub const LEN: usize = 32;
+/// The fixed part of the `Creds` section: ids as the initial user
+/// namespace sees them (real, effective, saved, file system), capability
+/// sets, securebits, `no_new_privs` and the dumpable state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CredsHead {
+    pub uid: [u32; 4],
+    pub gid: [u32; 4],
+    pub caps: Caps,
+    pub securebits: u32,
+    pub no_new_privs: bool,
+    /// `SUID_DUMP_*`: who may ptrace, checkpoint or migrate it.
+    pub dumpable: u8,
+}
 
-    pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        for (i, v) in self.uid.iter().chain(self.gid.iter()).enumerate() {
+/// The `Creds` section: the whole credential state of the process, its
+/// [`CredsHead`] then `ngroups` supplementary groups (u32 each, ascending,
+/// as the kernel keeps them). Seccomp modes and user namespaces other than
+/// the initial one are not carried: such a process is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Creds<'a> {
+    pub head: CredsHead,
+    groups: &'a [u8],
+}
+
+impl<'a> Creds<'a> {
+    /// Length of the fixed part: 8 ids, 5 sets, securebits, two flags, two
+    /// reserved bytes, the number of groups.
+    pub const FIXED: usize = 32 + 40 + 4 + 4 + 4;
+
+    /// Writes the section's payload (`h`, then `groups`) to `out`; its
+    /// length, or `None` if `out` is too short or there are more than
+    /// [`MAX_GROUPS`].
+    pub fn encode(h: &CredsHead, groups: &[u32], out: &mut [u8]) -> Option<usize> {
+        if groups.len() > MAX_GROUPS {
+            return None;
+        }
+        let len = Self::FIXED + 4 * groups.len();
+        let b = out.get_mut(..len)?;
+        b.fill(0);
+        for (i, v) in h.uid.iter().chain(h.gid.iter()).enumerate() {
             b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
         }
-        b
+        let c = &h.caps;
+        for (i, v) in [
+            c.inheritable,
+            c.permitted,
+            c.effective,
+            c.bounding,
+            c.ambient,
+        ]
+        .iter()
+        .enumerate()
+        {
+            b[32 + 8 * i..40 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        b[72..76].copy_from_slice(&h.securebits.to_le_bytes());
+        b[76] = h.no_new_privs as u8;
+        b[77] = h.dumpable;
+        b[80..84].copy_from_slice(&(groups.len() as u32).to_le_bytes());
+        for (i, g) in groups.iter().enumerate() {
+            b[Self::FIXED + 4 * i..Self::FIXED + 4 * i + 4].copy_from_slice(&g.to_le_bytes());
+        }
+        Some(len)
     }
 
-    /// No id may be `-1`, which `setresuid()` reads as "unchanged".
-    pub fn decode(b: &[u8]) -> Result<Self> {
-        if b.len() != Self::LEN {
+    /// Refuses what no process can hold: an id of `-1` (no id), a
+    /// capability beyond [`CAP_VALID`], an effective set beyond the
+    /// permitted one, an ambient set beyond permitted and inheritable,
+    /// unknown securebits or flags, groups out of order or too many.
+    pub fn decode(b: &'a [u8]) -> Result<Self> {
+        if b.len() < Self::FIXED {
             return Err(Error::BadLength);
         }
-        let mut ids = Ids::default();
+        let mut h = CredsHead::default();
         for i in 0..4 {
-            ids.uid[i] = u32_at(b, 4 * i)?;
-            ids.gid[i] = u32_at(b, 16 + 4 * i)?;
+            h.uid[i] = u32_at(b, 4 * i)?;
+            h.gid[i] = u32_at(b, 16 + 4 * i)?;
         }
-        if ids.uid.iter().chain(ids.gid.iter()).any(|&v| v == u32::MAX) {
+        let set = |i: usize| u64_at(b, 32 + 8 * i);
+        h.caps = Caps {
+            inheritable: set(0)?,
+            permitted: set(1)?,
+            effective: set(2)?,
+            bounding: set(3)?,
+            ambient: set(4)?,
+        };
+        h.securebits = u32_at(b, 72)?;
+        let (nnp, dumpable, reserved) = (b[76], b[77], u16_at(b, 78)?);
+        h.no_new_privs = nnp == 1;
+        h.dumpable = dumpable;
+        let n = u32_at(b, 80)? as usize;
+        if n > MAX_GROUPS {
             return Err(Error::BadValue);
         }
-        Ok(ids)
+        if b.len() != Self::FIXED + 4 * n {
+            return Err(Error::BadLength);
+        }
+        let c = &h.caps;
+        let all = c.inheritable | c.permitted | c.effective | c.bounding | c.ambient;
+        if h.uid.iter().chain(h.gid.iter()).any(|&v| v == u32::MAX)
+            || all & !CAP_VALID != 0
+            || c.effective & !c.permitted != 0
+            || c.ambient & !(c.permitted & c.inheritable) != 0
+            || h.securebits & !SECUREBITS != 0
+            || nnp > 1
+            || dumpable > DUMPABLE_MAX
+            || reserved != 0
+        {
+            return Err(Error::BadValue);
+        }
+        let cr = Creds {
+            head: h,
+            groups: &b[Self::FIXED..],
+        };
+        let mut last = 0;
+        for g in cr.groups() {
+            if g == u32::MAX || g < last {
+                return Err(Error::BadValue);
+            }
+            last = g;
+        }
+        Ok(cr)
+    }
+
+    pub fn ngroups(&self) -> usize {
+        self.groups.len() / 4
+    }
+
+    /// The supplementary groups, ascending.
+    pub fn groups(&self) -> impl Iterator<Item = u32> + 'a {
+        self.groups
+            .chunks_exact(4)
+            .map(|g| u32::from_le_bytes([g[0], g[1], g[2], g[3]]))
     }
 }
 
@@ -1083,7 +1202,7 @@ impl<S: Source + ?Sized> Source for &mut S {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Item<'a> {
     Task(TaskInfo),
-    Ids(Ids),
+    Creds(Creds<'a>),
     Rlimits(Rlimits),
     Fs(FsPaths<'a>),
     Signals(Signals<'a>),
@@ -1204,7 +1323,7 @@ impl<S: Source> Reader<S> {
                 }
                 Item::Task(t)
             }
-            Tag::Creds => Item::Ids(Ids::decode(b)?),
+            Tag::Creds => Item::Creds(Creds::decode(b)?),
             Tag::Rlimits => Item::Rlimits(Rlimits::decode(b)?),
             Tag::Fs => Item::Fs(FsPaths::decode(b)?),
             Tag::Signals => Item::Signals(Signals::decode(b)?),
@@ -1346,8 +1465,8 @@ mod tests {
         let mut bad = b;
         bad[0] = b'X';
         assert_eq!(StreamHeader::decode(&bad), Err(Error::BadMagic));
-        // Another version, the previous one included, is refused.
-        for v in [1, 2, 4] {
+        // Another version, the previous ones included, is refused.
+        for v in [1, 2, 3, 5] {
             let mut bad = b;
             bad[8] = v;
             assert_eq!(StreamHeader::decode(&bad), Err(Error::BadVersion));
@@ -1654,15 +1773,9 @@ mod tests {
             comm: *b"vecsum\0\0\0\0\0\0\0\0\0\0",
         };
         sec(&mut out, Tag::Task, &t.encode());
-        sec(
-            &mut out,
-            Tag::Creds,
-            &Ids {
-                uid: [1000; 4],
-                gid: [100; 4],
-            }
-            .encode(),
-        );
+        let mut cb = [0u8; Creds::FIXED + 8];
+        let n = Creds::encode(&sample_creds(), &[100, 2000], &mut cb).unwrap();
+        sec(&mut out, Tag::Creds, &cb[..n]);
         let mut lim = Rlimits::default();
         for (i, r) in lim.0.iter_mut().enumerate() {
             *r = Rlimit {
@@ -1999,11 +2112,6 @@ mod tests {
                 "{bad:?}"
             );
         }
-        let ids = Ids {
-            uid: [0, 0, 0, u32::MAX],
-            gid: [0; 4],
-        };
-        assert_eq!(Ids::decode(&ids.encode()), Err(Error::BadValue));
         let mut regs = Regs([0; REGS]);
         regs.0[reg::SP] = USER_END;
         assert_eq!(Regs::decode(&regs.encode()), Err(Error::BadValue));
@@ -2095,6 +2203,124 @@ mod tests {
         }
     }
 
+    /// A root process that dropped capabilities: some sets, securebits,
+    /// `no_new_privs`.
+    fn sample_creds() -> CredsHead {
+        CredsHead {
+            uid: [1000, 1001, 1002, 1001],
+            gid: [100, 101, 102, 101],
+            caps: Caps {
+                inheritable: 1 << 10,
+                permitted: (1 << 10) | (1 << 5),
+                effective: 1 << 5,
+                bounding: (1 << 10) | (1 << 5) | (1 << 21),
+                ambient: 1 << 10,
+            },
+            securebits: 0x14,
+            no_new_privs: true,
+            dumpable: 1,
+        }
+    }
+
+    #[test]
+    fn creds_round_trip() {
+        let h = sample_creds();
+        let groups = [10, 20, 20, 65534];
+        let mut b = [0u8; Creds::FIXED + 16];
+        let n = Creds::encode(&h, &groups, &mut b).unwrap();
+        assert_eq!(n, b.len());
+        let c = Creds::decode(&b).unwrap();
+        assert_eq!(c.head, h);
+        assert_eq!(c.ngroups(), 4);
+        assert!(c.groups().eq(groups.iter().copied()));
+        // No groups, and the most a section carries.
+        let n = Creds::encode(&h, &[], &mut b).unwrap();
+        assert_eq!(Creds::decode(&b[..n]).unwrap().ngroups(), 0);
+        let many: std::vec::Vec<u32> = (0..MAX_GROUPS as u32).collect();
+        let mut big = std::vec![0u8; Tag::Creds.max_len()];
+        let n = Creds::encode(&h, &many, &mut big).unwrap();
+        assert_eq!(n, Tag::Creds.max_len());
+        assert_eq!(Creds::decode(&big).unwrap().ngroups(), MAX_GROUPS);
+        let more: std::vec::Vec<u32> = (0..=MAX_GROUPS as u32).collect();
+        assert_eq!(Creds::encode(&h, &more, &mut big), None);
+        assert_eq!(
+            Creds::encode(&h, &groups, &mut b[..Creds::FIXED + 15]),
+            None
+        );
+    }
+
+    #[test]
+    fn malformed_creds_are_refused() {
+        let ok = sample_creds();
+        let enc = |h: &CredsHead, g: &[u32]| {
+            let mut b = std::vec![0u8; Creds::FIXED + 4 * g.len()];
+            Creds::encode(h, g, &mut b).unwrap();
+            b
+        };
+        let caps = |f: fn(&mut Caps)| {
+            let mut h = ok;
+            f(&mut h.caps);
+            h
+        };
+        for bad in [
+            CredsHead {
+                uid: [0, 0, u32::MAX, 0],
+                ..ok
+            },
+            CredsHead {
+                gid: [u32::MAX, 0, 0, 0],
+                ..ok
+            },
+            caps(|c| c.bounding |= 1 << 41),
+            caps(|c| c.inheritable = u64::MAX),
+            caps(|c| c.effective |= 1 << 21),
+            caps(|c| c.ambient |= 1 << 5),
+            caps(|c| c.ambient |= 1 << 21),
+            CredsHead {
+                securebits: 0x100,
+                ..ok
+            },
+            CredsHead { dumpable: 3, ..ok },
+        ] {
+            assert_eq!(
+                Creds::decode(&enc(&bad, &[1])),
+                Err(Error::BadValue),
+                "{bad:?}"
+            );
+        }
+        let good = enc(&ok, &[1, 2]);
+        assert!(Creds::decode(&good).is_ok());
+        // Flags beyond one bit, reserved bytes, groups out of order or
+        // `-1`, a count that does not match the length or is too large.
+        for (at, v) in [(76, 2u8), (78, 1), (79, 0x80)] {
+            let mut b = good.clone();
+            b[at] = v;
+            assert_eq!(Creds::decode(&b), Err(Error::BadValue), "byte {at}");
+        }
+        assert_eq!(Creds::decode(&enc(&ok, &[2, 1])), Err(Error::BadValue));
+        assert_eq!(Creds::decode(&enc(&ok, &[u32::MAX])), Err(Error::BadValue));
+        let mut b = good.clone();
+        b[80] = 3;
+        assert_eq!(Creds::decode(&b), Err(Error::BadLength));
+        b[80..84].copy_from_slice(&(MAX_GROUPS as u32 + 1).to_le_bytes());
+        assert_eq!(Creds::decode(&b), Err(Error::BadValue));
+        assert_eq!(
+            Creds::decode(&good[..Creds::FIXED - 1]),
+            Err(Error::BadLength)
+        );
+        assert_eq!(
+            Creds::decode(&good[..good.len() - 1]),
+            Err(Error::BadLength)
+        );
+        // A section longer than the most groups is refused by its header.
+        let h = Section {
+            tag: Tag::Creds,
+            flags: 0,
+            len: (Tag::Creds.max_len() + 4) as u32,
+        };
+        assert_eq!(Section::decode(&h.encode()), Err(Error::BadLength));
+    }
+
     proptest! {
         #[test]
         fn decoders_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -2107,7 +2333,7 @@ mod tests {
             let _ = FileDesc::decode(&b);
             let _ = Regs::decode(&b);
             let _ = Signals::decode(&b);
-            let _ = Ids::decode(&b);
+            let _ = Creds::decode(&b);
             let _ = Rlimits::decode(&b);
             let _ = FsPaths::decode(&b);
             let _ = ThreadState::decode(&b);

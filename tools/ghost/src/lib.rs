@@ -124,6 +124,13 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
                   was written, or written by a cluster with another key)"
                 .into(),
         },
+        20 => format!(
+            "it runs under seccomp ({}), which cannot be carried",
+            if detail == 1 { "strict mode" } else { "a filter" }
+        ),
+        21 => "it is in a user namespace other than the initial one, which cannot be carried".into(),
+        22 => format!("it has {detail} supplementary groups; at most 1024 can be carried"),
+        23 => "it ran execve() or changed its credentials after the permission check".into(),
         _ => String::new(),
     }
 }

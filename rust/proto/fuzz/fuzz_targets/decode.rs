@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! Fuzzes the message decoder, the knob parsers and the ghost stream
-//! reader with arbitrary bytes.
+//! Fuzzes the message decoder, the knob parsers, the ghost stream reader
+//! and its credentials section with arbitrary bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +17,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = knob::parse_key(data);
     let mut f = [0u32; 3];
     let _ = knob::parse_fields(data, &mut f);
+    // A credentials section: whatever decodes encodes back to the same
+    // bytes.
+    if let Ok(c) = ghost::Creds::decode(data) {
+        let groups: Vec<u32> = c.groups().collect();
+        let mut out = vec![0u8; data.len()];
+        let n = ghost::Creds::encode(&c.head, &groups, &mut out).expect("decoded creds re-encode");
+        assert_eq!(&out[..n], data);
+    }
     // A ghost stream: read until an error or its end, never a panic.
     let mut src = data;
     if let Ok(mut r) = ghost::Reader::new(&mut src) {
