@@ -5,6 +5,8 @@
 #![allow(dead_code, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+#[path = "src/codec.rs"]
+pub mod codec;
 #[path = "src/dev.rs"]
 pub mod dev;
 #[path = "src/ghost.rs"]

@@ -7,6 +7,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod codec;
 pub mod dev;
 pub mod ghost;
 pub mod knob;
