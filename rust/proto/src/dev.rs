@@ -224,7 +224,9 @@ impl<'a> Request<'a> {
 }
 
 /// The `u32` answer of `OPEN` (a handle) and `WRITE` (a count).
-pub use super::codec::decode_u32;
+pub fn decode_u32(b: &[u8]) -> Option<u32> {
+    super::codec::decode_u32(b)
+}
 
 /// How a node's share of the [`Handles`] is split among its users: root
 /// (uid 0) is bounded only by the node's share, so that no user can take

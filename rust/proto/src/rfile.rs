@@ -288,7 +288,9 @@ impl<'a> Request<'a> {
 pub const WRITE_HEAD: usize = HEAD + 12;
 
 /// A `u32` answer (bytes written).
-pub use super::codec::decode_u32;
+pub fn decode_u32(b: &[u8]) -> Option<u32> {
+    super::codec::decode_u32(b)
+}
 
 /// An `i64` answer (a position, never negative).
 pub fn decode_pos(b: &[u8]) -> Option<i64> {
