@@ -14,14 +14,15 @@ mod kernel_ext;
 #[path = "../rust/proto/kernel.rs"]
 mod proto;
 
-pub mod api;
+mod bench;
 mod cluster;
 mod devices;
-pub mod globalproc;
+pub mod entry;
+mod globalproc;
 mod knobs;
 mod rpc;
 mod stats;
-pub mod tasks;
+mod tasks;
 mod transport;
 mod worker;
 
@@ -43,12 +44,6 @@ extern "C" {
     /// Registers `ssi_rs_proc_show` with the kernel's /proc hook.
     fn ssi_glue_proc_register() -> i32;
     fn ssi_glue_proc_unregister();
-}
-
-/// This node's id, exported to the other modules by `exports.c`.
-#[no_mangle]
-pub extern "C" fn ssi_node_id() -> u32 {
-    api::with_core(|core| u32::from(core.me()), 0)
 }
 
 /// The TIPC link tolerance for a failure timeout: TIPC declares a link lost
@@ -91,14 +86,14 @@ struct Published;
 
 impl Published {
     fn new(core: &Arc<Core>) -> Self {
-        api::publish(core);
+        entry::publish(core);
         Published
     }
 }
 
 impl Drop for Published {
     fn drop(&mut self) {
-        api::withdraw();
+        entry::withdraw();
     }
 }
 
@@ -108,14 +103,14 @@ struct SysfsPublished;
 
 impl SysfsPublished {
     fn new(dir: &SysfsDir<Core>) -> Self {
-        api::publish_sysfs(dir.kobj());
+        entry::publish_sysfs(dir.kobj());
         SysfsPublished
     }
 }
 
 impl Drop for SysfsPublished {
     fn drop(&mut self) {
-        api::publish_sysfs(core::ptr::null_mut());
+        entry::publish_sysfs(core::ptr::null_mut());
     }
 }
 
@@ -161,6 +156,10 @@ impl kernel::Module for Ssi {
                 e.to_errno()
             );
         }
+        // The built-in services, in the table the modules' go to.
+        bench::register(&core)?;
+        globalproc::register(&core)?;
+        tasks::register(&core)?;
         // Each step is undone by its guard if a later one fails.
         let pid_node = PidNode::new(me)?;
         let threads = transport::Threads::start(&core)?;
