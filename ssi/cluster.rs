@@ -11,6 +11,7 @@ use kernel::{
     time::Ktime,
 };
 
+use crate::header;
 use crate::kernel_ext::errno;
 use crate::kernel_ext::tipc::{Kind as SockKind, SocketAddr, TipcSocket};
 use crate::proto::membership::{Membership, NodeSet, Out, View, VIEW_LEN};
@@ -66,7 +67,15 @@ pub(crate) struct State {
     pub(crate) ping_report_len: usize,
 }
 
-pub(crate) use crate::abi::{Handler, Listener};
+/// A module's RPC handler: `ssi_api.h`'s `ssi_handler_t`, not null.
+pub(crate) type Handler =
+    unsafe extern "C" fn(*mut c_void, u8, *const u8, usize, *mut u8, usize) -> isize;
+/// A module's membership listener: `ssi_listener_t`, not null.
+pub(crate) type Listener = unsafe extern "C" fn(*mut c_void, u8, bool);
+
+// The header's types are these, or null: anything else fails the build.
+const _: fn(header::ssi_handler_t) -> Option<Handler> = |h| h;
+const _: fn(header::ssi_listener_t) -> Option<Listener> = |l| l;
 
 /// A built-in service's handler: answers `req` from node `src` into
 /// `resp` (a one-way message's answer is dropped).

@@ -13,6 +13,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{alloc::flags::GFP_KERNEL, bindings, ffi::c_void, prelude::*, sync::Arc};
 
 use crate::cluster::{Core, Handler, Listener, ListenerEntry, ListenerFn, ServiceFn};
+use crate::header;
 use crate::kernel_ext::vec;
 use crate::proto::task::Kill;
 use crate::proto::wire::{Kind, MAX_PAYLOAD};
@@ -270,7 +271,7 @@ unsafe fn call_woken(
 pub unsafe extern "C" fn ssi_rpc_send_window(
     dst: u8,
     service: u16,
-    next: Option<crate::abi::ChunkFn>,
+    next: header::ssi_chunk_fn_t,
     ctx: *mut c_void,
     window: u32,
     timeout_ms: u32,
@@ -496,4 +497,40 @@ pub unsafe extern "C" fn ssi_rs_kill(k: *const bindings::ssi_kill) -> i32 {
 #[no_mangle]
 pub extern "C" fn ssi_rs_cpus() -> u32 {
     with_core(tasks::cpus, 0)
+}
+
+/// Checks that each function named has the type its declaration in
+/// `ssi_api.h` has (as bindgen wrote it): a definition that differs from
+/// the header fails the build. `_` stands for each parameter.
+macro_rules! check_signatures {
+    ($($f:ident($($p:tt),*);)*) => {$(
+        const _: () = {
+            let _ = [
+                header::$f as unsafe extern "C" fn($($p),*) -> _,
+                $f as unsafe extern "C" fn($($p),*) -> _,
+            ];
+        };
+    )*};
+}
+
+check_signatures! {
+    ssi_node_id();
+    ssi_rpc_register(_, _, _);
+    ssi_rpc_register_deferred(_, _, _);
+    ssi_rpc_register_lane(_, _, _);
+    ssi_rpc_unregister(_);
+    ssi_rpc_call(_, _, _, _, _, _, _);
+    ssi_rpc_call_killable(_, _, _, _, _, _, _);
+    ssi_rpc_send_window(_, _, _, _, _, _);
+    ssi_send_oneway(_, _, _, _);
+    ssi_task_moved(_, _);
+    ssi_sysfs_dir();
+    ssi_members(_);
+    ssi_membership_register(_, _);
+    ssi_membership_unregister(_, _);
+    ssi_rs_proc_show(_, _);
+    ssi_rs_pids(_, _, _);
+    ssi_rs_task(_, _, _, _);
+    ssi_rs_kill(_);
+    ssi_rs_cpus();
 }

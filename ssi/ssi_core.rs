@@ -7,8 +7,9 @@
 
 use kernel::{c_str, prelude::*, sync::Arc};
 
-#[path = "../rust/ssi_abi.rs"]
-mod abi;
+/// `ssi_api.h`, every C entry point of `ssi.ko` (generated, `Kbuild`).
+#[path = "../rust/ssi_api_generated.rs"]
+mod header;
 #[path = "../rust/kernel_ext/mod.rs"]
 mod kernel_ext;
 #[path = "../rust/proto/kernel.rs"]
@@ -36,14 +37,6 @@ module! {
     author: "ssi-rs",
     description: "ssi-rs core: cluster membership and messaging over TIPC",
     license: "GPL",
-}
-
-extern "C" {
-    /// The `node_id` module parameter, declared in `exports.c`.
-    fn ssi_param_node_id() -> u32;
-    /// Registers `ssi_rs_proc_show` with the kernel's /proc hook.
-    fn ssi_glue_proc_register() -> i32;
-    fn ssi_glue_proc_unregister();
 }
 
 /// The TIPC link tolerance for a failure timeout: TIPC declares a link lost
@@ -121,7 +114,7 @@ impl ProcHooks {
     fn register() -> Result<Self> {
         // SAFETY: registers a static ops table of this module; undone in
         // drop, before the module's text goes.
-        let ret = unsafe { ssi_glue_proc_register() };
+        let ret = unsafe { header::ssi_glue_proc_register() };
         if ret != 0 {
             return Err(Error::from_errno(ret));
         }
@@ -132,14 +125,14 @@ impl ProcHooks {
 impl Drop for ProcHooks {
     fn drop(&mut self) {
         // SAFETY: undoes `register`; returns after running calls are done.
-        unsafe { ssi_glue_proc_unregister() };
+        unsafe { header::ssi_glue_proc_unregister() };
     }
 }
 
 impl kernel::Module for Ssi {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: reads a module parameter that the loader set before init.
-        let raw = unsafe { ssi_param_node_id() };
+        let raw = unsafe { header::ssi_param_node_id() };
         let Some(me) = NodeId::new(raw) else {
             pr_err!("node_id={} must be given, in 1..=255\n", raw);
             return Err(EINVAL);
