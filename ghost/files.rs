@@ -16,7 +16,7 @@ use crate::Reason;
 
 /// `detail` of [`Reason::MissingFile`] for an open file: this bit and the
 /// fd (a mapped file's detail is its area's address, which never has it).
-pub(crate) const FD_DETAIL: u64 = 1 << 63;
+pub(crate) use crate::proto::ghost_ioctl::FD_DETAIL;
 
 /// The flags an open file is reopened with.
 const REOPEN_FLAGS: u32 = bindings::O_ACCMODE

@@ -11,6 +11,8 @@ pub mod codec;
 pub mod dev;
 #[path = "src/ghost.rs"]
 pub mod ghost;
+#[path = "src/ghost_ioctl.rs"]
+pub mod ghost_ioctl;
 #[path = "src/knob.rs"]
 pub mod knob;
 #[path = "src/membership.rs"]

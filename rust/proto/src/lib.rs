@@ -10,6 +10,7 @@
 pub mod codec;
 pub mod dev;
 pub mod ghost;
+pub mod ghost_ioctl;
 pub mod knob;
 pub mod membership;
 pub mod migrate;
