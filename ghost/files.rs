@@ -11,8 +11,8 @@ use crate::kernel_ext::{
     task::TaskRef,
 };
 use crate::proto::ghost::{FileDesc, FileKind, PATH_MAX};
+use crate::proto::ghost_ioctl::Reason;
 use crate::rfile;
-use crate::Reason;
 
 /// `detail` of [`Reason::MissingFile`] for an open file: this bit and the
 /// fd (a mapped file's detail is its area's address, which never has it).

@@ -46,9 +46,9 @@ module! {
 
 // The ioctls' numbers, argument blocks and refusal reasons, shared with
 // the user tools (`tools/ghost`).
-pub(crate) use proto::ghost_ioctl::{
-    DumpArg, MigrateArg, Reason, RestoreArg, DUMP_SELF, DUMP_STOP, IOC_DUMP, IOC_GETFD,
-    IOC_MAY_MIGRATE, IOC_MIGRATE, IOC_RESTORE_MIGRATED, IOC_RESTORE_SELF,
+use proto::ghost_ioctl::{
+    DumpArg, MigrateArg, Reason, RestoreArg, IOC_DUMP, IOC_GETFD, IOC_MAY_MIGRATE, IOC_MIGRATE,
+    IOC_RESTORE_MIGRATED, IOC_RESTORE_SELF,
 };
 
 /// The `N`-byte argument block at `arg` (the caller's), read whole.
@@ -56,6 +56,38 @@ fn read_arg<const N: usize>(r: &mut UserSliceReader) -> Result<[u8; N]> {
     let mut b = [0u8; N];
     r.read_slice(&mut b)?;
     Ok(b)
+}
+
+/// `DUMP`: refused for a process that runs elsewhere (its stub is here),
+/// else its stream is written to `a.fd`; returns the stream's length.
+fn checkpoint(a: &mut DumpArg) -> Result<u64> {
+    if let Some(at) = migrate::stub_at(a.pid) {
+        a.reason = Reason::Migrated;
+        a.detail = u64::from(at);
+        return Err(kernel_ext::errno::eremote());
+    }
+    dump::dump(a)
+}
+
+/// `RESTORE_SELF`: the caller becomes the process of a checkpoint file,
+/// and goes on to node `a.node` if one is given.
+fn restart(a: &mut RestoreArg) -> Result {
+    // A caller that may not restore is refused by `restore_self` first.
+    if a.node != 0 && kernel_ext::cred::may_restore() && !migrate::may_go(a.node) {
+        return Err(EINVAL);
+    }
+    restore::restore_self(a)?;
+    if a.node != 0 {
+        if let Err(e) = migrate::restart_elsewhere(a.node) {
+            pr_warn!(
+                "pid {} runs here: it cannot go on to node {}: {:?}\n",
+                kernel_ext::task::current_pid(),
+                a.node,
+                e
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The device's operations.
@@ -85,7 +117,7 @@ impl Operations for Dev {
             IOC_DUMP => {
                 let (mut r, mut w) = UserSlice::new(arg, DumpArg::LEN).reader_writer();
                 let mut a = DumpArg::request(&read_arg(&mut r)?);
-                let ret = dump::dump(&mut a);
+                let ret = checkpoint(&mut a);
                 if let Ok(n) = ret {
                     a.bytes = n;
                 }
@@ -95,7 +127,7 @@ impl Operations for Dev {
             IOC_RESTORE_SELF => {
                 let (mut r, mut w) = UserSlice::new(arg, RestoreArg::LEN).reader_writer();
                 let mut a = RestoreArg::request(&read_arg(&mut r)?);
-                let ret = restore::restore_self(&mut a);
+                let ret = restart(&mut a);
                 if ret.is_err() {
                     // The caller's memory is still its own: report why.
                     let _ = w.write_slice(&a.encode());
@@ -155,7 +187,8 @@ struct Ghost {
 impl kernel::Module for Ghost {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let trust = trust::Running::start()?;
-        let pages = lazy::Running::start(module)?;
+        // A lending's end wakes the stubs and the migration worker.
+        let pages = lazy::Running::start(module, migrate::wake)?;
         let parent = SysfsParent::ssi().ok_or(ENODEV)?;
         let sysfs = SysfsDir::new_in(parent, c_str!("ghost"), &knobs::ATTRS, pages.pages())?;
         let rfile = rfile::start()?;

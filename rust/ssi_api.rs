@@ -51,6 +51,11 @@ pub fn members() -> Result<[u8; 32]> {
     Ok(out)
 }
 
+/// Whether `node` is a member of the view now.
+pub fn is_member(node: u8) -> bool {
+    members().is_ok_and(|m| m[usize::from(node / 8)] & (1 << (node % 8)) != 0)
+}
+
 /// Calls `service` on node `dst`; the answer is copied into `resp`.
 /// Returns its length. Must not be called from a handler or listener. A
 /// signal ends the wait (`EINTR`).
