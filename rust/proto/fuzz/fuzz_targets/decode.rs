@@ -7,7 +7,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ssi_proto::{dev, ghost, knob, membership, migrate, pages, procfs, rfile, task, wire};
+use ssi_proto::{
+    dev, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, task, wire,
+};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((h, payload)) = wire::decode(data) {
@@ -19,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
     ghost_stream(data);
     services(data);
     views(data);
+    ioctls(data);
     let _ = procfs::owner(data);
     let halves = data.split_at(data.len() / 2);
     let nodes: [&[u8]; 2] = [halves.0, halves.1];
@@ -134,4 +137,36 @@ fn views(data: &[u8]) {
         members,
     };
     let _ = m.on_view(head[1], view);
+}
+
+/// The ghost ioctls' argument blocks: whatever a caller passes decodes, and
+/// a block whose reason is known encodes back to the same bytes.
+fn ioctls(data: &[u8]) {
+    use ghost_ioctl::{DumpArg, GetFdArg, MigrateArg, Reason, RestoreArg};
+    if let Ok(b) = <&[u8; DumpArg::LEN]>::try_from(data) {
+        let a = DumpArg::decode(b);
+        let _ = DumpArg::request(b);
+        if a.reason as u32 == u32::from_le_bytes([b[12], b[13], b[14], b[15]]) {
+            assert_eq!(&a.encode(), b);
+        }
+    }
+    if let Ok(b) = <&[u8; RestoreArg::LEN]>::try_from(data) {
+        let r = RestoreArg::decode(b);
+        let m = MigrateArg::decode(b);
+        let g = GetFdArg::decode(b);
+        let _ = (
+            RestoreArg::request(b),
+            MigrateArg::request(b),
+            GetFdArg::request(b),
+        );
+        if b[20..] == [0; 4] {
+            assert_eq!(&g.encode(), b);
+        }
+        if r.reason != Reason::None || b[8..12] == [0; 4] {
+            assert_eq!(&r.encode(), b);
+        }
+        if m.reason != Reason::None || b[12..16] == [0; 4] {
+            assert_eq!(&m.encode(), b);
+        }
+    }
 }
