@@ -2,10 +2,10 @@
 //! One big SMP: `/proc/{meminfo,stat,loadavg,uptime,cpuinfo}` for the whole
 //! cluster.
 //!
-//! The kernel's hook (patch 5) asks `ssi_rs_proc_show` for these files;
-//! when `global_proc` is on, this node fetches every member's own file
-//! (service `SERVICE_PROC_LOCAL`, answered on the receive thread, which as a
-//! kernel thread reads the local file) and merges them
+//! The kernel's hook (patch 5) asks `ssi_rs_proc_show` (`entry.rs`) for
+//! these files; when `global_proc` is on, [`show`] fetches every member's
+//! own file (service `SERVICE_PROC_LOCAL`, answered on the worker thread,
+//! which as a kernel thread reads the local file) and merges them
 //! (`rust/proto/src/procfs.rs`).
 
 use core::sync::atomic::Ordering;

@@ -2,11 +2,12 @@
 //! The cluster's processes in every node's `/proc`, `kill(2)` across nodes,
 //! and the cluster's CPU count.
 //!
-//! The kernel's hooks (patches 7 to 9) call the `ssi_rs_*` functions below
-//! through the ops table of `exports.c`. A global PID names its node
-//! (`pid >> PID_SHIFT`); PIDs below the first range stay node-local.
-//! Answers are served on the receive thread, which as a kernel thread
-//! sees this node's own `/proc`.
+//! The kernel's hooks (patches 7 to 9) call the `ssi_rs_*` entry points
+//! (`entry.rs`, through the ops table of `exports.c`), which call
+//! [`pids`], [`describe`], [`kill`] and [`cpus`]. A global PID names its
+//! node (`pid >> PID_SHIFT`); PIDs below the first range stay node-local.
+//! Answers are served on the worker thread, which as a kernel thread sees
+//! this node's own `/proc`.
 
 use core::sync::atomic::Ordering;
 use kernel::{
