@@ -64,6 +64,13 @@ impl<'a> Reader<'a> {
         self.array().map(i64::from_le_bytes)
     }
 
+    /// The next `N` `u64`s (a struct carried as an array of words).
+    pub fn u64s<const N: usize>(&mut self) -> Option<[u64; N]> {
+        let b = self.bytes(N.checked_mul(8)?)?;
+        let mut r = Reader::new(b);
+        Some(core::array::from_fn(|_| r.u64().unwrap_or(0)))
+    }
+
     /// Every byte not read yet; the reader is then empty.
     pub fn rest(&mut self) -> &'a [u8] {
         core::mem::take(&mut self.b)
@@ -125,6 +132,11 @@ impl<'b> Writer<'b> {
     /// Appends a `u64`.
     pub fn u64(&mut self, v: u64) -> Option<()> {
         self.put(&v.to_le_bytes())
+    }
+
+    /// Appends `u64`s, in order.
+    pub fn u64s(&mut self, v: &[u64]) -> Option<()> {
+        v.iter().try_for_each(|&x| self.u64(x))
     }
 
     /// Appends an `i32`.
@@ -229,6 +241,15 @@ mod tests {
         assert_eq!(decode_u32(&[1, 0, 0, 0, 0]), None);
         assert_eq!(decode_u32(&[1, 0, 0, 0]), Some(1));
         assert_eq!(decode_u64(&7u64.to_le_bytes()), Some(7));
+    }
+
+    #[test]
+    fn word_arrays_roundtrip() {
+        let a: [u8; 24] = fill(|w| w.u64s(&[1, u64::MAX, 3]));
+        let mut r = Reader::new(&a);
+        assert_eq!(r.u64s::<3>(), Some([1, u64::MAX, 3]));
+        assert_eq!(Reader::new(&a[..23]).u64s::<3>(), None);
+        assert_eq!(r.end(), Some(()));
     }
 
     #[test]
