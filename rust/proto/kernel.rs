@@ -9,7 +9,7 @@
 pub mod codec;
 #[path = "src/dev.rs"]
 pub mod dev;
-#[path = "src/ghost.rs"]
+#[path = "src/ghost/mod.rs"]
 pub mod ghost;
 #[path = "src/ghost_ioctl.rs"]
 pub mod ghost_ioctl;
