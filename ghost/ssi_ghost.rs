@@ -4,7 +4,7 @@
 //!
 //! `/dev/ssi/ghost` takes two ioctls (`Documentation/ssi/ghost.rst`):
 //! `DUMP` freezes a process at a safe point in its own context, writes its
-//! ghost stream (`rust/proto/src/ghost.rs`) to a file, and lets it go on or
+//! ghost stream (`rust/proto/src/ghost/`) to a file, and lets it go on or
 //! kills it; `RESTORE_SELF` turns the caller into the process of a stream.
 
 use kernel::prelude::*;

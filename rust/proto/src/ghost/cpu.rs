@@ -37,11 +37,7 @@ impl Regs {
     pub const LEN: usize = REGS * 8;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        for (i, v) in self.0.iter().enumerate() {
-            b[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
-        }
-        b
+        fill(|w| w.u64s(&self.0))
     }
 
     /// Instruction and stack pointers and the fs and gs bases must be user
@@ -50,10 +46,7 @@ impl Regs {
         if b.len() != Self::LEN {
             return Err(Error::BadLength);
         }
-        let mut r = [0u64; REGS];
-        for (i, v) in r.iter_mut().enumerate() {
-            *v = u64_at(b, 8 * i)?;
-        }
+        let r: [u64; REGS] = codec::Reader::new(b).u64s().ok_or(Error::Truncated)?;
         if [reg::IP, reg::SP, reg::FS_BASE, reg::GS_BASE]
             .iter()
             .any(|&i| r[i] >= USER_END)
@@ -130,11 +123,7 @@ impl ThreadState {
     }
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        for (i, v) in self.fields().iter().enumerate() {
-            b[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
-        }
-        b
+        fill(|w| w.u64s(&self.fields()))
     }
 
     /// Checks what `rseq(2)`, `set_robust_list(2)` and `sigaltstack(2)`
@@ -144,20 +133,21 @@ impl ThreadState {
         if b.len() != Self::LEN {
             return Err(Error::BadLength);
         }
-        let f = |i: usize| u64_at(b, 8 * i);
+        let [rseq, rseq_len, rseq_sig, clear_child_tid, robust_list, sas_ss_sp, sas_ss_size, sas_ss_flags, personality, vvar, vdso, vdso_end] =
+            codec::Reader::new(b).u64s().ok_or(Error::Truncated)?;
         let t = ThreadState {
-            rseq: f(0)?,
-            rseq_len: f(1)?,
-            rseq_sig: f(2)?,
-            clear_child_tid: f(3)?,
-            robust_list: f(4)?,
-            sas_ss_sp: f(5)?,
-            sas_ss_size: f(6)?,
-            sas_ss_flags: f(7)?,
-            personality: f(8)?,
-            vvar: f(9)?,
-            vdso: f(10)?,
-            vdso_end: f(11)?,
+            rseq,
+            rseq_len,
+            rseq_sig,
+            clear_child_tid,
+            robust_list,
+            sas_ss_sp,
+            sas_ss_size,
+            sas_ss_flags,
+            personality,
+            vvar,
+            vdso,
+            vdso_end,
         };
         let user = [t.rseq, t.clear_child_tid, t.robust_list, t.sas_ss_sp];
         let rseq_ok = t.rseq == 0 || (t.rseq % 32 == 0 && (32..=PAGE as u64).contains(&t.rseq_len));

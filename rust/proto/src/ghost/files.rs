@@ -60,19 +60,18 @@ impl<'a> FileDesc<'a> {
     pub const FIXED: usize = 32;
 
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
-        let n = Self::FIXED.checked_add(self.path.len())?;
-        let b = out.get_mut(..n)?;
-        b[..4].copy_from_slice(&self.fd.to_le_bytes());
-        b[4..8].copy_from_slice(&self.flags.to_le_bytes());
-        b[8..16].copy_from_slice(&self.pos.to_le_bytes());
-        b[16] = self.kind as u8;
-        b[17] = self.node;
-        b[18..20].fill(0);
-        b[20..24].copy_from_slice(&self.remote_pid.to_le_bytes());
-        b[24..28].copy_from_slice(&self.remote_fd.to_le_bytes());
-        b[28..32].fill(0);
-        b[32..].copy_from_slice(self.path);
-        Some(n)
+        let mut w = Writer::new(out);
+        w.u32(self.fd)?;
+        w.u32(self.flags)?;
+        w.u64(self.pos)?;
+        w.u8(self.kind as u8)?;
+        w.u8(self.node)?;
+        w.u16(0)?;
+        w.u32(self.remote_pid)?;
+        w.u32(self.remote_fd)?;
+        w.u32(0)?;
+        w.put(self.path)?;
+        Some(w.len())
     }
 
     pub fn decode(b: &'a [u8]) -> Result<Self> {

@@ -23,12 +23,12 @@ pub struct StreamHeader {
 
 impl StreamHeader {
     pub fn encode(&self) -> [u8; HEADER_LEN] {
-        let mut b = [0; HEADER_LEN];
-        b[..8].copy_from_slice(&MAGIC);
-        b[8..10].copy_from_slice(&VERSION.to_le_bytes());
-        b[10..12].copy_from_slice(&(self.purpose as u16).to_le_bytes());
-        b[12..16].copy_from_slice(&(self.pid | (u32::from(self.node) << 24)).to_le_bytes());
-        b
+        fill(|w| {
+            w.put(&MAGIC)?;
+            w.u16(VERSION)?;
+            w.u16(self.purpose as u16)?;
+            w.u32(self.pid | (u32::from(self.node) << 24))
+        })
     }
 
     pub fn decode(b: &[u8]) -> Result<Self> {
@@ -153,11 +153,11 @@ pub struct Section {
 
 impl Section {
     pub fn encode(&self) -> [u8; SECTION_LEN] {
-        let mut b = [0; SECTION_LEN];
-        b[..2].copy_from_slice(&(self.tag as u16).to_le_bytes());
-        b[2..4].copy_from_slice(&self.flags.to_le_bytes());
-        b[4..8].copy_from_slice(&self.len.to_le_bytes());
-        b
+        fill(|w| {
+            w.u16(self.tag as u16)?;
+            w.u16(self.flags)?;
+            w.u32(self.len)
+        })
     }
 
     /// Checks the tag, the flags and the length against the tag.

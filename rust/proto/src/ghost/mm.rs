@@ -39,30 +39,27 @@ impl MmLayout {
     }
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        for (i, v) in self.fields().iter().enumerate() {
-            b[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
-        }
-        b
+        fill(|w| w.u64s(&self.fields()))
     }
 
     pub fn decode(b: &[u8]) -> Result<Self> {
         if b.len() != Self::LEN {
             return Err(Error::BadLength);
         }
-        let f = |i: usize| u64_at(b, 8 * i);
+        let [start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start, env_end] =
+            codec::Reader::new(b).u64s().ok_or(Error::Truncated)?;
         let m = MmLayout {
-            start_code: f(0)?,
-            end_code: f(1)?,
-            start_data: f(2)?,
-            end_data: f(3)?,
-            start_brk: f(4)?,
-            brk: f(5)?,
-            start_stack: f(6)?,
-            arg_start: f(7)?,
-            arg_end: f(8)?,
-            env_start: f(9)?,
-            env_end: f(10)?,
+            start_code,
+            end_code,
+            start_data,
+            end_data,
+            start_brk,
+            brk,
+            start_stack,
+            arg_start,
+            arg_end,
+            env_start,
+            env_end,
         };
         let pairs = [
             (m.start_code, m.end_code),
@@ -114,15 +111,14 @@ impl<'a> Vma<'a> {
 
     /// Writes the area into `out`; returns its length.
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
-        let n = Self::FIXED.checked_add(self.path.len())?;
-        let b = out.get_mut(..n)?;
-        b[..8].copy_from_slice(&self.start.to_le_bytes());
-        b[8..16].copy_from_slice(&self.end.to_le_bytes());
-        b[16..20].copy_from_slice(&self.prot.to_le_bytes());
-        b[20..24].copy_from_slice(&self.flags.to_le_bytes());
-        b[24..32].copy_from_slice(&self.pgoff.to_le_bytes());
-        b[32..].copy_from_slice(self.path);
-        Some(n)
+        let mut w = Writer::new(out);
+        w.u64(self.start)?;
+        w.u64(self.end)?;
+        w.u32(self.prot)?;
+        w.u32(self.flags)?;
+        w.u64(self.pgoff)?;
+        w.put(self.path)?;
+        Some(w.len())
     }
 
     pub fn decode(b: &'a [u8]) -> Result<Self> {
@@ -161,10 +157,10 @@ impl PageRun {
     pub const LEN: usize = 12;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        b[..8].copy_from_slice(&self.addr.to_le_bytes());
-        b[8..].copy_from_slice(&self.count.to_le_bytes());
-        b
+        fill(|w| {
+            w.u64(self.addr)?;
+            w.u32(self.count)
+        })
     }
 
     /// The run alone (its first [`PageRun::LEN`] bytes).

@@ -10,7 +10,7 @@
 //! the sections and that every page lies in a mapped area; the payload
 //! decoders check lengths and values. Nothing here trusts its input.
 
-use super::codec;
+use super::codec::{self, fill, Writer};
 
 mod cpu;
 mod files;

@@ -20,15 +20,12 @@ impl TaskInfo {
     pub const LEN: usize = 20 + 16;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        for (i, v) in [self.pid, self.ppid, self.pgid, self.sid, self.exit_signal]
-            .iter()
-            .enumerate()
-        {
-            b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
-        }
-        b[20..].copy_from_slice(&self.comm);
-        b
+        fill(|w| {
+            [self.pid, self.ppid, self.pgid, self.sid, self.exit_signal]
+                .iter()
+                .try_for_each(|&v| w.u32(v))?;
+            w.put(&self.comm)
+        })
     }
 
     pub fn decode(b: &[u8]) -> Result<Self> {
@@ -70,12 +67,7 @@ impl Rlimits {
     pub const LEN: usize = RLIMITS * 16;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        for (i, r) in self.0.iter().enumerate() {
-            b[16 * i..16 * i + 8].copy_from_slice(&r.cur.to_le_bytes());
-            b[16 * i + 8..16 * i + 16].copy_from_slice(&r.max.to_le_bytes());
-        }
-        b
+        fill(|w| self.0.iter().try_for_each(|r| w.u64s(&[r.cur, r.max])))
     }
 
     pub fn decode(b: &[u8]) -> Result<Self> {
@@ -119,11 +111,10 @@ impl<'a> FsPaths<'a> {
             if p.len() > PATH_MAX {
                 return None;
             }
-            let end = at.checked_add(2)?.checked_add(p.len())?;
-            let b = out.get_mut(at..end)?;
-            b[..2].copy_from_slice(&(p.len() as u16).to_le_bytes());
-            b[2..].copy_from_slice(p);
-            at = end;
+            let mut w = Writer::new(out.get_mut(at..)?);
+            w.u16(p.len() as u16)?;
+            w.put(p)?;
+            at = at.checked_add(w.len())?;
         }
         Some(at)
     }
@@ -163,11 +154,12 @@ impl Ids {
     pub const LEN: usize = 32;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        for (i, v) in self.uid.iter().chain(self.gid.iter()).enumerate() {
-            b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
-        }
-        b
+        fill(|w| {
+            self.uid
+                .iter()
+                .chain(self.gid.iter())
+                .try_for_each(|&v| w.u32(v))
+        })
     }
 
     /// No id may be `-1`, which `setresuid()` reads as "unchanged".

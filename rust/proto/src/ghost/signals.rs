@@ -42,21 +42,11 @@ impl<'a> Signals<'a> {
 
     /// Writes handlers and sets into `out` (`Self::LEN` bytes).
     pub fn encode(actions: &[SigAction; SIGNALS], sets: &SigSets, out: &mut [u8]) -> Option<()> {
-        let b = out.get_mut(..Self::LEN)?;
-        for (i, a) in actions.iter().enumerate() {
-            for (j, v) in [a.handler, a.flags, a.restorer, a.mask].iter().enumerate() {
-                let at = 32 * i + 8 * j;
-                b[at..at + 8].copy_from_slice(&v.to_le_bytes());
-            }
+        let mut w = Writer::new(out.get_mut(..Self::LEN)?);
+        for a in actions {
+            w.u64s(&[a.handler, a.flags, a.restorer, a.mask])?;
         }
-        for (j, v) in [sets.blocked, sets.pending, sets.shared_pending]
-            .iter()
-            .enumerate()
-        {
-            let at = SIGNALS * 32 + 8 * j;
-            b[at..at + 8].copy_from_slice(&v.to_le_bytes());
-        }
-        Some(())
+        w.u64s(&[sets.blocked, sets.pending, sets.shared_pending])
     }
 
     /// A pending `SIGKILL` is refused.
