@@ -45,6 +45,8 @@ programs:
 	gcc -O2 -static -o tests/programs/bin/fsstate tests/programs/fsstate/fsstate.c
 	gcc -O2 -static -o tests/programs/bin/tipcforge tests/programs/tipcforge/tipcforge.c
 	gcc -O2 -static -o tests/programs/bin/nodump tests/programs/nodump/nodump.c
+	gcc -O2 -static -o tests/programs/bin/credprobe tests/programs/credprobe/credprobe.c
+	gcc -O2 -static -o tests/programs/bin/execloop tests/programs/execloop/execloop.c
 
 # User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart, ssi-migrate.
 ghost-tools:

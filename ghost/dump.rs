@@ -4,19 +4,20 @@
 
 use crate::kernel_ext::hmac::HmacSha256;
 use crate::kernel_ext::{
-    cred,
+    cred::Creds as TaskCreds,
     file::FdFile,
     fs,
     mm::{self, Mm},
     regset, remote, rlimit, signal,
-    task::{self, TaskRef},
+    task::{self, Seen, TaskRef},
     task_work,
 };
 use crate::proto::ghost::{
-    end_section, FsPaths, Ids, MmLayout, PageRun, Purpose, Regs, Rlimit, Rlimits, Section,
-    SigAction, SigSets, Signals, StreamHeader, Tag, TaskInfo, ThreadState, Vma, HEADER_LEN,
-    MAX_RUN_PAGES, PAGE, PATH_MAX, PROT_EXEC, PROT_READ, PROT_WRITE, RLIMITS, SECTION_LAZY,
-    SECTION_LEN, SIGKILL_BIT, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES, VMA_SHARED,
+    end_section, Caps, Creds, CredsHead, FsPaths, MmLayout, PageRun, Purpose, Regs, Rlimit,
+    Rlimits, Section, SigAction, SigSets, Signals, StreamHeader, Tag, TaskInfo, ThreadState, Vma,
+    HEADER_LEN, MAX_GROUPS, MAX_RUN_PAGES, PAGE, PATH_MAX, PROT_EXEC, PROT_READ, PROT_WRITE,
+    RLIMITS, SECTION_LAZY, SECTION_LEN, SIGKILL_BIT, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES,
+    VMA_SHARED,
 };
 use crate::proto::ghost_ioctl::{DumpArg, Reason, DUMP_STOP};
 use crate::stream::Chunks;
@@ -53,6 +54,20 @@ fn odd_area(v: &mm::VmaInfo) -> Option<Reason> {
     }
 }
 
+/// Why credentials `c` cannot be carried, if they cannot: a seccomp mode,
+/// a user namespace other than the initial one, too many groups.
+fn odd_creds(c: &TaskCreds) -> Option<(Reason, u64)> {
+    if c.seccomp != 0 {
+        Some((Reason::Seccomp, u64::from(c.seccomp)))
+    } else if !c.init_user_ns {
+        Some((Reason::UserNamespace, 0))
+    } else if c.ngroups as usize > MAX_GROUPS {
+        Some((Reason::Groups, u64::from(c.ngroups)))
+    } else {
+        None
+    }
+}
+
 /// Refuses what cannot be carried, before anything is frozen.
 pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64> {
     let i = t.info();
@@ -70,6 +85,9 @@ pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64
     }
     if i.threads != 1 {
         return refuse(a, Reason::Threads, u64::from(i.threads), eopnotsupp());
+    }
+    if let Some((r, detail)) = odd_creds(&TaskCreds::of(t, &mut [])) {
+        return refuse(a, r, detail, eopnotsupp());
     }
     if let Some((fd, kind)) = crate::files::odd_fd(t) {
         let r = match kind {
@@ -94,6 +112,7 @@ pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64
 /// within it; returns the stream's length.
 pub(crate) fn dump(a: &mut DumpArg) -> Result<u64> {
     let t = TaskRef::get(a.pid)?;
+    let seen = Seen::check(&t)?;
     let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
     check(&t, a, &mut path)?;
     let out = FdFile::get(a.fd)?;
@@ -107,6 +126,7 @@ pub(crate) fn dump(a: &mut DumpArg) -> Result<u64> {
     let pid = a.pid;
     let t0 = kernel::time::Ktime::ktime_get();
     let ret = task_work::call_in(&t, a.flags & DUMP_STOP != 0, || {
+        w.still_checked(&seen)?;
         w.stream(pid, Purpose::Checkpoint)
     });
     a.reason = w.reason;
@@ -255,6 +275,46 @@ impl Writer {
         self.emit(tag, payload.len())
     }
 
+    /// In the process, at its safe point: refuses (`EPERM`,
+    /// [`Reason::Changed`]) if it ran `execve()` or changed its credentials
+    /// since `seen` was checked, before anything is written.
+    pub(crate) fn still_checked(&mut self, seen: &Seen) -> Result {
+        if seen.is_current() {
+            return Ok(());
+        }
+        self.reason = Reason::Changed;
+        Err(EPERM)
+    }
+
+    /// The `Creds` section of the current process; refuses what
+    /// [`odd_creds`] refuses (it may have changed since the check).
+    fn creds(&mut self) -> Result {
+        let mut groups = KVVec::from_elem(0u32, MAX_GROUPS, GFP_KERNEL)?;
+        let c = TaskCreds::current(&mut groups);
+        if let Some((r, detail)) = odd_creds(&c) {
+            self.reason = r;
+            self.detail = detail;
+            return Err(eopnotsupp());
+        }
+        let head = CredsHead {
+            uid: c.uid,
+            gid: c.gid,
+            caps: Caps {
+                inheritable: c.inheritable,
+                permitted: c.permitted,
+                effective: c.effective,
+                bounding: c.bounding,
+                ambient: c.ambient,
+            },
+            securebits: c.securebits,
+            no_new_privs: c.no_new_privs,
+            dumpable: c.dumpable,
+        };
+        let groups = groups.get(..c.ngroups as usize).ok_or(EINVAL)?;
+        let n = Creds::encode(&head, groups, &mut self.buf[SECTION_LEN..]).ok_or(EINVAL)?;
+        self.emit(Tag::Creds, n)
+    }
+
     /// The stream of the current process (which is the one to dump).
     pub(crate) fn stream(&mut self, pid: u32, purpose: Purpose) -> Result {
         // Pages still on the node it came from come first.
@@ -282,15 +342,7 @@ impl Writer {
             comm,
         };
         self.section(Tag::Task, &task.encode())?;
-        let ids = cred::ids();
-        self.section(
-            Tag::Creds,
-            &Ids {
-                uid: ids.uid,
-                gid: ids.gid,
-            }
-            .encode(),
-        )?;
+        self.creds()?;
         self.limits_and_dirs()?;
         let mut s = signal::new_signals()?;
         signal::signals(&mut s);

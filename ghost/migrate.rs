@@ -198,7 +198,9 @@ fn send(dst: u8, m: Msg<'_>) {
 fn call(dst: u8, m: Msg<'_>) -> Result {
     let mut b = [0u8; MAX_SMALL];
     let n = m.encode(&mut b);
-    ssi_api::call(dst, SERVICE, &b[..n], &mut [], CALL_TIMEOUT_MS).map(|_| ())
+    // Only SIGKILL ends it: the caller is often the frozen process, whose
+    // other pending signals are carried with it.
+    ssi_api::call_killable(dst, SERVICE, &b[..n], &mut [], CALL_TIMEOUT_MS).map(|_| ())
 }
 
 impl Migrator {

@@ -40,9 +40,8 @@ use kernel::{
 /// What the first pass keeps.
 struct State {
     task: Option<TaskInfo>,
-    ids: Option<ghost::Ids>,
-    /// A checkpoint's: the credentials its files are opened with (those of
-    /// `ids`, not committed).
+    /// The process's credentials, not committed: a checkpoint's files are
+    /// opened with them, and the second pass commits them last.
     creds: Option<cred::Prepared>,
     /// The limits, as `rlimit::set` takes them.
     rlimits: Option<[rlimit::Rlimit; rlimit::COUNT]>,
@@ -147,6 +146,32 @@ fn admit_area(
     }
 }
 
+/// The credentials of a `Creds` section, prepared (not committed) in the
+/// restorer's context.
+fn prepared(c: &ghost::Creds<'_>) -> Result<cred::Prepared> {
+    let h = &c.head;
+    let mut groups = KVec::with_capacity(c.ngroups(), GFP_KERNEL)?;
+    for g in c.groups() {
+        groups.push(g, GFP_KERNEL)?;
+    }
+    let creds = cred::Creds {
+        uid: h.uid,
+        gid: h.gid,
+        inheritable: h.caps.inheritable,
+        permitted: h.caps.permitted,
+        effective: h.caps.effective,
+        bounding: h.caps.bounding,
+        ambient: h.caps.ambient,
+        securebits: h.securebits,
+        ngroups: u32::try_from(c.ngroups()).map_err(|_| EINVAL)?,
+        no_new_privs: h.no_new_privs,
+        seccomp: 0,
+        init_user_ns: true,
+        dumpable: h.dumpable,
+    };
+    cred::Prepared::new(&creds, &groups)
+}
+
 /// Whether the anonymous area `v` is the brk heap of `l`.
 fn is_brk(v: &Vma<'_>, l: &MmLayout) -> bool {
     v.flags & (VMA_FILE | VMA_GROWSDOWN | VMA_SHARED) == 0
@@ -166,7 +191,6 @@ fn check(
 ) -> Result<State> {
     let mut st = State {
         task: None,
-        ids: None,
         creds: None,
         rlimits: None,
         dirs: None,
@@ -213,16 +237,9 @@ fn check(
         };
         match item {
             Item::Task(t) => st.task = Some(t),
-            Item::Ids(i) => {
-                st.ids = Some(i);
-                if purpose == Purpose::Checkpoint {
-                    let ids = cred::Ids {
-                        uid: i.uid,
-                        gid: i.gid,
-                    };
-                    let c = cred::Prepared::new(&ids).map_err(|_| bad(a, Reason::BadStream, at))?;
-                    st.creds = Some(c);
-                }
+            Item::Creds(c) => {
+                let c = prepared(&c).map_err(|_| bad(a, Reason::BadStream, at))?;
+                st.creds = Some(c);
             }
             Item::Rlimits(l) => {
                 let mut r = [rlimit::Rlimit::default(); rlimit::COUNT];
@@ -305,7 +322,7 @@ fn check(
     }
     let end = r.source().pos as u64;
     if st.task.is_none()
-        || st.ids.is_none()
+        || st.creds.is_none()
         || st.rlimits.is_none()
         || st.dirs.is_none()
         || !st.seen_signals
@@ -329,10 +346,8 @@ fn check(
 
 /// The second pass, after the point of no return: the areas the first
 /// pass admitted, in the same order, admitted again by the same rules.
-fn apply(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], st: &State) -> Result {
-    let (Some(t), Some(ids), Some(l), Some(regs), Some(th)) =
-        (st.task, st.ids, st.mm, st.regs, st.thread)
-    else {
+fn apply(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], st: &mut State) -> Result {
+    let (Some(t), Some(l), Some(regs), Some(th)) = (st.task, st.mm, st.regs, st.thread) else {
         return Err(EINVAL);
     };
     mm::unmap(0, TASK_SIZE)?;
@@ -405,14 +420,15 @@ fn apply(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], st: &State) -> Result 
     signal::set_signals(&st.signals);
     let (pwd, root) = st.dirs.as_ref().ok_or(EINVAL)?;
     fs::set(pwd, root)?;
-    // Before the ids change: raising a hard limit takes CAP_SYS_RESOURCE.
+    // Before the credentials change: raising a hard limit takes
+    // CAP_SYS_RESOURCE.
     rlimit::set(&rlimits_for_files(st)?, false).map_err(|(e, _)| e)?;
     let words: [u64; REGS] = regs.0;
     regset::set_regs(&words)?;
-    cred::set_ids(&cred::Ids {
-        uid: ids.uid,
-        gid: ids.gid,
-    })
+    // Last: exactly the credentials the process had, its dumpable state
+    // included (which `commit_creds()` from the restorer's would lower).
+    st.creds.take().ok_or(EINVAL)?.commit();
+    Ok(())
 }
 
 /// Turns the current task into the process of stream `s` (of `purpose`):
@@ -436,7 +452,7 @@ pub(crate) fn restore(
         return Err(bad(a, Reason::Fpu, 0));
     }
     // Point of no return: the caller's memory goes.
-    if let Err(e) = apply(s, purpose, &mut buf, &st) {
+    if let Err(e) = apply(s, purpose, &mut buf, &mut st) {
         pr_err!(
             "restore of pid {} failed after the point of no return: {:?}\n",
             task::current_pid(),

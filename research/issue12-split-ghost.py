@@ -51,7 +51,9 @@ PLACE = {
  # process.rs: identity, credentials, limits, directories
  'TaskInfo':'process','impl TaskInfo':'process','Rlimit':'process','Rlimits':'process','impl Rlimits':'process',
  'FsPaths':'process','path_ok':'process','impl FsPaths':'process','Ids':'process','impl Ids':'process',
- 'Creds':'process','impl Creds':'process',
+ # creds.rs: the credentials
+ 'MAX_GROUPS':'creds','CAP_VALID':'creds','SECUREBITS':'creds','DUMPABLE_MAX':'creds','Caps':'creds',
+ 'CredsHead':'creds','Creds':'creds','impl Creds':'creds','impl CredsHead':'creds','impl Caps':'creds',
  # mm.rs: the address space
  'MmLayout':'mm','impl MmLayout':'mm','PROT_READ':'mm','PROT_WRITE':'mm','PROT_EXEC':'mm','VMA_SHARED':'mm',
  'VMA_GROWSDOWN':'mm','VMA_FILE':'mm','VMA_PAGES':'mm','Vma':'mm','impl Vma':'mm','PageRun':'mm','impl PageRun':'mm',
@@ -68,7 +70,8 @@ PLACE = {
 }
 DOC = {
  'header': "The stream header and the section headers: tags, lengths, flags.",
- 'process': "The process's identity, ids, resource limits and directories.",
+ 'process': "The process's identity, resource limits and directories.",
+ 'creds': "The process's credentials: ids, capabilities, groups.",
  'mm': "The address space: its layout, its areas and the runs of their pages.",
  'files': "Open files.",
  'cpu': "Registers and the per-thread kernel state.",

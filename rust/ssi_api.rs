@@ -134,7 +134,7 @@ unsafe extern "C" fn chunk_trampoline<F: FnMut(&mut [u8]) -> Result<usize>>(
 /// Sends the chunks `next` writes (0: no more) to `service` on `dst` as
 /// requests, up to `window` (at most 8) unanswered, each acknowledged: a
 /// bulk transfer. Returns the bytes sent. Must not be called from a
-/// handler or listener.
+/// handler or listener. Only SIGKILL ends the wait.
 pub fn send_window<F: FnMut(&mut [u8]) -> Result<usize>>(
     dst: u8,
     service: u16,

@@ -444,7 +444,9 @@ pub(crate) fn call_window(
 
 /// Waits up to `timeout_ms` for the answer of `dst` in pending slot
 /// `slot`, then frees the slot. Fails with `EHOSTDOWN` as soon as `dst`
-/// leaves the view (a crashed node answers nothing).
+/// leaves the view (a crashed node answers nothing). Only SIGKILL ends the
+/// wait (`EINTR`): a bulk transfer runs in a frozen process that is being
+/// migrated, whose other pending signals go with it.
 fn wait_answer(core: &Core, slot: usize, dst: u8, timeout_ms: u32) -> Answer {
     let deadline = now_ns() + i64::from(timeout_ms) * 1_000_000;
     let mut s = core.state.lock();
@@ -466,7 +468,13 @@ fn wait_answer(core: &Core, slot: usize, dst: u8, timeout_ms: u32) -> Answer {
         if let CondVarTimeoutResult::Signal { .. } =
             core.replies.wait_interruptible_timeout(&mut s, wait)
         {
-            return Err(EINTR);
+            if crate::kernel_ext::migrate::killed() {
+                return Err(EINTR);
+            }
+            // A signal that cannot end the wait: it would not sleep.
+            drop(s);
+            crate::kernel_ext::migrate::sleep_ms(1);
+            s = core.state.lock();
         }
     }
 }

@@ -261,10 +261,13 @@ pub(crate) fn migrate(a: &mut MigrateArg) -> Result {
         // result, which the destination's copy will return.
         return later_self(m, &t, a, true);
     }
+    let seen = task::Seen::check(&t)?;
     let mut plan = Plan::new(m, &t, a, false)?;
     let stop = plan.guest_home.is_some();
     let pid = a.pid;
     let ret = task_work::call_in(&t, stop, || {
+        // An execve() since the check: not the process the caller may move.
+        plan.w.still_checked(&seen)?;
         if plan.guest_home.is_none() {
             // Runs after this work whether it succeeds or not: the stub
             // then finds its record or returns.

@@ -141,6 +141,55 @@ impl Drop for TaskRef {
     }
 }
 
+/// What the permission check of a process relied on: its exec id and its
+/// credentials, recorded before the check was made again
+/// ([`Seen::check`]). A process that ran `execve()` or changed its
+/// credentials since is no longer the one checked ([`Seen::is_current`]).
+///
+/// # Invariants
+///
+/// `s.cred` is a counted reference taken by `ssi_ghost_seen_get`, given
+/// back once by `drop`.
+pub struct Seen {
+    s: bindings::ssi_ghost_seen,
+}
+
+// SAFETY: a reference to credentials may be held and dropped on any thread.
+unsafe impl Send for Seen {}
+// SAFETY: `&Seen` only compares values.
+unsafe impl Sync for Seen {}
+
+impl Seen {
+    /// Records what `t` is now, then checks again that the caller may
+    /// checkpoint it (ptrace attach rules): `EPERM` if not.
+    pub fn check(t: &TaskRef) -> Result<Self> {
+        let mut s = bindings::ssi_ghost_seen::default();
+        // SAFETY: `t` is a live task (a counted reference); `s` is
+        // writable and holds a reference only on success.
+        let ret = unsafe { bindings::ssi_ghost_seen_get(t.as_ptr(), &mut s) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: `ssi_ghost_seen_get` succeeded: `s.cred` is counted.
+        Ok(Seen { s })
+    }
+
+    /// In the checked process's own context: whether it still has the exec
+    /// id and the credentials it had when it was checked.
+    pub fn is_current(&self) -> bool {
+        // SAFETY: `s` is a recorded state (type invariant); compares it
+        // with the current task's.
+        unsafe { bindings::ssi_ghost_seen_same(&self.s) }
+    }
+}
+
+impl Drop for Seen {
+    fn drop(&mut self) {
+        // SAFETY: gives back the reference of the type invariant, once.
+        unsafe { bindings::ssi_ghost_seen_put(&mut self.s) };
+    }
+}
+
 /// The current process's PID in the initial namespace (its global PID).
 pub fn current_pid() -> u32 {
     // SAFETY: the current task is live; the initial namespace is static.

@@ -99,6 +99,18 @@ pub enum Reason {
     /// or written by a cluster with another key; detail 0), it is open for
     /// writing (detail 1), or this node has no ghost key (detail 2).
     Untrusted = 19,
+    /// It runs under seccomp (detail: the mode, 1 strict, 2 filter), which
+    /// is not carried.
+    Seccomp = 20,
+    /// It is in a user namespace other than the initial one, which is not
+    /// carried.
+    UserNamespace = 21,
+    /// It has more supplementary groups than a stream carries (detail: how
+    /// many).
+    Groups = 22,
+    /// It ran `execve()` or changed its credentials between the permission
+    /// check and its safe point: refused with `EPERM`.
+    Changed = 23,
 }
 
 /// `MissingFile`'s detail bit for an open file (the fd in the low bits)
@@ -107,7 +119,7 @@ pub const FD_DETAIL: u64 = 1 << 63;
 
 impl Reason {
     /// Every reason, in wire order.
-    pub const ALL: [Reason; 20] = {
+    pub const ALL: [Reason; 24] = {
         use Reason::*;
         [
             None,
@@ -130,6 +142,10 @@ impl Reason {
             MissingDir,
             Rlimit,
             Untrusted,
+            Seccomp,
+            UserNamespace,
+            Groups,
+            Changed,
         ]
     };
 
@@ -369,7 +385,7 @@ mod tests {
             assert_eq!(*r as u32, i as u32);
             assert_eq!(Reason::from_u32(i as u32), *r);
         }
-        assert_eq!(Reason::from_u32(20), Reason::None);
+        assert_eq!(Reason::from_u32(24), Reason::None);
         assert_eq!(Reason::from_u32(u32::MAX), Reason::None);
     }
 

@@ -125,6 +125,15 @@ pub fn reason_text(reason: Reason, detail: u64) -> String {
                   was written, or written by a cluster with another key)"
                 .into(),
         },
+        Seccomp => format!(
+            "it runs under seccomp ({}), which cannot be carried",
+            if detail == 1 { "strict mode" } else { "a filter" }
+        ),
+        UserNamespace => {
+            "it is in a user namespace other than the initial one, which cannot be carried".into()
+        }
+        Groups => format!("it has {detail} supplementary groups; at most 1024 can be carried"),
+        Changed => "it ran execve() or changed its credentials after the permission check".into(),
         None => String::new(),
     }
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Fuzzes every decoder of `ssi-proto` with arbitrary bytes: the message
 //! header, the knob parsers, the ghost stream reader, the requests of the
-//! devices, remote-file, task, migration and page services, the `/proc`
-//! mergers and a membership view. Nothing may panic, and whatever decodes
+//! devices, remote-file, task, migration and page services, the ghost
+//! stream's credentials section, the `/proc` mergers and a membership view. Nothing may panic, and whatever decodes
 //! must encode back to the same bytes.
 #![no_main]
 
@@ -43,6 +43,14 @@ fn knobs(data: &[u8]) {
 
 /// A ghost stream: read until an error or its end, never a panic.
 fn ghost_stream(data: &[u8]) {
+    // A credentials section: whatever decodes encodes back to the same
+    // bytes.
+    if let Ok(c) = ghost::Creds::decode(data) {
+        let groups: Vec<u32> = c.groups().collect();
+        let mut out = vec![0u8; data.len()];
+        let n = ghost::Creds::encode(&c.head, &groups, &mut out).expect("decoded creds re-encode");
+        assert_eq!(&out[..n], data);
+    }
     let mut src = data;
     if let Ok(mut r) = ghost::Reader::new(&mut src) {
         let mut buf = vec![0u8; ghost::MAX_SECTION];

@@ -117,7 +117,7 @@ impl Tag {
     pub fn max_len(self) -> usize {
         match self {
             Tag::Task => TaskInfo::LEN,
-            Tag::Creds => 256,
+            Tag::Creds => Creds::FIXED + 4 * MAX_GROUPS,
             Tag::Rlimits => RLIMITS * 16,
             Tag::Fs => 2 * (2 + PATH_MAX),
             Tag::Signals => SIGNALS * 32 + 24,

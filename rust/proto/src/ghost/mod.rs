@@ -13,6 +13,7 @@
 use super::codec::{self, fill, Writer};
 
 mod cpu;
+mod creds;
 mod files;
 mod header;
 mod mm;
@@ -22,15 +23,15 @@ mod signals;
 #[cfg(test)]
 mod tests;
 
-pub use self::{cpu::*, files::*, header::*, mm::*, process::*, reader::*, signals::*};
+pub use self::{cpu::*, creds::*, files::*, header::*, mm::*, process::*, reader::*, signals::*};
 
 /// First bytes of a stream.
 pub const MAGIC: [u8; 8] = *b"SSIGHOST";
 
 /// Format version this code writes and reads (2: `Rlimits`, `Fs`, the
 /// pending signals and lazy `Pages` runs; 3: a checkpoint's `End` carries
-/// its MAC).
-pub const VERSION: u16 = 3;
+/// its MAC; 4: the whole credential state in `Creds`).
+pub const VERSION: u16 = 4;
 
 /// Length of the MAC (HMAC-SHA256) that ends a checkpoint: the payload of
 /// its `End` section, computed over every byte of the stream before that

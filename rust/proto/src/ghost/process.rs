@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! The process's identity, ids, resource limits and directories.
+//! The process's identity, resource limits and directories.
 
 use super::*;
 
@@ -138,43 +138,5 @@ impl<'a> FsPaths<'a> {
             return Err(Error::BadLength);
         }
         Ok(FsPaths { cwd, root })
-    }
-}
-
-/// User and group ids (real, effective, saved, file system), carried in
-/// the `Creds` section. Supplementary groups and capabilities are not
-/// carried: a restored process has none beyond what its uids give.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Ids {
-    pub uid: [u32; 4],
-    pub gid: [u32; 4],
-}
-
-impl Ids {
-    pub const LEN: usize = 32;
-
-    pub fn encode(&self) -> [u8; Self::LEN] {
-        fill(|w| {
-            self.uid
-                .iter()
-                .chain(self.gid.iter())
-                .try_for_each(|&v| w.u32(v))
-        })
-    }
-
-    /// No id may be `-1`, which `setresuid()` reads as "unchanged".
-    pub fn decode(b: &[u8]) -> Result<Self> {
-        if b.len() != Self::LEN {
-            return Err(Error::BadLength);
-        }
-        let mut ids = Ids::default();
-        for i in 0..4 {
-            ids.uid[i] = u32_at(b, 4 * i)?;
-            ids.gid[i] = u32_at(b, 16 + 4 * i)?;
-        }
-        if ids.uid.iter().chain(ids.gid.iter()).any(|&v| v == u32::MAX) {
-            return Err(Error::BadValue);
-        }
-        Ok(ids)
     }
 }

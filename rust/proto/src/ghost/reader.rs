@@ -63,7 +63,7 @@ impl<S: Source + ?Sized> Source for &mut S {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Item<'a> {
     Task(TaskInfo),
-    Ids(Ids),
+    Creds(Creds<'a>),
     Rlimits(Rlimits),
     Fs(FsPaths<'a>),
     Signals(Signals<'a>),
@@ -184,7 +184,7 @@ impl<S: Source> Reader<S> {
                 }
                 Item::Task(t)
             }
-            Tag::Creds => Item::Ids(Ids::decode(b)?),
+            Tag::Creds => Item::Creds(Creds::decode(b)?),
             Tag::Rlimits => Item::Rlimits(Rlimits::decode(b)?),
             Tag::Fs => Item::Fs(FsPaths::decode(b)?),
             Tag::Signals => Item::Signals(Signals::decode(b)?),

@@ -33,8 +33,8 @@ fn header_roundtrip_and_refusals() {
     let mut bad = b;
     bad[0] = b'X';
     assert_eq!(StreamHeader::decode(&bad), Err(Error::BadMagic));
-    // Another version, the previous one included, is refused.
-    for v in [1, 2, 4] {
+    // Another version, the previous ones included, is refused.
+    for v in [1, 2, 3, 5] {
         let mut bad = b;
         bad[8] = v;
         assert_eq!(StreamHeader::decode(&bad), Err(Error::BadVersion));
@@ -341,15 +341,9 @@ fn sample_stream_with(lazy_in_file: bool) -> Vec<u8> {
         comm: *b"vecsum\0\0\0\0\0\0\0\0\0\0",
     };
     sec(&mut out, Tag::Task, &t.encode());
-    sec(
-        &mut out,
-        Tag::Creds,
-        &Ids {
-            uid: [1000; 4],
-            gid: [100; 4],
-        }
-        .encode(),
-    );
+    let mut cb = [0u8; Creds::FIXED + 8];
+    let n = Creds::encode(&sample_creds(), &[100, 2000], &mut cb).unwrap();
+    sec(&mut out, Tag::Creds, &cb[..n]);
     let mut lim = Rlimits::default();
     for (i, r) in lim.0.iter_mut().enumerate() {
         *r = Rlimit {
@@ -686,11 +680,6 @@ fn thread_state_checks() {
             "{bad:?}"
         );
     }
-    let ids = Ids {
-        uid: [0, 0, 0, u32::MAX],
-        gid: [0; 4],
-    };
-    assert_eq!(Ids::decode(&ids.encode()), Err(Error::BadValue));
     let mut regs = Regs([0; REGS]);
     regs.0[reg::SP] = USER_END;
     assert_eq!(Regs::decode(&regs.encode()), Err(Error::BadValue));
@@ -782,6 +771,124 @@ fn rlimits_fs_and_pending_signals() {
     }
 }
 
+/// A root process that dropped capabilities: some sets, securebits,
+/// `no_new_privs`.
+fn sample_creds() -> CredsHead {
+    CredsHead {
+        uid: [1000, 1001, 1002, 1001],
+        gid: [100, 101, 102, 101],
+        caps: Caps {
+            inheritable: 1 << 10,
+            permitted: (1 << 10) | (1 << 5),
+            effective: 1 << 5,
+            bounding: (1 << 10) | (1 << 5) | (1 << 21),
+            ambient: 1 << 10,
+        },
+        securebits: 0x14,
+        no_new_privs: true,
+        dumpable: 1,
+    }
+}
+
+#[test]
+fn creds_round_trip() {
+    let h = sample_creds();
+    let groups = [10, 20, 20, 65534];
+    let mut b = [0u8; Creds::FIXED + 16];
+    let n = Creds::encode(&h, &groups, &mut b).unwrap();
+    assert_eq!(n, b.len());
+    let c = Creds::decode(&b).unwrap();
+    assert_eq!(c.head, h);
+    assert_eq!(c.ngroups(), 4);
+    assert!(c.groups().eq(groups.iter().copied()));
+    // No groups, and the most a section carries.
+    let n = Creds::encode(&h, &[], &mut b).unwrap();
+    assert_eq!(Creds::decode(&b[..n]).unwrap().ngroups(), 0);
+    let many: std::vec::Vec<u32> = (0..MAX_GROUPS as u32).collect();
+    let mut big = std::vec![0u8; Tag::Creds.max_len()];
+    let n = Creds::encode(&h, &many, &mut big).unwrap();
+    assert_eq!(n, Tag::Creds.max_len());
+    assert_eq!(Creds::decode(&big).unwrap().ngroups(), MAX_GROUPS);
+    let more: std::vec::Vec<u32> = (0..=MAX_GROUPS as u32).collect();
+    assert_eq!(Creds::encode(&h, &more, &mut big), None);
+    assert_eq!(
+        Creds::encode(&h, &groups, &mut b[..Creds::FIXED + 15]),
+        None
+    );
+}
+
+#[test]
+fn malformed_creds_are_refused() {
+    let ok = sample_creds();
+    let enc = |h: &CredsHead, g: &[u32]| {
+        let mut b = std::vec![0u8; Creds::FIXED + 4 * g.len()];
+        Creds::encode(h, g, &mut b).unwrap();
+        b
+    };
+    let caps = |f: fn(&mut Caps)| {
+        let mut h = ok;
+        f(&mut h.caps);
+        h
+    };
+    for bad in [
+        CredsHead {
+            uid: [0, 0, u32::MAX, 0],
+            ..ok
+        },
+        CredsHead {
+            gid: [u32::MAX, 0, 0, 0],
+            ..ok
+        },
+        caps(|c| c.bounding |= 1 << 41),
+        caps(|c| c.inheritable = u64::MAX),
+        caps(|c| c.effective |= 1 << 21),
+        caps(|c| c.ambient |= 1 << 5),
+        caps(|c| c.ambient |= 1 << 21),
+        CredsHead {
+            securebits: 0x100,
+            ..ok
+        },
+        CredsHead { dumpable: 3, ..ok },
+    ] {
+        assert_eq!(
+            Creds::decode(&enc(&bad, &[1])),
+            Err(Error::BadValue),
+            "{bad:?}"
+        );
+    }
+    let good = enc(&ok, &[1, 2]);
+    assert!(Creds::decode(&good).is_ok());
+    // Flags beyond one bit, reserved bytes, groups out of order or
+    // `-1`, a count that does not match the length or is too large.
+    for (at, v) in [(76, 2u8), (78, 1), (79, 0x80)] {
+        let mut b = good.clone();
+        b[at] = v;
+        assert_eq!(Creds::decode(&b), Err(Error::BadValue), "byte {at}");
+    }
+    assert_eq!(Creds::decode(&enc(&ok, &[2, 1])), Err(Error::BadValue));
+    assert_eq!(Creds::decode(&enc(&ok, &[u32::MAX])), Err(Error::BadValue));
+    let mut b = good.clone();
+    b[80] = 3;
+    assert_eq!(Creds::decode(&b), Err(Error::BadLength));
+    b[80..84].copy_from_slice(&(MAX_GROUPS as u32 + 1).to_le_bytes());
+    assert_eq!(Creds::decode(&b), Err(Error::BadValue));
+    assert_eq!(
+        Creds::decode(&good[..Creds::FIXED - 1]),
+        Err(Error::BadLength)
+    );
+    assert_eq!(
+        Creds::decode(&good[..good.len() - 1]),
+        Err(Error::BadLength)
+    );
+    // A section longer than the most groups is refused by its header.
+    let h = Section {
+        tag: Tag::Creds,
+        flags: 0,
+        len: (Tag::Creds.max_len() + 4) as u32,
+    };
+    assert_eq!(Section::decode(&h.encode()), Err(Error::BadLength));
+}
+
 proptest! {
     #[test]
     fn decoders_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -794,7 +901,7 @@ proptest! {
         let _ = FileDesc::decode(&b);
         let _ = Regs::decode(&b);
         let _ = Signals::decode(&b);
-        let _ = Ids::decode(&b);
+        let _ = Creds::decode(&b);
         let _ = Rlimits::decode(&b);
         let _ = FsPaths::decode(&b);
         let _ = ThreadState::decode(&b);
