@@ -15,11 +15,12 @@ use crate::kernel_ext::{
 use crate::proto::ghost::{
     end_section, Caps, Creds, CredsHead, FsPaths, MmLayout, PageRun, Purpose, Regs, Rlimit,
     Rlimits, Section, SigAction, SigSets, Signals, StreamHeader, Tag, TaskInfo, ThreadState, Vma,
-    HEADER_LEN, MAX_GROUPS, MAX_RUN_PAGES, PAGE, PATH_MAX, PROT_EXEC, PROT_READ, PROT_WRITE, RLIMITS, SECTION_LAZY,
-    SECTION_LEN, SIGKILL_BIT, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES, VMA_SHARED,
+    HEADER_LEN, MAX_GROUPS, MAX_RUN_PAGES, PAGE, PATH_MAX, PROT_EXEC, PROT_READ, PROT_WRITE,
+    RLIMITS, SECTION_LAZY, SECTION_LEN, SIGKILL_BIT, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES,
+    VMA_SHARED,
 };
+use crate::proto::ghost_ioctl::{DumpArg, Reason, DUMP_STOP};
 use crate::stream::Chunks;
-use crate::{DumpArg, Reason, DUMP_STOP};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVVec},
     prelude::*,
@@ -70,7 +71,7 @@ fn odd_creds(c: &TaskCreds) -> Option<(Reason, u64)> {
 /// Refuses what cannot be carried, before anything is frozen.
 pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64> {
     let i = t.info();
-    if i.is_current && a.flags & crate::DUMP_SELF == 0 {
+    if i.is_current && a.flags & crate::proto::ghost_ioctl::DUMP_SELF == 0 {
         return refuse(a, Reason::OwnProcess, 0, EINVAL);
     }
     if i.kthread {
@@ -110,11 +111,6 @@ pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64
 /// `DUMP`: checks the process, then writes its stream to `a.fd` from
 /// within it; returns the stream's length.
 pub(crate) fn dump(a: &mut DumpArg) -> Result<u64> {
-    if let Some(at) = crate::migrate::stub_at(a.pid) {
-        a.reason = Reason::Migrated;
-        a.detail = u64::from(at);
-        return Err(crate::kernel_ext::errno::eremote());
-    }
     let t = TaskRef::get(a.pid)?;
     let seen = Seen::check(&t)?;
     let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;

@@ -11,12 +11,12 @@ use crate::kernel_ext::{
     task::TaskRef,
 };
 use crate::proto::ghost::{FileDesc, FileKind, PATH_MAX};
+use crate::proto::ghost_ioctl::Reason;
 use crate::rfile;
-use crate::Reason;
 
 /// `detail` of [`Reason::MissingFile`] for an open file: this bit and the
 /// fd (a mapped file's detail is its area's address, which never has it).
-pub(crate) const FD_DETAIL: u64 = 1 << 63;
+pub(crate) use crate::proto::ghost_ioctl::FD_DETAIL;
 
 /// The flags an open file is reopened with.
 const REOPEN_FLAGS: u32 = bindings::O_ACCMODE

@@ -3,7 +3,7 @@
 //! and its anonymous pages follow when it touches them.
 //!
 //! The stream lists the pages that hold data as lazy runs
-//! (`rust/proto/src/ghost.rs`). The destination maps the areas empty and
+//! (`rust/proto/src/ghost/`). The destination maps the areas empty and
 //! marked (`kernel_ext::remote`, patch 0017); a fault in a marked area asks
 //! [`Pager::fill`] here, which brings the page and up to `readahead` pages
 //! after it from the node the process left (`FETCH` of the page service,
@@ -121,6 +121,8 @@ pub(crate) struct Pages {
     /// Wakes the prefetch thread.
     #[pin]
     more: CondVar,
+    /// Told when a lending ends (the migration layer registers it).
+    lending_ended: fn(),
 }
 
 static PAGES: Published<Pages> = Published::new();
@@ -130,7 +132,7 @@ fn get() -> Option<&'static Pages> {
 }
 
 impl Pages {
-    fn new() -> impl PinInit<Self> {
+    fn new(lending_ended: fn()) -> impl PinInit<Self> {
         pin_init!(Pages {
             state <- new_mutex!(State {
                 pulled: KVec::new(),
@@ -140,6 +142,7 @@ impl Pages {
             readahead: AtomicU32::new(READAHEAD),
             counts: Counts::default(),
             more <- new_condvar!(),
+            lending_ended,
         })
     }
 
@@ -289,7 +292,7 @@ impl Pager for Remote {
             };
             if !transient(e)
                 || tries == RETRIES
-                || !crate::migrate::member(origin)
+                || !ssi_api::is_member(origin)
                 || !nap_killable(wait)
             {
                 break (origin, e);
@@ -650,7 +653,7 @@ impl ssi_api::Service for Service {
                         .and_then(|k| vec::swap_remove(&mut s.lent, k))
                 };
                 drop(gone);
-                crate::migrate::wake();
+                (p.lending_ended)();
                 Ok(0)
             }
         }
@@ -668,8 +671,10 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    pub(crate) fn start(module: &'static ThisModule) -> Result<Self> {
-        let p = Arc::pin_init(Pages::new(), GFP_KERNEL)?;
+    /// Starts the page service and the pager; `lending_ended` is called
+    /// when a node tells that it has every page it borrowed.
+    pub(crate) fn start(module: &'static ThisModule, lending_ended: fn()) -> Result<Self> {
+        let p = Arc::pin_init(Pages::new(lending_ended), GFP_KERNEL)?;
         PAGES.publish(&p);
         let mut r = Running {
             p,

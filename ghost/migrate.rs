@@ -36,11 +36,11 @@ use crate::kernel_ext::{
     task_work, vec,
 };
 use crate::proto::ghost::{Purpose, PATH_MAX};
+use crate::proto::ghost_ioctl::{DumpArg, MigrateArg, Reason, RestoreArg};
 use crate::proto::migrate::{data_header, Msg, DATA_HEADER, MAX_SMALL};
 use crate::restore;
 use crate::ssi_api;
 use crate::stream::{Chunks, Stream};
-use crate::{DumpArg, MigrateArg, Reason, RestoreArg};
 
 mod destination;
 mod kunit;
@@ -184,7 +184,7 @@ fn me() -> u8 {
 }
 
 pub(crate) fn member(node: u8) -> bool {
-    ssi_api::members().is_ok_and(|m| m[usize::from(node / 8)] & (1 << (node % 8)) != 0)
+    ssi_api::is_member(node)
 }
 
 fn send(dst: u8, m: Msg<'_>) {

@@ -27,9 +27,9 @@ use crate::proto::ghost::{
     self, Item, MmLayout, Purpose, Reader, Regs, SigSets, TaskInfo, ThreadState, Vma, MAX_SECTION,
     PAGE, PROT_WRITE, REGS, VMA_FILE, VMA_GROWSDOWN, VMA_SHARED,
 };
+use crate::proto::ghost_ioctl::{Reason, RestoreArg};
 use crate::proto::pages::Run;
 use crate::stream::{Stream, StreamSource};
-use crate::{Reason, RestoreArg};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVVec, KVec},
     bindings,
@@ -347,8 +347,7 @@ fn check(
 /// The second pass, after the point of no return: the areas the first
 /// pass admitted, in the same order, admitted again by the same rules.
 fn apply(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], st: &mut State) -> Result {
-    let (Some(t), Some(l), Some(regs), Some(th)) = (st.task, st.mm, st.regs, st.thread)
-    else {
+    let (Some(t), Some(l), Some(regs), Some(th)) = (st.task, st.mm, st.regs, st.thread) else {
         return Err(EINVAL);
     };
     mm::unmap(0, TASK_SIZE)?;
@@ -509,13 +508,11 @@ pub(crate) fn restore(
     Ok(())
 }
 
-/// `RESTORE_SELF` from a checkpoint file.
+/// `RESTORE_SELF` from a checkpoint file (the dispatch sends the
+/// process on to another node, if asked).
 pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
     if !cred::may_restore() {
         return Err(EPERM);
-    }
-    if a.node != 0 && !crate::migrate::may_go(a.node) {
-        return Err(EINVAL);
     }
     let f = FdFile::get(a.fd)?;
     if !f.is_regular() {
@@ -552,16 +549,6 @@ pub(crate) fn restore_self(a: &mut RestoreArg) -> Result {
         drop(buf);
         // `restore` closed `a.fd` and `a.dev_fd` on success.
         restore(Stream::File(&f), Purpose::Checkpoint, None, a)?;
-    }
-    if a.node != 0 {
-        if let Err(e) = crate::migrate::restart_elsewhere(a.node) {
-            pr_warn!(
-                "pid {} runs here: it cannot go on to node {}: {:?}\n",
-                task::current_pid(),
-                a.node,
-                e
-            );
-        }
     }
     Ok(())
 }

@@ -380,41 +380,8 @@ pub(crate) fn install_remote(
     f.install_at(fd_number, open_flags & bindings::O_CLOEXEC != 0)
 }
 
-/// Arguments of `GETFD`: `u32 node, u32 pid, s32 fd, u32 flags` in
-/// (flags: `O_CLOEXEC` and the access mode, 3 for the file's own), `s32
-/// new_fd` out.
-pub(crate) struct GetFdArg {
-    pub(crate) node: u32,
-    pub(crate) pid: u32,
-    pub(crate) fd: i32,
-    pub(crate) flags: u32,
-    pub(crate) new_fd: i32,
-}
-
-impl GetFdArg {
-    pub(crate) const LEN: usize = 24;
-
-    pub(crate) fn decode(b: &[u8; Self::LEN]) -> Self {
-        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        GetFdArg {
-            node: w(0),
-            pid: w(4),
-            fd: w(8) as i32,
-            flags: w(12),
-            new_fd: -1,
-        }
-    }
-
-    pub(crate) fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0u8; Self::LEN];
-        b[0..4].copy_from_slice(&self.node.to_le_bytes());
-        b[4..8].copy_from_slice(&self.pid.to_le_bytes());
-        b[8..12].copy_from_slice(&self.fd.to_le_bytes());
-        b[12..16].copy_from_slice(&self.flags.to_le_bytes());
-        b[16..20].copy_from_slice(&self.new_fd.to_le_bytes());
-        b
-    }
-}
+/// Arguments of `GETFD` (shared with the user tools).
+pub(crate) use crate::proto::ghost_ioctl::GetFdArg;
 
 /// `GETFD`: a new fd of the caller (root only here; root or ptrace rights
 /// on the target, checked on its node) that is fd `a.fd` of process

@@ -4,7 +4,7 @@
 //!
 //! `/dev/ssi/ghost` takes two ioctls (`Documentation/ssi/ghost.rst`):
 //! `DUMP` freezes a process at a safe point in its own context, writes its
-//! ghost stream (`rust/proto/src/ghost.rs`) to a file, and lets it go on or
+//! ghost stream (`rust/proto/src/ghost/`) to a file, and lets it go on or
 //! kills it; `RESTORE_SELF` turns the caller into the process of a stream.
 
 use kernel::prelude::*;
@@ -44,254 +44,50 @@ module! {
     license: "GPL",
 }
 
-/// `_IOWR('S', 0x40, struct ssi_ghost_dump)`.
-pub(crate) const IOC_DUMP: u32 = kernel::ioctl::_IOWR::<[u8; DumpArg::LEN]>(b'S' as u32, 0x40);
-/// `_IOWR('S', 0x41, struct ssi_ghost_restore)`.
-pub(crate) const IOC_RESTORE_SELF: u32 =
-    kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x41);
+// The ioctls' numbers, argument blocks and refusal reasons, shared with
+// the user tools (`tools/ghost`).
+use proto::ghost_ioctl::{
+    DumpArg, MigrateArg, Reason, RestoreArg, IOC_DUMP, IOC_GETFD, IOC_MAY_MIGRATE, IOC_MIGRATE,
+    IOC_RESTORE_MIGRATED, IOC_RESTORE_SELF,
+};
 
-/// `_IOWR('S', 0x42, struct ssi_ghost_migrate)`.
-pub(crate) const IOC_MIGRATE: u32 =
-    kernel::ioctl::_IOWR::<[u8; MigrateArg::LEN]>(b'S' as u32, 0x42);
-/// `_IOWR('S', 0x43, struct ssi_ghost_restore)`: the loader started for a
-/// migrated process becomes it.
-pub(crate) const IOC_RESTORE_MIGRATED: u32 =
-    kernel::ioctl::_IOWR::<[u8; RestoreArg::LEN]>(b'S' as u32, 0x43);
-
-/// `_IOWR('S', 0x44, struct ssi_ghost_migrate)`: `flags` 0 reads, 1
-/// forbids, 2 allows the migration of `pid`; `detail` says whether it may.
-pub(crate) const IOC_MAY_MIGRATE: u32 =
-    kernel::ioctl::_IOWR::<[u8; MigrateArg::LEN]>(b'S' as u32, 0x44);
-/// `_IOWR('S', 0x45, struct ssi_ghost_getfd)`.
-pub(crate) const IOC_GETFD: u32 =
-    kernel::ioctl::_IOWR::<[u8; rfile::GetFdArg::LEN]>(b'S' as u32, 0x45);
-
-/// `DUMP` flag: kill the process after a successful dump.
-pub(crate) const DUMP_STOP: u32 = 1;
-/// Internal check flag: the process is the caller (self-migration).
-pub(crate) const DUMP_SELF: u32 = 1 << 31;
-
-/// Why a checkpoint or a restart was refused (`reason` of the ioctl
-/// arguments; `detail` says more).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum Reason {
-    /// Not refused.
-    None = 0,
-    /// Several threads (detail: how many).
-    Threads = 1,
-    /// An open pipe or FIFO (detail: fd).
-    Pipe = 2,
-    /// An open socket (detail: fd).
-    Socket = 3,
-    /// Another open file that is neither regular nor a character device
-    /// (detail: fd; eventfd, epoll, directories...).
-    OtherFile = 4,
-    /// A shared writable mapping (detail: address).
-    SharedMapping = 5,
-    /// SysV shared memory, memfd or shared anonymous memory (detail:
-    /// address).
-    SharedMemory = 6,
-    /// A kernel thread.
-    KernelThread = 7,
-    /// Stopped or traced: it would not reach the safe point.
-    Stopped = 8,
-    /// The caller itself.
-    OwnProcess = 9,
-    /// A device's memory (detail: address).
-    DeviceMapping = 10,
-    /// The stream is malformed (detail: byte offset where it was found).
-    BadStream = 11,
-    /// The stream is for another PID than the caller's (detail: its PID).
-    OtherPid = 12,
-    /// A mapped file is missing here (detail: its area's address).
-    MissingFile = 13,
-    /// The FPU state does not fit this CPU.
-    Fpu = 14,
-    /// The process runs on another node (detail: which); this node keeps
-    /// its stub.
-    Migrated = 15,
-    /// Its migration is forbidden (by its owner, for it and its children).
-    NoMigrate = 16,
-    /// Its working directory (detail 0) or root directory (detail 1) is
-    /// missing on the restoring node, or has no path (removed) where it
-    /// was dumped.
-    MissingDir = 17,
-    /// This node refuses one of its resource limits (detail: the
-    /// `RLIMIT_*` resource), or it has an fd at or above its hard limit
-    /// of open files (detail 7).
-    Rlimit = 18,
-    /// A checkpoint file this node cannot trust: its MAC is wrong (edited,
-    /// or written by a cluster with another key; detail 0), it is open for
-    /// writing (detail 1), or this node has no ghost key (detail 2).
-    Untrusted = 19,
-    /// It runs under seccomp (detail: the mode, 1 strict, 2 filter), which
-    /// is not carried.
-    Seccomp = 20,
-    /// It is in a user namespace other than the initial one, which is not
-    /// carried.
-    UserNamespace = 21,
-    /// It has more supplementary groups than a stream carries (detail: how
-    /// many).
-    Groups = 22,
-    /// It ran `execve()` or changed its credentials between the permission
-    /// check and its safe point: refused with `EPERM`.
-    Changed = 23,
+/// The `N`-byte argument block at `arg` (the caller's), read whole.
+fn read_arg<const N: usize>(r: &mut UserSliceReader) -> Result<[u8; N]> {
+    let mut b = [0u8; N];
+    r.read_slice(&mut b)?;
+    Ok(b)
 }
 
-impl Reason {
-    /// The reason of a wire value (`None` for unknown ones).
-    pub(crate) fn from_u32(v: u32) -> Self {
-        use Reason::*;
-        [
-            None,
-            Threads,
-            Pipe,
-            Socket,
-            OtherFile,
-            SharedMapping,
-            SharedMemory,
-            KernelThread,
-            Stopped,
-            OwnProcess,
-            DeviceMapping,
-            BadStream,
-            OtherPid,
-            MissingFile,
-            Fpu,
-            Migrated,
-            NoMigrate,
-            MissingDir,
-            Rlimit,
-            Untrusted,
-            Seccomp,
-            UserNamespace,
-            Groups,
-            Changed,
-        ]
-        .get(v as usize)
-        .copied()
-        .unwrap_or(None)
+/// `DUMP`: refused for a process that runs elsewhere (its stub is here),
+/// else its stream is written to `a.fd`; returns the stream's length.
+fn checkpoint(a: &mut DumpArg) -> Result<u64> {
+    if let Some(at) = migrate::stub_at(a.pid) {
+        a.reason = Reason::Migrated;
+        a.detail = u64::from(at);
+        return Err(kernel_ext::errno::eremote());
     }
-}
-// An open file that cannot be reopened is `MissingFile` (detail:
-// `files::FD_DETAIL | fd`) or `OtherFile` (detail: fd).
-
-/// Arguments of `DUMP`.
-pub(crate) struct DumpArg {
-    pub(crate) pid: u32,
-    pub(crate) fd: i32,
-    pub(crate) flags: u32,
-    pub(crate) reason: Reason,
-    pub(crate) detail: u64,
-    /// Bytes written (out).
-    pub(crate) bytes: u64,
+    dump::dump(a)
 }
 
-impl DumpArg {
-    pub(crate) const LEN: usize = 32;
-
-    fn read(r: &mut UserSliceReader) -> Result<Self> {
-        let mut b = [0u8; Self::LEN];
-        r.read_slice(&mut b)?;
-        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        Ok(DumpArg {
-            pid: w(0),
-            fd: w(4) as i32,
-            flags: w(8),
-            reason: Reason::None,
-            detail: 0,
-            bytes: 0,
-        })
+/// `RESTORE_SELF`: the caller becomes the process of a checkpoint file,
+/// and goes on to node `a.node` if one is given.
+fn restart(a: &mut RestoreArg) -> Result {
+    // A caller that may not restore is refused by `restore_self` first.
+    if a.node != 0 && kernel_ext::cred::may_restore() && !migrate::may_go(a.node) {
+        return Err(EINVAL);
     }
-
-    fn write(&self, w: &mut UserSliceWriter) -> Result {
-        let mut b = [0u8; Self::LEN];
-        b[0..4].copy_from_slice(&self.pid.to_le_bytes());
-        b[4..8].copy_from_slice(&self.fd.to_le_bytes());
-        b[8..12].copy_from_slice(&self.flags.to_le_bytes());
-        b[12..16].copy_from_slice(&(self.reason as u32).to_le_bytes());
-        b[16..24].copy_from_slice(&self.detail.to_le_bytes());
-        b[24..32].copy_from_slice(&self.bytes.to_le_bytes());
-        w.write_slice(&b)
+    restore::restore_self(a)?;
+    if a.node != 0 {
+        if let Err(e) = migrate::restart_elsewhere(a.node) {
+            pr_warn!(
+                "pid {} runs here: it cannot go on to node {}: {:?}\n",
+                kernel_ext::task::current_pid(),
+                a.node,
+                e
+            );
+        }
     }
-}
-
-/// Arguments of `RESTORE_SELF`.
-pub(crate) struct RestoreArg {
-    /// The stream, a regular file.
-    pub(crate) fd: i32,
-    /// The caller's fd of `/dev/ssi/ghost`, closed on success.
-    pub(crate) dev_fd: i32,
-    /// `RESTORE_SELF`: a node to send the process on to once restored
-    /// (0: none).
-    pub(crate) node: u32,
-    pub(crate) reason: Reason,
-    pub(crate) detail: u64,
-}
-
-impl RestoreArg {
-    pub(crate) const LEN: usize = 24;
-
-    fn read(r: &mut UserSliceReader) -> Result<Self> {
-        let mut b = [0u8; Self::LEN];
-        r.read_slice(&mut b)?;
-        let w = |i: usize| i32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        Ok(RestoreArg {
-            fd: w(0),
-            dev_fd: w(4),
-            node: w(12) as u32,
-            reason: Reason::None,
-            detail: 0,
-        })
-    }
-
-    fn write(&self, w: &mut UserSliceWriter) -> Result {
-        let mut b = [0u8; Self::LEN];
-        b[0..4].copy_from_slice(&self.fd.to_le_bytes());
-        b[4..8].copy_from_slice(&self.dev_fd.to_le_bytes());
-        b[8..12].copy_from_slice(&(self.reason as u32).to_le_bytes());
-        b[12..16].copy_from_slice(&self.node.to_le_bytes());
-        b[16..24].copy_from_slice(&self.detail.to_le_bytes());
-        w.write_slice(&b)
-    }
-}
-
-/// Arguments of `MIGRATE`.
-pub(crate) struct MigrateArg {
-    pub(crate) pid: u32,
-    /// The destination node.
-    pub(crate) node: u32,
-    pub(crate) flags: u32,
-    pub(crate) reason: Reason,
-    pub(crate) detail: u64,
-}
-
-impl MigrateArg {
-    pub(crate) const LEN: usize = 24;
-
-    fn read(r: &mut UserSliceReader) -> Result<Self> {
-        let mut b = [0u8; Self::LEN];
-        r.read_slice(&mut b)?;
-        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        Ok(MigrateArg {
-            pid: w(0),
-            node: w(4),
-            flags: w(8),
-            reason: Reason::None,
-            detail: 0,
-        })
-    }
-
-    fn write(&self, w: &mut UserSliceWriter) -> Result {
-        let mut b = [0u8; Self::LEN];
-        b[0..4].copy_from_slice(&self.pid.to_le_bytes());
-        b[4..8].copy_from_slice(&self.node.to_le_bytes());
-        b[8..12].copy_from_slice(&self.flags.to_le_bytes());
-        b[12..16].copy_from_slice(&(self.reason as u32).to_le_bytes());
-        b[16..24].copy_from_slice(&self.detail.to_le_bytes());
-        w.write_slice(&b)
-    }
+    Ok(())
 }
 
 /// The device's operations.
@@ -320,29 +116,27 @@ impl Operations for Dev {
         match cmd {
             IOC_DUMP => {
                 let (mut r, mut w) = UserSlice::new(arg, DumpArg::LEN).reader_writer();
-                let mut a = DumpArg::read(&mut r)?;
-                let ret = dump::dump(&mut a);
+                let mut a = DumpArg::request(&read_arg(&mut r)?);
+                let ret = checkpoint(&mut a);
                 if let Ok(n) = ret {
                     a.bytes = n;
                 }
-                a.write(&mut w)?;
+                w.write_slice(&a.encode())?;
                 ret.map(|_| 0)
             }
             IOC_RESTORE_SELF => {
                 let (mut r, mut w) = UserSlice::new(arg, RestoreArg::LEN).reader_writer();
-                let mut a = RestoreArg::read(&mut r)?;
-                let ret = restore::restore_self(&mut a);
+                let mut a = RestoreArg::request(&read_arg(&mut r)?);
+                let ret = restart(&mut a);
                 if ret.is_err() {
                     // The caller's memory is still its own: report why.
-                    let _ = a.write(&mut w);
+                    let _ = w.write_slice(&a.encode());
                 }
                 ret.map(|_| 0)
             }
             IOC_GETFD => {
                 let (mut r, mut w) = UserSlice::new(arg, rfile::GetFdArg::LEN).reader_writer();
-                let mut b = [0u8; rfile::GetFdArg::LEN];
-                r.read_slice(&mut b)?;
-                let mut a = rfile::GetFdArg::decode(&b);
+                let mut a = rfile::GetFdArg::request(&read_arg(&mut r)?);
                 let fd = rfile::getfd(&mut a)?;
                 // The fd is the caller's now, whatever the copy-out does.
                 let _ = w.write_slice(&a.encode());
@@ -350,24 +144,24 @@ impl Operations for Dev {
             }
             IOC_MIGRATE => {
                 let (mut r, mut w) = UserSlice::new(arg, MigrateArg::LEN).reader_writer();
-                let mut a = MigrateArg::read(&mut r)?;
+                let mut a = MigrateArg::request(&read_arg(&mut r)?);
                 let ret = migrate::migrate(&mut a);
-                a.write(&mut w)?;
+                w.write_slice(&a.encode())?;
                 ret.map(|_| 0)
             }
             IOC_MAY_MIGRATE => {
                 let (mut r, mut w) = UserSlice::new(arg, MigrateArg::LEN).reader_writer();
-                let mut a = MigrateArg::read(&mut r)?;
+                let mut a = MigrateArg::request(&read_arg(&mut r)?);
                 migrate::may_migrate(&mut a)?;
-                a.write(&mut w)?;
+                w.write_slice(&a.encode())?;
                 Ok(0)
             }
             IOC_RESTORE_MIGRATED => {
                 let (mut r, mut w) = UserSlice::new(arg, RestoreArg::LEN).reader_writer();
-                let mut a = RestoreArg::read(&mut r)?;
+                let mut a = RestoreArg::request(&read_arg(&mut r)?);
                 let ret = migrate::restore_migrated(&mut a);
                 if ret.is_err() {
-                    let _ = a.write(&mut w);
+                    let _ = w.write_slice(&a.encode());
                 }
                 ret.map(|_| 0)
             }
@@ -393,7 +187,8 @@ struct Ghost {
 impl kernel::Module for Ghost {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let trust = trust::Running::start()?;
-        let pages = lazy::Running::start(module)?;
+        // A lending's end wakes the stubs and the migration worker.
+        let pages = lazy::Running::start(module, migrate::wake)?;
         let parent = SysfsParent::ssi().ok_or(ENODEV)?;
         let sysfs = SysfsDir::new_in(parent, c_str!("ghost"), &knobs::ATTRS, pages.pages())?;
         let rfile = rfile::start()?;

@@ -11,6 +11,7 @@ use kernel::{
     time::Ktime,
 };
 
+use crate::header;
 use crate::kernel_ext::errno;
 use crate::kernel_ext::tipc::{Kind as SockKind, SocketAddr, TipcSocket};
 use crate::proto::membership::{Membership, NodeSet, Out, View, VIEW_LEN};
@@ -21,23 +22,10 @@ use crate::stats::Stats;
 /// TIPC service type of ssi-rs; the instance is the node id. The kernel
 /// defines it: only kernel sockets may bind it (patch 0019).
 pub(crate) const TIPC_TYPE: u32 = kernel::bindings::TIPC_SSI_SRV;
-/// Built-in RPC services.
-pub(crate) const SERVICE_PING: u16 = 1;
+/// The heartbeat, a one-way message every member multicasts (payload:
+/// its CPU count, `u16`); the RPC services' ids are their files' own
+/// (`rpc::FIRST_MODULE_SERVICE` and up: the modules').
 pub(crate) const SERVICE_HEARTBEAT: u16 = 2;
-/// One-way messages counted and discarded (stream benchmark).
-pub(crate) const SERVICE_SINK: u16 = 3;
-/// Request: how many sink messages and bytes arrived from the caller.
-pub(crate) const SERVICE_SINK_COUNT: u16 = 4;
-/// Request `[file]`: this node's own /proc system file (globalproc.rs).
-pub(crate) const SERVICE_PROC_LOCAL: u16 = 5;
-/// Request `PidsRequest`: this node's global PIDs (tasks.rs).
-pub(crate) const SERVICE_PIDS: u16 = 6;
-/// Request `[pid]`: the `/proc` files of a process this node runs.
-pub(crate) const SERVICE_TASK: u16 = 7;
-/// Request `Kill`: a kill(2) for a local process or process group.
-pub(crate) const SERVICE_KILL: u16 = 8;
-/// Remote devices: open, read, write and close a node's devices (devices.rs).
-pub(crate) const SERVICE_DEV: u16 = 9;
 
 /// What this node knows of a peer.
 #[derive(Clone, Copy, Default)]
@@ -79,24 +67,98 @@ pub(crate) struct State {
     pub(crate) ping_report_len: usize,
 }
 
-pub(crate) use crate::abi::{Handler, Listener};
+/// A module's RPC handler: `ssi_api.h`'s `ssi_handler_t`, not null.
+pub(crate) type Handler =
+    unsafe extern "C" fn(*mut c_void, u8, *const u8, usize, *mut u8, usize) -> isize;
+/// A module's membership listener: `ssi_listener_t`, not null.
+pub(crate) type Listener = unsafe extern "C" fn(*mut c_void, u8, bool);
 
-/// Registered by another module through `ssi_rpc_register`.
+// The header's types are these, or null: anything else fails the build.
+const _: fn(header::ssi_handler_t) -> Option<Handler> = |h| h;
+const _: fn(header::ssi_listener_t) -> Option<Listener> = |l| l;
+
+/// A built-in service's handler: answers `req` from node `src` into
+/// `resp` (a one-way message's answer is dropped).
+pub(crate) type BuiltinHandler = fn(&Core, u8, &[u8], &mut [u8]) -> Result<usize>;
+
+/// A built-in membership listener: `node` joined (`up`) or left the view.
+pub(crate) type BuiltinListener = fn(&Core, u8, bool);
+
+/// Who serves a registered service: another module through the C ABI, or
+/// a built-in service of `ssi.ko` (`globalproc`, `devices`, `tasks`,
+/// `bench`). Both live in the same table.
+#[derive(Clone, Copy)]
+pub(crate) enum ServiceFn {
+    Module { handler: Handler, ctx: usize },
+    Builtin(BuiltinHandler),
+}
+
+impl ServiceFn {
+    /// Runs the handler; the length of its answer in `resp`.
+    ///
+    /// # Safety
+    ///
+    /// A `Module` handler and its `ctx` must be valid: registered through
+    /// `ssi_rpc_register*`, whose contract keeps them so until
+    /// unregistered, and not unregistered before this returns.
+    pub(crate) unsafe fn call(
+        &self,
+        core: &Core,
+        src: u8,
+        req: &[u8],
+        resp: &mut [u8],
+    ) -> Result<usize> {
+        let n = match *self {
+            ServiceFn::Builtin(f) => return f(core, src, req, resp),
+            // SAFETY: `handler` and `ctx` are valid (this function's
+            // contract); the buffers are valid for their lengths.
+            ServiceFn::Module { handler, ctx } => unsafe {
+                handler(
+                    ctx as *mut c_void,
+                    src,
+                    req.as_ptr(),
+                    req.len(),
+                    resp.as_mut_ptr(),
+                    resp.len(),
+                )
+            },
+        };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= resp.len())
+            .ok_or(EINVAL)
+    }
+}
+
+/// An entry of the service table (`rpc::register`).
 pub(crate) struct ServiceEntry {
     pub(crate) service: u16,
-    pub(crate) handler: Handler,
-    pub(crate) ctx: usize,
+    pub(crate) handler: ServiceFn,
     /// Served on the worker thread (`ssi_rpc_register_deferred`).
     pub(crate) deferred: bool,
     /// Served on the second worker thread, the lane
     /// (`ssi_rpc_register_lane`; `deferred` is set too).
     pub(crate) lane: bool,
+    /// It takes requests, one-way messages: what it does not take is
+    /// refused as an unknown service.
+    pub(crate) requests: bool,
+    pub(crate) oneway: bool,
 }
 
-/// Registered by another module through `ssi_membership_register`.
+/// Who hears of membership changes.
+#[derive(Clone, Copy)]
+pub(crate) enum ListenerFn {
+    Module { listener: Listener, ctx: usize },
+    Builtin(BuiltinListener),
+}
+
+/// An entry of the listener table (`ssi_membership_register`, or a
+/// built-in one).
 pub(crate) struct ListenerEntry {
-    pub(crate) listener: Listener,
-    pub(crate) ctx: usize,
+    pub(crate) listener: ListenerFn,
 }
 
 #[pin_data]
@@ -143,6 +205,11 @@ pub(crate) struct Core {
     pub(crate) sock: TipcSocket,
     /// Connection to the topology service, subscribed to TIPC_TYPE.
     pub(crate) topo: TipcSocket,
+}
+
+/// This node's CPU count, which its heartbeats carry.
+pub(crate) fn local_cpus() -> u16 {
+    u16::try_from(crate::kernel_ext::pid::online_cpus()).unwrap_or(u16::MAX)
 }
 
 pub(crate) fn now_ns() -> i64 {
@@ -284,17 +351,38 @@ impl Core {
     }
 
     fn notify(&self, before: &NodeSet, after: &NodeSet) {
-        crate::devices::membership_changed(self, before, after);
         let listeners = self.listeners.lock();
         for (set, up) in [(after.minus(before), true), (before.minus(after), false)] {
             for node in set.iter() {
                 for l in listeners.iter() {
-                    // SAFETY: registered through `ssi_membership_register`,
-                    // whose contract keeps `listener` and `ctx` valid until
-                    // unregistered; unregistering takes this lock.
-                    unsafe { (l.listener)(l.ctx as *mut c_void, node, up) };
+                    match l.listener {
+                        ListenerFn::Builtin(f) => f(self, node, up),
+                        // SAFETY: registered through `ssi_membership_register`,
+                        // whose contract keeps `listener` and `ctx` valid
+                        // until unregistered; unregistering takes this lock.
+                        ListenerFn::Module { listener, ctx } => unsafe {
+                            listener(ctx as *mut c_void, node, up)
+                        },
+                    }
                 }
             }
+        }
+    }
+
+    /// Registers a built-in listener, called (as the modules' are) for
+    /// every node that joins or leaves the view, before the modules'.
+    pub(crate) fn listen(&self, f: BuiltinListener) -> Result {
+        let entry = ListenerEntry {
+            listener: ListenerFn::Builtin(f),
+        };
+        self.listeners.lock().push(entry, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// The heartbeat of `src`: its CPU count (older nodes send nothing).
+    pub(crate) fn heard(&self, src: u8, payload: &[u8]) {
+        if let [lo, hi] = *payload {
+            self.state.lock().peers[usize::from(src)].cpus = u16::from_le_bytes([lo, hi]);
         }
     }
 

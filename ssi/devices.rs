@@ -22,7 +22,7 @@ use kernel::{
     uaccess::{UserSliceReader, UserSliceWriter},
 };
 
-use crate::cluster::{Core, SERVICE_DEV};
+use crate::cluster::Core;
 use crate::kernel_ext::chrdev::{FileOps, Operations, Registration};
 use crate::kernel_ext::errno;
 use crate::kernel_ext::file::File;
@@ -30,8 +30,11 @@ use crate::kernel_ext::kthread::{self, KThread};
 use crate::proto::dev::{
     decode_u32, minor, split_minor, Access, Dev, Handles, Quota, Request, MAX_IO, MINORS,
 };
-use crate::proto::membership::NodeSet;
 use crate::proto::wire::Kind;
+use crate::rpc::{self, Mode};
+
+/// Remote devices: open, read, write and close a node's devices.
+pub(crate) const SERVICE_DEV: u16 = 9;
 
 /// Files a node keeps open for its peers, in all and per peer.
 const MAX_HANDLES: usize = 128;
@@ -88,13 +91,20 @@ impl Shared {
     }
 }
 
-/// Called by the core when the view changes (receive or topology thread;
-/// does not block): a node that left loses its files here, and its open
-/// remote files turn to `EIO`; the worker updates `/dev/ssi`.
-pub(crate) fn membership_changed(core: &Core, before: &NodeSet, after: &NodeSet) {
+/// Registers `SERVICE_DEV` (on the worker thread: reads and writes may
+/// block) and the listener that follows the view.
+fn register(core: &Core) -> Result {
+    rpc::register_builtin(core, SERVICE_DEV, serve, Mode::DEFERRED)?;
+    core.listen(membership_changed)
+}
+
+/// Hears of a node that joined or left the view (receive or topology
+/// thread; does not block): a node that left loses its files here, and its
+/// open remote files turn to `EIO`; the worker updates `/dev/ssi`.
+fn membership_changed(core: &Core, node: u8, up: bool) {
     let d = &core.devices;
     let mut s = d.state.lock();
-    for node in before.minus(after).iter() {
+    if !up {
         d.generation[usize::from(node)].fetch_add(1, Ordering::AcqRel);
         while let Some(file) = s.handles.remove_any(node) {
             drop(file);
@@ -107,7 +117,7 @@ pub(crate) fn membership_changed(core: &Core, before: &NodeSet, after: &NodeSet)
 
 /// Answers a `SERVICE_DEV` request (or one-way `CLOSE`) of node `src` with
 /// its answer in `resp`. A bad request changes nothing.
-pub(crate) fn serve(core: &Core, src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
+fn serve(core: &Core, src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
     let req = Request::decode(req).ok_or(EINVAL)?;
     let mut s = core.devices.state.lock();
     let (handle, n) = match req {
@@ -173,7 +183,7 @@ impl Remote {
     /// Calls `SERVICE_DEV` on `node`; the answer, or the remote errno. A
     /// node that does not answer is down.
     fn call(&self, node: u8, req: &[u8], timeout_ms: u32) -> Result<KVec<u8>> {
-        match crate::rpc::call(&self.core, node, SERVICE_DEV, req, timeout_ms) {
+        match rpc::call(&self.core, node, SERVICE_DEV, req, timeout_ms) {
             Ok((0, data)) => Ok(data),
             Ok((status, _)) if (1..4096).contains(&status) => {
                 Err(Error::from_errno(-i32::from(status)))
@@ -303,6 +313,7 @@ pub(crate) struct Devices {
 
 impl Devices {
     pub(crate) fn start(core: &Arc<Core>) -> Result<Self> {
+        register(core)?;
         let data = Arc::new(Remote { core: core.clone() }, GFP_KERNEL)?;
         let reg = Registration::new(&FOPS, c_str!("ssi"), MINORS, data)?;
         let c = core.clone();

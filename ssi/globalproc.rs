@@ -2,18 +2,22 @@
 //! One big SMP: `/proc/{meminfo,stat,loadavg,uptime,cpuinfo}` for the whole
 //! cluster.
 //!
-//! The kernel's hook (patch 5) asks `ssi_rs_proc_show` for these files;
-//! when `global_proc` is on, this node fetches every member's own file
-//! (service `SERVICE_PROC_LOCAL`, answered on the receive thread, which as a
-//! kernel thread reads the local file) and merges them
+//! The kernel's hook (patch 5) asks `ssi_rs_proc_show` (`entry.rs`) for
+//! these files; when `global_proc` is on, [`show`] fetches every member's
+//! own file (service `SERVICE_PROC_LOCAL`, answered on the worker thread,
+//! which as a kernel thread reads the local file) and merges them
 //! (`rust/proto/src/procfs.rs`).
 
 use core::sync::atomic::Ordering;
 use kernel::{alloc::flags::GFP_KERNEL, alloc::KVec, bindings, c_str, prelude::*, str::CStr};
 
-use crate::cluster::{Core, SERVICE_PROC_LOCAL};
+use crate::cluster::Core;
 use crate::kernel_ext::{file, seq::SeqFile};
 use crate::proto::procfs;
+use crate::rpc::{self, Mode};
+
+/// Request `[file]`: this node's own /proc system file.
+pub(crate) const SERVICE_PROC_LOCAL: u16 = 5;
 
 /// In the order of `enum ssi_proc_file`.
 const FILES: [&CStr; 5] = [
@@ -27,14 +31,21 @@ const FILES: [&CStr; 5] = [
 /// How long a reader waits for one node before leaving it out.
 const NODE_TIMEOUT_MS: u32 = 500;
 
+/// Registers `SERVICE_PROC_LOCAL` (on the worker thread: it reads files).
+pub(crate) fn register(core: &Core) -> Result {
+    let mode = Mode::DEFERRED.requests_only();
+    rpc::register_builtin(core, SERVICE_PROC_LOCAL, serve_local, mode)
+}
+
 /// Answers `SERVICE_PROC_LOCAL`: request `[file]`, answer this node's file.
-pub(crate) fn serve_local(req: &[u8], resp: &mut [u8]) -> Result<usize> {
+fn serve_local(_core: &Core, _src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
     let [i] = req else { return Err(EINVAL) };
     let path = FILES.get(usize::from(*i)).ok_or(EINVAL)?;
     file::read(path, resp)
 }
 
-fn show(core: &Core, file: u32, m: *mut bindings::seq_file) -> Result {
+/// Fills `m` with the cluster's `file` (`enum ssi_proc_file`).
+pub(crate) fn show(core: &Core, file: u32, m: *mut bindings::seq_file) -> Result {
     if !core.global_proc.load(Ordering::Relaxed) || core.state.lock().detached {
         return Err(ENOENT);
     }
@@ -46,9 +57,7 @@ fn show(core: &Core, file: u32, m: *mut bindings::seq_file) -> Result {
     let mut texts = KVec::new();
     for id in members.iter() {
         // A node that does not answer in time is left out of the view.
-        if let Ok((0, text)) =
-            crate::rpc::call(core, id, SERVICE_PROC_LOCAL, &[index], NODE_TIMEOUT_MS)
-        {
+        if let Ok((0, text)) = rpc::call(core, id, SERVICE_PROC_LOCAL, &[index], NODE_TIMEOUT_MS) {
             texts.push(text, GFP_KERNEL)?;
         }
     }
@@ -70,17 +79,4 @@ fn show(core: &Core, file: u32, m: *mut bindings::seq_file) -> Result {
         _ => procfs::merge_cpuinfo(&slices, &mut seq),
     };
     merged.map_err(|_| EINVAL)
-}
-
-/// The show operation registered with the kernel's `/proc` hook by
-/// `exports.c`: 0 if it filled `m`, `-ENOENT` for the local file.
-#[no_mangle]
-pub extern "C" fn ssi_rs_proc_show(file: u32, m: *mut bindings::seq_file) -> i32 {
-    crate::api::with_core(
-        |core| match show(core, file, m) {
-            Ok(()) => 0,
-            Err(_) => ENOENT.to_errno(),
-        },
-        ENOENT.to_errno(),
-    )
 }

@@ -4,11 +4,12 @@
 use core::fmt::Write;
 use kernel::{c_str, prelude::*};
 
+use crate::bench;
 use crate::cluster::{now_ns, Core};
 use crate::kernel_ext::{sysfs::Attribute, sysfs::ShowBuf, tipc};
 use crate::proto::knob;
 use crate::proto::wire::Kind;
-use crate::rpc;
+use crate::rpc::MAX_WINDOW;
 
 pub(crate) static ATTRS: [Attribute<Core>; 8] = [
     Attribute::ro(c_str!("node_id"), show_node_id),
@@ -165,7 +166,7 @@ fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {
 /// trips to ID (MODE 0, the default), COUNT one-way messages streamed to it
 /// (MODE 1), or COUNT acknowledged chunks sent with a window (MODE 2).
 fn store_ping(core: &Core, buf: &[u8]) -> Result {
-    let mut f = [0u32, 0, 8, 0, rpc::BULK_WINDOW as u32];
+    let mut f = [0u32, 0, 8, 0, bench::BULK_WINDOW as u32];
     let n = knob::parse_fields(buf, &mut f).map_err(|_| EINVAL)?;
     let size_max = crate::proto::wire::MAX_PAYLOAD as u32;
     if n < 2
@@ -176,7 +177,7 @@ fn store_ping(core: &Core, buf: &[u8]) -> Result {
         || f[2] > size_max
         || f[3] > 2
         || f[4] == 0
-        || f[4] > rpc::MAX_WINDOW as u32
+        || f[4] > MAX_WINDOW as u32
     {
         return Err(EINVAL);
     }
@@ -185,8 +186,8 @@ fn store_ping(core: &Core, buf: &[u8]) -> Result {
         return Err(ENOENT);
     }
     match f[3] {
-        1 => rpc::stream(core, dst, f[1], f[2]),
-        2 => rpc::bulk(core, dst, f[1], f[2], f[4] as usize),
-        _ => rpc::ping(core, dst, f[1], f[2]),
+        1 => bench::stream(core, dst, f[1], f[2]),
+        2 => bench::bulk(core, dst, f[1], f[2], f[4] as usize),
+        _ => bench::ping(core, dst, f[1], f[2]),
     }
 }

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Request/response and one-way messages on top of the transport.
 
-use core::fmt::Write;
 use core::sync::atomic::Ordering;
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
@@ -10,20 +9,106 @@ use kernel::{
     time::msecs_to_jiffies,
 };
 
-use crate::cluster::{
-    now_ns, Core, Pending, SERVICE_DEV, SERVICE_HEARTBEAT, SERVICE_KILL, SERVICE_PIDS,
-    SERVICE_PING, SERVICE_PROC_LOCAL, SERVICE_SINK, SERVICE_SINK_COUNT, SERVICE_TASK,
-};
-use crate::kernel_ext::{errno, sysfs::ShowBuf};
+use crate::cluster::{now_ns, Core, Pending, ServiceEntry, ServiceFn};
+use crate::kernel_ext::{errno, vec};
 use crate::proto::wire::{self, Header, Kind};
 use crate::stats::DropCause as Why;
-use kernel::ffi::c_void;
 
 /// Services below this are the core's own; modules register the others.
 pub(crate) const FIRST_MODULE_SERVICE: u16 = 256;
 
-/// Runs the handler another module registered for `h.service`, with
-/// `scratch` as its response buffer. `None` if there is none.
+/// Where a registered service is served, and what it takes.
+#[derive(Clone, Copy)]
+pub(crate) struct Mode {
+    /// On the worker thread (it may block), not the receive thread.
+    pub(crate) deferred: bool,
+    /// On the lane, the second worker thread (`deferred` too).
+    pub(crate) lane: bool,
+    /// It takes requests, one-way messages.
+    pub(crate) requests: bool,
+    pub(crate) oneway: bool,
+}
+
+impl Mode {
+    /// Requests and one-way messages, on the receive thread.
+    pub(crate) const RECEIVE: Mode = Mode {
+        deferred: false,
+        lane: false,
+        requests: true,
+        oneway: true,
+    };
+    /// Requests and one-way messages, on the worker thread.
+    pub(crate) const DEFERRED: Mode = Mode {
+        deferred: true,
+        ..Mode::RECEIVE
+    };
+    /// Requests and one-way messages, on the lane.
+    pub(crate) const LANE: Mode = Mode {
+        lane: true,
+        ..Mode::DEFERRED
+    };
+
+    /// Only requests.
+    pub(crate) const fn requests_only(self) -> Mode {
+        Mode {
+            oneway: false,
+            ..self
+        }
+    }
+}
+
+/// Adds `service` to the table through which every service is found, the
+/// core's own (`register_builtin`) and the other modules' (`entry.rs`).
+/// `EEXIST` if it is taken.
+pub(crate) fn register(core: &Core, service: u16, handler: ServiceFn, mode: Mode) -> Result {
+    let mut services = core.services.lock();
+    if services.iter().any(|e| e.service == service) {
+        return Err(EEXIST);
+    }
+    let entry = ServiceEntry {
+        service,
+        handler,
+        deferred: mode.deferred || mode.lane,
+        lane: mode.lane,
+        requests: mode.requests,
+        oneway: mode.oneway,
+    };
+    services.push(entry, GFP_KERNEL).map_err(|_| ENOMEM)
+}
+
+/// Registers a built-in service of `ssi.ko`.
+pub(crate) fn register_builtin(
+    core: &Core,
+    service: u16,
+    handler: crate::cluster::BuiltinHandler,
+    mode: Mode,
+) -> Result {
+    register(core, service, ServiceFn::Builtin(handler), mode)
+}
+
+/// Removes `service` from the table; returns once no call of its handler
+/// is running.
+pub(crate) fn unregister(core: &Core, service: u16) {
+    let mut services = core.services.lock();
+    drop(vec::take_first(&mut services, |e| e.service == service));
+    drop(services);
+    // A deferred call that found the entry before it went ends before
+    // these locks are free.
+    drop(core.deferred_run.lock());
+    drop(core.lane.run.lock());
+}
+
+/// Whether `e` takes messages of `kind`.
+fn takes(e: &ServiceEntry, kind: Kind) -> bool {
+    match kind {
+        Kind::Request => e.requests,
+        Kind::Oneway => e.oneway,
+        _ => false,
+    }
+}
+
+/// Runs the handler registered for `h.service` on the receive thread,
+/// with `scratch` as its response buffer. `None` if there is none.
 fn call_registered(
     core: &Core,
     h: &Header,
@@ -31,39 +116,21 @@ fn call_registered(
     scratch: &mut [u8],
 ) -> Option<Result<usize>> {
     let services = core.services.lock();
-    let e = services.iter().find(|e| e.service == h.service)?;
-    // SAFETY: registered through `ssi_rpc_register`, whose contract keeps
-    // `handler` and `ctx` valid until unregistered, which takes this lock;
-    // the buffers are valid for their lengths during the call.
-    let n = unsafe {
-        (e.handler)(
-            e.ctx as *mut c_void,
-            h.src,
-            payload.as_ptr(),
-            payload.len(),
-            scratch.as_mut_ptr(),
-            scratch.len(),
-        )
-    };
-    Some(if n < 0 {
-        Err(Error::from_errno(n as i32))
-    } else {
-        usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= scratch.len())
-            .ok_or(EINVAL)
-    })
+    let e = services
+        .iter()
+        .find(|e| e.service == h.service && takes(e, h.kind))?;
+    // SAFETY: a module's handler and ctx stay valid until unregistered,
+    // which takes this lock (held during the call).
+    Some(unsafe { e.handler.call(core, h.src, payload, scratch) })
 }
 
-/// Whether another module registered `service` as deferred: its
-/// requests and one-way messages go to the worker thread.
-fn is_deferred(core: &Core, service: u16) -> bool {
-    service >= FIRST_MODULE_SERVICE
-        && core
-            .services
-            .lock()
-            .iter()
-            .any(|e| e.service == service && e.deferred)
+/// Whether `h.service` was registered as deferred and takes `h`: it goes
+/// to the worker thread.
+fn is_deferred(core: &Core, h: &Header) -> bool {
+    core.services
+        .lock()
+        .iter()
+        .any(|e| e.service == h.service && e.deferred && takes(e, h.kind))
 }
 
 /// Runs the deferred handler of `h.service` on a worker thread; `None`
@@ -78,33 +145,16 @@ fn call_deferred(
     run: &kernel::sync::Mutex<()>,
 ) -> Option<Result<usize>> {
     let _running = run.lock();
-    let (handler, ctx) = {
+    let handler = {
         let services = core.services.lock();
         let e = services
             .iter()
             .find(|e| e.service == h.service && e.deferred)?;
-        (e.handler, e.ctx)
+        e.handler
     };
-    // SAFETY: `handler`/`ctx` stay valid until unregistered, which waits for
-    // `deferred_run` (held since the lookup); the buffers are valid.
-    let n = unsafe {
-        handler(
-            ctx as *mut c_void,
-            h.src,
-            payload.as_ptr(),
-            payload.len(),
-            scratch.as_mut_ptr(),
-            scratch.len(),
-        )
-    };
-    Some(if n < 0 {
-        Err(Error::from_errno(n as i32))
-    } else {
-        usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= scratch.len())
-            .ok_or(EINVAL)
-    })
+    // SAFETY: a module's handler and ctx stay valid until unregistered,
+    // which waits for `run` (held since the lookup).
+    Some(unsafe { handler.call(core, h.src, payload, scratch) })
 }
 
 /// Answers request `h` with `scratch[..n]`, or with the error as status.
@@ -130,32 +180,12 @@ pub(crate) fn refuse(core: &Core, h: &Header, e: Error) {
     }
 }
 
-/// Services that may block: the worker thread serves them (worker.rs).
-fn may_block(h: &Header) -> bool {
-    matches!(
-        (h.kind, h.service),
-        (Kind::Request, SERVICE_PROC_LOCAL)
-            | (Kind::Request | Kind::Oneway, SERVICE_DEV)
-            | (Kind::Request, SERVICE_PIDS | SERVICE_TASK | SERVICE_KILL)
-    )
-}
-
 /// Serves a request that `dispatch` handed to the worker thread.
 pub(crate) fn serve_deferred(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u8]) {
-    let r = match h.service {
-        SERVICE_PROC_LOCAL => crate::globalproc::serve_local(payload, scratch),
-        SERVICE_DEV => crate::devices::serve(core, h.src, payload, scratch),
-        SERVICE_PIDS => crate::tasks::serve_pids(payload, scratch),
-        SERVICE_TASK => crate::tasks::serve_task(core, payload, scratch),
-        SERVICE_KILL => crate::tasks::serve_kill(payload),
-        s if s >= FIRST_MODULE_SERVICE => {
-            call_deferred(core, h, payload, scratch, &core.deferred_run).unwrap_or_else(|| {
-                core.stats.dropped(Why::UnknownService);
-                Err(errno::enosys())
-            })
-        }
-        _ => Err(errno::enosys()),
-    };
+    let r = call_deferred(core, h, payload, scratch, &core.deferred_run).unwrap_or_else(|| {
+        core.stats.dropped(Why::UnknownService);
+        Err(errno::enosys())
+    });
     if h.kind == Kind::Request {
         respond(core, h, r, scratch);
     }
@@ -176,49 +206,19 @@ pub(crate) fn serve_lane(core: &Core, h: &Header, payload: &[u8], scratch: &mut 
 /// Handles a request, one-way or response from a member; `scratch` is a
 /// response buffer of `wire::MAX_PAYLOAD` bytes.
 pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u8]) {
-    if may_block(h)
-        || (matches!(h.kind, Kind::Request | Kind::Oneway) && is_deferred(core, h.service))
-    {
-        return crate::worker::defer(core, h, payload);
-    }
-    match (h.kind, h.service) {
-        (Kind::Response, _) => complete(core, h, payload),
-        (Kind::Request, SERVICE_PING) => {
-            let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, payload);
+    match h.kind {
+        Kind::Response => complete(core, h, payload),
+        Kind::Request | Kind::Oneway if is_deferred(core, h) => {
+            crate::worker::defer(core, h, payload)
         }
-        (Kind::Oneway, SERVICE_HEARTBEAT) => {
-            // Its CPU count (older nodes send nothing).
-            if let [lo, hi] = *payload {
-                core.state.lock().peers[usize::from(h.src)].cpus = u16::from_le_bytes([lo, hi]);
-            }
-        }
-        (Kind::Request, SERVICE_SINK) => {
-            let mut s = core.state.lock();
-            let c = &mut s.sink[h.src as usize];
-            *c = (c.0 + 1, c.1 + payload.len() as u64);
-            drop(s);
-            let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, &[]);
-        }
-        (Kind::Oneway, SERVICE_SINK) => {
-            let mut s = core.state.lock();
-            let c = &mut s.sink[h.src as usize];
-            *c = (c.0 + 1, c.1 + payload.len() as u64);
-        }
-        (Kind::Request, SERVICE_SINK_COUNT) => {
-            let (msgs, bytes) = core::mem::take(&mut core.state.lock().sink[h.src as usize]);
-            let mut out = [0u8; 16];
-            out[..8].copy_from_slice(&msgs.to_le_bytes());
-            out[8..].copy_from_slice(&bytes.to_le_bytes());
-            let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, &out);
-        }
-        (Kind::Request, _) => {
+        Kind::Request => {
             let r = call_registered(core, h, payload, scratch).unwrap_or_else(|| {
                 core.stats.dropped(Why::UnknownService);
                 Err(errno::enosys())
             });
             respond(core, h, r, scratch);
         }
-        (Kind::Oneway, s) if s >= FIRST_MODULE_SERVICE => {
+        Kind::Oneway => {
             if call_registered(core, h, payload, scratch).is_none() {
                 core.stats.dropped(Why::UnknownService);
             }
@@ -477,143 +477,4 @@ fn wait_answer(core: &Core, slot: usize, dst: u8, timeout_ms: u32) -> Answer {
             s = core.state.lock();
         }
     }
-}
-
-const HIST_STEP_US: usize = 10;
-const HIST_BUCKETS: usize = 4096;
-
-/// The upper bound in µs of the bucket holding the `p`th percentile.
-fn percentile(hist: &[u32], total: u64, p: u64) -> usize {
-    let want = (total * p).div_ceil(100).max(1);
-    let mut seen = 0u64;
-    for (i, &n) in hist.iter().enumerate() {
-        seen += u64::from(n);
-        if seen >= want {
-            return (i + 1) * HIST_STEP_US;
-        }
-    }
-    hist.len() * HIST_STEP_US
-}
-
-/// Runs `count` ping calls of `size` bytes to `dst`, checking each answer,
-/// and leaves a report for the `ping` knob.
-pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
-    let size = (size as usize).max(8);
-    let mut req = KVec::from_elem(0u8, size, GFP_KERNEL)?;
-    // Latency histogram: 10 µs buckets up to 40.95 ms, then one overflow.
-    let mut hist = KVec::from_elem(0u32, HIST_BUCKETS + 1, GFP_KERNEL)?;
-    let stale_before = core.stats.stale();
-    let (mut ok, mut lost, mut bad) = (0u32, 0u32, 0u32);
-    let start = now_ns();
-    for seq in 0..u64::from(count) {
-        req[..8].copy_from_slice(&seq.to_le_bytes());
-        let t0 = now_ns();
-        match call(core, dst, SERVICE_PING, &req, 1000) {
-            Ok((0, resp)) if resp[..] == req[..] => ok += 1,
-            Ok(_) => bad += 1,
-            Err(e) if e == EINTR => return Err(e),
-            Err(_) => lost += 1,
-        }
-        let us = ((now_ns() - t0) / 1000) as usize;
-        hist[(us / HIST_STEP_US).min(HIST_BUCKETS)] += 1;
-    }
-    let total_us = (now_ns() - start) / 1000;
-    let dup = core.stats.stale() - stale_before;
-    let pct = |p: u64| percentile(&hist, u64::from(count), p);
-    let mut s = core.state.lock();
-    let mut report = [0u8; 200];
-    let mut out = ShowBuf::new(&mut report);
-    let _ = writeln!(
-        out,
-        "node {dst} count {count} size {size} ok {ok} lost {lost} mismatched {bad} dup {dup} total_us {total_us} p50_us {} p99_us {}",
-        pct(50),
-        pct(99)
-    );
-    let n = out.as_bytes().len();
-    s.ping_report = report;
-    s.ping_report_len = n;
-    Ok(())
-}
-
-/// Sends `count` one-way messages of `size` bytes to `dst` back to back,
-/// then asks how many arrived (the answer follows them on the same link),
-/// and leaves a report for the `ping` knob.
-pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
-    let payload = KVec::from_elem(0x5au8, size as usize, GFP_KERNEL)?;
-    // Start from zero at the sink.
-    sink_count(core, dst, 5000)?;
-    let start = now_ns();
-    let mut send_errors = 0u32;
-    for _ in 0..count {
-        if core
-            .send(Kind::Oneway, SERVICE_SINK, dst, 0, 0, &payload)
-            .is_err()
-        {
-            send_errors += 1;
-        }
-    }
-    // The count answer follows the messages on the same link.
-    let (msgs, bytes) = sink_count(core, dst, 30_000)?;
-    let total_us = (now_ns() - start) / 1000;
-    let mut report = [0u8; 200];
-    let mut out = ShowBuf::new(&mut report);
-    let _ = writeln!(
-        out,
-        "stream node {dst} count {count} size {size} received {msgs} bytes {bytes} send_errors {send_errors} total_us {total_us}"
-    );
-    let n = out.as_bytes().len();
-    let mut s = core.state.lock();
-    s.ping_report = report;
-    s.ping_report_len = n;
-    Ok(())
-}
-
-/// The sink messages and bytes `dst` counted from this node since the
-/// last ask (which resets them).
-fn sink_count(core: &Core, dst: u8, timeout_ms: u32) -> Result<(u64, u64)> {
-    let (status, resp) = call(core, dst, SERVICE_SINK_COUNT, &[], timeout_ms)?;
-    if status != 0 || resp.len() != 16 {
-        return Err(EIO);
-    }
-    let word = |i: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&resp[i..i + 8]);
-        u64::from_le_bytes(w)
-    };
-    Ok((word(0), word(8)))
-}
-
-/// Chunks in flight in a `bulk` transfer.
-pub(crate) const BULK_WINDOW: usize = MAX_WINDOW;
-
-/// Sends `count` chunks of `size` bytes to `dst` with [`call_window`]
-/// (every chunk acknowledged, up to `window` unanswered), then asks how
-/// many arrived, and leaves a report for the `ping` knob.
-pub(crate) fn bulk(core: &Core, dst: u8, count: u32, size: u32, window: usize) -> Result {
-    sink_count(core, dst, 5000)?;
-    let size = (size as usize).clamp(1, wire::MAX_PAYLOAD);
-    let mut left = count;
-    let start = now_ns();
-    let window = window.clamp(1, MAX_WINDOW);
-    let (sent, _) = call_window(core, dst, SERVICE_SINK, window, 5000, &mut |buf| {
-        if left == 0 {
-            return Ok(0);
-        }
-        left -= 1;
-        buf[..size].fill(0x5a);
-        Ok(size)
-    })?;
-    let total_us = (now_ns() - start) / 1000;
-    let (msgs, bytes) = sink_count(core, dst, 5000)?;
-    let mut report = [0u8; 200];
-    let mut out = ShowBuf::new(&mut report);
-    let _ = writeln!(
-        out,
-        "bulk node {dst} count {count} size {size} window {window} sent {sent} received {msgs} bytes {bytes} total_us {total_us}"
-    );
-    let n = out.as_bytes().len();
-    let mut s = core.state.lock();
-    s.ping_report = report;
-    s.ping_report_len = n;
-    Ok(())
 }

@@ -7,21 +7,23 @@
 
 use kernel::{c_str, prelude::*, sync::Arc};
 
-#[path = "../rust/ssi_abi.rs"]
-mod abi;
+/// `ssi_api.h`, every C entry point of `ssi.ko` (generated, `Kbuild`).
+#[path = "../rust/ssi_api_generated.rs"]
+mod header;
 #[path = "../rust/kernel_ext/mod.rs"]
 mod kernel_ext;
 #[path = "../rust/proto/kernel.rs"]
 mod proto;
 
-pub mod api;
+mod bench;
 mod cluster;
 mod devices;
-pub mod globalproc;
+pub mod entry;
+mod globalproc;
 mod knobs;
 mod rpc;
 mod stats;
-pub mod tasks;
+mod tasks;
 mod transport;
 mod worker;
 
@@ -35,20 +37,6 @@ module! {
     author: "ssi-rs",
     description: "ssi-rs core: cluster membership and messaging over TIPC",
     license: "GPL",
-}
-
-extern "C" {
-    /// The `node_id` module parameter, declared in `exports.c`.
-    fn ssi_param_node_id() -> u32;
-    /// Registers `ssi_rs_proc_show` with the kernel's /proc hook.
-    fn ssi_glue_proc_register() -> i32;
-    fn ssi_glue_proc_unregister();
-}
-
-/// This node's id, exported to the other modules by `exports.c`.
-#[no_mangle]
-pub extern "C" fn ssi_node_id() -> u32 {
-    api::with_core(|core| u32::from(core.me()), 0)
 }
 
 /// The TIPC link tolerance for a failure timeout: TIPC declares a link lost
@@ -91,14 +79,14 @@ struct Published;
 
 impl Published {
     fn new(core: &Arc<Core>) -> Self {
-        api::publish(core);
+        entry::publish(core);
         Published
     }
 }
 
 impl Drop for Published {
     fn drop(&mut self) {
-        api::withdraw();
+        entry::withdraw();
     }
 }
 
@@ -108,14 +96,14 @@ struct SysfsPublished;
 
 impl SysfsPublished {
     fn new(dir: &SysfsDir<Core>) -> Self {
-        api::publish_sysfs(dir.kobj());
+        entry::publish_sysfs(dir.kobj());
         SysfsPublished
     }
 }
 
 impl Drop for SysfsPublished {
     fn drop(&mut self) {
-        api::publish_sysfs(core::ptr::null_mut());
+        entry::publish_sysfs(core::ptr::null_mut());
     }
 }
 
@@ -126,7 +114,7 @@ impl ProcHooks {
     fn register() -> Result<Self> {
         // SAFETY: registers a static ops table of this module; undone in
         // drop, before the module's text goes.
-        let ret = unsafe { ssi_glue_proc_register() };
+        let ret = unsafe { header::ssi_glue_proc_register() };
         if ret != 0 {
             return Err(Error::from_errno(ret));
         }
@@ -137,14 +125,14 @@ impl ProcHooks {
 impl Drop for ProcHooks {
     fn drop(&mut self) {
         // SAFETY: undoes `register`; returns after running calls are done.
-        unsafe { ssi_glue_proc_unregister() };
+        unsafe { header::ssi_glue_proc_unregister() };
     }
 }
 
 impl kernel::Module for Ssi {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: reads a module parameter that the loader set before init.
-        let raw = unsafe { ssi_param_node_id() };
+        let raw = unsafe { header::ssi_param_node_id() };
         let Some(me) = NodeId::new(raw) else {
             pr_err!("node_id={} must be given, in 1..=255\n", raw);
             return Err(EINVAL);
@@ -161,6 +149,10 @@ impl kernel::Module for Ssi {
                 e.to_errno()
             );
         }
+        // The built-in services, in the table the modules' go to.
+        bench::register(&core)?;
+        globalproc::register(&core)?;
+        tasks::register(&core)?;
         // Each step is undone by its guard if a later one fails.
         let pid_node = PidNode::new(me)?;
         let threads = transport::Threads::start(&core)?;

@@ -2,11 +2,12 @@
 //! The cluster's processes in every node's `/proc`, `kill(2)` across nodes,
 //! and the cluster's CPU count.
 //!
-//! The kernel's hooks (patches 7 to 9) call the `ssi_rs_*` functions below
-//! through the ops table of `exports.c`. A global PID names its node
-//! (`pid >> PID_SHIFT`); PIDs below the first range stay node-local.
-//! Answers are served on the receive thread, which as a kernel thread
-//! sees this node's own `/proc`.
+//! The kernel's hooks (patches 7 to 9) call the `ssi_rs_*` entry points
+//! (`entry.rs`, through the ops table of `exports.c`), which call
+//! [`pids`], [`describe`], [`kill`] and [`cpus`]. A global PID names its
+//! node (`pid >> PID_SHIFT`); PIDs below the first range stay node-local.
+//! Answers are served on the worker thread, which as a kernel thread sees
+//! this node's own `/proc`.
 
 use core::sync::atomic::Ordering;
 use kernel::{
@@ -15,13 +16,38 @@ use kernel::{
     prelude::*,
 };
 
-use crate::cluster::now_ns;
-use crate::cluster::{Core, SERVICE_KILL, SERVICE_PIDS, SERVICE_TASK};
+use crate::cluster::{now_ns, Core};
 use crate::kernel_ext::{errno, hooks, hooks::PID_SHIFT, pid};
 use crate::proto::membership::NodeSet;
 use crate::proto::procfs;
 use crate::proto::task::{self, Kill, PidsRequest, TaskHeader, TaskRequest, DENIED, ENTRY_HEADER};
-use crate::rpc;
+use crate::rpc::{self, Mode};
+
+/// Request `PidsRequest`: this node's global PIDs.
+pub(crate) const SERVICE_PIDS: u16 = 6;
+/// Request `TaskRequest`: the `/proc` files of processes this node runs.
+pub(crate) const SERVICE_TASK: u16 = 7;
+/// Request `Kill`: a kill(2) for a local process or process group.
+pub(crate) const SERVICE_KILL: u16 = 8;
+
+/// Registers the services, on the worker thread (they read other
+/// processes' memory and `/proc` files).
+pub(crate) fn register(core: &Core) -> Result {
+    let mode = Mode::DEFERRED.requests_only();
+    rpc::register_builtin(
+        core,
+        SERVICE_PIDS,
+        |_, _, req, resp| serve_pids(req, resp),
+        mode,
+    )?;
+    rpc::register_builtin(
+        core,
+        SERVICE_TASK,
+        |core, _, req, resp| serve_task(core, req, resp),
+        mode,
+    )?;
+    rpc::register_builtin(core, SERVICE_KILL, |_, _, req, _| serve_kill(req), mode)
+}
 
 /// How long a reader waits for a node before leaving it out.
 const TIMEOUT_MS: u32 = 500;
@@ -112,7 +138,7 @@ fn nodes(set: NodeSet) -> Result<KVec<u8>> {
 }
 
 /// Answers `SERVICE_PIDS`: this node's processes from the request on.
-pub(crate) fn serve_pids(req: &[u8], resp: &mut [u8]) -> Result<usize> {
+fn serve_pids(req: &[u8], resp: &mut [u8]) -> Result<usize> {
     let r = PidsRequest::decode(req).ok_or(EINVAL)?;
     let max = usize::from(r.max).min(resp.len() / 4);
     let mut pids = KVec::with_capacity(max, GFP_KERNEL)?;
@@ -152,7 +178,7 @@ fn describe_local(nr: u32, out: &mut [u8]) -> Result<usize> {
 
 /// Answers `SERVICE_TASK`: the descriptions of the processes this node
 /// runs from the requested PID on, as many as asked and as fit whole.
-pub(crate) fn serve_task(core: &Core, req: &[u8], resp: &mut [u8]) -> Result<usize> {
+fn serve_task(core: &Core, req: &[u8], resp: &mut [u8]) -> Result<usize> {
     let r = TaskRequest::decode(req).ok_or(EINVAL)?;
     let mut pids = KVec::new();
     pid::processes_from(r.pid.max(FIRST_GLOBAL), usize::from(r.count), &mut pids)?;
@@ -214,7 +240,7 @@ pub(crate) fn set_moved(core: &Core, pid: u32, node: u8) -> Result {
 }
 
 /// Answers `SERVICE_KILL`: delivers a kill(2) to a local process or group.
-pub(crate) fn serve_kill(req: &[u8]) -> Result<usize> {
+fn serve_kill(req: &[u8]) -> Result<usize> {
     let k = Kill::decode(req).ok_or(EINVAL)?;
     hooks::kill_local(&bindings::ssi_kill {
         sig: k.sig,
@@ -229,7 +255,7 @@ pub(crate) fn serve_kill(req: &[u8]) -> Result<usize> {
 
 /// Merges every other member's PIDs from `from` on into `out` (at most
 /// `out.len()`, increasing); returns how many.
-fn pids(core: &Core, from: u32, out: &mut [i32]) -> Result<usize> {
+pub(crate) fn pids(core: &Core, from: u32, out: &mut [i32]) -> Result<usize> {
     let max = u16::try_from(out.len()).map_err(|_| EINVAL)?;
     let req = PidsRequest { from, max };
     let dsts = nodes(others(core))?;
@@ -277,7 +303,7 @@ fn hand_over(c: &Cached, data: &mut [u8]) -> Result<TaskHeader> {
 /// Describes process `nr` from the node that runs it: from the read-ahead
 /// cache, else with a request that also fetches the processes after it.
 /// Fills `data` with the files and returns the header.
-fn describe(core: &Core, nr: u32, data: &mut [u8]) -> Result<TaskHeader> {
+pub(crate) fn describe(core: &Core, nr: u32, data: &mut [u8]) -> Result<TaskHeader> {
     if !core.global_proc.load(Ordering::Relaxed) {
         return Err(ENOENT);
     }
@@ -320,7 +346,7 @@ fn describe(core: &Core, nr: u32, data: &mut [u8]) -> Result<TaskHeader> {
 
 /// Sends a kill(2) to the node that runs the process, or to every other
 /// node for a process group: 0 if some process got it.
-fn kill(core: &Core, k: &Kill) -> Result {
+pub(crate) fn kill(core: &Core, k: &Kill) -> Result {
     let dsts = if k.pid > 0 {
         let node = owner(core, k.pid as u32).ok_or(ESRCH)?;
         let mut v = KVec::new();
@@ -344,7 +370,7 @@ fn kill(core: &Core, k: &Kill) -> Result {
 }
 
 /// CPUs of the whole cluster while the cluster view is on, else 0.
-fn cpus(core: &Core) -> u32 {
+pub(crate) fn cpus(core: &Core) -> u32 {
     if !core.global_proc.load(Ordering::Relaxed) {
         return 0;
     }
@@ -359,99 +385,4 @@ fn cpus(core: &Core) -> u32 {
         }
     }
     n
-}
-
-fn errno(r: Result) -> i32 {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// `ops->pids`: up to `max` PIDs of other nodes' processes from `from` on.
-///
-/// # Safety
-///
-/// `out` must be valid for writing `max` PIDs.
-#[no_mangle]
-pub unsafe extern "C" fn ssi_rs_pids(from: i32, out: *mut i32, max: u32) -> i32 {
-    let Ok(from) = u32::try_from(from) else {
-        return EINVAL.to_errno();
-    };
-    let max = (max as usize).min(u16::MAX as usize);
-    // SAFETY: guaranteed by the caller.
-    let out = unsafe { core::slice::from_raw_parts_mut(out, max) };
-    crate::api::with_core(
-        |core| match pids(core, from, out) {
-            Ok(n) => n as i32,
-            Err(e) => e.to_errno(),
-        },
-        0,
-    )
-}
-
-/// `ops->task`: describes process `nr` of another node.
-///
-/// # Safety
-///
-/// `info` must be valid for writing and `data` for writing `cap` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn ssi_rs_task(
-    nr: i32,
-    info: *mut bindings::ssi_task_info,
-    data: *mut u8,
-    cap: usize,
-) -> i32 {
-    let Ok(nr) = u32::try_from(nr) else {
-        return ENOENT.to_errno();
-    };
-    // SAFETY: guaranteed by the caller.
-    let data = unsafe { core::slice::from_raw_parts_mut(data, cap) };
-    crate::api::with_core(
-        |core| match describe(core, nr, data) {
-            Ok(h) => {
-                let raw = bindings::ssi_task_info {
-                    uid: h.uid,
-                    gid: h.gid,
-                    len: h.len,
-                };
-                // SAFETY: guaranteed by the caller.
-                unsafe { info.write(raw) };
-                0
-            }
-            Err(e) => e.to_errno(),
-        },
-        ENOENT.to_errno(),
-    )
-}
-
-/// `ops->kill`: delivers a kill(2) on the other nodes.
-///
-/// # Safety
-///
-/// `k` must point to a valid `struct ssi_kill`.
-#[no_mangle]
-pub unsafe extern "C" fn ssi_rs_kill(k: *const bindings::ssi_kill) -> i32 {
-    // SAFETY: guaranteed by the caller.
-    let k = unsafe { &*k };
-    let k = Kill {
-        sig: k.sig,
-        pid: k.pid,
-        sender: k.sender,
-        uid: k.uid,
-        euid: k.euid,
-        cap_kill: k.cap_kill,
-    };
-    crate::api::with_core(|core| errno(kill(core, &k)), ESRCH.to_errno())
-}
-
-/// `ops->cpus`: the cluster's CPUs, or 0 for the node's own view.
-#[no_mangle]
-pub extern "C" fn ssi_rs_cpus() -> u32 {
-    crate::api::with_core(cpus, 0)
-}
-
-/// For the `heartbeat` payload: this node's CPU count.
-pub(crate) fn local_cpus() -> u16 {
-    u16::try_from(pid::online_cpus()).unwrap_or(u16::MAX)
 }

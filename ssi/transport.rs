@@ -9,7 +9,7 @@ use kernel::{
     sync::Arc,
 };
 
-use crate::cluster::{now_ns, Core, SERVICE_HEARTBEAT, TIPC_TYPE};
+use crate::cluster::{local_cpus, now_ns, Core, SERVICE_HEARTBEAT, TIPC_TYPE};
 use crate::kernel_ext::{
     errno, kthread,
     kthread::KThread,
@@ -141,6 +141,9 @@ fn handle(core: &Core, msg: &[u8], from: SocketAddr, scratch: &mut [u8]) {
             if !core.is_member(h.src) {
                 return core.stats.dropped(Why::NonMember);
             }
+            if (h.kind, h.service) == (Kind::Oneway, SERVICE_HEARTBEAT) {
+                return core.heard(h.src, payload);
+            }
             rpc::dispatch(core, &h, payload, scratch);
         }
     }
@@ -200,7 +203,7 @@ fn topology_loop(core: Arc<Core>) {
 fn heartbeat_loop(core: Arc<Core>) {
     let mut stalled_on = None;
     while !core.closing() {
-        let cpus = crate::tasks::local_cpus().to_le_bytes();
+        let cpus = local_cpus().to_le_bytes();
         let _ = core.send(Kind::Oneway, SERVICE_HEARTBEAT, 0, 0, 0, &cpus);
         let (period, stalled) = {
             let s = core.state.lock();

@@ -99,7 +99,11 @@ impl Plan {
         let mut d = DumpArg {
             pid: a.pid,
             fd: -1,
-            flags: if own { crate::DUMP_SELF } else { 0 },
+            flags: if own {
+                crate::proto::ghost_ioctl::DUMP_SELF
+            } else {
+                0
+            },
             reason: Reason::None,
             detail: 0,
             bytes: 0,

@@ -166,11 +166,7 @@ impl Prepared {
         // override of `act` is in place; `commit_creds` takes the
         // reference, so `drop` does not run.
         unsafe {
-            bindings::ssi_ghost_creds_commit(
-                this.ptr,
-                this.no_new_privs,
-                i32::from(this.dumpable),
-            )
+            bindings::ssi_ghost_creds_commit(this.ptr, this.no_new_privs, i32::from(this.dumpable))
         };
     }
 }

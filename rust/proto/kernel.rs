@@ -5,10 +5,14 @@
 #![allow(dead_code, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+#[path = "src/codec.rs"]
+pub mod codec;
 #[path = "src/dev.rs"]
 pub mod dev;
-#[path = "src/ghost.rs"]
+#[path = "src/ghost/mod.rs"]
 pub mod ghost;
+#[path = "src/ghost_ioctl.rs"]
+pub mod ghost_ioctl;
 #[path = "src/knob.rs"]
 pub mod knob;
 #[path = "src/membership.rs"]

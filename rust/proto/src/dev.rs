@@ -15,6 +15,8 @@
 //! `count` and the data are at most [`MAX_IO`] bytes. Decoding checks the
 //! exact length of every request; anything else is refused.
 
+use super::codec::{Reader, Writer};
+
 /// Largest read or write carried by one request (fits in one message).
 pub const MAX_IO: usize = 60_000;
 /// Devices per node in the minor space.
@@ -154,47 +156,43 @@ pub enum Request<'a> {
     },
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    let end = at.checked_add(4)?;
-    let w: [u8; 4] = b.get(at..end)?.try_into().ok()?;
-    Some(u32::from_le_bytes(w))
-}
-
 impl<'a> Request<'a> {
     /// Decodes a request; `None` if it is not exactly a valid one.
     pub fn decode(b: &'a [u8]) -> Option<Self> {
-        let (&op, rest) = b.split_first()?;
-        match (op, rest.len()) {
-            (OPEN, 6) => Some(Request::Open {
-                dev: Dev::from_u8(rest[0])?,
-                access: Access::from_u8(rest[1])?,
-                uid: u32_at(rest, 2)?,
-            }),
-            (READ, 8) => {
-                let count = u32_at(rest, 4)?;
+        let mut r = Reader::new(b);
+        let req = match r.u8()? {
+            OPEN => Request::Open {
+                dev: Dev::from_u8(r.u8()?)?,
+                access: Access::from_u8(r.u8()?)?,
+                uid: r.u32()?,
+            },
+            READ => {
+                let handle = r.u32()?;
+                let count = r.u32()?;
                 if count as usize > MAX_IO {
                     return None;
                 }
-                Some(Request::Read {
-                    handle: u32_at(rest, 0)?,
-                    count,
-                })
+                Request::Read { handle, count }
             }
-            (WRITE, n) if (4..=4 + MAX_IO).contains(&n) => Some(Request::Write {
-                handle: u32_at(rest, 0)?,
-                data: &rest[4..],
-            }),
-            (CLOSE, 4) => Some(Request::Close {
-                handle: u32_at(rest, 0)?,
-            }),
-            _ => None,
-        }
+            WRITE => {
+                let handle = r.u32()?;
+                let data = r.rest();
+                if data.len() > MAX_IO {
+                    return None;
+                }
+                Request::Write { handle, data }
+            }
+            CLOSE => Request::Close { handle: r.u32()? },
+            _ => return None,
+        };
+        r.end()?;
+        Some(req)
     }
 
     /// Encodes into `out`; returns the length, `None` if `out` is too small
     /// or the request is not valid (too much data).
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
-        let mut w = Writer { out, len: 0 };
+        let mut w = Writer::new(out);
         match *self {
             Request::Open { dev, access, uid } => {
                 w.put(&[OPEN, dev as u8, access as u8])?;
@@ -221,27 +219,13 @@ impl<'a> Request<'a> {
                 w.put(&handle.to_le_bytes())?;
             }
         }
-        Some(w.len)
-    }
-}
-
-struct Writer<'b> {
-    out: &'b mut [u8],
-    len: usize,
-}
-
-impl Writer<'_> {
-    fn put(&mut self, b: &[u8]) -> Option<()> {
-        let end = self.len.checked_add(b.len())?;
-        self.out.get_mut(self.len..end)?.copy_from_slice(b);
-        self.len = end;
-        Some(())
+        Some(w.len())
     }
 }
 
 /// The `u32` answer of `OPEN` (a handle) and `WRITE` (a count).
 pub fn decode_u32(b: &[u8]) -> Option<u32> {
-    (b.len() == 4).then(|| u32_at(b, 0)).flatten()
+    super::codec::decode_u32(b)
 }
 
 /// How a node's share of the [`Handles`] is split among its users: root

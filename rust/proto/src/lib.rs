@@ -7,8 +7,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod codec;
 pub mod dev;
 pub mod ghost;
+pub mod ghost_ioctl;
 pub mod knob;
 pub mod membership;
 pub mod migrate;

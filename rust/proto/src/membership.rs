@@ -15,6 +15,8 @@
 //! The `model` tests below explore every interleaving of a small cluster
 //! with one crash and check that the survivors agree.
 
+use super::codec::{fill, Reader};
+
 /// A set of node ids `0..=255`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeSet([u64; 4]);
@@ -73,22 +75,14 @@ impl NodeSet {
 
     /// Wire form: 32 bytes, bit `n` of byte `n / 8` for id `n`.
     pub fn to_bytes(&self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        for (i, w) in self.0.iter().enumerate() {
-            out[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-        }
-        out
+        fill(|w| self.0.iter().try_for_each(|&v| w.u64(v)))
     }
 
     /// Parses the wire form.
     pub fn from_bytes(b: &[u8; 32]) -> Self {
-        let mut s = NodeSet::new();
-        for i in 0..4 {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[i * 8..i * 8 + 8]);
-            s.0[i] = u64::from_le_bytes(w);
-        }
-        s
+        let mut r = Reader::new(b);
+        // 32 bytes hold the four words: every read succeeds.
+        NodeSet(core::array::from_fn(|_| r.u64().unwrap_or(0)))
     }
 }
 

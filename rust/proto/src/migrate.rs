@@ -21,6 +21,8 @@
 //! open files. Decoding checks the exact length of every message but
 //! `DATA`'s (at most [`MAX_DATA`] bytes of stream).
 
+use super::codec::{fill, Reader, Writer};
+
 /// Most stream bytes in one `DATA` (the message fits one RPC payload).
 pub const MAX_DATA: usize = 64_000;
 /// Bytes before a `DATA` message's stream bytes.
@@ -64,116 +66,82 @@ pub enum Msg<'a> {
     },
 }
 
-fn u32_at(b: &[u8], i: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(i..i.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
-fn u64_at(b: &[u8], i: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        b.get(i..i.checked_add(8)?)?.try_into().ok()?,
-    ))
-}
-
 /// The longest encoding of a message other than `DATA`.
 pub const MAX_SMALL: usize = 25;
 
 impl<'a> Msg<'a> {
     /// Decodes a message; `None` for anything malformed.
     pub fn decode(b: &'a [u8]) -> Option<Self> {
-        let (&op, _) = b.split_first()?;
-        let exact = |n: usize| (b.len() == n).then_some(());
-        Some(match op {
-            1 => {
-                exact(14)?;
-                Msg::Begin {
-                    mig: u64_at(b, 1)?,
-                    pid: u32_at(b, 9)?,
-                    home: b[13],
-                }
-            }
+        let mut r = Reader::new(b);
+        let msg = match r.u8()? {
+            1 => Msg::Begin {
+                mig: r.u64()?,
+                pid: r.u32()?,
+                home: r.u8()?,
+            },
             2 => {
-                let bytes = b.get(DATA_HEADER..)?;
+                let mig = r.u64()?;
+                let bytes = r.rest();
                 if bytes.is_empty() || bytes.len() > MAX_DATA {
                     return None;
                 }
-                Msg::Data {
-                    mig: u64_at(b, 1)?,
-                    bytes,
-                }
+                Msg::Data { mig, bytes }
             }
-            3 => {
-                exact(9)?;
-                Msg::Go { mig: u64_at(b, 1)? }
-            }
-            4 => {
-                exact(9)?;
-                Msg::Abort { mig: u64_at(b, 1)? }
-            }
-            5 => {
-                exact(25)?;
-                Msg::Result {
-                    mig: u64_at(b, 1)?,
-                    errno: u32_at(b, 9)?,
-                    reason: u32_at(b, 13)?,
-                    detail: u64_at(b, 17)?,
-                }
-            }
-            6 => {
-                exact(9)?;
-                Msg::Exit {
-                    pid: u32_at(b, 1)?,
-                    status: u32_at(b, 5)?,
-                }
-            }
-            7 => {
-                exact(6)?;
-                Msg::Moved {
-                    pid: u32_at(b, 1)?,
-                    node: b[5],
-                }
-            }
+            3 => Msg::Go { mig: r.u64()? },
+            4 => Msg::Abort { mig: r.u64()? },
+            5 => Msg::Result {
+                mig: r.u64()?,
+                errno: r.u32()?,
+                reason: r.u32()?,
+                detail: r.u64()?,
+            },
+            6 => Msg::Exit {
+                pid: r.u32()?,
+                status: r.u32()?,
+            },
+            7 => Msg::Moved {
+                pid: r.u32()?,
+                node: r.u8()?,
+            },
             8 => {
-                exact(9)?;
-                let sig = u32_at(b, 5)?;
+                let pid = r.u32()?;
+                let sig = r.u32()?;
                 if sig == 0 || sig > 64 {
                     return None;
                 }
-                Msg::Signal {
-                    pid: u32_at(b, 1)?,
-                    sig,
-                }
+                Msg::Signal { pid, sig }
             }
             _ => return None,
-        })
+        };
+        r.end()?;
+        Some(msg)
     }
 
     /// Encodes a message other than `DATA` into `out`; returns its length.
     /// `DATA` is written in place with [`data_header`].
     pub fn encode(&self, out: &mut [u8; MAX_SMALL]) -> usize {
-        let mut n = 0;
-        let mut put = |bytes: &[u8]| {
-            out[n..n + bytes.len()].copy_from_slice(bytes);
-            n += bytes.len();
-        };
+        let mut w = Writer::new(out);
+        // MAX_SMALL holds the longest message: the writes cannot fail.
+        let _ = self.encode_into(&mut w);
+        w.len()
+    }
+
+    fn encode_into(&self, w: &mut Writer<'_>) -> Option<()> {
         match *self {
             Msg::Begin { mig, pid, home } => {
-                put(&[1]);
-                put(&mig.to_le_bytes());
-                put(&pid.to_le_bytes());
-                put(&[home]);
+                w.u8(1)?;
+                w.u64(mig)?;
+                w.u32(pid)?;
+                w.u8(home)
             }
-            Msg::Data { mig, .. } => {
-                put(&data_header(mig));
-            }
+            Msg::Data { mig, .. } => w.put(&data_header(mig)),
             Msg::Go { mig } => {
-                put(&[3]);
-                put(&mig.to_le_bytes());
+                w.u8(3)?;
+                w.u64(mig)
             }
             Msg::Abort { mig } => {
-                put(&[4]);
-                put(&mig.to_le_bytes());
+                w.u8(4)?;
+                w.u64(mig)
             }
             Msg::Result {
                 mig,
@@ -181,38 +149,37 @@ impl<'a> Msg<'a> {
                 reason,
                 detail,
             } => {
-                put(&[5]);
-                put(&mig.to_le_bytes());
-                put(&errno.to_le_bytes());
-                put(&reason.to_le_bytes());
-                put(&detail.to_le_bytes());
+                w.u8(5)?;
+                w.u64(mig)?;
+                w.u32(errno)?;
+                w.u32(reason)?;
+                w.u64(detail)
             }
             Msg::Exit { pid, status } => {
-                put(&[6]);
-                put(&pid.to_le_bytes());
-                put(&status.to_le_bytes());
+                w.u8(6)?;
+                w.u32(pid)?;
+                w.u32(status)
             }
             Msg::Moved { pid, node } => {
-                put(&[7]);
-                put(&pid.to_le_bytes());
-                put(&[node]);
+                w.u8(7)?;
+                w.u32(pid)?;
+                w.u8(node)
             }
             Msg::Signal { pid, sig } => {
-                put(&[8]);
-                put(&pid.to_le_bytes());
-                put(&sig.to_le_bytes());
+                w.u8(8)?;
+                w.u32(pid)?;
+                w.u32(sig)
             }
         }
-        n
     }
 }
 
 /// The header of a `DATA` message; the stream bytes follow it.
 pub fn data_header(mig: u64) -> [u8; DATA_HEADER] {
-    let mut h = [0u8; DATA_HEADER];
-    h[0] = 2;
-    h[1..].copy_from_slice(&mig.to_le_bytes());
-    h
+    fill(|w| {
+        w.u8(2)?;
+        w.u64(mig)
+    })
 }
 
 #[cfg(test)]

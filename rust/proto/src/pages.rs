@@ -12,6 +12,8 @@
 //!
 //! `count` is 1 to [`MAX_FETCH`]; decoding checks exact lengths.
 
+use super::codec::{Reader, Writer};
+
 /// Page size.
 pub const PAGE: usize = 4096;
 /// Most pages one `FETCH` brings (the answer fits one RPC payload).
@@ -29,57 +31,50 @@ pub enum Msg {
     Done { mig: u64 },
 }
 
-fn u64_at(b: &[u8], i: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        b.get(i..i.checked_add(8)?)?.try_into().ok()?,
-    ))
-}
-
-fn u32_at(b: &[u8], i: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(i..i.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
 /// Highest page index of a 47-bit user address space.
 const MAX_INDEX: u64 = (1 << 47) / PAGE as u64;
 
 impl Msg {
     /// Decodes a message; `None` for anything malformed.
     pub fn decode(b: &[u8]) -> Option<Self> {
-        match *b.first()? {
-            FETCH if b.len() == 21 => {
-                let index = u64_at(b, 9)?;
-                let count = u32_at(b, 17)?;
+        let mut r = Reader::new(b);
+        let msg = match r.u8()? {
+            FETCH => {
+                let mig = r.u64()?;
+                let index = r.u64()?;
+                let count = r.u32()?;
                 let end = index.checked_add(u64::from(count))?;
                 if count == 0 || count > MAX_FETCH || end > MAX_INDEX {
                     return None;
                 }
-                Some(Msg::Fetch {
-                    mig: u64_at(b, 1)?,
-                    index,
-                    count,
-                })
+                Msg::Fetch { mig, index, count }
             }
-            DONE if b.len() == 9 => Some(Msg::Done { mig: u64_at(b, 1)? }),
-            _ => None,
-        }
+            DONE => Msg::Done { mig: r.u64()? },
+            _ => return None,
+        };
+        r.end()?;
+        Some(msg)
     }
 
     /// Encodes the message into `out`; returns its length.
     pub fn encode(&self, out: &mut [u8; MAX_MSG]) -> usize {
+        let mut w = Writer::new(out);
+        // MAX_MSG holds the longest message: the writes cannot fail.
+        let _ = self.encode_into(&mut w);
+        w.len()
+    }
+
+    fn encode_into(&self, w: &mut Writer<'_>) -> Option<()> {
         match *self {
             Msg::Fetch { mig, index, count } => {
-                out[0] = FETCH;
-                out[1..9].copy_from_slice(&mig.to_le_bytes());
-                out[9..17].copy_from_slice(&index.to_le_bytes());
-                out[17..21].copy_from_slice(&count.to_le_bytes());
-                21
+                w.u8(FETCH)?;
+                w.u64(mig)?;
+                w.u64(index)?;
+                w.u32(count)
             }
             Msg::Done { mig } => {
-                out[0] = DONE;
-                out[1..9].copy_from_slice(&mig.to_le_bytes());
-                9
+                w.u8(DONE)?;
+                w.u64(mig)
             }
         }
     }

@@ -20,6 +20,8 @@
 //! file's own (shared) position is used and moved. Decoding checks the
 //! exact length and every value; anything else is refused.
 
+use super::codec::{self, fill, Reader, Writer};
+
 /// Largest read or write carried by one request (fits in one message).
 pub const MAX_IO: usize = 60_000;
 /// The common part of every request.
@@ -107,45 +109,36 @@ impl Info {
     pub const LEN: usize = 40;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        b[..8].copy_from_slice(&self.cookie.to_le_bytes());
-        b[8..12].copy_from_slice(&self.flags.to_le_bytes());
-        b[12..16].copy_from_slice(&self.mode.to_le_bytes());
-        b[16..24].copy_from_slice(&self.pos.to_le_bytes());
-        b[24..32].copy_from_slice(&self.size.to_le_bytes());
-        b[32..36].copy_from_slice(&self.caps.to_le_bytes());
-        b
+        fill(|w| {
+            w.u64(self.cookie)?;
+            w.u32(self.flags)?;
+            w.u32(self.mode)?;
+            w.i64(self.pos)?;
+            w.i64(self.size)?;
+            w.u32(self.caps)?;
+            w.u32(0)
+        })
     }
 
     pub fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() != Self::LEN || u32_at(b, 36)? != 0 {
+        let mut r = Reader::new(b);
+        let i = Info {
+            cookie: r.u64()?,
+            flags: r.u32()?,
+            mode: r.u32()?,
+            pos: r.i64()?,
+            size: r.i64()?,
+            caps: r.u32()?,
+        };
+        if r.u32()? != 0 {
             return None;
         }
-        let i = Info {
-            cookie: u64_at(b, 0)?,
-            flags: u32_at(b, 8)?,
-            mode: u32_at(b, 12)?,
-            pos: u64_at(b, 16)? as i64,
-            size: u64_at(b, 24)? as i64,
-            caps: u32_at(b, 32)?,
-        };
+        r.end()?;
         if i.cookie == 0 || i.pos < 0 || i.size < 0 || i.caps & !3 != 0 {
             return None;
         }
         Some(i)
     }
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    let end = at.checked_add(4)?;
-    let w: [u8; 4] = b.get(at..end)?.try_into().ok()?;
-    Some(u32::from_le_bytes(w))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    let end = at.checked_add(8)?;
-    let w: [u8; 8] = b.get(at..end)?.try_into().ok()?;
-    Some(u64::from_le_bytes(w))
 }
 
 /// A position operand: `at` must be 0 or 1, a used position not negative.
@@ -170,54 +163,63 @@ impl<'a> Request<'a> {
 
     /// Decodes a request; `None` if it is not exactly a valid one.
     pub fn decode(b: &'a [u8]) -> Option<Self> {
-        let head = b.get(..HEAD)?;
-        let rest = &b[HEAD..];
-        let (op, cred) = (head[0], head[1]);
-        if cred & !CRED_PRIVILEGED != 0 || head[2] != 0 || head[3] != 0 {
+        let mut r = Reader::new(b);
+        let [op, cred, z0, z1] = r.array()?;
+        if cred & !CRED_PRIVILEGED != 0 || z0 != 0 || z1 != 0 {
             return None;
         }
         let t = Target {
-            uid: u32_at(head, 4)?,
-            gid: u32_at(head, 8)?,
+            uid: r.u32()?,
+            gid: r.u32()?,
             privileged: cred & CRED_PRIVILEGED != 0,
-            pid: u32_at(head, 12)?,
-            fd: u32_at(head, 16)?,
-            cookie: u64_at(head, 20)?,
+            pid: r.u32()?,
+            fd: r.u32()?,
+            cookie: r.u64()?,
         };
         if t.pid == 0 || t.pid > i32::MAX as u32 || t.fd >= MAX_FD {
             return None;
         }
-        match (op, rest.len()) {
-            (INFO, 0) => Some(Request::Info(t)),
-            (READ, 16) => {
-                let count = u32_at(rest, 0)?;
+        let req = match op {
+            INFO => Request::Info(t),
+            READ => {
+                let count = r.u32()?;
                 if count as usize > MAX_IO {
                     return None;
                 }
-                Some(Request::Read {
+                Request::Read {
                     target: t,
                     count,
-                    pos: pos_of(u32_at(rest, 4)?, u64_at(rest, 8)? as i64)?,
-                })
+                    pos: pos_of(r.u32()?, r.i64()?)?,
+                }
             }
-            (WRITE, n) if (12..=12 + MAX_IO).contains(&n) => Some(Request::Write {
-                target: t,
-                pos: pos_of(u32_at(rest, 0)?, u64_at(rest, 4)? as i64)?,
-                data: &rest[12..],
-            }),
-            (SEEK, 12) => {
-                let whence = u32_at(rest, 8)?;
+            WRITE => {
+                let pos = pos_of(r.u32()?, r.i64()?)?;
+                let data = r.rest();
+                if data.len() > MAX_IO {
+                    return None;
+                }
+                Request::Write {
+                    target: t,
+                    pos,
+                    data,
+                }
+            }
+            SEEK => {
+                let offset = r.i64()?;
+                let whence = r.u32()?;
                 if whence > SEEK_END {
                     return None;
                 }
-                Some(Request::Seek {
+                Request::Seek {
                     target: t,
-                    offset: u64_at(rest, 0)? as i64,
+                    offset,
                     whence,
-                })
+                }
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        r.end()?;
+        Some(req)
     }
 
     /// Encodes into `out`; returns the length, `None` if `out` is too small
@@ -233,7 +235,7 @@ impl<'a> Request<'a> {
             Request::Write { .. } => WRITE,
             Request::Seek { .. } => SEEK,
         };
-        let mut w = Writer { out, len: 0 };
+        let mut w = Writer::new(out);
         let cred = if t.privileged { CRED_PRIVILEGED } else { 0 };
         w.put(&[op, cred, 0, 0])?;
         w.put(&t.uid.to_le_bytes())?;
@@ -276,7 +278,7 @@ impl<'a> Request<'a> {
                 w.put(&whence.to_le_bytes())?;
             }
         }
-        Some(w.len)
+        Some(w.len())
     }
 }
 
@@ -285,34 +287,14 @@ impl<'a> Request<'a> {
 /// whose rest already holds the data.
 pub const WRITE_HEAD: usize = HEAD + 12;
 
-struct Writer<'b> {
-    out: &'b mut [u8],
-    len: usize,
-}
-
-impl Writer<'_> {
-    fn put(&mut self, b: &[u8]) -> Option<()> {
-        let end = self.len.checked_add(b.len())?;
-        self.out.get_mut(self.len..end)?.copy_from_slice(b);
-        self.len = end;
-        Some(())
-    }
-}
-
 /// A `u32` answer (bytes written).
 pub fn decode_u32(b: &[u8]) -> Option<u32> {
-    if b.len() != 4 {
-        return None;
-    }
-    u32_at(b, 0)
+    super::codec::decode_u32(b)
 }
 
 /// An `i64` answer (a position, never negative).
 pub fn decode_pos(b: &[u8]) -> Option<i64> {
-    if b.len() != 8 {
-        return None;
-    }
-    let p = u64_at(b, 0)? as i64;
+    let p = codec::decode_u64(b)? as i64;
     (p >= 0).then_some(p)
 }
 

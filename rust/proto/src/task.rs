@@ -12,10 +12,7 @@ pub const DENIED: u32 = u32::MAX;
 /// Bytes before the files' contents in a task answer.
 pub const TASK_HEADER: usize = 8 + 4 * FILES.len();
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
+use super::codec::{fill, Reader, Writer};
 
 /// Request for the PIDs at and above `from`, at most `max` of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,20 +25,20 @@ impl PidsRequest {
     pub const LEN: usize = 6;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        b[..4].copy_from_slice(&self.from.to_le_bytes());
-        b[4..].copy_from_slice(&self.max.to_le_bytes());
-        b
+        fill(|w| {
+            w.u32(self.from)?;
+            w.u16(self.max)
+        })
     }
 
     pub fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() != Self::LEN {
-            return None;
-        }
-        Some(PidsRequest {
-            from: u32_at(b, 0)?,
-            max: u16::from_le_bytes([b[4], b[5]]),
-        })
+        let mut r = Reader::new(b);
+        let req = PidsRequest {
+            from: r.u32()?,
+            max: r.u16()?,
+        };
+        r.end()?;
+        Some(req)
     }
 }
 
@@ -51,18 +48,16 @@ pub fn decode_pids<'a>(b: &'a [u8], req: &PidsRequest) -> Option<impl Iterator<I
     if b.len() % 4 != 0 || b.len() / 4 > usize::from(req.max) {
         return None;
     }
+    let mut r = Reader::new(b);
     let mut prev: Option<u32> = None;
-    for c in b.chunks_exact(4) {
-        let p = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    while let Some(p) = r.u32() {
         if p < req.from || prev.is_some_and(|q| p <= q) {
             return None;
         }
         prev = Some(p);
     }
-    Some(
-        b.chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-    )
+    let mut r = Reader::new(b);
+    Some(core::iter::from_fn(move || r.u32()))
 }
 
 /// Request for the description of process `pid` and of up to `count - 1`
@@ -77,20 +72,20 @@ impl TaskRequest {
     pub const LEN: usize = 5;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        b[..4].copy_from_slice(&self.pid.to_le_bytes());
-        b[4] = self.count;
-        b
+        fill(|w| {
+            w.u32(self.pid)?;
+            w.u8(self.count)
+        })
     }
 
     pub fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() != Self::LEN || b[4] == 0 {
-            return None;
-        }
-        Some(TaskRequest {
-            pid: u32_at(b, 0)?,
-            count: b[4],
-        })
+        let mut r = Reader::new(b);
+        let req = TaskRequest {
+            pid: r.u32()?,
+            count: r.u8()?,
+        };
+        r.end()?;
+        (req.count != 0).then_some(req)
     }
 }
 
@@ -107,25 +102,25 @@ pub struct TaskHeader {
 
 impl TaskHeader {
     pub fn encode(&self) -> [u8; TASK_HEADER] {
-        let mut b = [0; TASK_HEADER];
-        b[..4].copy_from_slice(&self.uid.to_le_bytes());
-        b[4..8].copy_from_slice(&self.gid.to_le_bytes());
-        for (i, l) in self.len.iter().enumerate() {
-            b[8 + 4 * i..12 + 4 * i].copy_from_slice(&l.to_le_bytes());
-        }
-        b
+        fill(|w| self.encode_into(w))
     }
 
-    /// The header at the start of `b` and the size of the contents after it.
-    fn decode(b: &[u8]) -> Option<(Self, usize)> {
+    fn encode_into(&self, w: &mut Writer<'_>) -> Option<()> {
+        w.u32(self.uid)?;
+        w.u32(self.gid)?;
+        self.len.iter().try_for_each(|&l| w.u32(l))
+    }
+
+    /// The header read off `r` and the size of the contents after it.
+    fn decode(r: &mut Reader<'_>) -> Option<(Self, usize)> {
         let mut h = TaskHeader {
-            uid: u32_at(b, 0)?,
-            gid: u32_at(b, 4)?,
+            uid: r.u32()?,
+            gid: r.u32()?,
             len: [0; FILES.len()],
         };
         let mut total: usize = 0;
         for i in 0..FILES.len() {
-            let l = u32_at(b, 8 + 4 * i)?;
+            let l = r.u32()?;
             h.len[i] = l;
             if l != DENIED {
                 total = total.checked_add(usize::try_from(l).ok()?)?;
@@ -149,10 +144,9 @@ pub const ENTRY_HEADER: usize = 4 + TASK_HEADER;
 /// Appends an entry's PID and header to `out` at `at`; the caller writes
 /// the contents after them.
 pub fn encode_entry_header(pid: u32, h: &TaskHeader, out: &mut [u8]) -> Option<()> {
-    let b = out.get_mut(..ENTRY_HEADER)?;
-    b[..4].copy_from_slice(&pid.to_le_bytes());
-    b[4..].copy_from_slice(&h.encode());
-    Some(())
+    let mut w = Writer::new(out);
+    w.u32(pid)?;
+    h.encode_into(&mut w)
 }
 
 /// The entries of a task answer to `req`, checked as a whole first: each
@@ -163,11 +157,11 @@ pub fn decode_tasks<'a>(
     req: &TaskRequest,
 ) -> Option<impl Iterator<Item = TaskEntry<'a>> + 'a> {
     let next = |b: &'a [u8]| -> Option<(TaskEntry<'a>, &'a [u8])> {
-        let pid = u32_at(b, 0)?;
-        let (header, len) = TaskHeader::decode(b.get(4..)?)?;
-        let end = ENTRY_HEADER.checked_add(len)?;
-        let data = b.get(ENTRY_HEADER..end)?;
-        Some((TaskEntry { pid, header, data }, &b[end..]))
+        let mut r = Reader::new(b);
+        let pid = r.u32()?;
+        let (header, len) = TaskHeader::decode(&mut r)?;
+        let data = r.bytes(len)?;
+        Some((TaskEntry { pid, header, data }, r.rest()))
     };
     let (mut rest, mut n, mut prev) = (b, 0u32, None::<u32>);
     while !rest.is_empty() {
@@ -206,28 +200,32 @@ impl Kill {
     pub const LEN: usize = 21;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0; Self::LEN];
-        b[..4].copy_from_slice(&self.sig.to_le_bytes());
-        b[4..8].copy_from_slice(&self.pid.to_le_bytes());
-        b[8..12].copy_from_slice(&self.sender.to_le_bytes());
-        b[12..16].copy_from_slice(&self.uid.to_le_bytes());
-        b[16..20].copy_from_slice(&self.euid.to_le_bytes());
-        b[20] = u8::from(self.cap_kill);
-        b
+        fill(|w| {
+            w.i32(self.sig)?;
+            w.i32(self.pid)?;
+            w.i32(self.sender)?;
+            w.u32(self.uid)?;
+            w.u32(self.euid)?;
+            w.u8(u8::from(self.cap_kill))
+        })
     }
 
     pub fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() != Self::LEN || b[20] > 1 {
-            return None;
-        }
-        Some(Kill {
-            sig: u32_at(b, 0)? as i32,
-            pid: u32_at(b, 4)? as i32,
-            sender: u32_at(b, 8)? as i32,
-            uid: u32_at(b, 12)?,
-            euid: u32_at(b, 16)?,
-            cap_kill: b[20] == 1,
-        })
+        let mut r = Reader::new(b);
+        let k = Kill {
+            sig: r.i32()?,
+            pid: r.i32()?,
+            sender: r.i32()?,
+            uid: r.u32()?,
+            euid: r.u32()?,
+            cap_kill: match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
+        };
+        r.end()?;
+        Some(k)
     }
 }
 

@@ -19,6 +19,8 @@
 //! Decoding checks every field against the bytes actually received, with no
 //! arithmetic that can overflow, and classifies what it refuses.
 
+use super::codec::{fill, Reader};
+
 /// Header size in bytes.
 pub const HEADER_LEN: usize = 24;
 /// Largest payload: keeps a whole message within one TIPC datagram (66000).
@@ -113,17 +115,17 @@ pub fn encode_header(header: &Header, payload_len: usize) -> Option<[u8; HEADER_
     if payload_len > MAX_PAYLOAD {
         return None;
     }
-    let mut out = [0u8; HEADER_LEN];
-    out[0..4].copy_from_slice(&MAGIC);
-    out[4] = VERSION;
-    out[5] = header.kind as u8;
-    out[6..8].copy_from_slice(&header.service.to_le_bytes());
-    out[8] = header.src;
-    out[9] = header.dst;
-    out[10..12].copy_from_slice(&header.status.to_le_bytes());
-    out[12..20].copy_from_slice(&header.id.to_le_bytes());
-    out[20..24].copy_from_slice(&(payload_len as u32).to_le_bytes());
-    Some(out)
+    Some(fill(|w| {
+        w.put(&MAGIC)?;
+        w.u8(VERSION)?;
+        w.u8(header.kind as u8)?;
+        w.u16(header.service)?;
+        w.u8(header.src)?;
+        w.u8(header.dst)?;
+        w.u16(header.status)?;
+        w.u64(header.id)?;
+        w.u32(payload_len as u32)
+    }))
 }
 
 /// Decodes one message received as a whole datagram.
@@ -131,36 +133,47 @@ pub fn decode(msg: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     if msg.len() > MAX_MESSAGE {
         return Err(DecodeError::Oversized);
     }
-    let head = msg.get(..HEADER_LEN).ok_or(DecodeError::Malformed)?;
-    if head[0..4] != MAGIC {
+    let mut r = Reader::new(msg);
+    let (magic, version, kind, service, src, dst, status, id, len) = (|| {
+        Some((
+            r.array::<4>()?,
+            r.u8()?,
+            r.u8()?,
+            r.u16()?,
+            r.u8()?,
+            r.u8()?,
+            r.u16()?,
+            r.u64()?,
+            r.u32()?,
+        ))
+    })()
+    .ok_or(DecodeError::Malformed)?;
+    if magic != MAGIC {
         return Err(DecodeError::Malformed);
     }
-    if head[4] != VERSION {
+    if version != VERSION {
         return Err(DecodeError::BadVersion);
     }
-    let len = u32::from_le_bytes([head[20], head[21], head[22], head[23]]) as usize;
+    let len = len as usize;
     if len > MAX_PAYLOAD {
         return Err(DecodeError::Oversized);
     }
-    let payload = &msg[HEADER_LEN..];
+    let payload = r.rest();
     if payload.len() != len {
         return Err(DecodeError::Malformed);
     }
-    let kind = Kind::from_u8(head[5]).ok_or(DecodeError::UnknownKind)?;
-    let src = head[8];
+    let kind = Kind::from_u8(kind).ok_or(DecodeError::UnknownKind)?;
     if src == 0 {
         return Err(DecodeError::Malformed);
     }
-    let mut id = [0u8; 8];
-    id.copy_from_slice(&head[12..20]);
     Ok((
         Header {
             kind,
-            service: u16::from_le_bytes([head[6], head[7]]),
+            service,
             src,
-            dst: head[9],
-            status: u16::from_le_bytes([head[10], head[11]]),
-            id: u64::from_le_bytes(id),
+            dst,
+            status,
+            id,
         },
         payload,
     ))

@@ -1,22 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! What `ssi-checkpoint`, `ssi-restart` and `ssi-migrate` share: raw system calls (no
 //! libc crate), the ioctls of `/dev/ssi/ghost`, and the refusal messages.
-//! The ABI is documented in Documentation/ssi/ghost.rst.
+//! The ioctls' numbers, argument blocks and reasons are the module's own
+//! (`rust/proto/src/ghost_ioctl.rs`); the ABI is documented in
+//! Documentation/ssi/ghost.rst.
 
 use std::io;
 
 pub const DEVICE: &str = "/dev/ssi/ghost";
 
-const fn iowr(nr: u32, size: u32) -> u32 {
-    (3 << 30) | (size << 16) | ((b'S' as u32) << 8) | nr
-}
-pub const IOC_DUMP: u32 = iowr(0x40, 32);
-pub const IOC_RESTORE_SELF: u32 = iowr(0x41, 24);
-pub const IOC_MIGRATE: u32 = iowr(0x42, 24);
-pub const IOC_RESTORE_MIGRATED: u32 = iowr(0x43, 24);
-pub const IOC_MAY_MIGRATE: u32 = iowr(0x44, 24);
-pub const IOC_GETFD: u32 = iowr(0x45, 24);
-pub const DUMP_STOP: u32 = 1;
+pub use ssi_proto::ghost_ioctl::{
+    DumpArg, GetFdArg, MigrateArg, Reason, RestoreArg, DUMP_STOP, FD_DETAIL, IOC_DUMP, IOC_GETFD,
+    IOC_MAY_MIGRATE, IOC_MIGRATE, IOC_RESTORE_MIGRATED, IOC_RESTORE_SELF,
+};
 
 pub const SYS_CLOSE: usize = 3;
 pub const SYS_GETEUID: usize = 107;
@@ -79,36 +75,41 @@ const RLIMIT_NAMES: [&str; 16] = [
 ];
 
 /// Why the kernel refused (the `reason` and `detail` of the ioctls).
-pub fn reason_text(reason: u32, detail: u64) -> String {
+pub fn reason_text(reason: Reason, detail: u64) -> String {
+    use Reason::*;
     match reason {
-        1 => format!("it has {detail} threads; only sequential processes can be checkpointed"),
-        2 => format!("it holds a pipe (fd {detail}); pipes cannot be carried yet"),
-        3 => format!("it holds a socket (fd {detail}); sockets cannot be carried yet"),
-        4 => format!(
+        Threads => format!("it has {detail} threads; only sequential processes can be checkpointed"),
+        Pipe => format!("it holds a pipe (fd {detail}); pipes cannot be carried yet"),
+        Socket => format!("it holds a socket (fd {detail}); sockets cannot be carried yet"),
+        OtherFile => format!(
             "fd {detail} is neither a regular file nor a character device (eventfd, epoll, directory...)"
         ),
-        5 => format!("it has a shared writable mapping at {detail:#x}"),
-        6 => format!("it uses shared memory (SysV shm, memfd or shared anonymous) at {detail:#x}"),
-        7 => "it is a kernel thread".into(),
-        8 => "it is stopped or traced; continue it first".into(),
-        9 => "a process cannot checkpoint itself".into(),
-        10 => format!("it maps device memory at {detail:#x}"),
-        11 => format!("the checkpoint file is malformed or truncated (at byte {detail})"),
-        12 => format!("the checkpoint is of PID {detail}, not of the restoring process"),
-        13 if detail & (1 << 63) != 0 => format!(
+        SharedMapping => format!("it has a shared writable mapping at {detail:#x}"),
+        SharedMemory => {
+            format!("it uses shared memory (SysV shm, memfd or shared anonymous) at {detail:#x}")
+        }
+        KernelThread => "it is a kernel thread".into(),
+        Stopped => "it is stopped or traced; continue it first".into(),
+        OwnProcess => "a process cannot checkpoint itself".into(),
+        DeviceMapping => format!("it maps device memory at {detail:#x}"),
+        BadStream => format!("the checkpoint file is malformed or truncated (at byte {detail})"),
+        OtherPid => format!("the checkpoint is of PID {detail}, not of the restoring process"),
+        MissingFile if detail & FD_DETAIL != 0 => format!(
             "open file fd {} cannot be reopened on this node (its path is missing here, its \
              node is gone, or its user may not open it)",
             detail & 0xffff_ffff
         ),
-        13 => format!("a file mapped at {detail:#x} is missing on this node"),
-        14 => "its FPU state does not fit this CPU".into(),
-        15 => format!("it runs on node {detail} (this node keeps its stub); migrate it from there"),
-        16 => "its migration is forbidden (ssi-migrate --forbid; root can --allow it)".into(),
-        17 => format!(
+        MissingFile => format!("a file mapped at {detail:#x} is missing on this node"),
+        Fpu => "its FPU state does not fit this CPU".into(),
+        Migrated => {
+            format!("it runs on node {detail} (this node keeps its stub); migrate it from there")
+        }
+        NoMigrate => "its migration is forbidden (ssi-migrate --forbid; root can --allow it)".into(),
+        MissingDir => format!(
             "its {} directory is missing on this node (or has no path: removed)",
             if detail == 1 { "root" } else { "working" }
         ),
-        18 => format!(
+        Rlimit => format!(
             "this node refuses its resource limit {detail} ({}){}",
             RLIMIT_NAMES.get(detail as usize).copied().unwrap_or("?"),
             if detail == 7 {
@@ -117,21 +118,23 @@ pub fn reason_text(reason: u32, detail: u64) -> String {
                 ""
             }
         ),
-        19 => match detail {
+        Untrusted => match detail {
             1 => "the checkpoint file is open for writing somewhere; close it first".into(),
             2 => "this node has no ghost key: write the cluster's key to /sys/kernel/ssi/ghost/key".into(),
             _ => "the checkpoint file is not trusted: its MAC is wrong (it was changed since it \
                   was written, or written by a cluster with another key)"
                 .into(),
         },
-        20 => format!(
+        Seccomp => format!(
             "it runs under seccomp ({}), which cannot be carried",
             if detail == 1 { "strict mode" } else { "a filter" }
         ),
-        21 => "it is in a user namespace other than the initial one, which cannot be carried".into(),
-        22 => format!("it has {detail} supplementary groups; at most 1024 can be carried"),
-        23 => "it ran execve() or changed its credentials after the permission check".into(),
-        _ => String::new(),
+        UserNamespace => {
+            "it is in a user namespace other than the initial one, which cannot be carried".into()
+        }
+        Groups => format!("it has {detail} supplementary groups; at most 1024 can be carried"),
+        Changed => "it ran execve() or changed its credentials after the permission check".into(),
+        None => String::new(),
     }
 }
 

@@ -1,22 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! Fuzzes the message decoder, the knob parsers, the ghost stream reader
-//! and its credentials section with arbitrary bytes.
+//! Fuzzes every decoder of `ssi-proto` with arbitrary bytes: the message
+//! header, the knob parsers, the ghost stream reader, the requests of the
+//! devices, remote-file, task, migration and page services, the ghost
+//! stream's credentials section, the `/proc` mergers and a membership view. Nothing may panic, and whatever decodes
+//! must encode back to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ssi_proto::{ghost, knob, wire};
+use ssi_proto::{
+    dev, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, task, wire,
+};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((h, payload)) = wire::decode(data) {
-        // Whatever decodes must encode back to the same bytes.
         let mut out = vec![0u8; data.len()];
         let n = wire::encode(&h, payload, &mut out).expect("decoded message re-encodes");
         assert_eq!(&out[..n], data);
     }
+    knobs(data);
+    ghost_stream(data);
+    services(data);
+    views(data);
+    ioctls(data);
+    let _ = procfs::owner(data);
+    let halves = data.split_at(data.len() / 2);
+    let nodes: [&[u8]; 2] = [halves.0, halves.1];
+    let mut s = String::new();
+    let _ = procfs::merge_meminfo(&nodes, &mut s);
+    let _ = procfs::merge_stat(&nodes, &mut s);
+    let _ = procfs::merge_loadavg(&nodes, &mut s);
+    let _ = procfs::merge_uptime(&nodes, &mut s);
+    let _ = procfs::merge_cpuinfo(&nodes, &mut s);
+});
+
+fn knobs(data: &[u8]) {
     let _ = knob::parse_add(data);
     let _ = knob::parse_key(data);
+    let _ = knob::parse_failure_timeout(data);
     let mut f = [0u32; 3];
     let _ = knob::parse_fields(data, &mut f);
+}
+
+/// A ghost stream: read until an error or its end, never a panic.
+fn ghost_stream(data: &[u8]) {
     // A credentials section: whatever decodes encodes back to the same
     // bytes.
     if let Ok(c) = ghost::Creds::decode(data) {
@@ -25,7 +51,6 @@ fuzz_target!(|data: &[u8]| {
         let n = ghost::Creds::encode(&c.head, &groups, &mut out).expect("decoded creds re-encode");
         assert_eq!(&out[..n], data);
     }
-    // A ghost stream: read until an error or its end, never a panic.
     let mut src = data;
     if let Ok(mut r) = ghost::Reader::new(&mut src) {
         let mut buf = vec![0u8; ghost::MAX_SECTION];
@@ -39,4 +64,117 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-});
+}
+
+/// The RPC services' requests and answers.
+fn services(data: &[u8]) {
+    if let Some(r) = dev::Request::decode(data) {
+        let mut out = vec![0u8; dev::MAX_REQUEST];
+        let n = r
+            .encode(&mut out)
+            .expect("decoded device request re-encodes");
+        assert_eq!(&out[..n], data);
+    }
+    let _ = dev::decode_u32(data);
+    if let Some(r) = rfile::Request::decode(data) {
+        let mut out = vec![0u8; rfile::MAX_REQUEST];
+        let n = r.encode(&mut out).expect("decoded file request re-encodes");
+        assert_eq!(&out[..n], data);
+    }
+    if let Some(i) = rfile::Info::decode(data) {
+        assert_eq!(&i.encode()[..], data);
+    }
+    let _ = rfile::decode_u32(data);
+    let _ = rfile::decode_pos(data);
+    if let Some(m) = migrate::Msg::decode(data) {
+        if !matches!(m, migrate::Msg::Data { .. }) {
+            let mut out = [0u8; migrate::MAX_SMALL];
+            let n = m.encode(&mut out);
+            assert_eq!(&out[..n], data);
+        }
+    }
+    if let Some(m) = pages::Msg::decode(data) {
+        let mut out = [0u8; pages::MAX_MSG];
+        let n = m.encode(&mut out);
+        assert_eq!(&out[..n], data);
+    }
+    if let Some(r) = task::PidsRequest::decode(data) {
+        assert_eq!(&r.encode()[..], data);
+    }
+    if let Some(r) = task::TaskRequest::decode(data) {
+        assert_eq!(&r.encode()[..], data);
+    }
+    if let Some(k) = task::Kill::decode(data) {
+        assert_eq!(&k.encode()[..], data);
+    }
+    // The answers, to the requests the first bytes make.
+    if data.len() >= 6 {
+        let (req, answer) = data.split_at(6);
+        let pids = task::PidsRequest {
+            from: u32::from_le_bytes([req[0], req[1], req[2], req[3]]),
+            max: u16::from_le_bytes([req[4], req[5]]),
+        };
+        if let Some(it) = task::decode_pids(answer, &pids) {
+            assert!(it.count() <= usize::from(pids.max));
+        }
+        let tasks = task::TaskRequest {
+            pid: pids.from,
+            count: req[4],
+        };
+        if let Some(it) = task::decode_tasks(answer, &tasks) {
+            assert!(it.count() <= usize::from(tasks.count));
+        }
+    }
+}
+
+/// A view message as `ssi.ko`'s membership receives it.
+fn views(data: &[u8]) {
+    let Some((head, rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let Ok(bytes) = <&[u8; membership::VIEW_LEN]>::try_from(rest) else {
+        return;
+    };
+    let members = membership::NodeSet::from_bytes(bytes);
+    assert_eq!(&members.to_bytes(), bytes);
+    let mut m = membership::Membership::new(head[0].max(1));
+    let _ = m.peer_up(head[1]);
+    let view = membership::View {
+        epoch: u64::from(head[1]),
+        coord: head[1],
+        members,
+    };
+    let _ = m.on_view(head[1], view);
+}
+
+/// The ghost ioctls' argument blocks: whatever a caller passes decodes, and
+/// a block whose reason is known encodes back to the same bytes.
+fn ioctls(data: &[u8]) {
+    use ghost_ioctl::{DumpArg, GetFdArg, MigrateArg, Reason, RestoreArg};
+    if let Ok(b) = <&[u8; DumpArg::LEN]>::try_from(data) {
+        let a = DumpArg::decode(b);
+        let _ = DumpArg::request(b);
+        if a.reason as u32 == u32::from_le_bytes([b[12], b[13], b[14], b[15]]) {
+            assert_eq!(&a.encode(), b);
+        }
+    }
+    if let Ok(b) = <&[u8; RestoreArg::LEN]>::try_from(data) {
+        let r = RestoreArg::decode(b);
+        let m = MigrateArg::decode(b);
+        let g = GetFdArg::decode(b);
+        let _ = (
+            RestoreArg::request(b),
+            MigrateArg::request(b),
+            GetFdArg::request(b),
+        );
+        if b[20..] == [0; 4] {
+            assert_eq!(&g.encode(), b);
+        }
+        if r.reason != Reason::None || b[8..12] == [0; 4] {
+            assert_eq!(&r.encode(), b);
+        }
+        if m.reason != Reason::None || b[12..16] == [0; 4] {
+            assert_eq!(&m.encode(), b);
+        }
+    }
+}

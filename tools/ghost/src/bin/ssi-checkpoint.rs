@@ -84,14 +84,22 @@ fn main() {
             exit(1)
         }
     }
-    let mut arg = [0u8; 32];
-    arg[0..4].copy_from_slice(&pid.to_le_bytes());
-    arg[4..8].copy_from_slice(&out.as_raw_fd().to_le_bytes());
-    arg[8..12].copy_from_slice(&(if stop { DUMP_STOP } else { 0 }).to_le_bytes());
+    let mut arg = DumpArg {
+        pid,
+        fd: out.as_raw_fd(),
+        flags: if stop { DUMP_STOP } else { 0 },
+        reason: Reason::None,
+        detail: 0,
+        bytes: 0,
+    }
+    .encode();
     let ret = ioctl(dev.as_raw_fd(), IOC_DUMP, &mut arg);
-    let reason = u32::from_le_bytes(arg[12..16].try_into().unwrap());
-    let detail = u64::from_le_bytes(arg[16..24].try_into().unwrap());
-    let bytes = u64::from_le_bytes(arg[24..32].try_into().unwrap());
+    let DumpArg {
+        reason,
+        detail,
+        bytes,
+        ..
+    } = DumpArg::decode(&arg);
     if let Err(e) = check(ret) {
         let why = reason_text(reason, detail);
         if why.is_empty() {

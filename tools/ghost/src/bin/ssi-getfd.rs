@@ -53,11 +53,14 @@ fn main() {
             exit(1)
         }
     };
-    let mut arg = [0u8; 24];
-    arg[0..4].copy_from_slice(&node.to_le_bytes());
-    arg[4..8].copy_from_slice(&pid.to_le_bytes());
-    arg[8..12].copy_from_slice(&fd.to_le_bytes());
-    arg[12..16].copy_from_slice(&access.to_le_bytes());
+    let mut arg = GetFdArg {
+        node,
+        pid,
+        fd: fd as i32, // the same four bytes
+        flags: access,
+        new_fd: -1,
+    }
+    .encode();
     let ret = ioctl(dev.as_raw_fd(), IOC_GETFD, &mut arg);
     let got = match check(ret) {
         Ok(n) => n,

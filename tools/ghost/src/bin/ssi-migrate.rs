@@ -54,17 +54,21 @@ fn main() {
             eprintln!("ssi-migrate: {DEVICE}: {e} (is ssi_ghost.ko loaded?)");
             exit(1)
         });
-    let mut arg = [0u8; 24];
-    arg[0..4].copy_from_slice(&pid.to_le_bytes());
-    arg[4..8].copy_from_slice(&node.unwrap_or(0).to_le_bytes());
-    arg[8..12].copy_from_slice(&flags.to_le_bytes());
+    let mut arg = MigrateArg {
+        pid,
+        node: node.unwrap_or(0),
+        flags,
+        reason: Reason::None,
+        detail: 0,
+    }
+    .encode();
     let Some(node) = node else {
         let ret = ioctl(dev.as_raw_fd(), IOC_MAY_MIGRATE, &mut arg);
         if let Err(e) = check(ret) {
             eprintln!("ssi-migrate: {pid}: {e}");
             exit(1)
         }
-        let may = u64::from_le_bytes(arg[16..24].try_into().unwrap()) != 0;
+        let may = MigrateArg::decode(&arg).detail != 0;
         println!(
             "{pid}: migration {}",
             if may { "allowed" } else { "forbidden" }
@@ -73,9 +77,8 @@ fn main() {
     };
     let ret = ioctl(dev.as_raw_fd(), IOC_MIGRATE, &mut arg);
     if let Err(e) = check(ret) {
-        let reason = u32::from_le_bytes(arg[12..16].try_into().unwrap());
-        let detail = u64::from_le_bytes(arg[16..24].try_into().unwrap());
-        let why = reason_text(reason, detail);
+        let a = MigrateArg::decode(&arg);
+        let why = reason_text(a.reason, a.detail);
         let msg = match e.raw_os_error() {
             Some(22) if why.is_empty() => format!("{e} (is node {node} another member?)"),
             Some(112) => format!("{e}: node {node} left the cluster; the process goes on here"),

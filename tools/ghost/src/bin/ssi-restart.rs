@@ -77,17 +77,22 @@ fn main() {
         )),
         Err(e) => fail(format!("clone3 with PID {pid}: {e}")),
         Ok(0) => {
-            let mut arg = [0u8; 24];
-            arg[0..4].copy_from_slice(&f.as_raw_fd().to_le_bytes());
-            arg[4..8].copy_from_slice(&dev.as_raw_fd().to_le_bytes());
-            arg[12..16].copy_from_slice(&node.to_le_bytes());
+            let mut arg = RestoreArg {
+                fd: f.as_raw_fd(),
+                dev_fd: dev.as_raw_fd(),
+                node,
+                reason: Reason::None,
+                detail: 0,
+            }
+            .encode();
             let ret = ioctl(dev.as_raw_fd(), IOC_RESTORE_SELF, &mut arg);
-            // Only a refused restart comes back here.
+            // Only a refused restart comes back here: the result, then the
+            // argument block as the kernel left it.
             // SAFETY: `page` is the shared page mapped above, 4096 bytes.
             unsafe {
-                let out = core::slice::from_raw_parts_mut(page, 24);
+                let out = core::slice::from_raw_parts_mut(page, 8 + RestoreArg::LEN);
                 out[0..8].copy_from_slice(&(ret as i64).to_le_bytes());
-                out[8..24].copy_from_slice(&arg[8..24]);
+                out[8..].copy_from_slice(&arg);
                 syscall(SYS_EXIT_GROUP, [127, 0, 0, 0, 0, 0]);
             }
             unreachable!()
@@ -108,13 +113,12 @@ fn main() {
                 }
             }
             // SAFETY: the shared page, written by the child before it exited.
-            let rep = unsafe { core::slice::from_raw_parts(page, 24) };
+            let rep = unsafe { core::slice::from_raw_parts(page, 8 + RestoreArg::LEN) };
             let err = i64::from_le_bytes(rep[0..8].try_into().unwrap());
             if err < 0 {
                 let e = std::io::Error::from_raw_os_error(-err as i32);
-                let reason = u32::from_le_bytes(rep[8..12].try_into().unwrap());
-                let detail = u64::from_le_bytes(rep[16..24].try_into().unwrap());
-                let why = reason_text(reason, detail);
+                let a = RestoreArg::decode(rep[8..].try_into().unwrap());
+                let why = reason_text(a.reason, a.detail);
                 if why.is_empty() {
                     fail(format!("cannot restart PID {pid}: {e}"));
                 }
@@ -139,9 +143,14 @@ fn migrated() -> ! {
         exit(1)
     };
     let fd = dev.as_raw_fd();
-    let mut arg = [0u8; 24];
-    arg[0..4].copy_from_slice(&(-1i32).to_le_bytes());
-    arg[4..8].copy_from_slice(&fd.to_le_bytes());
+    let mut arg = RestoreArg {
+        fd: -1,
+        dev_fd: fd,
+        node: 0,
+        reason: Reason::None,
+        detail: 0,
+    }
+    .encode();
     let _ = ioctl(fd, IOC_RESTORE_MIGRATED, &mut arg);
     exit(1)
 }

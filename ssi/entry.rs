@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! The C ABI through which the other ssi-rs modules use the core
-//! (exported by `exports.c`; the consumer side is `rust/ssi_api.rs`).
+//! Every C entry point of `ssi.ko`: the C ABI through which the other
+//! ssi-rs modules use the core (exported by `exports.c`; the consumer side
+//! is `rust/ssi_api.rs`), and the operations of the kernel's `/proc` hooks
+//! (`ssi_rs_*`, in the ops table of `exports.c`).
 //!
 //! Every function may be called only while `ssi.ko` is live, which the
 //! module loader guarantees to its dependents. Handlers and listeners run
@@ -10,10 +12,13 @@
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{alloc::flags::GFP_KERNEL, bindings, ffi::c_void, prelude::*, sync::Arc};
 
-use crate::cluster::{Core, Handler, Listener, ListenerEntry, ServiceEntry};
+use crate::cluster::{Core, Handler, Listener, ListenerEntry, ListenerFn, ServiceFn};
+use crate::header;
 use crate::kernel_ext::vec;
+use crate::proto::task::Kill;
 use crate::proto::wire::{Kind, MAX_PAYLOAD};
-use crate::rpc::{self, FIRST_MODULE_SERVICE};
+use crate::rpc::{self, Mode, FIRST_MODULE_SERVICE};
+use crate::{globalproc, tasks};
 
 /// The running core, for the exported functions; null before init and
 /// after exit.
@@ -25,6 +30,12 @@ static SYSFS_DIR: AtomicPtr<bindings::kobject> = AtomicPtr::new(core::ptr::null_
 /// Publishes `/sys/kernel/ssi` (null: withdraws it).
 pub(crate) fn publish_sysfs(kobj: *mut bindings::kobject) {
     SYSFS_DIR.store(kobj, Ordering::Release);
+}
+
+/// This node's id.
+#[no_mangle]
+pub extern "C" fn ssi_node_id() -> u32 {
+    with_core(|core| u32::from(core.me()), 0)
 }
 
 /// `/sys/kernel/ssi`'s kobject, or null before the core made it. It lives
@@ -39,7 +50,7 @@ pub extern "C" fn ssi_sysfs_dir() -> *mut bindings::kobject {
 #[no_mangle]
 pub extern "C" fn ssi_task_moved(pid: u32, node: u8) -> i32 {
     with_core(
-        |core| match crate::tasks::set_moved(core, pid, node) {
+        |core| match tasks::set_moved(core, pid, node) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         },
@@ -96,7 +107,7 @@ pub extern "C" fn ssi_rpc_register(
     handler: Option<Handler>,
     ctx: *mut c_void,
 ) -> i32 {
-    register(service, handler, ctx, false, false)
+    register(service, handler, ctx, Mode::RECEIVE)
 }
 
 /// As [`ssi_rpc_register`], but `handler` runs on the core's worker
@@ -109,7 +120,7 @@ pub extern "C" fn ssi_rpc_register_deferred(
     handler: Option<Handler>,
     ctx: *mut c_void,
 ) -> i32 {
-    register(service, handler, ctx, true, false)
+    register(service, handler, ctx, Mode::DEFERRED)
 }
 
 /// As [`ssi_rpc_register_deferred`], but `handler` runs on the core's
@@ -122,41 +133,24 @@ pub extern "C" fn ssi_rpc_register_lane(
     handler: Option<Handler>,
     ctx: *mut c_void,
 ) -> i32 {
-    register(service, handler, ctx, true, true)
+    register(service, handler, ctx, Mode::LANE)
 }
 
-fn register(
-    service: u16,
-    handler: Option<Handler>,
-    ctx: *mut c_void,
-    deferred: bool,
-    lane: bool,
-) -> i32 {
+fn register(service: u16, handler: Option<Handler>, ctx: *mut c_void, mode: Mode) -> i32 {
     let Some(handler) = handler else {
         return EINVAL.to_errno();
     };
     if service < FIRST_MODULE_SERVICE {
         return EINVAL.to_errno();
     }
+    let handler = ServiceFn::Module {
+        handler,
+        ctx: ctx as usize,
+    };
     with_core(
-        |core| {
-            let mut services = core.services.lock();
-            if services.iter().any(|e| e.service == service) {
-                return EEXIST.to_errno();
-            }
-            match services.push(
-                ServiceEntry {
-                    service,
-                    handler,
-                    ctx: ctx as usize,
-                    deferred,
-                    lane,
-                },
-                GFP_KERNEL,
-            ) {
-                Ok(()) => 0,
-                Err(_) => ENOMEM.to_errno(),
-            }
+        |core| match rpc::register(core, service, handler, mode) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
         },
         ENODEV.to_errno(),
     )
@@ -165,18 +159,7 @@ fn register(
 /// Unregisters `service`; returns once no handler call is running.
 #[no_mangle]
 pub extern "C" fn ssi_rpc_unregister(service: u16) {
-    with_core(
-        |core| {
-            let mut services = core.services.lock();
-            drop(vec::take_first(&mut services, |e| e.service == service));
-            drop(services);
-            // A deferred call that found the entry before it went ends
-            // before these locks are free.
-            drop(core.deferred_run.lock());
-            drop(core.lane.run.lock());
-        },
-        (),
-    )
+    with_core(|core| rpc::unregister(core, service), ())
 }
 
 /// Calls `service` on node `dst` with `req` and waits up to `timeout_ms`.
@@ -288,7 +271,7 @@ unsafe fn call_woken(
 pub unsafe extern "C" fn ssi_rpc_send_window(
     dst: u8,
     service: u16,
-    next: Option<crate::abi::ChunkFn>,
+    next: header::ssi_chunk_fn_t,
     ctx: *mut c_void,
     window: u32,
     timeout_ms: u32,
@@ -380,8 +363,10 @@ pub extern "C" fn ssi_membership_register(listener: Option<Listener>, ctx: *mut 
     with_core(
         |core| match core.listeners.lock().push(
             ListenerEntry {
-                listener,
-                ctx: ctx as usize,
+                listener: ListenerFn::Module {
+                    listener,
+                    ctx: ctx as usize,
+                },
             },
             GFP_KERNEL,
         ) {
@@ -399,10 +384,153 @@ pub extern "C" fn ssi_membership_unregister(listener: Option<Listener>, ctx: *mu
     with_core(
         |core| {
             let mut ls = core.listeners.lock();
-            drop(vec::take_first(&mut ls, |l| {
-                l.listener as usize == listener as usize && l.ctx == ctx as usize
+            drop(vec::take_first(&mut ls, |l| match l.listener {
+                ListenerFn::Module {
+                    listener: f,
+                    ctx: c,
+                } => f as usize == listener as usize && c == ctx as usize,
+                ListenerFn::Builtin(_) => false,
             }));
         },
         (),
     )
+}
+
+/// The show operation registered with the kernel's `/proc` hook by
+/// `exports.c`: 0 if it filled `m`, `-ENOENT` for the local file.
+#[no_mangle]
+pub extern "C" fn ssi_rs_proc_show(file: u32, m: *mut bindings::seq_file) -> i32 {
+    with_core(
+        |core| match globalproc::show(core, file, m) {
+            Ok(()) => 0,
+            Err(_) => ENOENT.to_errno(),
+        },
+        ENOENT.to_errno(),
+    )
+}
+
+fn status(r: Result) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `ops->pids`: up to `max` PIDs of other nodes' processes from `from` on.
+///
+/// # Safety
+///
+/// `out` must be valid for writing `max` PIDs.
+#[no_mangle]
+pub unsafe extern "C" fn ssi_rs_pids(from: i32, out: *mut i32, max: u32) -> i32 {
+    let Ok(from) = u32::try_from(from) else {
+        return EINVAL.to_errno();
+    };
+    let max = (max as usize).min(u16::MAX as usize);
+    // SAFETY: guaranteed by the caller.
+    let out = unsafe { core::slice::from_raw_parts_mut(out, max) };
+    with_core(
+        |core| match tasks::pids(core, from, out) {
+            Ok(n) => n as i32,
+            Err(e) => e.to_errno(),
+        },
+        0,
+    )
+}
+
+/// `ops->task`: describes process `nr` of another node.
+///
+/// # Safety
+///
+/// `info` must be valid for writing and `data` for writing `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ssi_rs_task(
+    nr: i32,
+    info: *mut bindings::ssi_task_info,
+    data: *mut u8,
+    cap: usize,
+) -> i32 {
+    let Ok(nr) = u32::try_from(nr) else {
+        return ENOENT.to_errno();
+    };
+    // SAFETY: guaranteed by the caller.
+    let data = unsafe { core::slice::from_raw_parts_mut(data, cap) };
+    with_core(
+        |core| match tasks::describe(core, nr, data) {
+            Ok(h) => {
+                let raw = bindings::ssi_task_info {
+                    uid: h.uid,
+                    gid: h.gid,
+                    len: h.len,
+                };
+                // SAFETY: guaranteed by the caller.
+                unsafe { info.write(raw) };
+                0
+            }
+            Err(e) => e.to_errno(),
+        },
+        ENOENT.to_errno(),
+    )
+}
+
+/// `ops->kill`: delivers a kill(2) on the other nodes.
+///
+/// # Safety
+///
+/// `k` must point to a valid `struct ssi_kill`.
+#[no_mangle]
+pub unsafe extern "C" fn ssi_rs_kill(k: *const bindings::ssi_kill) -> i32 {
+    // SAFETY: guaranteed by the caller.
+    let k = unsafe { &*k };
+    let k = Kill {
+        sig: k.sig,
+        pid: k.pid,
+        sender: k.sender,
+        uid: k.uid,
+        euid: k.euid,
+        cap_kill: k.cap_kill,
+    };
+    with_core(|core| status(tasks::kill(core, &k)), ESRCH.to_errno())
+}
+
+/// `ops->cpus`: the cluster's CPUs, or 0 for the node's own view.
+#[no_mangle]
+pub extern "C" fn ssi_rs_cpus() -> u32 {
+    with_core(tasks::cpus, 0)
+}
+
+/// Checks that each function named has the type its declaration in
+/// `ssi_api.h` has (as bindgen wrote it): a definition that differs from
+/// the header fails the build. `_` stands for each parameter.
+macro_rules! check_signatures {
+    ($($f:ident($($p:tt),*);)*) => {$(
+        const _: () = {
+            let _ = [
+                header::$f as unsafe extern "C" fn($($p),*) -> _,
+                $f as unsafe extern "C" fn($($p),*) -> _,
+            ];
+        };
+    )*};
+}
+
+check_signatures! {
+    ssi_node_id();
+    ssi_rpc_register(_, _, _);
+    ssi_rpc_register_deferred(_, _, _);
+    ssi_rpc_register_lane(_, _, _);
+    ssi_rpc_unregister(_);
+    ssi_rpc_call(_, _, _, _, _, _, _);
+    ssi_rpc_call_killable(_, _, _, _, _, _, _);
+    ssi_rpc_send_window(_, _, _, _, _, _);
+    ssi_send_oneway(_, _, _, _);
+    ssi_task_moved(_, _);
+    ssi_sysfs_dir();
+    ssi_members(_);
+    ssi_membership_register(_, _);
+    ssi_membership_unregister(_, _);
+    ssi_rs_proc_show(_, _);
+    ssi_rs_pids(_, _, _);
+    ssi_rs_task(_, _, _, _);
+    ssi_rs_kill(_);
+    ssi_rs_cpus();
 }

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Registers and the per-thread kernel state.
+
+use super::*;
+
+/// Indices of `struct user_regs_struct` (x86_64) in [`Regs`].
+pub mod reg {
+    pub const R15: usize = 0;
+    pub const BP: usize = 4;
+    pub const AX: usize = 10;
+    pub const CX: usize = 11;
+    pub const ORIG_AX: usize = 15;
+    pub const IP: usize = 16;
+    pub const CS: usize = 17;
+    pub const FLAGS: usize = 18;
+    pub const SP: usize = 19;
+    pub const SS: usize = 20;
+    pub const FS_BASE: usize = 21;
+    pub const GS_BASE: usize = 22;
+}
+
+const ERESTARTSYS: i64 = 512;
+
+const ERESTARTNOINTR: i64 = 513;
+
+const ERESTARTNOHAND: i64 = 514;
+
+const ERESTART_RESTARTBLOCK: i64 = 516;
+
+const EINTR: i64 = 4;
+
+/// General registers, `struct user_regs_struct` of x86_64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Regs(pub [u64; REGS]);
+
+impl Regs {
+    pub const LEN: usize = REGS * 8;
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        fill(|w| w.u64s(&self.0))
+    }
+
+    /// Instruction and stack pointers and the fs and gs bases must be user
+    /// addresses.
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(Error::BadLength);
+        }
+        let r: [u64; REGS] = codec::Reader::new(b).u64s().ok_or(Error::Truncated)?;
+        if [reg::IP, reg::SP, reg::FS_BASE, reg::GS_BASE]
+            .iter()
+            .any(|&i| r[i] >= USER_END)
+        {
+            return Err(Error::BadValue);
+        }
+        Ok(Regs(r))
+    }
+
+    /// Applies the system call restart rules to a task frozen by a
+    /// signal-like interruption before they ran (`get_signal()` comes
+    /// before the restart fix-up of `arch_do_signal_or_restart()`): a
+    /// syscall that asked to be restarted is re-executed (ax = its number,
+    /// ip back over the 2-byte `syscall`); one that needs its kernel
+    /// restart block (nanosleep's remaining time, which is not carried)
+    /// returns -EINTR instead.
+    pub fn fix_syscall_restart(&mut self) {
+        let r = &mut self.0;
+        if (r[reg::ORIG_AX] as i64) < 0 {
+            return;
+        }
+        match -(r[reg::AX] as i64) {
+            ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
+                r[reg::AX] = r[reg::ORIG_AX];
+                r[reg::IP] = r[reg::IP].wrapping_sub(2);
+            }
+            ERESTART_RESTARTBLOCK => r[reg::AX] = (-EINTR) as u64,
+            _ => {}
+        }
+    }
+}
+
+/// `sas_ss_flags` bits a task may hold (`SS_AUTODISARM`, `SS_ONSTACK`,
+/// `SS_DISABLE`).
+pub const SS_FLAGS: u64 = (1 << 31) | 1 | 2;
+
+/// Per-thread kernel state that points into user memory, the personality,
+/// and the place of the vDSO (zero when the process had none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThreadState {
+    pub rseq: u64,
+    pub rseq_len: u64,
+    pub rseq_sig: u64,
+    pub clear_child_tid: u64,
+    pub robust_list: u64,
+    pub sas_ss_sp: u64,
+    pub sas_ss_size: u64,
+    pub sas_ss_flags: u64,
+    pub personality: u64,
+    /// Start of `[vvar]`, start and end of `[vdso]`.
+    pub vvar: u64,
+    pub vdso: u64,
+    pub vdso_end: u64,
+}
+
+impl ThreadState {
+    pub const LEN: usize = 12 * 8;
+
+    fn fields(&self) -> [u64; 12] {
+        [
+            self.rseq,
+            self.rseq_len,
+            self.rseq_sig,
+            self.clear_child_tid,
+            self.robust_list,
+            self.sas_ss_sp,
+            self.sas_ss_size,
+            self.sas_ss_flags,
+            self.personality,
+            self.vvar,
+            self.vdso,
+            self.vdso_end,
+        ]
+    }
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        fill(|w| w.u64s(&self.fields()))
+    }
+
+    /// Checks what `rseq(2)`, `set_robust_list(2)` and `sigaltstack(2)`
+    /// would: user addresses, rseq 32-byte aligned with a length of at
+    /// least 32, known flags; the vDSO after its vvar area, page-aligned.
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(Error::BadLength);
+        }
+        let [rseq, rseq_len, rseq_sig, clear_child_tid, robust_list, sas_ss_sp, sas_ss_size, sas_ss_flags, personality, vvar, vdso, vdso_end] =
+            codec::Reader::new(b).u64s().ok_or(Error::Truncated)?;
+        let t = ThreadState {
+            rseq,
+            rseq_len,
+            rseq_sig,
+            clear_child_tid,
+            robust_list,
+            sas_ss_sp,
+            sas_ss_size,
+            sas_ss_flags,
+            personality,
+            vvar,
+            vdso,
+            vdso_end,
+        };
+        let user = [t.rseq, t.clear_child_tid, t.robust_list, t.sas_ss_sp];
+        let rseq_ok = t.rseq == 0 || (t.rseq % 32 == 0 && (32..=PAGE as u64).contains(&t.rseq_len));
+        let page = PAGE as u64;
+        let vdso_ok = (t.vvar == 0 && t.vdso == 0 && t.vdso_end == 0)
+            || (t.vvar >= USER_MIN
+                && t.vvar < t.vdso
+                && t.vdso < t.vdso_end
+                && t.vdso_end <= USER_END
+                && [t.vvar, t.vdso, t.vdso_end].iter().all(|a| a % page == 0));
+        if user.iter().any(|&a| a >= USER_END)
+            || !rseq_ok
+            || t.rseq_sig > u64::from(u32::MAX)
+            || t.sas_ss_size > USER_END
+            || t.sas_ss_flags & !SS_FLAGS != 0
+            || t.personality > u64::from(u32::MAX)
+            || !vdso_ok
+        {
+            return Err(Error::BadValue);
+        }
+        Ok(t)
+    }
+}

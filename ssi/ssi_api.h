@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Every C entry point of ssi.ko, declared once.
+ *
+ * exports.c includes this header; bindgen turns it into
+ * rust/ssi_api_generated.rs (ssi/Kbuild), which the other modules call
+ * through (rust/ssi_api.rs) and against which ssi.ko checks the
+ * signatures of its Rust definitions (ssi/entry.rs, check_signatures!):
+ * a definition that differs from its declaration here fails the build.
+ */
+#ifndef SSI_RS_API_H
+#define SSI_RS_API_H
+
+#include <linux/ssi.h>
+#include <linux/types.h>
+
+struct kobject;
+struct seq_file;
+
+/*
+ * A module's RPC handler: fills resp (capacity cap) and returns its
+ * length, or a negative errno sent back as the response status.
+ */
+typedef long (*ssi_handler_t)(void *ctx, u8 src, const u8 *req, size_t len,
+			      u8 *resp, size_t cap);
+/* A module's membership listener: node joined (up) or left the view. */
+typedef void (*ssi_listener_t)(void *ctx, u8 node, bool up);
+/*
+ * A module's chunk source for ssi_rpc_send_window: writes the next chunk
+ * into buf (capacity cap) and returns its length, 0 at the end, or a
+ * negative errno that aborts the transfer.
+ */
+typedef long (*ssi_chunk_fn_t)(void *ctx, u8 *buf, size_t cap);
+
+/* Exported to the other ssi-rs modules (EXPORT_SYMBOL_GPL in exports.c). */
+u32 ssi_node_id(void);
+int ssi_rpc_register(u16 service, ssi_handler_t handler, void *ctx);
+int ssi_rpc_register_deferred(u16 service, ssi_handler_t handler, void *ctx);
+int ssi_rpc_register_lane(u16 service, ssi_handler_t handler, void *ctx);
+void ssi_rpc_unregister(u16 service);
+long ssi_rpc_call(u8 dst, u16 service, const u8 *req, size_t len, u8 *resp,
+		  size_t cap, u32 timeout_ms);
+long ssi_rpc_call_killable(u8 dst, u16 service, const u8 *req, size_t len,
+			   u8 *resp, size_t cap, u32 timeout_ms);
+s64 ssi_rpc_send_window(u8 dst, u16 service, ssi_chunk_fn_t next, void *ctx,
+			u32 window, u32 timeout_ms);
+int ssi_send_oneway(u8 dst, u16 service, const u8 *payload, size_t len);
+int ssi_task_moved(u32 pid, u8 node);
+struct kobject *ssi_sysfs_dir(void);
+int ssi_members(u8 *out);
+int ssi_membership_register(ssi_listener_t listener, void *ctx);
+void ssi_membership_unregister(ssi_listener_t listener, void *ctx);
+
+/* The kernel's /proc hooks (struct ssi_proc_ops in exports.c). */
+int ssi_rs_proc_show(enum ssi_proc_file file, struct seq_file *m);
+int ssi_rs_pids(pid_t from, pid_t *pids, unsigned int max);
+int ssi_rs_task(pid_t pid, struct ssi_task_info *info, char *data,
+		size_t cap);
+int ssi_rs_kill(const struct ssi_kill *k);
+unsigned int ssi_rs_cpus(void);
+
+/* Between exports.c and ssi_core.rs. */
+u32 ssi_param_node_id(void);
+int ssi_glue_proc_register(void);
+void ssi_glue_proc_unregister(void);
+
+#endif /* SSI_RS_API_H */
