@@ -7,6 +7,8 @@
 
 #[path = "src/dev.rs"]
 pub mod dev;
+#[path = "src/flow.rs"]
+pub mod flow;
 #[path = "src/ghost.rs"]
 pub mod ghost;
 #[path = "src/knob.rs"]

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dev;
+pub mod flow;
 pub mod ghost;
 pub mod knob;
 pub mod membership;

@@ -46,6 +46,10 @@ pub enum Kind {
     Oneway = 5,
     /// Membership: the node named in the payload leaves the cluster.
     Retire = 6,
+    /// Flow control: the one-way messages consumed, up to `id` (flow.rs).
+    Credit = 7,
+    /// Flow control: asks the receiver for a [`Kind::Credit`].
+    CreditAsk = 8,
 }
 
 impl Kind {
@@ -58,6 +62,8 @@ impl Kind {
             4 => Kind::Response,
             5 => Kind::Oneway,
             6 => Kind::Retire,
+            7 => Kind::Credit,
+            8 => Kind::CreditAsk,
             _ => return None,
         })
     }
@@ -131,6 +137,24 @@ pub fn decode(msg: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     if msg.len() > MAX_MESSAGE {
         return Err(DecodeError::Oversized);
     }
+    let h = decode_header(msg)?;
+    let len = u32::from_le_bytes([msg[20], msg[21], msg[22], msg[23]]) as usize;
+    let payload = &msg[HEADER_LEN..];
+    if payload.len() != len {
+        return Err(DecodeError::Malformed);
+    }
+    Ok((h, payload))
+}
+
+/// Decodes the header of a message TIPC returned to its sender, refused:
+/// it holds the first bytes of the message only (at most 1024).
+pub fn decode_returned(msg: &[u8]) -> Result<Header, DecodeError> {
+    decode_header(msg)
+}
+
+/// Decodes the header at the start of `msg` and checks its payload length
+/// against [`MAX_PAYLOAD`] only.
+fn decode_header(msg: &[u8]) -> Result<Header, DecodeError> {
     let head = msg.get(..HEADER_LEN).ok_or(DecodeError::Malformed)?;
     if head[0..4] != MAGIC {
         return Err(DecodeError::Malformed);
@@ -142,10 +166,6 @@ pub fn decode(msg: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     if len > MAX_PAYLOAD {
         return Err(DecodeError::Oversized);
     }
-    let payload = &msg[HEADER_LEN..];
-    if payload.len() != len {
-        return Err(DecodeError::Malformed);
-    }
     let kind = Kind::from_u8(head[5]).ok_or(DecodeError::UnknownKind)?;
     let src = head[8];
     if src == 0 {
@@ -153,17 +173,14 @@ pub fn decode(msg: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     }
     let mut id = [0u8; 8];
     id.copy_from_slice(&head[12..20]);
-    Ok((
-        Header {
-            kind,
-            service: u16::from_le_bytes([head[6], head[7]]),
-            src,
-            dst: head[9],
-            status: u16::from_le_bytes([head[10], head[11]]),
-            id: u64::from_le_bytes(id),
-        },
-        payload,
-    ))
+    Ok(Header {
+        kind,
+        service: u16::from_le_bytes([head[6], head[7]]),
+        src,
+        dst: head[9],
+        status: u16::from_le_bytes([head[10], head[11]]),
+        id: u64::from_le_bytes(id),
+    })
 }
 
 #[cfg(test)]
@@ -227,8 +244,24 @@ mod tests {
         assert_eq!(encode(&header(Kind::View), b"abc", &mut [0u8; 26]), None);
     }
 
+    #[test]
+    fn returned_messages_decode_their_header_only() {
+        let mut buf = [0u8; 2048];
+        let n = encode(&header(Kind::Oneway), &[7u8; 1500], &mut buf).unwrap();
+        assert_eq!(decode_returned(&buf[..1024]), Ok(header(Kind::Oneway)));
+        assert_eq!(decode(&buf[..1024]), Err(DecodeError::Malformed));
+        assert_eq!(decode_returned(&buf[..n]), Ok(header(Kind::Oneway)));
+        assert_eq!(
+            decode_returned(&buf[..HEADER_LEN - 1]),
+            Err(DecodeError::Malformed)
+        );
+        let mut bad = buf;
+        bad[20..24].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode_returned(&bad[..100]), Err(DecodeError::Oversized));
+    }
+
     fn any_kind() -> impl Strategy<Value = Kind> {
-        (1u8..=6).prop_map(|v| Kind::from_u8(v).unwrap())
+        (1u8..=8).prop_map(|v| Kind::from_u8(v).unwrap())
     }
 
     proptest! {

@@ -13,6 +13,12 @@ fuzz_target!(|data: &[u8]| {
         let n = wire::encode(&h, payload, &mut out).expect("decoded message re-encodes");
         assert_eq!(&out[..n], data);
     }
+    if let Ok(h) = wire::decode_returned(data) {
+        // A returned message's header is a whole message's header.
+        if let Ok((full, _)) = wire::decode(data) {
+            assert_eq!(full, h);
+        }
+    }
     let _ = knob::parse_add(data);
     let _ = knob::parse_key(data);
     let mut f = [0u32; 3];
