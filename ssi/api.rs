@@ -12,7 +12,7 @@ use kernel::{alloc::flags::GFP_KERNEL, bindings, ffi::c_void, prelude::*, sync::
 
 use crate::cluster::{Core, Handler, Listener, ListenerEntry, ServiceEntry};
 use crate::kernel_ext::vec;
-use crate::proto::wire::{Kind, MAX_PAYLOAD};
+use crate::proto::wire::MAX_PAYLOAD;
 use crate::rpc::{self, FIRST_MODULE_SERVICE};
 
 /// The running core, for the exported functions; null before init and
@@ -323,7 +323,10 @@ pub unsafe extern "C" fn ssi_rpc_send_window(
     )
 }
 
-/// Sends a one-way message of `service` to `dst` (0: every member).
+/// Sends a one-way message of `service` to `dst` (0: every other member),
+/// flow-controlled: waits (killably, up to 10 s) for room in `dst`'s
+/// window; `EHOSTDOWN` once `dst` is not a member, `ENOBUFS` once after a
+/// message to `dst` came back refused.
 ///
 /// # Safety
 ///
@@ -341,7 +344,7 @@ pub unsafe extern "C" fn ssi_send_oneway(
     // SAFETY: `payload` is readable for `len` bytes (the caller's contract).
     let data = unsafe { bytes(payload, len) };
     with_core(
-        |core| match core.send(Kind::Oneway, service, dst, 0, 0, data) {
+        |core| match crate::flow::send(core, dst, service, data, crate::rpc::Wake::Kill) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         },

@@ -26,7 +26,8 @@ pub(crate) const SERVICE_PING: u16 = 1;
 pub(crate) const SERVICE_HEARTBEAT: u16 = 2;
 /// One-way messages counted and discarded (stream benchmark).
 pub(crate) const SERVICE_SINK: u16 = 3;
-/// Request: how many sink messages and bytes arrived from the caller.
+/// Request: how many sink messages and bytes arrived from the caller, and
+/// how many streamed ones out of order.
 pub(crate) const SERVICE_SINK_COUNT: u16 = 4;
 /// Request `[file]`: this node's own /proc system file (globalproc.rs).
 pub(crate) const SERVICE_PROC_LOCAL: u16 = 5;
@@ -74,8 +75,8 @@ pub(crate) struct State {
     /// Removed from the cluster: ignores the others until `add` of itself.
     pub(crate) detached: bool,
     pub(crate) ping_report: [u8; 200],
-    /// Sink messages and bytes received, per sender.
-    pub(crate) sink: KVec<(u64, u64)>,
+    /// What the sink received, per sender.
+    pub(crate) sink: KVec<crate::rpc::Sink>,
     pub(crate) ping_report_len: usize,
 }
 
@@ -131,6 +132,9 @@ pub(crate) struct Core {
     /// The second worker thread's requests (worker.rs).
     #[pin]
     pub(crate) lane: crate::worker::Lane,
+    /// One-way windows and credits (flow.rs).
+    #[pin]
+    pub(crate) flows: crate::flow::Flows,
     pub(crate) stats: Stats,
     /// Remote devices: files served to peers, per-node generations.
     #[pin]
@@ -152,6 +156,9 @@ pub(crate) fn now_ns() -> i64 {
 impl Core {
     pub(crate) fn new(me: NodeId) -> Result<Arc<Self>> {
         let sock = TipcSocket::new(SockKind::Rdm)?;
+        // Receivers queue 16 MB of what it sends (2 MB at the default
+        // importance) before refusing more (core.rst, "Flow control").
+        sock.set_importance(kernel::bindings::TIPC_CRITICAL_IMPORTANCE)?;
         sock.bind(TIPC_TYPE, me.get())?;
         let topo = TipcSocket::new(SockKind::SeqPacket)?;
         topo.connect_topology()?;
@@ -163,6 +170,7 @@ impl Core {
         let task_cache = crate::tasks::TaskCache::new()?;
         let jobs = crate::worker::Queue::new()?;
         let lane_jobs = crate::worker::Queue::new()?;
+        let flows = crate::flow::Flows::new()?;
         let state = State {
             membership: Membership::new(me.get() as u8),
             peers: KVec::from_elem(Peer::default(), 256, GFP_KERNEL)?,
@@ -170,7 +178,7 @@ impl Core {
             failure_timeout_ms: 1000,
             detached: false,
             ping_report: [0; 200],
-            sink: KVec::from_elem((0, 0), 256, GFP_KERNEL)?,
+            sink: KVec::from_elem(crate::rpc::Sink::default(), 256, GFP_KERNEL)?,
             ping_report_len: 0,
         };
         Arc::pin_init(
@@ -186,6 +194,7 @@ impl Core {
                 jobs <- new_mutex!(jobs),
                 jobs_ready <- new_condvar!(),
                 lane <- crate::worker::Lane::new(lane_jobs),
+                flows <- flows,
                 stats: Stats::new(),
                 devices <- crate::devices::Shared::new(),
                 next_id: AtomicU64::new(1),
@@ -210,6 +219,7 @@ impl Core {
         self.replies.notify_all();
         self.jobs_ready.notify_all();
         self.lane.ready.notify_all();
+        self.flows.wake();
     }
 
     pub(crate) fn closing(&self) -> bool {
@@ -277,8 +287,9 @@ impl Core {
         };
         self.act(out);
         if before != after {
-            // Bulk senders stop waiting for a node that left.
+            // Bulk and one-way senders stop waiting for a node that left.
             self.replies.notify_all();
+            self.flows.left(&before.minus(&after));
             self.notify(&before, &after);
         }
     }

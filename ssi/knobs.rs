@@ -151,7 +151,9 @@ fn store_timeout(core: &Core, buf: &[u8]) -> Result {
 fn show_stats(core: &Core, out: &mut ShowBuf<'_>) -> Result {
     core.stats.show(out).map_err(fmt_err)?;
     let pending = core.state.lock().pending.iter().flatten().count();
-    writeln!(out, "calls_pending {pending}").map_err(fmt_err)
+    writeln!(out, "calls_pending {pending}").map_err(fmt_err)?;
+    let oneway = core.flows.in_flight();
+    writeln!(out, "oneway_in_flight {oneway}").map_err(fmt_err)
 }
 
 fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {

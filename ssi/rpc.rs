@@ -123,10 +123,56 @@ fn respond(core: &Core, h: &Header, r: Result<usize>, scratch: &[u8]) {
     );
 }
 
-/// Answers request `h` with error `e` (a one-way message is dropped).
+/// Answers request `h` with error `e` (a one-way message is dropped, and
+/// counted).
 pub(crate) fn refuse(core: &Core, h: &Header, e: Error) {
     if h.kind == Kind::Request {
         respond(core, h, Err(e), &[]);
+    } else {
+        core.stats.dropped(Why::Refused);
+    }
+}
+
+/// Our request `h` came back refused by its receiver: its call fails now
+/// with `ENOBUFS` rather than at its timeout.
+pub(crate) fn refused(core: &Core, h: &Header) {
+    let answer = Header {
+        kind: Kind::Response,
+        status: errno::enobufs().to_errno().unsigned_abs() as u16,
+        ..*h
+    };
+    complete(core, &answer, &[]);
+}
+
+/// What the sink service counted from one sender since it last asked.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Sink {
+    msgs: u64,
+    bytes: u64,
+    /// One-way messages whose number (their first 8 bytes) was not the
+    /// one after the previous one's.
+    disorder: u64,
+    next: u64,
+}
+
+impl Sink {
+    fn count(&mut self, payload: &[u8]) {
+        self.msgs += 1;
+        self.bytes += payload.len() as u64;
+    }
+
+    /// A streamed message: counted, and its number checked.
+    fn stream(&mut self, payload: &[u8]) {
+        self.count(payload);
+        if let Some(n) = payload.get(..8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(n);
+            let seq = u64::from_le_bytes(w);
+            if seq != self.next {
+                self.disorder += 1;
+            }
+            self.next = seq.wrapping_add(1);
+        }
     }
 }
 
@@ -193,22 +239,16 @@ pub(crate) fn dispatch(core: &Core, h: &Header, payload: &[u8], scratch: &mut [u
             }
         }
         (Kind::Request, SERVICE_SINK) => {
-            let mut s = core.state.lock();
-            let c = &mut s.sink[h.src as usize];
-            *c = (c.0 + 1, c.1 + payload.len() as u64);
-            drop(s);
+            core.state.lock().sink[h.src as usize].count(payload);
             let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, &[]);
         }
-        (Kind::Oneway, SERVICE_SINK) => {
-            let mut s = core.state.lock();
-            let c = &mut s.sink[h.src as usize];
-            *c = (c.0 + 1, c.1 + payload.len() as u64);
-        }
+        (Kind::Oneway, SERVICE_SINK) => core.state.lock().sink[h.src as usize].stream(payload),
         (Kind::Request, SERVICE_SINK_COUNT) => {
-            let (msgs, bytes) = core::mem::take(&mut core.state.lock().sink[h.src as usize]);
-            let mut out = [0u8; 16];
-            out[..8].copy_from_slice(&msgs.to_le_bytes());
-            out[8..].copy_from_slice(&bytes.to_le_bytes());
+            let c = core::mem::take(&mut core.state.lock().sink[h.src as usize]);
+            let mut out = [0u8; 24];
+            out[..8].copy_from_slice(&c.msgs.to_le_bytes());
+            out[8..16].copy_from_slice(&c.bytes.to_le_bytes());
+            out[16..].copy_from_slice(&c.disorder.to_le_bytes());
             let _ = core.send(Kind::Response, h.service, h.src, h.id, 0, &out);
         }
         (Kind::Request, _) => {
@@ -527,31 +567,32 @@ pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
     Ok(())
 }
 
-/// Sends `count` one-way messages of `size` bytes to `dst` back to back,
-/// then asks how many arrived (the answer follows them on the same link),
-/// and leaves a report for the `ping` knob.
+/// Sends `count` one-way messages of `size` bytes to `dst` back to back
+/// (flow-controlled: it waits for room; each starts with its number when
+/// it has 8 bytes), then asks how many arrived and in what order (the
+/// answer follows them on the same link), and leaves a report for the
+/// `ping` knob. An error ends it (`EHOSTDOWN` when `dst` leaves).
 pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
-    let payload = KVec::from_elem(0x5au8, size as usize, GFP_KERNEL)?;
+    let mut payload = KVec::from_elem(0x5au8, size as usize, GFP_KERNEL)?;
     // Start from zero at the sink.
     sink_count(core, dst, 5000)?;
+    let waits = core.stats.oneway_waits.load(Ordering::Relaxed);
     let start = now_ns();
-    let mut send_errors = 0u32;
-    for _ in 0..count {
-        if core
-            .send(Kind::Oneway, SERVICE_SINK, dst, 0, 0, &payload)
-            .is_err()
-        {
-            send_errors += 1;
+    for seq in 0..u64::from(count) {
+        if let Some(n) = payload.get_mut(..8) {
+            n.copy_from_slice(&seq.to_le_bytes());
         }
+        crate::flow::send(core, dst, SERVICE_SINK, &payload, Wake::Signal)?;
     }
     // The count answer follows the messages on the same link.
-    let (msgs, bytes) = sink_count(core, dst, 30_000)?;
+    let (msgs, bytes, disorder) = sink_count(core, dst, 30_000)?;
     let total_us = (now_ns() - start) / 1000;
+    let waits = core.stats.oneway_waits.load(Ordering::Relaxed) - waits;
     let mut report = [0u8; 200];
     let mut out = ShowBuf::new(&mut report);
     let _ = writeln!(
         out,
-        "stream node {dst} count {count} size {size} received {msgs} bytes {bytes} send_errors {send_errors} total_us {total_us}"
+        "stream node {dst} count {count} size {size} received {msgs} bytes {bytes} out_of_order {disorder} waits {waits} total_us {total_us}"
     );
     let n = out.as_bytes().len();
     let mut s = core.state.lock();
@@ -560,11 +601,11 @@ pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
     Ok(())
 }
 
-/// The sink messages and bytes `dst` counted from this node since the
-/// last ask (which resets them).
-fn sink_count(core: &Core, dst: u8, timeout_ms: u32) -> Result<(u64, u64)> {
+/// The sink messages, bytes and streamed messages out of order that
+/// `dst` counted from this node since the last ask (which resets them).
+fn sink_count(core: &Core, dst: u8, timeout_ms: u32) -> Result<(u64, u64, u64)> {
     let (status, resp) = call(core, dst, SERVICE_SINK_COUNT, &[], timeout_ms)?;
-    if status != 0 || resp.len() != 16 {
+    if status != 0 || resp.len() != 24 {
         return Err(EIO);
     }
     let word = |i: usize| {
@@ -572,7 +613,7 @@ fn sink_count(core: &Core, dst: u8, timeout_ms: u32) -> Result<(u64, u64)> {
         w.copy_from_slice(&resp[i..i + 8]);
         u64::from_le_bytes(w)
     };
-    Ok((word(0), word(8)))
+    Ok((word(0), word(8), word(16)))
 }
 
 /// Chunks in flight in a `bulk` transfer.
@@ -596,7 +637,7 @@ pub(crate) fn bulk(core: &Core, dst: u8, count: u32, size: u32, window: usize) -
         Ok(size)
     })?;
     let total_us = (now_ns() - start) / 1000;
-    let (msgs, bytes) = sink_count(core, dst, 5000)?;
+    let (msgs, bytes, _) = sink_count(core, dst, 5000)?;
     let mut report = [0u8; 200];
     let mut out = ShowBuf::new(&mut report);
     let _ = writeln!(

@@ -17,6 +17,7 @@ mod proto;
 pub mod api;
 mod cluster;
 mod devices;
+mod flow;
 pub mod globalproc;
 mod knobs;
 mod rpc;

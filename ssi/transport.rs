@@ -13,7 +13,7 @@ use crate::cluster::{now_ns, Core, SERVICE_HEARTBEAT, TIPC_TYPE};
 use crate::kernel_ext::{
     errno, kthread,
     kthread::KThread,
-    tipc::{self, EventKind, SocketAddr},
+    tipc::{self, Datagram, EventKind, SocketAddr},
 };
 use crate::proto::wire::{self, Kind};
 use crate::rpc;
@@ -60,16 +60,19 @@ impl Drop for Threads {
 }
 
 fn receive_loop(core: Arc<Core>) {
-    let (Ok(mut buf), Ok(mut scratch)) = (
+    let (Ok(mut buf), Ok(mut scratch), Ok(mut ctl)) = (
         KVec::from_elem(0u8, wire::MAX_MESSAGE + 1, GFP_KERNEL),
         KVec::from_elem(0u8, wire::MAX_PAYLOAD, GFP_KERNEL),
+        KVec::from_elem(0u8, tipc::RECV_CONTROL, GFP_KERNEL),
     ) else {
         pr_err!("no memory for the receive buffers\n");
         return;
     };
+    core.flows.set_receiver();
     while !core.closing() {
-        match core.sock.recv(&mut buf) {
-            Ok((n, from)) => handle(&core, &buf[..n], from, &mut scratch),
+        match core.sock.recv_or_returned(&mut buf, &mut ctl) {
+            Ok(Datagram::Message(n, from)) => handle(&core, &buf[..n], from, &mut scratch),
+            Ok(Datagram::Returned(r)) => returned(&core, &buf[..r.len]),
             Err(e) if e == errno::emsgsize() => core.stats.dropped(Why::Oversized),
             Err(_) => {
                 if !core.closing() {
@@ -93,6 +96,24 @@ fn speaks_for(core: &Core, src: u8, from: SocketAddr) -> bool {
     }
     core.state.lock().peers[usize::from(src)].sock = from;
     true
+}
+
+/// One of this node's messages came back: its receiver's queue was full
+/// (or its socket gone). `head` is the message's start. A call fails at
+/// once with `ENOBUFS`; the next one-way send to that node reports it.
+fn returned(core: &Core, head: &[u8]) {
+    core.stats.returned.fetch_add(1, Ordering::Relaxed);
+    let h = match wire::decode_returned(head) {
+        Ok(h) if h.src == core.me() => h,
+        Ok(_) => return core.stats.dropped(Why::Malformed),
+        Err(e) => return core.stats.dropped(e.into()),
+    };
+    match h.kind {
+        Kind::Request => rpc::refused(core, &h),
+        Kind::Oneway if h.id != 0 => crate::flow::refused(core, h.dst),
+        // Answers, views, asks and credits: their peers ask again.
+        _ => {}
+    }
 }
 
 /// Dispatches one datagram received from socket `from`.
@@ -137,6 +158,21 @@ fn handle(core: &Core, msg: &[u8], from: SocketAddr, scratch: &mut [u8]) {
             }
             _ => core.stats.dropped(Why::Malformed),
         },
+        Kind::Credit | Kind::CreditAsk if !core.is_member(h.src) => {
+            core.stats.dropped(Why::NonMember)
+        }
+        Kind::Credit => crate::flow::on_credit(core, h.src, h.id),
+        Kind::CreditAsk => crate::flow::settle(core, h.src, true),
+        Kind::Oneway if h.id != 0 => {
+            // Flow controlled: credited once handled, member or not.
+            crate::flow::arrived(core, h.src, h.id, payload.len());
+            if core.is_member(h.src) {
+                rpc::dispatch(core, &h, payload, scratch);
+            } else {
+                core.stats.dropped(Why::NonMember);
+            }
+            crate::flow::settle(core, h.src, false);
+        }
         Kind::Request | Kind::Oneway | Kind::Response => {
             if !core.is_member(h.src) {
                 return core.stats.dropped(Why::NonMember);

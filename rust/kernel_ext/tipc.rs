@@ -248,6 +248,70 @@ impl TipcSocket {
         self.recv_flags(buf, 0)
     }
 
+    /// Like [`Self::recv`], but also tells a datagram this socket sent
+    /// that came back refused (its receiver's queue was full, or it had
+    /// no receiver) from one that arrived: the first bytes of a returned
+    /// one (at most 1024) are copied to `buf`. `ctl` receives TIPC's
+    /// ancillary data; [`RECV_CONTROL`] bytes hold all of it.
+    pub fn recv_or_returned(&self, buf: &mut [u8], ctl: &mut [u8]) -> Result<Datagram> {
+        // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
+        let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut msg: bindings::msghdr = unsafe { zeroed() };
+        msg.msg_name = (&raw mut from).cast();
+        msg.msg_namelen = size_of::<bindings::sockaddr_tipc>() as i32;
+        // A kernel buffer (`msg_control_is_user` stays 0): TIPC's
+        // `put_cmsg` copies into it.
+        msg.__bindgen_anon_1.msg_control = ctl.as_mut_ptr().cast();
+        msg.msg_controllen = ctl.len();
+        let mut vec = bindings::kvec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: `msg`, `from`, `vec` and `ctl` are valid for the call,
+        // which writes at most `buf.len()` bytes to `buf` and at most
+        // `ctl.len()` to `ctl`.
+        let n = to_result(unsafe {
+            bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), 0)
+        })?;
+        let used = ctl.len().saturating_sub(msg.msg_controllen);
+        if let Some(error) = returned(&ctl[..used], buf) {
+            return Ok(Datagram::Returned(error));
+        }
+        if msg.msg_flags & bindings::MSG_TRUNC as u32 != 0 {
+            return Err(super::errno::emsgsize());
+        }
+        // SAFETY: TIPC fills the sender as a socket address for datagrams.
+        let (node, port) = unsafe { (from.addr.id.node, from.addr.id.ref_) };
+        Ok(Datagram::Message(n as usize, SocketAddr { node, port }))
+    }
+
+    /// Sets the importance of what this socket sends (`TIPC_IMPORTANCE`,
+    /// 0..=3): a receiving RDM socket queues `2 MB << importance` of it
+    /// before it refuses more.
+    pub fn set_importance(&self, importance: u32) -> Result {
+        let mut val = importance;
+        // SAFETY: all-zero is a valid `sockptr_t`.
+        let mut opt: bindings::sockptr_t = unsafe { zeroed() };
+        opt.__bindgen_anon_1.kernel = (&raw mut val).cast();
+        opt.set_is_kernel(true);
+        // SAFETY: valid socket by the type invariant; TIPC sets `ops` at
+        // creation and they live as long as the socket.
+        let set = unsafe { (*(*self.sock).ops).setsockopt }.ok_or(EINVAL)?;
+        // SAFETY: `opt` points to a `u32` valid for the call, marked as a
+        // kernel pointer; the socket is valid.
+        to_result(unsafe {
+            set(
+                self.sock,
+                bindings::SOL_TIPC as i32,
+                bindings::TIPC_IMPORTANCE as i32,
+                opt,
+                size_of::<u32>() as u32,
+            )
+        })?;
+        Ok(())
+    }
+
     fn recv_flags(&self, buf: &mut [u8], flags: i32) -> Result<(usize, SocketAddr)> {
         // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
         let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
@@ -306,6 +370,64 @@ impl Drop for TipcSocket {
         // SAFETY: by the type invariant; nothing uses the socket afterwards.
         unsafe { bindings::sock_release(self.sock) };
     }
+}
+
+/// Control bytes that hold whatever TIPC adds to a received datagram: its
+/// error and up to 1024 returned bytes, and its destination name.
+pub const RECV_CONTROL: usize = 1280;
+
+/// What [`TipcSocket::recv_or_returned`] received.
+#[derive(Clone, Copy, Debug)]
+pub enum Datagram {
+    /// A datagram of this length from that socket.
+    Message(usize, SocketAddr),
+    /// One of this socket's own came back refused: TIPC's error code
+    /// (`TIPC_ERR_OVERLOAD`, `TIPC_ERR_NO_PORT`, ...) and how many of its
+    /// first bytes are now at the start of the buffer.
+    Returned(ReturnedInfo),
+}
+
+/// A returned datagram: why, and how many of its bytes came back.
+#[derive(Clone, Copy, Debug)]
+pub struct ReturnedInfo {
+    /// TIPC's error code.
+    pub error: u32,
+    /// Bytes of the datagram copied to the buffer.
+    pub len: usize,
+}
+
+/// `TIPC_ERR_OVERLOAD`: the receiving socket's queue was full.
+pub const ERR_OVERLOAD: u32 = bindings::TIPC_ERR_OVERLOAD;
+
+const CMSG_HDR: usize = size_of::<bindings::cmsghdr>();
+
+/// Finds `TIPC_ERRINFO` (and `TIPC_RETDATA`, copied to `buf`) among the
+/// control messages `ctl` that the kernel just wrote.
+fn returned(ctl: &[u8], buf: &mut [u8]) -> Option<ReturnedInfo> {
+    let mut info = None;
+    let mut at = 0usize;
+    while let Some(head) = ctl.get(at..at + CMSG_HDR) {
+        let word = |i: usize| u32::from_ne_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+        let len = usize::try_from(u64::from_ne_bytes(head[..8].try_into().ok()?)).ok()?;
+        let (level, ty) = (word(8), word(12));
+        let data = ctl.get(at + CMSG_HDR..at.checked_add(len)?)?;
+        if level == bindings::SOL_TIPC && ty == bindings::TIPC_ERRINFO && data.len() >= 8 {
+            let error = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]);
+            info = Some(ReturnedInfo { error, len: 0 });
+        } else if level == bindings::SOL_TIPC && ty == bindings::TIPC_RETDATA {
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            if let Some(i) = info.as_mut() {
+                i.len = n;
+            }
+        }
+        // CMSG_ALIGN: the next header starts on a long boundary.
+        at = at.checked_add(len.checked_add(7)? & !7)?;
+        if len < CMSG_HDR {
+            break;
+        }
+    }
+    info
 }
 
 /// What the topology service reported.

@@ -30,7 +30,7 @@ pub const OVERHEAD: u64 = 2048;
 
 /// What a one-way message of `len` payload bytes counts against a window.
 pub fn cost(len: usize) -> u64 {
-    (len as u64).saturating_add(crate::wire::HEADER_LEN as u64 + OVERHEAD)
+    (len as u64).saturating_add(super::wire::HEADER_LEN as u64 + OVERHEAD)
 }
 
 /// A sender's window towards one receiver.
@@ -98,8 +98,8 @@ impl Sender {
     pub fn reserve(&mut self, len: usize, force: bool) -> bool {
         let (msgs, bytes) = self.in_flight();
         let c = cost(len);
-        let room = msgs == 0
-            || (msgs < WINDOW as u64 - 1 && bytes.saturating_add(c) <= WINDOW_BYTES);
+        let room =
+            msgs == 0 || (msgs < WINDOW as u64 - 1 && bytes.saturating_add(c) <= WINDOW_BYTES);
         if !(room || force) {
             return false;
         }
