@@ -21,6 +21,10 @@ use crate::stats::Stats;
 /// TIPC service type of ssi-rs; the instance is the node id. The kernel
 /// defines it: only kernel sockets may bind it (patch 0019).
 pub(crate) const TIPC_TYPE: u32 = kernel::bindings::TIPC_SSI_SRV;
+/// TIPC importance of everything ssi-rs sends: receivers queue 16 MB of
+/// it (2 MB at the default importance) before refusing more (core.rst,
+/// "Flow control").
+pub(crate) const IMPORTANCE: u32 = kernel::bindings::TIPC_CRITICAL_IMPORTANCE;
 /// Built-in RPC services.
 pub(crate) const SERVICE_PING: u16 = 1;
 pub(crate) const SERVICE_HEARTBEAT: u16 = 2;
@@ -156,9 +160,7 @@ pub(crate) fn now_ns() -> i64 {
 impl Core {
     pub(crate) fn new(me: NodeId) -> Result<Arc<Self>> {
         let sock = TipcSocket::new(SockKind::Rdm)?;
-        // Receivers queue 16 MB of what it sends (2 MB at the default
-        // importance) before refusing more (core.rst, "Flow control").
-        sock.set_importance(kernel::bindings::TIPC_CRITICAL_IMPORTANCE)?;
+        sock.set_importance(IMPORTANCE)?;
         sock.bind(TIPC_TYPE, me.get())?;
         let topo = TipcSocket::new(SockKind::SeqPacket)?;
         topo.connect_topology()?;

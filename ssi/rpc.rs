@@ -19,6 +19,9 @@ use crate::proto::wire::{self, Header, Kind};
 use crate::stats::DropCause as Why;
 use kernel::ffi::c_void;
 
+/// TIPC's default importance of a message (`TIPC_LOW_IMPORTANCE`).
+const IMPORTANCE_LOW: u32 = kernel::bindings::TIPC_LOW_IMPORTANCE;
+
 /// Services below this are the core's own; modules register the others.
 pub(crate) const FIRST_MODULE_SERVICE: u16 = 256;
 
@@ -568,31 +571,51 @@ pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
 }
 
 /// Sends `count` one-way messages of `size` bytes to `dst` back to back
-/// (flow-controlled: it waits for room; each starts with its number when
-/// it has 8 bytes), then asks how many arrived and in what order (the
-/// answer follows them on the same link), and leaves a report for the
-/// `ping` knob. An error ends it (`EHOSTDOWN` when `dst` leaves).
-pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
+/// (each starts with its number when it has 8 bytes), then asks how many
+/// arrived and in what order (the answer follows them on the same link),
+/// and leaves a report for the `ping` knob. Flow-controlled (`flow`), it
+/// waits for room and an error ends it (`EHOSTDOWN` when `dst` leaves);
+/// raw, it sends without a window and at TIPC's low importance, as before
+/// flow control, and counts what TIPC gave back refused and what failed
+/// to send (the node's other messages go at low importance meanwhile).
+pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32, flow: bool) -> Result {
     let mut payload = KVec::from_elem(0x5au8, size as usize, GFP_KERNEL)?;
     // Start from zero at the sink.
     sink_count(core, dst, 5000)?;
-    let waits = core.stats.oneway_waits.load(Ordering::Relaxed);
+    let stat = |c: &core::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let (waits, returned) = (stat(&core.stats.oneway_waits), stat(&core.stats.returned));
+    let mut send_errors = 0u32;
+    if !flow {
+        // As before flow control: receivers queue 2 MB of it, not 16.
+        core.sock.set_importance(IMPORTANCE_LOW)?;
+    }
     let start = now_ns();
     for seq in 0..u64::from(count) {
         if let Some(n) = payload.get_mut(..8) {
             n.copy_from_slice(&seq.to_le_bytes());
         }
-        crate::flow::send(core, dst, SERVICE_SINK, &payload, Wake::Signal)?;
+        if flow {
+            crate::flow::send(core, dst, SERVICE_SINK, &payload, Wake::Signal)?;
+        } else if core
+            .send(Kind::Oneway, SERVICE_SINK, dst, 0, 0, &payload)
+            .is_err()
+        {
+            send_errors += 1;
+        }
+    }
+    if !flow {
+        core.sock.set_importance(crate::cluster::IMPORTANCE)?;
     }
     // The count answer follows the messages on the same link.
     let (msgs, bytes, disorder) = sink_count(core, dst, 30_000)?;
     let total_us = (now_ns() - start) / 1000;
-    let waits = core.stats.oneway_waits.load(Ordering::Relaxed) - waits;
+    let waits = stat(&core.stats.oneway_waits) - waits;
+    let returned = stat(&core.stats.returned) - returned;
     let mut report = [0u8; 200];
     let mut out = ShowBuf::new(&mut report);
     let _ = writeln!(
         out,
-        "stream node {dst} count {count} size {size} received {msgs} bytes {bytes} out_of_order {disorder} waits {waits} total_us {total_us}"
+        "stream node {dst} count {count} size {size} received {msgs} bytes {bytes} out_of_order {disorder} waits {waits} returned {returned} send_errors {send_errors} total_us {total_us}"
     );
     let n = out.as_bytes().len();
     let mut s = core.state.lock();
