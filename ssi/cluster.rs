@@ -161,6 +161,9 @@ impl Core {
     pub(crate) fn new(me: NodeId) -> Result<Arc<Self>> {
         let sock = TipcSocket::new(SockKind::Rdm)?;
         sock.set_importance(IMPORTANCE)?;
+        // A refused message comes back (transport.rs counts it, fails its
+        // call): TIPC drops it silently at the receiver by default.
+        sock.set_returnable(true)?;
         sock.bind(TIPC_TYPE, me.get())?;
         let topo = TipcSocket::new(SockKind::SeqPacket)?;
         topo.connect_topology()?;

@@ -137,11 +137,11 @@ pub(crate) fn refuse(core: &Core, h: &Header, e: Error) {
 }
 
 /// Our request `h` came back refused by its receiver: its call fails now
-/// with `ENOBUFS` rather than at its timeout.
-pub(crate) fn refused(core: &Core, h: &Header) {
+/// with `e` rather than at its timeout.
+pub(crate) fn refused(core: &Core, h: &Header, e: Error) {
     let answer = Header {
         kind: Kind::Response,
-        status: errno::enobufs().to_errno().unsigned_abs() as u16,
+        status: e.to_errno().unsigned_abs() as u16,
         ..*h
     };
     complete(core, &answer, &[]);

@@ -72,7 +72,7 @@ fn receive_loop(core: Arc<Core>) {
     while !core.closing() {
         match core.sock.recv_or_returned(&mut buf, &mut ctl) {
             Ok(Datagram::Message(n, from)) => handle(&core, &buf[..n], from, &mut scratch),
-            Ok(Datagram::Returned(r)) => returned(&core, &buf[..r.len]),
+            Ok(Datagram::Returned(r)) => returned(&core, &buf[..r.len], r.error),
             Err(e) if e == errno::emsgsize() => core.stats.dropped(Why::Oversized),
             Err(_) => {
                 if !core.closing() {
@@ -98,10 +98,11 @@ fn speaks_for(core: &Core, src: u8, from: SocketAddr) -> bool {
     true
 }
 
-/// One of this node's messages came back: its receiver's queue was full
-/// (or its socket gone). `head` is the message's start. A call fails at
-/// once with `ENOBUFS`; the next one-way send to that node reports it.
-fn returned(core: &Core, head: &[u8]) {
+/// One of this node's messages came back with TIPC error `error`: its
+/// receiver's queue was full (or its socket gone). `head` is the
+/// message's start. A call fails at once (`ENOBUFS`, or `EHOSTDOWN` for a
+/// socket gone); the next one-way send to that node reports `ENOBUFS`.
+fn returned(core: &Core, head: &[u8], error: u32) {
     core.stats.returned.fetch_add(1, Ordering::Relaxed);
     let h = match wire::decode_returned(head) {
         Ok(h) if h.src == core.me() => h,
@@ -109,7 +110,14 @@ fn returned(core: &Core, head: &[u8]) {
         Err(e) => return core.stats.dropped(e.into()),
     };
     match h.kind {
-        Kind::Request => rpc::refused(core, &h),
+        Kind::Request => {
+            let e = if error == tipc::ERR_OVERLOAD {
+                errno::enobufs()
+            } else {
+                errno::ehostdown()
+            };
+            rpc::refused(core, &h, e)
+        }
         Kind::Oneway if h.id != 0 => crate::flow::refused(core, h.dst),
         // Answers, views, asks and credits: their peers ask again.
         _ => {}

@@ -290,7 +290,19 @@ impl TipcSocket {
     /// 0..=3): a receiving RDM socket queues `2 MB << importance` of it
     /// before it refuses more.
     pub fn set_importance(&self, importance: u32) -> Result {
-        let mut val = importance;
+        self.set_option(bindings::TIPC_IMPORTANCE, importance)
+    }
+
+    /// Whether a datagram this socket sends comes back when its receiver
+    /// refuses it (`TIPC_DEST_DROPPABLE` off) rather than being dropped
+    /// there, TIPC's default for connectionless sockets.
+    pub fn set_returnable(&self, returnable: bool) -> Result {
+        self.set_option(bindings::TIPC_DEST_DROPPABLE, u32::from(!returnable))
+    }
+
+    /// Sets TIPC socket option `name` (level `SOL_TIPC`) to `value`.
+    fn set_option(&self, name: u32, value: u32) -> Result {
+        let mut val = value;
         // SAFETY: all-zero is a valid `sockptr_t`.
         let mut opt: bindings::sockptr_t = unsafe { zeroed() };
         opt.__bindgen_anon_1.kernel = (&raw mut val).cast();
@@ -304,7 +316,7 @@ impl TipcSocket {
             set(
                 self.sock,
                 bindings::SOL_TIPC as i32,
-                bindings::TIPC_IMPORTANCE as i32,
+                name as i32,
                 opt,
                 size_of::<u32>() as u32,
             )
