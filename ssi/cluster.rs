@@ -81,6 +81,8 @@ pub(crate) struct State {
     pub(crate) ping_report: [u8; 200],
     /// What the sink received, per sender.
     pub(crate) sink: KVec<crate::rpc::Sink>,
+    /// Sink messages of this node that came back refused.
+    pub(crate) sink_returned: u64,
     pub(crate) ping_report_len: usize,
 }
 
@@ -184,6 +186,7 @@ impl Core {
             detached: false,
             ping_report: [0; 200],
             sink: KVec::from_elem(crate::rpc::Sink::default(), 256, GFP_KERNEL)?,
+            sink_returned: 0,
             ping_report_len: 0,
         };
         Arc::pin_init(

@@ -576,14 +576,15 @@ pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
 /// and leaves a report for the `ping` knob. Flow-controlled (`flow`), it
 /// waits for room and an error ends it (`EHOSTDOWN` when `dst` leaves);
 /// raw, it sends without a window and at TIPC's low importance, as before
-/// flow control, and counts what TIPC gave back refused and what failed
-/// to send (the node's other messages go at low importance meanwhile).
+/// flow control, and counts its messages TIPC gave back refused and those
+/// that failed to send (the node's other messages go at low importance meanwhile).
 pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32, flow: bool) -> Result {
     let mut payload = KVec::from_elem(0x5au8, size as usize, GFP_KERNEL)?;
     // Start from zero at the sink.
     sink_count(core, dst, 5000)?;
     let stat = |c: &core::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    let (waits, returned) = (stat(&core.stats.oneway_waits), stat(&core.stats.returned));
+    let waits = stat(&core.stats.oneway_waits);
+    let returned = core.state.lock().sink_returned;
     let mut send_errors = 0u32;
     if !flow {
         // As before flow control: receivers queue 2 MB of it, not 16.
@@ -610,7 +611,7 @@ pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32, flow: bool) ->
     let (msgs, bytes, disorder) = sink_count(core, dst, 30_000)?;
     let total_us = (now_ns() - start) / 1000;
     let waits = stat(&core.stats.oneway_waits) - waits;
-    let returned = stat(&core.stats.returned) - returned;
+    let returned = core.state.lock().sink_returned - returned;
     let mut report = [0u8; 200];
     let mut out = ShowBuf::new(&mut report);
     let _ = writeln!(

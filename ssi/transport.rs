@@ -9,7 +9,7 @@ use kernel::{
     sync::Arc,
 };
 
-use crate::cluster::{now_ns, Core, SERVICE_HEARTBEAT, TIPC_TYPE};
+use crate::cluster::{now_ns, Core, SERVICE_HEARTBEAT, SERVICE_SINK, TIPC_TYPE};
 use crate::kernel_ext::{
     errno, kthread,
     kthread::KThread,
@@ -119,6 +119,7 @@ fn returned(core: &Core, head: &[u8], error: u32) {
             rpc::refused(core, &h, e)
         }
         Kind::Oneway if h.id != 0 => crate::flow::refused(core, h.dst),
+        Kind::Oneway if h.service == SERVICE_SINK => core.state.lock().sink_returned += 1,
         // Answers, views, asks and credits: their peers ask again.
         _ => {}
     }
