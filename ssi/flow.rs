@@ -221,6 +221,18 @@ pub(crate) fn settle(core: &Core, src: u8, asked: bool) {
     }
 }
 
+/// Sends every sender the credit still owed to it (the heartbeat thread,
+/// twice per failure timeout): the last messages of a burst are
+/// acknowledged even when no threshold is reached.
+pub(crate) fn flush(core: &Core) {
+    for src in 1..=255u8 {
+        let owed = core.flows.table.lock().receivers[usize::from(src)].credit_owed();
+        if let Some(seq) = owed {
+            let _ = core.send(Kind::Credit, 0, src, seq, 0, &[]);
+        }
+    }
+}
+
 /// A one-way message to `dst` came back refused: its next send reports it.
 pub(crate) fn refused(core: &Core, dst: u8) {
     core.flows.table.lock().senders[usize::from(dst)].refused();

@@ -237,7 +237,8 @@ fn topology_loop(core: Arc<Core>) {
 }
 
 /// Every member hears from every other at least twice per failure timeout,
-/// which keeps `nodes`' last-heard ages meaningful.
+/// which keeps `nodes`' last-heard ages meaningful; one-way senders get the
+/// credits still owed to them.
 ///
 /// A node that stays without its coordinator's view for a period asks for
 /// it again (`Membership::stalled`): a lost view or ask must not leave it
@@ -247,6 +248,7 @@ fn heartbeat_loop(core: Arc<Core>) {
     while !core.closing() {
         let cpus = crate::tasks::local_cpus().to_le_bytes();
         let _ = core.send(Kind::Oneway, SERVICE_HEARTBEAT, 0, 0, 0, &cpus);
+        crate::flow::flush(&core);
         let (period, stalled) = {
             let s = core.state.lock();
             let stalled = if s.detached {

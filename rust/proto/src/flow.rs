@@ -241,6 +241,17 @@ impl Receiver {
         self.since_cost = 0;
         Some(self.last)
     }
+
+    /// The credit still owed for messages consumed since the last one, if
+    /// any (sent when the link is idle, so that a sender's last messages
+    /// do not stay unacknowledged).
+    pub fn credit_owed(&mut self) -> Option<u64> {
+        if self.last > self.credited {
+            self.credit_due(true)
+        } else {
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +353,13 @@ mod tests {
         assert_eq!(r.arrive(CREDIT_EVERY, 10), Arrival::InOrder);
         assert_eq!(r.credit_due(false), Some(CREDIT_EVERY));
         assert_eq!(r.credit_due(false), None);
+        assert_eq!(r.credit_owed(), None);
+        r.arrive(CREDIT_EVERY + 1, 10);
+        r.hold();
+        assert_eq!(r.credit_owed(), None);
+        r.release();
+        assert_eq!(r.credit_owed(), Some(CREDIT_EVERY + 1));
+        assert_eq!(r.credit_owed(), None);
     }
 
     #[test]
