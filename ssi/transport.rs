@@ -13,9 +13,18 @@ use crate::cluster::{now_ns, Core, SERVICE_HEARTBEAT, SERVICE_SINK, TIPC_TYPE};
 use crate::kernel_ext::{
     errno, kthread,
     kthread::KThread,
-    tipc::{self, Datagram, EventKind, SocketAddr},
+    tipc::{self, EventKind, SocketAddr},
 };
+use crate::proto::cmsg;
 use crate::proto::wire::{self, Kind};
+
+// The control messages `proto::cmsg` decodes are this kernel's.
+const _: () = {
+    assert!(cmsg::HEADER_LEN == tipc::CMSG_HEADER_LEN);
+    assert!(cmsg::SOL_TIPC == tipc::SOL_TIPC);
+    assert!(cmsg::TIPC_ERRINFO == tipc::TIPC_ERRINFO);
+    assert!(cmsg::TIPC_RETDATA == tipc::TIPC_RETDATA);
+};
 use crate::rpc;
 use crate::stats::DropCause as Why;
 
@@ -70,10 +79,16 @@ fn receive_loop(core: Arc<Core>) {
     };
     core.flows.set_receiver();
     while !core.closing() {
-        match core.sock.recv_or_returned(&mut buf, &mut ctl) {
-            Ok(Datagram::Message(n, from)) => handle(&core, &buf[..n], from, &mut scratch),
-            Ok(Datagram::Returned(r)) => returned(&core, &buf[..r.len], r.error),
-            Err(e) if e == errno::emsgsize() => core.stats.dropped(Why::Oversized),
+        match core.sock.recv_with_control(&mut buf, &mut ctl) {
+            Ok(r) => {
+                if let Some(back) = cmsg::returned(&ctl[..r.control]) {
+                    returned(&core, back.data, back.error);
+                } else if r.truncated {
+                    core.stats.dropped(Why::Oversized);
+                } else {
+                    handle(&core, &buf[..r.len], r.from, &mut scratch);
+                }
+            }
             Err(_) => {
                 if !core.closing() {
                     kthread::sleep_ms(10);

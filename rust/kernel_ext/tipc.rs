@@ -248,12 +248,12 @@ impl TipcSocket {
         self.recv_flags(buf, 0)
     }
 
-    /// Like [`Self::recv`], but also tells a datagram this socket sent
-    /// that came back refused (its receiver's queue was full, or it had
-    /// no receiver) from one that arrived: the first bytes of a returned
-    /// one (at most 1024) are copied to `buf`. `ctl` receives TIPC's
-    /// ancillary data; [`RECV_CONTROL`] bytes hold all of it.
-    pub fn recv_or_returned(&self, buf: &mut [u8], ctl: &mut [u8]) -> Result<Datagram> {
+    /// Like [`Self::recv`], with TIPC's ancillary data in `ctl`
+    /// ([`RECV_CONTROL`] bytes hold all of it): a datagram this socket
+    /// sent that came back refused arrives with no bytes, its error and
+    /// its first bytes in `ctl` (`proto::cmsg` decodes them). A truncated
+    /// datagram is reported, not refused.
+    pub fn recv_with_control(&self, buf: &mut [u8], ctl: &mut [u8]) -> Result<Received> {
         // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
         let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
         // SAFETY: as above.
@@ -274,16 +274,14 @@ impl TipcSocket {
         let n = to_result(unsafe {
             bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), 0)
         })?;
-        let used = ctl.len().saturating_sub(msg.msg_controllen);
-        if let Some(error) = returned(&ctl[..used], buf) {
-            return Ok(Datagram::Returned(error));
-        }
-        if msg.msg_flags & bindings::MSG_TRUNC as u32 != 0 {
-            return Err(super::errno::emsgsize());
-        }
         // SAFETY: TIPC fills the sender as a socket address for datagrams.
         let (node, port) = unsafe { (from.addr.id.node, from.addr.id.ref_) };
-        Ok(Datagram::Message(n as usize, SocketAddr { node, port }))
+        Ok(Received {
+            len: n as usize,
+            from: SocketAddr { node, port },
+            control: ctl.len().saturating_sub(msg.msg_controllen),
+            truncated: msg.msg_flags & bindings::MSG_TRUNC as u32 != 0,
+        })
     }
 
     /// Sets the importance of what this socket sends (`TIPC_IMPORTANCE`,
@@ -388,59 +386,30 @@ impl Drop for TipcSocket {
 /// error and up to 1024 returned bytes, and its destination name.
 pub const RECV_CONTROL: usize = 1280;
 
-/// What [`TipcSocket::recv_or_returned`] received.
+/// What [`TipcSocket::recv_with_control`] received.
 #[derive(Clone, Copy, Debug)]
-pub enum Datagram {
-    /// A datagram of this length from that socket.
-    Message(usize, SocketAddr),
-    /// One of this socket's own came back refused: TIPC's error code
-    /// (`TIPC_ERR_OVERLOAD`, `TIPC_ERR_NO_PORT`, ...) and how many of its
-    /// first bytes are now at the start of the buffer.
-    Returned(ReturnedInfo),
-}
-
-/// A returned datagram: why, and how many of its bytes came back.
-#[derive(Clone, Copy, Debug)]
-pub struct ReturnedInfo {
-    /// TIPC's error code.
-    pub error: u32,
-    /// Bytes of the datagram copied to the buffer.
+pub struct Received {
+    /// Bytes of the datagram in the buffer.
     pub len: usize,
+    /// The socket it came from.
+    pub from: SocketAddr,
+    /// Bytes of ancillary data in the control buffer.
+    pub control: usize,
+    /// Longer than the buffer.
+    pub truncated: bool,
 }
 
+/// `sizeof(struct cmsghdr)`.
+pub const CMSG_HEADER_LEN: usize = size_of::<bindings::cmsghdr>();
+/// `SOL_TIPC`, and the types of its control messages that say a
+/// datagram came back: `TIPC_ERRINFO` (error, length), `TIPC_RETDATA`.
+pub const SOL_TIPC: u32 = bindings::SOL_TIPC;
+/// See [`SOL_TIPC`].
+pub const TIPC_ERRINFO: u32 = bindings::TIPC_ERRINFO;
+/// See [`SOL_TIPC`].
+pub const TIPC_RETDATA: u32 = bindings::TIPC_RETDATA;
 /// `TIPC_ERR_OVERLOAD`: the receiving socket's queue was full.
 pub const ERR_OVERLOAD: u32 = bindings::TIPC_ERR_OVERLOAD;
-
-const CMSG_HDR: usize = size_of::<bindings::cmsghdr>();
-
-/// Finds `TIPC_ERRINFO` (and `TIPC_RETDATA`, copied to `buf`) among the
-/// control messages `ctl` that the kernel just wrote.
-fn returned(ctl: &[u8], buf: &mut [u8]) -> Option<ReturnedInfo> {
-    let mut info = None;
-    let mut at = 0usize;
-    while let Some(head) = ctl.get(at..at + CMSG_HDR) {
-        let word = |i: usize| u32::from_ne_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
-        let len = usize::try_from(u64::from_ne_bytes(head[..8].try_into().ok()?)).ok()?;
-        let (level, ty) = (word(8), word(12));
-        let data = ctl.get(at + CMSG_HDR..at.checked_add(len)?)?;
-        if level == bindings::SOL_TIPC && ty == bindings::TIPC_ERRINFO && data.len() >= 8 {
-            let error = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]);
-            info = Some(ReturnedInfo { error, len: 0 });
-        } else if level == bindings::SOL_TIPC && ty == bindings::TIPC_RETDATA {
-            let n = data.len().min(buf.len());
-            buf[..n].copy_from_slice(&data[..n]);
-            if let Some(i) = info.as_mut() {
-                i.len = n;
-            }
-        }
-        // CMSG_ALIGN: the next header starts on a long boundary.
-        at = at.checked_add(len.checked_add(7)? & !7)?;
-        if len < CMSG_HDR {
-            break;
-        }
-    }
-    info
-}
 
 /// What the topology service reported.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -5,6 +5,8 @@
 #![allow(dead_code, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+#[path = "src/cmsg.rs"]
+pub mod cmsg;
 #[path = "src/dev.rs"]
 pub mod dev;
 #[path = "src/flow.rs"]

@@ -7,6 +7,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod cmsg;
 pub mod dev;
 pub mod flow;
 pub mod ghost;

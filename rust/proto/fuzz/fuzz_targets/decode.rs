@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ssi_proto::{ghost, knob, wire};
+use ssi_proto::{cmsg, ghost, knob, wire};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((h, payload)) = wire::decode(data) {
@@ -18,6 +18,9 @@ fuzz_target!(|data: &[u8]| {
         if let Ok((full, _)) = wire::decode(data) {
             assert_eq!(full, h);
         }
+    }
+    if let Some(r) = cmsg::returned(data) {
+        assert!(r.data.len() <= data.len());
     }
     let _ = knob::parse_add(data);
     let _ = knob::parse_key(data);
