@@ -254,6 +254,30 @@ impl TipcSocket {
     /// its first bytes in `ctl` (`proto::cmsg` decodes them). A truncated
     /// datagram is reported, not refused.
     pub fn recv_with_control(&self, buf: &mut [u8], ctl: &mut [u8]) -> Result<Received> {
+        self.recv_control_flags(buf, ctl, 0)
+    }
+
+    /// Like [`Self::recv_with_control`], but gives up with `EAGAIN` after
+    /// `ms` milliseconds (polls; for tests).
+    pub fn recv_with_control_within(
+        &self,
+        buf: &mut [u8],
+        ctl: &mut [u8],
+        ms: u32,
+    ) -> Result<Received> {
+        let mut waited = 0;
+        loop {
+            match self.recv_control_flags(buf, ctl, bindings::MSG_DONTWAIT as i32) {
+                Err(e) if e == kernel::error::code::EAGAIN && waited < ms => {
+                    super::kthread::sleep_ms(10);
+                    waited += 10;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn recv_control_flags(&self, buf: &mut [u8], ctl: &mut [u8], flags: i32) -> Result<Received> {
         // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
         let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
         // SAFETY: as above.
@@ -272,7 +296,7 @@ impl TipcSocket {
         // which writes at most `buf.len()` bytes to `buf` and at most
         // `ctl.len()` to `ctl`.
         let n = to_result(unsafe {
-            bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), 0)
+            bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), flags)
         })?;
         // SAFETY: TIPC fills the sender as a socket address for datagrams.
         let (node, port) = unsafe { (from.addr.id.node, from.addr.id.ref_) };
