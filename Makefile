@@ -79,6 +79,7 @@ bench: all
 	bench/core
 	bench/ps
 	bench/migration
+	bench/scale
 
 model-check:
 	cd rust/proto && cargo test --release -- --ignored --nocapture

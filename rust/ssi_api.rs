@@ -158,7 +158,11 @@ pub fn send_window<F: FnMut(&mut [u8]) -> Result<usize>>(
     u64::try_from(n).map_err(|_| Error::from_errno(n as i32))
 }
 
-/// Sends a one-way message of `service` to `dst` (0: every member).
+/// Sends a one-way message of `service` to `dst` (0: every other member),
+/// flow-controlled end to end: waits (killably, up to 10 s) while `dst`
+/// has not consumed enough of the earlier ones; `EHOSTDOWN` once `dst` is
+/// not a member, `ENOBUFS` once after a message to `dst` came back
+/// refused. On the core's receive thread it never waits.
 pub fn send_oneway(dst: u8, service: u16, payload: &[u8]) -> Result {
     // SAFETY: `payload` is valid for its length during the call.
     check(unsafe { ffi::ssi_send_oneway(dst, service, payload.as_ptr(), payload.len()) })

@@ -4,6 +4,7 @@
 //! services they talk to on the other node, registered as any other.
 
 use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     prelude::*,
@@ -13,14 +14,18 @@ use crate::cluster::{now_ns, Core};
 use crate::kernel_ext::sysfs::ShowBuf;
 use crate::proto::codec;
 use crate::proto::wire::{self, Kind};
-use crate::rpc::{self, call, call_window, Mode, MAX_WINDOW};
+use crate::rpc::{self, call, call_window, Mode, Wake, MAX_WINDOW};
 
 /// Request: the payload comes back as the answer.
 pub(crate) const SERVICE_PING: u16 = 1;
 /// One-way messages (or requests) counted and discarded.
 pub(crate) const SERVICE_SINK: u16 = 3;
-/// Request: how many sink messages and bytes arrived from the caller.
+/// Request: how many sink messages and bytes arrived from the caller, and
+/// how many streamed ones out of order.
 pub(crate) const SERVICE_SINK_COUNT: u16 = 4;
+
+/// TIPC's default importance of a message (`TIPC_LOW_IMPORTANCE`).
+const IMPORTANCE_LOW: u32 = kernel::bindings::TIPC_LOW_IMPORTANCE;
 
 /// Registers the services the drivers of the other nodes talk to.
 pub(crate) fn register(core: &Core) -> Result {
@@ -30,7 +35,8 @@ pub(crate) fn register(core: &Core) -> Result {
         serve_ping,
         Mode::RECEIVE.requests_only(),
     )?;
-    rpc::register_builtin(core, SERVICE_SINK, serve_sink, Mode::RECEIVE)?;
+    let sink = Mode::RECEIVE.on_returned(sink_returned);
+    rpc::register_builtin(core, SERVICE_SINK, serve_sink, sink)?;
     rpc::register_builtin(
         core,
         SERVICE_SINK_COUNT,
@@ -47,20 +53,57 @@ fn serve_ping(_core: &Core, _src: u8, req: &[u8], resp: &mut [u8]) -> Result<usi
     Ok(req.len())
 }
 
-/// Counts a sink message of `src`.
+/// What the sink service counted from one sender since it last asked.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Sink {
+    msgs: u64,
+    bytes: u64,
+    /// One-way messages whose number (their first 8 bytes) was not the
+    /// one after the previous one's.
+    disorder: u64,
+    next: u64,
+}
+
+impl Sink {
+    /// A message: counted.
+    fn count(&mut self, payload: &[u8]) {
+        self.msgs += 1;
+        self.bytes += payload.len() as u64;
+    }
+
+    /// A streamed message: counted, and its number checked (a `bulk`
+    /// chunk's too, which `bulk` ignores).
+    fn stream(&mut self, payload: &[u8]) {
+        self.count(payload);
+        if let Some(seq) = codec::u64_at(payload, 0) {
+            if seq != self.next {
+                self.disorder += 1;
+            }
+            self.next = seq.wrapping_add(1);
+        }
+    }
+}
+
+/// Counts a sink message of `src`, and checks its number.
 fn serve_sink(core: &Core, src: u8, req: &[u8], _resp: &mut [u8]) -> Result<usize> {
-    let mut s = core.state.lock();
-    let c = &mut s.sink[usize::from(src)];
-    *c = (c.0 + 1, c.1 + req.len() as u64);
+    core.state.lock().sink[usize::from(src)].stream(req);
     Ok(0)
 }
 
-/// Answers the sink messages and bytes counted from `src`, and resets them.
+/// One of this node's raw sink messages came back refused (`stream`
+/// reports them).
+fn sink_returned(core: &Core, _dst: u8) {
+    core.state.lock().sink_returned += 1;
+}
+
+/// Answers the sink messages, bytes and messages out of order counted
+/// from `src`, and resets them.
 fn serve_sink_count(core: &Core, src: u8, _req: &[u8], resp: &mut [u8]) -> Result<usize> {
-    let (msgs, bytes) = core::mem::take(&mut core.state.lock().sink[usize::from(src)]);
+    let c = core::mem::take(&mut core.state.lock().sink[usize::from(src)]);
     let mut w = codec::Writer::new(resp);
-    w.u64(msgs).ok_or(EINVAL)?;
-    w.u64(bytes).ok_or(EINVAL)?;
+    w.u64(c.msgs).ok_or(EINVAL)?;
+    w.u64(c.bytes).ok_or(EINVAL)?;
+    w.u64(c.disorder).ok_or(EINVAL)?;
     Ok(w.len())
 }
 
@@ -120,31 +163,53 @@ pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
     Ok(())
 }
 
-/// Sends `count` one-way messages of `size` bytes to `dst` back to back,
-/// then asks how many arrived (the answer follows them on the same link),
-/// and leaves a report for the `ping` knob.
-pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
-    let payload = KVec::from_elem(0x5au8, size as usize, GFP_KERNEL)?;
+/// Sends `count` one-way messages of `size` bytes to `dst` back to back
+/// (each starts with its number when it has 8 bytes), then asks how many
+/// arrived and in what order (the answer follows them on the same link),
+/// and leaves a report for the `ping` knob. Flow-controlled (`flow`), it
+/// waits for room and an error ends it (`EHOSTDOWN` when `dst` leaves);
+/// raw, it sends without a window and at TIPC's low importance, as before
+/// flow control, and counts its messages TIPC gave back refused and those
+/// that failed to send (the node's other messages go at low importance
+/// meanwhile).
+pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32, flow: bool) -> Result {
+    let mut payload = KVec::from_elem(0x5au8, size as usize, GFP_KERNEL)?;
     // Start from zero at the sink.
     sink_count(core, dst, 5000)?;
-    let start = now_ns();
+    let stat = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let waits = stat(&core.stats.oneway_waits);
+    let returned = core.state.lock().sink_returned;
     let mut send_errors = 0u32;
-    for _ in 0..count {
-        if core
+    if !flow {
+        // As before flow control: receivers queue 2 MB of it, not 16.
+        core.sock.set_importance(IMPORTANCE_LOW)?;
+    }
+    let start = now_ns();
+    for seq in 0..u64::from(count) {
+        // Its number, when it has room for one.
+        let _ = codec::Writer::new(&mut payload).u64(seq);
+        if flow {
+            crate::flow::send(core, dst, SERVICE_SINK, &payload, Wake::Signal)?;
+        } else if core
             .send(Kind::Oneway, SERVICE_SINK, dst, 0, 0, &payload)
             .is_err()
         {
             send_errors += 1;
         }
     }
+    if !flow {
+        core.sock.set_importance(crate::cluster::IMPORTANCE)?;
+    }
     // The count answer follows the messages on the same link.
-    let (msgs, bytes) = sink_count(core, dst, 30_000)?;
+    let (msgs, bytes, disorder) = sink_count(core, dst, 30_000)?;
     let total_us = (now_ns() - start) / 1000;
+    let waits = stat(&core.stats.oneway_waits) - waits;
+    let returned = core.state.lock().sink_returned - returned;
     let mut report = [0u8; 200];
     let mut out = ShowBuf::new(&mut report);
     let _ = writeln!(
         out,
-        "stream node {dst} count {count} size {size} received {msgs} bytes {bytes} send_errors {send_errors} total_us {total_us}"
+        "stream node {dst} count {count} size {size} received {msgs} bytes {bytes} out_of_order {disorder} waits {waits} returned {returned} send_errors {send_errors} total_us {total_us}"
     );
     let n = out.as_bytes().len();
     let mut s = core.state.lock();
@@ -153,15 +218,19 @@ pub(crate) fn stream(core: &Core, dst: u8, count: u32, size: u32) -> Result {
     Ok(())
 }
 
-/// The sink messages and bytes `dst` counted from this node since the
-/// last ask (which resets them).
-fn sink_count(core: &Core, dst: u8, timeout_ms: u32) -> Result<(u64, u64)> {
+/// The sink messages, bytes and streamed messages out of order that
+/// `dst` counted from this node since the last ask (which resets them).
+fn sink_count(core: &Core, dst: u8, timeout_ms: u32) -> Result<(u64, u64, u64)> {
     let (status, resp) = call(core, dst, SERVICE_SINK_COUNT, &[], timeout_ms)?;
     if status != 0 {
         return Err(EIO);
     }
     let mut r = codec::Reader::new(&resp);
-    let counts = (r.u64().ok_or(EIO)?, r.u64().ok_or(EIO)?);
+    let counts = (
+        r.u64().ok_or(EIO)?,
+        r.u64().ok_or(EIO)?,
+        r.u64().ok_or(EIO)?,
+    );
     r.end().ok_or(EIO)?;
     Ok(counts)
 }
@@ -187,7 +256,7 @@ pub(crate) fn bulk(core: &Core, dst: u8, count: u32, size: u32, window: usize) -
         Ok(size)
     })?;
     let total_us = (now_ns() - start) / 1000;
-    let (msgs, bytes) = sink_count(core, dst, 5000)?;
+    let (msgs, bytes, _) = sink_count(core, dst, 5000)?;
     let mut report = [0u8; 200];
     let mut out = ShowBuf::new(&mut report);
     let _ = writeln!(

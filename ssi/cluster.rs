@@ -22,6 +22,10 @@ use crate::stats::Stats;
 /// TIPC service type of ssi-rs; the instance is the node id. The kernel
 /// defines it: only kernel sockets may bind it (patch 0019).
 pub(crate) const TIPC_TYPE: u32 = kernel::bindings::TIPC_SSI_SRV;
+/// TIPC importance of everything ssi-rs sends: receivers queue 16 MB of
+/// it (2 MB at the default importance) before refusing more (core.rst,
+/// "Flow control").
+pub(crate) const IMPORTANCE: u32 = kernel::bindings::TIPC_CRITICAL_IMPORTANCE;
 /// The heartbeat, a one-way message every member multicasts (payload:
 /// its CPU count, `u16`); the RPC services' ids are their files' own
 /// (`rpc::FIRST_MODULE_SERVICE` and up: the modules').
@@ -62,8 +66,10 @@ pub(crate) struct State {
     /// Removed from the cluster: ignores the others until `add` of itself.
     pub(crate) detached: bool,
     pub(crate) ping_report: [u8; 200],
-    /// Sink messages and bytes received, per sender.
-    pub(crate) sink: KVec<(u64, u64)>,
+    /// What the sink received, per sender.
+    pub(crate) sink: KVec<crate::bench::Sink>,
+    /// Sink messages of this node that came back refused.
+    pub(crate) sink_returned: u64,
     pub(crate) ping_report_len: usize,
 }
 
@@ -80,6 +86,10 @@ const _: fn(header::ssi_listener_t) -> Option<Listener> = |l| l;
 /// A built-in service's handler: answers `req` from node `src` into
 /// `resp` (a one-way message's answer is dropped).
 pub(crate) type BuiltinHandler = fn(&Core, u8, &[u8], &mut [u8]) -> Result<usize>;
+
+/// A built-in service's hook for its one-way message to `dst` that came
+/// back refused (`rpc::Mode::on_returned`).
+pub(crate) type BuiltinReturned = fn(&Core, u8);
 
 /// A built-in membership listener: `node` joined (`up`) or left the view.
 pub(crate) type BuiltinListener = fn(&Core, u8, bool);
@@ -146,6 +156,8 @@ pub(crate) struct ServiceEntry {
     /// refused as an unknown service.
     pub(crate) requests: bool,
     pub(crate) oneway: bool,
+    /// Told of its one-way messages that came back refused.
+    pub(crate) returned: Option<BuiltinReturned>,
 }
 
 /// Who hears of membership changes.
@@ -193,6 +205,9 @@ pub(crate) struct Core {
     /// The second worker thread's requests (worker.rs).
     #[pin]
     pub(crate) lane: crate::worker::Lane,
+    /// One-way windows and credits (flow.rs).
+    #[pin]
+    pub(crate) flows: crate::flow::Flows,
     pub(crate) stats: Stats,
     /// Remote devices: files served to peers, per-node generations.
     #[pin]
@@ -219,6 +234,10 @@ pub(crate) fn now_ns() -> i64 {
 impl Core {
     pub(crate) fn new(me: NodeId) -> Result<Arc<Self>> {
         let sock = TipcSocket::new(SockKind::Rdm)?;
+        sock.set_importance(IMPORTANCE)?;
+        // A refused message comes back (transport.rs counts it, fails its
+        // call): TIPC drops it silently at the receiver by default.
+        sock.set_returnable(true)?;
         sock.bind(TIPC_TYPE, me.get())?;
         let topo = TipcSocket::new(SockKind::SeqPacket)?;
         topo.connect_topology()?;
@@ -230,6 +249,7 @@ impl Core {
         let task_cache = crate::tasks::TaskCache::new()?;
         let jobs = crate::worker::Queue::new()?;
         let lane_jobs = crate::worker::Queue::new()?;
+        let flows = crate::flow::Flows::new()?;
         let state = State {
             membership: Membership::new(me.get() as u8),
             peers: KVec::from_elem(Peer::default(), 256, GFP_KERNEL)?,
@@ -237,7 +257,8 @@ impl Core {
             failure_timeout_ms: 1000,
             detached: false,
             ping_report: [0; 200],
-            sink: KVec::from_elem((0, 0), 256, GFP_KERNEL)?,
+            sink: KVec::from_elem(crate::bench::Sink::default(), 256, GFP_KERNEL)?,
+            sink_returned: 0,
             ping_report_len: 0,
         };
         Arc::pin_init(
@@ -253,6 +274,7 @@ impl Core {
                 jobs <- new_mutex!(jobs),
                 jobs_ready <- new_condvar!(),
                 lane <- crate::worker::Lane::new(lane_jobs),
+                flows <- flows,
                 stats: Stats::new(),
                 devices <- crate::devices::Shared::new(),
                 next_id: AtomicU64::new(1),
@@ -277,6 +299,7 @@ impl Core {
         self.replies.notify_all();
         self.jobs_ready.notify_all();
         self.lane.ready.notify_all();
+        self.flows.wake();
     }
 
     pub(crate) fn closing(&self) -> bool {
@@ -344,7 +367,8 @@ impl Core {
         };
         self.act(out);
         if before != after {
-            // Bulk senders stop waiting for a node that left.
+            // Bulk senders stop waiting for a node that left (one-way
+            // senders: flow.rs's listener).
             self.replies.notify_all();
             self.notify(&before, &after);
         }

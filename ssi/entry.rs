@@ -16,7 +16,7 @@ use crate::cluster::{Core, Handler, Listener, ListenerEntry, ListenerFn, Service
 use crate::header;
 use crate::kernel_ext::vec;
 use crate::proto::task::Kill;
-use crate::proto::wire::{Kind, MAX_PAYLOAD};
+use crate::proto::wire::MAX_PAYLOAD;
 use crate::rpc::{self, Mode, FIRST_MODULE_SERVICE};
 use crate::{globalproc, tasks};
 
@@ -306,7 +306,10 @@ pub unsafe extern "C" fn ssi_rpc_send_window(
     )
 }
 
-/// Sends a one-way message of `service` to `dst` (0: every member).
+/// Sends a one-way message of `service` to `dst` (0: every other member),
+/// flow-controlled: waits (killably, up to 10 s) for room in `dst`'s
+/// window; `EHOSTDOWN` once `dst` is not a member, `ENOBUFS` once after a
+/// message to `dst` came back refused.
 ///
 /// # Safety
 ///
@@ -324,7 +327,7 @@ pub unsafe extern "C" fn ssi_send_oneway(
     // SAFETY: `payload` is readable for `len` bytes (the caller's contract).
     let data = unsafe { bytes(payload, len) };
     with_core(
-        |core| match core.send(Kind::Oneway, service, dst, 0, 0, data) {
+        |core| match crate::flow::send(core, dst, service, data, rpc::Wake::Kill) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         },

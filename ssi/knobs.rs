@@ -152,7 +152,9 @@ fn store_timeout(core: &Core, buf: &[u8]) -> Result {
 fn show_stats(core: &Core, out: &mut ShowBuf<'_>) -> Result {
     core.stats.show(out).map_err(fmt_err)?;
     let pending = core.state.lock().pending.iter().flatten().count();
-    writeln!(out, "calls_pending {pending}").map_err(fmt_err)
+    writeln!(out, "calls_pending {pending}").map_err(fmt_err)?;
+    let oneway = core.flows.in_flight();
+    writeln!(out, "oneway_in_flight {oneway}").map_err(fmt_err)
 }
 
 fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {
@@ -164,7 +166,8 @@ fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {
 
 /// `ID COUNT [SIZE [MODE [WINDOW]]]`: COUNT checked request/response round
 /// trips to ID (MODE 0, the default), COUNT one-way messages streamed to it
-/// (MODE 1), or COUNT acknowledged chunks sent with a window (MODE 2).
+/// (MODE 1; MODE 3: without flow control), or COUNT acknowledged chunks
+/// sent with a window (MODE 2).
 fn store_ping(core: &Core, buf: &[u8]) -> Result {
     let mut f = [0u32, 0, 8, 0, bench::BULK_WINDOW as u32];
     let n = knob::parse_fields(buf, &mut f).map_err(|_| EINVAL)?;
@@ -175,7 +178,7 @@ fn store_ping(core: &Core, buf: &[u8]) -> Result {
         || f[1] == 0
         || f[1] > 10_000_000
         || f[2] > size_max
-        || f[3] > 2
+        || f[3] > 3
         || f[4] == 0
         || f[4] > MAX_WINDOW as u32
     {
@@ -186,7 +189,8 @@ fn store_ping(core: &Core, buf: &[u8]) -> Result {
         return Err(ENOENT);
     }
     match f[3] {
-        1 => bench::stream(core, dst, f[1], f[2]),
+        1 => bench::stream(core, dst, f[1], f[2], true),
+        3 => bench::stream(core, dst, f[1], f[2], false),
         2 => bench::bulk(core, dst, f[1], f[2], f[4] as usize),
         _ => bench::ping(core, dst, f[1], f[2]),
     }

@@ -9,7 +9,7 @@ use kernel::{
     time::msecs_to_jiffies,
 };
 
-use crate::cluster::{now_ns, Core, Pending, ServiceEntry, ServiceFn};
+use crate::cluster::{now_ns, BuiltinReturned, Core, Pending, ServiceEntry, ServiceFn};
 use crate::kernel_ext::{errno, vec};
 use crate::proto::wire::{self, Header, Kind};
 use crate::stats::DropCause as Why;
@@ -27,6 +27,9 @@ pub(crate) struct Mode {
     /// It takes requests, one-way messages.
     pub(crate) requests: bool,
     pub(crate) oneway: bool,
+    /// Told when one of its one-way messages without flow control (a
+    /// core `send`, not `flow::send`) comes back refused.
+    pub(crate) returned: Option<BuiltinReturned>,
 }
 
 impl Mode {
@@ -36,6 +39,7 @@ impl Mode {
         lane: false,
         requests: true,
         oneway: true,
+        returned: None,
     };
     /// Requests and one-way messages, on the worker thread.
     pub(crate) const DEFERRED: Mode = Mode {
@@ -52,6 +56,14 @@ impl Mode {
     pub(crate) const fn requests_only(self) -> Mode {
         Mode {
             oneway: false,
+            ..self
+        }
+    }
+
+    /// Calls `f` for each of its one-way messages that comes back refused.
+    pub(crate) const fn on_returned(self, f: BuiltinReturned) -> Mode {
+        Mode {
+            returned: Some(f),
             ..self
         }
     }
@@ -72,6 +84,7 @@ pub(crate) fn register(core: &Core, service: u16, handler: ServiceFn, mode: Mode
         lane: mode.lane,
         requests: mode.requests,
         oneway: mode.oneway,
+        returned: mode.returned,
     };
     services.push(entry, GFP_KERNEL).map_err(|_| ENOMEM)
 }
@@ -173,10 +186,38 @@ fn respond(core: &Core, h: &Header, r: Result<usize>, scratch: &[u8]) {
     );
 }
 
-/// Answers request `h` with error `e` (a one-way message is dropped).
+/// Answers request `h` with error `e` (a one-way message is dropped, and
+/// counted).
 pub(crate) fn refuse(core: &Core, h: &Header, e: Error) {
     if h.kind == Kind::Request {
         respond(core, h, Err(e), &[]);
+    } else {
+        core.stats.dropped(Why::Refused);
+    }
+}
+
+/// Our request `h` came back refused by its receiver: its call fails now
+/// with `e` rather than at its timeout.
+pub(crate) fn refused(core: &Core, h: &Header, e: Error) {
+    let answer = Header {
+        kind: Kind::Response,
+        status: e.to_errno().unsigned_abs() as u16,
+        ..*h
+    };
+    complete(core, &answer, &[]);
+}
+
+/// Our one-way message `h`, sent without flow control, came back refused:
+/// its service hears of it if it asked to ([`Mode::on_returned`]).
+pub(crate) fn returned_oneway(core: &Core, h: &Header) {
+    let f = core
+        .services
+        .lock()
+        .iter()
+        .find(|e| e.service == h.service)
+        .and_then(|e| e.returned);
+    if let Some(f) = f {
+        f(core, h.dst);
     }
 }
 

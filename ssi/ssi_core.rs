@@ -19,6 +19,7 @@ mod bench;
 mod cluster;
 mod devices;
 pub mod entry;
+mod flow;
 mod globalproc;
 mod knobs;
 mod rpc;
@@ -149,6 +150,8 @@ impl kernel::Module for Ssi {
                 e.to_errno()
             );
         }
+        // One-way flow control follows the view, before any module does.
+        flow::register(&core)?;
         // The built-in services, in the table the modules' go to.
         bench::register(&core)?;
         globalproc::register(&core)?;

@@ -15,9 +15,18 @@ use crate::kernel_ext::{
     kthread::KThread,
     tipc::{self, EventKind, SocketAddr},
 };
+use crate::proto::cmsg;
 use crate::proto::wire::{self, Kind};
 use crate::rpc;
 use crate::stats::DropCause as Why;
+
+// The control messages `proto::cmsg` decodes are this kernel's.
+const _: () = {
+    assert!(cmsg::HEADER_LEN == tipc::CMSG_HEADER_LEN);
+    assert!(cmsg::SOL_TIPC == tipc::SOL_TIPC);
+    assert!(cmsg::TIPC_ERRINFO == tipc::TIPC_ERRINFO);
+    assert!(cmsg::TIPC_RETDATA == tipc::TIPC_RETDATA);
+};
 
 /// The running threads; dropping closes the sockets, then stops them.
 pub(crate) struct Threads {
@@ -60,17 +69,26 @@ impl Drop for Threads {
 }
 
 fn receive_loop(core: Arc<Core>) {
-    let (Ok(mut buf), Ok(mut scratch)) = (
+    let (Ok(mut buf), Ok(mut scratch), Ok(mut ctl)) = (
         KVec::from_elem(0u8, wire::MAX_MESSAGE + 1, GFP_KERNEL),
         KVec::from_elem(0u8, wire::MAX_PAYLOAD, GFP_KERNEL),
+        KVec::from_elem(0u8, tipc::RECV_CONTROL, GFP_KERNEL),
     ) else {
         pr_err!("no memory for the receive buffers\n");
         return;
     };
+    core.flows.set_receiver();
     while !core.closing() {
-        match core.sock.recv(&mut buf) {
-            Ok((n, from)) => handle(&core, &buf[..n], from, &mut scratch),
-            Err(e) if e == errno::emsgsize() => core.stats.dropped(Why::Oversized),
+        match core.sock.recv_with_control(&mut buf, &mut ctl) {
+            Ok(r) => {
+                if let Some(back) = cmsg::returned(&ctl[..r.control]) {
+                    returned(&core, back.data, back.error);
+                } else if r.truncated {
+                    core.stats.dropped(Why::Oversized);
+                } else {
+                    handle(&core, &buf[..r.len], r.from, &mut scratch);
+                }
+            }
             Err(_) => {
                 if !core.closing() {
                     kthread::sleep_ms(10);
@@ -93,6 +111,35 @@ fn speaks_for(core: &Core, src: u8, from: SocketAddr) -> bool {
     }
     core.state.lock().peers[usize::from(src)].sock = from;
     true
+}
+
+/// One of this node's messages came back with TIPC error `error`: its
+/// receiver's queue was full (or its socket gone). `head` is the
+/// message's start. A call fails at once (`ENOBUFS`, or `EHOSTDOWN` for a
+/// socket gone); the next one-way send to that node reports `ENOBUFS`;
+/// a one-way message sent without flow control is its service's to count
+/// (`rpc::Mode::on_returned`).
+fn returned(core: &Core, head: &[u8], error: u32) {
+    core.stats.returned.fetch_add(1, Ordering::Relaxed);
+    let h = match wire::decode_returned(head) {
+        Ok(h) if h.src == core.me() => h,
+        Ok(_) => return core.stats.dropped(Why::Malformed),
+        Err(e) => return core.stats.dropped(e.into()),
+    };
+    match h.kind {
+        Kind::Request => {
+            let e = if error == tipc::ERR_OVERLOAD {
+                errno::enobufs()
+            } else {
+                errno::ehostdown()
+            };
+            rpc::refused(core, &h, e)
+        }
+        Kind::Oneway if h.id != 0 => crate::flow::refused(core, h.dst),
+        Kind::Oneway => rpc::returned_oneway(core, &h),
+        // Answers, views, asks and credits: their peers ask again.
+        _ => {}
+    }
 }
 
 /// Dispatches one datagram received from socket `from`.
@@ -137,6 +184,21 @@ fn handle(core: &Core, msg: &[u8], from: SocketAddr, scratch: &mut [u8]) {
             }
             _ => core.stats.dropped(Why::Malformed),
         },
+        Kind::Credit | Kind::CreditAsk if !core.is_member(h.src) => {
+            core.stats.dropped(Why::NonMember)
+        }
+        Kind::Credit => crate::flow::on_credit(core, h.src, h.id),
+        Kind::CreditAsk => crate::flow::settle(core, h.src, true),
+        Kind::Oneway if h.id != 0 => {
+            // Flow controlled: credited once handled, member or not.
+            crate::flow::arrived(core, h.src, h.id, payload.len());
+            if core.is_member(h.src) {
+                rpc::dispatch(core, &h, payload, scratch);
+            } else {
+                core.stats.dropped(Why::NonMember);
+            }
+            crate::flow::settle(core, h.src, false);
+        }
         Kind::Request | Kind::Oneway | Kind::Response => {
             if !core.is_member(h.src) {
                 return core.stats.dropped(Why::NonMember);
@@ -195,7 +257,8 @@ fn topology_loop(core: Arc<Core>) {
 }
 
 /// Every member hears from every other at least twice per failure timeout,
-/// which keeps `nodes`' last-heard ages meaningful.
+/// which keeps `nodes`' last-heard ages meaningful; one-way senders get the
+/// credits still owed to them.
 ///
 /// A node that stays without its coordinator's view for a period asks for
 /// it again (`Membership::stalled`): a lost view or ask must not leave it
@@ -205,6 +268,7 @@ fn heartbeat_loop(core: Arc<Core>) {
     while !core.closing() {
         let cpus = local_cpus().to_le_bytes();
         let _ = core.send(Kind::Oneway, SERVICE_HEARTBEAT, 0, 0, 0, &cpus);
+        crate::flow::flush(&core);
         let (period, stalled) = {
             let s = core.state.lock();
             let stalled = if s.detached {

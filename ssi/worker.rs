@@ -15,7 +15,7 @@ use kernel::{
 };
 
 use crate::cluster::Core;
-use crate::proto::wire::{self, Header};
+use crate::proto::wire::{self, Header, Kind};
 
 /// Requests waiting for the worker, at most.
 pub(crate) const QUEUE: usize = 256;
@@ -51,14 +51,35 @@ impl Queue {
         })
     }
 
-    /// Appends `job`; gives it back if the queue is full.
-    fn push(&mut self, job: Job) -> core::result::Result<(), Job> {
-        if self.len == self.slots.len() {
+    /// Appends `job`; gives it back if `QUEUE` jobs wait already and it
+    /// is not `unbounded`, or if there is no memory to grow.
+    fn push(&mut self, job: Job, unbounded: bool) -> core::result::Result<(), Job> {
+        if self.len >= QUEUE && !unbounded {
+            return Err(job);
+        }
+        if self.len == self.slots.len() && self.grow().is_err() {
             return Err(job);
         }
         let tail = (self.head + self.len) % self.slots.len();
         self.slots[tail] = Some(job);
         self.len += 1;
+        Ok(())
+    }
+
+    /// Doubles the ring, keeping the order.
+    fn grow(&mut self) -> Result {
+        let n = self.slots.len();
+        let mut slots = KVec::with_capacity(2 * n, GFP_KERNEL)?;
+        for k in 0..2 * n {
+            let job = if k < n {
+                self.slots[(self.head + k) % n].take()
+            } else {
+                None
+            };
+            slots.push(job, GFP_KERNEL)?;
+        }
+        self.slots = slots;
+        self.head = 0;
         Ok(())
     }
 
@@ -103,9 +124,17 @@ fn on_lane(core: &Core, service: u16) -> bool {
         .any(|e| e.service == service && e.lane)
 }
 
+/// Whether `h` is a flow-controlled one-way message: credited to its
+/// sender only once a worker handled it.
+fn flow_controlled(h: &Header) -> bool {
+    h.kind == Kind::Oneway && h.id != 0
+}
+
 /// Hands request `h` over to its worker (receive thread): the lane for a
 /// lane service, else the shared worker. A full queue answers `EBUSY` to
-/// a request and drops a one-way message.
+/// a request; flow-controlled one-way messages are not limited by it
+/// (their senders' windows are), and a failure to queue one (no memory)
+/// drops and counts it.
 pub(crate) fn defer(core: &Core, h: &Header, payload: &[u8]) {
     let mut copy = KVec::new();
     let job = match copy.extend_from_slice(payload, GFP_KERNEL) {
@@ -120,7 +149,14 @@ pub(crate) fn defer(core: &Core, h: &Header, payload: &[u8]) {
     } else {
         (&core.jobs, &core.jobs_ready)
     };
-    if jobs.lock().push(job).is_err() {
+    let held = flow_controlled(h);
+    if held {
+        crate::flow::hold(core, h.src);
+    }
+    if jobs.lock().push(job, held).is_err() {
+        if held {
+            crate::flow::release(core, h.src);
+        }
         return crate::rpc::refuse(core, h, EBUSY);
     }
     ready.notify_one();
@@ -171,6 +207,9 @@ fn serve(
             }
         };
         f(core, &job.header, &job.payload, &mut scratch);
+        if flow_controlled(&job.header) {
+            crate::flow::release(core, job.header.src);
+        }
     }
     // Requests left behind get no answer: their callers time out.
 }

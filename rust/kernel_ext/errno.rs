@@ -61,3 +61,9 @@ pub fn enokey() -> Error {
 pub fn ekeyrejected() -> Error {
     errno(bindings::EKEYREJECTED)
 }
+
+/// No buffer space available (a receiver refused a message: its queue
+/// was full).
+pub fn enobufs() -> Error {
+    errno(bindings::ENOBUFS)
+}

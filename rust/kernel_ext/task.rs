@@ -190,6 +190,13 @@ impl Drop for Seen {
     }
 }
 
+/// An identity of the current task, to compare with another's (its
+/// address: valid while the task lives).
+pub fn current_id() -> usize {
+    // SAFETY: reads the current task pointer, never dereferenced here.
+    unsafe { bindings::get_current() as usize }
+}
+
 /// The current process's PID in the initial namespace (its global PID).
 pub fn current_pid() -> u32 {
     // SAFETY: the current task is live; the initial namespace is static.

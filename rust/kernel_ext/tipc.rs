@@ -248,6 +248,104 @@ impl TipcSocket {
         self.recv_flags(buf, 0)
     }
 
+    /// Like [`Self::recv`], with TIPC's ancillary data in `ctl`
+    /// ([`RECV_CONTROL`] bytes hold all of it): a datagram this socket
+    /// sent that came back refused arrives with no bytes, its error and
+    /// its first bytes in `ctl` (`proto::cmsg` decodes them). A truncated
+    /// datagram is reported, not refused.
+    pub fn recv_with_control(&self, buf: &mut [u8], ctl: &mut [u8]) -> Result<Received> {
+        self.recv_control_flags(buf, ctl, 0)
+    }
+
+    /// Like [`Self::recv_with_control`], but gives up with `EAGAIN` after
+    /// `ms` milliseconds (polls; for tests).
+    pub fn recv_with_control_within(
+        &self,
+        buf: &mut [u8],
+        ctl: &mut [u8],
+        ms: u32,
+    ) -> Result<Received> {
+        let mut waited = 0;
+        loop {
+            match self.recv_control_flags(buf, ctl, bindings::MSG_DONTWAIT as i32) {
+                Err(e) if e == kernel::error::code::EAGAIN && waited < ms => {
+                    super::kthread::sleep_ms(10);
+                    waited += 10;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn recv_control_flags(&self, buf: &mut [u8], ctl: &mut [u8], flags: i32) -> Result<Received> {
+        // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
+        let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut msg: bindings::msghdr = unsafe { zeroed() };
+        msg.msg_name = (&raw mut from).cast();
+        msg.msg_namelen = size_of::<bindings::sockaddr_tipc>() as i32;
+        // A kernel buffer (`msg_control_is_user` stays 0): TIPC's
+        // `put_cmsg` copies into it.
+        msg.__bindgen_anon_1.msg_control = ctl.as_mut_ptr().cast();
+        msg.msg_controllen = ctl.len();
+        let mut vec = bindings::kvec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: `msg`, `from`, `vec` and `ctl` are valid for the call,
+        // which writes at most `buf.len()` bytes to `buf` and at most
+        // `ctl.len()` to `ctl`.
+        let n = to_result(unsafe {
+            bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), flags)
+        })?;
+        // SAFETY: TIPC fills the sender as a socket address for datagrams.
+        let (node, port) = unsafe { (from.addr.id.node, from.addr.id.ref_) };
+        Ok(Received {
+            len: n as usize,
+            from: SocketAddr { node, port },
+            control: ctl.len().saturating_sub(msg.msg_controllen),
+            truncated: msg.msg_flags & bindings::MSG_TRUNC as u32 != 0,
+        })
+    }
+
+    /// Sets the importance of what this socket sends (`TIPC_IMPORTANCE`,
+    /// 0..=3): a receiving RDM socket queues `2 MB << importance` of it
+    /// before it refuses more.
+    pub fn set_importance(&self, importance: u32) -> Result {
+        self.set_option(bindings::TIPC_IMPORTANCE, importance)
+    }
+
+    /// Whether a datagram this socket sends comes back when its receiver
+    /// refuses it (`TIPC_DEST_DROPPABLE` off) rather than being dropped
+    /// there, TIPC's default for connectionless sockets.
+    pub fn set_returnable(&self, returnable: bool) -> Result {
+        self.set_option(bindings::TIPC_DEST_DROPPABLE, u32::from(!returnable))
+    }
+
+    /// Sets TIPC socket option `name` (level `SOL_TIPC`) to `value`.
+    fn set_option(&self, name: u32, value: u32) -> Result {
+        let mut val = value;
+        // SAFETY: all-zero is a valid `sockptr_t`.
+        let mut opt: bindings::sockptr_t = unsafe { zeroed() };
+        opt.__bindgen_anon_1.kernel = (&raw mut val).cast();
+        opt.set_is_kernel(true);
+        // SAFETY: valid socket by the type invariant; TIPC sets `ops` at
+        // creation and they live as long as the socket.
+        let set = unsafe { (*(*self.sock).ops).setsockopt }.ok_or(EINVAL)?;
+        // SAFETY: `opt` points to a `u32` valid for the call, marked as a
+        // kernel pointer; the socket is valid.
+        to_result(unsafe {
+            set(
+                self.sock,
+                bindings::SOL_TIPC as i32,
+                name as i32,
+                opt,
+                size_of::<u32>() as u32,
+            )
+        })?;
+        Ok(())
+    }
+
     fn recv_flags(&self, buf: &mut [u8], flags: i32) -> Result<(usize, SocketAddr)> {
         // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
         let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
@@ -307,6 +405,35 @@ impl Drop for TipcSocket {
         unsafe { bindings::sock_release(self.sock) };
     }
 }
+
+/// Control bytes that hold whatever TIPC adds to a received datagram: its
+/// error and up to 1024 returned bytes, and its destination name.
+pub const RECV_CONTROL: usize = 1280;
+
+/// What [`TipcSocket::recv_with_control`] received.
+#[derive(Clone, Copy, Debug)]
+pub struct Received {
+    /// Bytes of the datagram in the buffer.
+    pub len: usize,
+    /// The socket it came from.
+    pub from: SocketAddr,
+    /// Bytes of ancillary data in the control buffer.
+    pub control: usize,
+    /// Longer than the buffer.
+    pub truncated: bool,
+}
+
+/// `sizeof(struct cmsghdr)`.
+pub const CMSG_HEADER_LEN: usize = size_of::<bindings::cmsghdr>();
+/// `SOL_TIPC`, and the types of its control messages that say a
+/// datagram came back: `TIPC_ERRINFO` (error, length), `TIPC_RETDATA`.
+pub const SOL_TIPC: u32 = bindings::SOL_TIPC;
+/// See [`SOL_TIPC`].
+pub const TIPC_ERRINFO: u32 = bindings::TIPC_ERRINFO;
+/// See [`SOL_TIPC`].
+pub const TIPC_RETDATA: u32 = bindings::TIPC_RETDATA;
+/// `TIPC_ERR_OVERLOAD`: the receiving socket's queue was full.
+pub const ERR_OVERLOAD: u32 = bindings::TIPC_ERR_OVERLOAD;
 
 /// What the topology service reported.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -5,10 +5,14 @@
 #![allow(dead_code, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+#[path = "src/cmsg.rs"]
+pub mod cmsg;
 #[path = "src/codec.rs"]
 pub mod codec;
 #[path = "src/dev.rs"]
 pub mod dev;
+#[path = "src/flow.rs"]
+pub mod flow;
 #[path = "src/ghost/mod.rs"]
 pub mod ghost;
 #[path = "src/ghost_ioctl.rs"]

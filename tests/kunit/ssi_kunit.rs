@@ -3,7 +3,12 @@
 //! module loads (after `ssi.ko`).
 
 use core::fmt::Write;
-use kernel::{alloc::flags::GFP_KERNEL, c_str, prelude::*, sync::Arc};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    c_str,
+    prelude::*,
+    sync::Arc,
+};
 
 #[path = "../../rust/kernel_ext/mod.rs"]
 mod kernel_ext;
@@ -218,6 +223,55 @@ fn tipc_sender_is_checked_against_the_name_table(t: &Test) {
     kunit_expect!(t, !tipc::published_by(TEST_TYPE, 5, from_a));
 }
 
+/// A message its receiver refuses (queue full) is dropped there by
+/// default; made returnable, it comes back to its sender with TIPC's error
+/// and its first bytes, which `proto::cmsg` decodes.
+fn tipc_refused_messages_come_back_when_returnable(t: &Test) {
+    let (Some(a), Some(b)) = (rdm(t, 7), rdm(t, 8)) else {
+        return;
+    };
+    let (Ok(mut big), Ok(mut ctl)) = (
+        KVec::from_elem(0x5au8, 60_000, GFP_KERNEL),
+        KVec::from_elem(0u8, tipc::RECV_CONTROL, GFP_KERNEL),
+    ) else {
+        return kunit_expect!(t, false);
+    };
+    big[..4].copy_from_slice(b"ssi!");
+    // 40 x 60 kB: more than the 2 MB that b queues at low importance.
+    let flood = |a: &TipcSocket| {
+        for _ in 0..40 {
+            let _ = a.send_to(TEST_TYPE, 8, &big);
+        }
+    };
+    let drain = |b: &TipcSocket, buf: &mut [u8]| {
+        let mut n = 0;
+        while b.recv_within(buf, 0).is_ok() {
+            n += 1;
+        }
+        n
+    };
+    let mut buf = [0u8; 2048];
+    flood(&a);
+    let got = a.recv_with_control_within(&mut buf, &mut ctl, 300);
+    kunit_expect!(t, got.is_err());
+    let mut rx = KVec::from_elem(0u8, 60_000, GFP_KERNEL).unwrap_or_default();
+    let first = drain(&b, &mut rx);
+    kunit_expect!(t, first > 0 && first < 40);
+    kunit_expect!(t, a.set_returnable(true).is_ok());
+    flood(&a);
+    let mut back = 0;
+    while let Ok(r) = a.recv_with_control_within(&mut buf, &mut ctl, 300) {
+        let Some(ret) = proto::cmsg::returned(&ctl[..r.control]) else {
+            return kunit_expect!(t, false);
+        };
+        kunit_expect!(t, r.len == 0 && ret.error == tipc::ERR_OVERLOAD);
+        kunit_expect!(t, ret.data.len() == 1024 && ret.data.starts_with(b"ssi!"));
+        back += 1;
+    }
+    let second = drain(&b, &mut rx);
+    kunit_expect!(t, back > 0 && back + second == 40);
+}
+
 fn tipc_tolerance_range(t: &Test) {
     kunit_expect!(t, kernel_ext::tipc::set_link_tolerance(10).is_err());
     kunit_expect!(t, kernel_ext::tipc::set_link_tolerance(30_001).is_err());
@@ -257,6 +311,7 @@ kunit_suite!(name: "ssi_transport", cases: [
     tipc_truncation_is_reported,
     tipc_topology_reports_publication,
     tipc_sender_is_checked_against_the_name_table,
+    tipc_refused_messages_come_back_when_returnable,
     tipc_tolerance_range,
     kthread_runs_and_stops,
 ]);

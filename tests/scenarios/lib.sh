@@ -3,6 +3,13 @@
 set -euo pipefail
 : "${CLUSTER:?run through tests/run}"
 
+# N: the cluster's node count (tests/run's SSI_TEST_NODES, default 4); the
+# membership scenarios (7x) run on any N >= 4.
+N=${SSI_TEST_NODES:-4}
+
+# ids A B: "A A+1 ... B".
+ids() { seq -s ' ' "$1" "$2"; }
+
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1

@@ -7,8 +7,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod cmsg;
 pub mod codec;
 pub mod dev;
+pub mod flow;
 pub mod ghost;
 pub mod ghost_ioctl;
 pub mod knob;

@@ -48,6 +48,10 @@ pub enum Kind {
     Oneway = 5,
     /// Membership: the node named in the payload leaves the cluster.
     Retire = 6,
+    /// Flow control: the one-way messages consumed, up to `id` (flow.rs).
+    Credit = 7,
+    /// Flow control: asks the receiver for a [`Kind::Credit`].
+    CreditAsk = 8,
 }
 
 impl Kind {
@@ -60,6 +64,8 @@ impl Kind {
             4 => Kind::Response,
             5 => Kind::Oneway,
             6 => Kind::Retire,
+            7 => Kind::Credit,
+            8 => Kind::CreditAsk,
             _ => return None,
         })
     }
@@ -133,6 +139,23 @@ pub fn decode(msg: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     if msg.len() > MAX_MESSAGE {
         return Err(DecodeError::Oversized);
     }
+    let (h, len, payload) = decode_header(msg)?;
+    if payload.len() != len {
+        return Err(DecodeError::Malformed);
+    }
+    Ok((h, payload))
+}
+
+/// Decodes the header of a message TIPC returned to its sender, refused:
+/// it holds the first bytes of the message only (at most 1024).
+pub fn decode_returned(msg: &[u8]) -> Result<Header, DecodeError> {
+    decode_header(msg).map(|(h, _, _)| h)
+}
+
+/// Decodes the header at the start of `msg`, checking its payload length
+/// against [`MAX_PAYLOAD`] only: the header, that length, and the bytes
+/// after the header.
+fn decode_header(msg: &[u8]) -> Result<(Header, usize, &[u8]), DecodeError> {
     let mut r = Reader::new(msg);
     let (magic, version, kind, service, src, dst, status, id, len) = (|| {
         Some((
@@ -158,25 +181,19 @@ pub fn decode(msg: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     if len > MAX_PAYLOAD {
         return Err(DecodeError::Oversized);
     }
-    let payload = r.rest();
-    if payload.len() != len {
-        return Err(DecodeError::Malformed);
-    }
     let kind = Kind::from_u8(kind).ok_or(DecodeError::UnknownKind)?;
     if src == 0 {
         return Err(DecodeError::Malformed);
     }
-    Ok((
-        Header {
-            kind,
-            service,
-            src,
-            dst,
-            status,
-            id,
-        },
-        payload,
-    ))
+    let h = Header {
+        kind,
+        service,
+        src,
+        dst,
+        status,
+        id,
+    };
+    Ok((h, len, r.rest()))
 }
 
 #[cfg(test)]
@@ -240,8 +257,24 @@ mod tests {
         assert_eq!(encode(&header(Kind::View), b"abc", &mut [0u8; 26]), None);
     }
 
+    #[test]
+    fn returned_messages_decode_their_header_only() {
+        let mut buf = [0u8; 2048];
+        let n = encode(&header(Kind::Oneway), &[7u8; 1500], &mut buf).unwrap();
+        assert_eq!(decode_returned(&buf[..1024]), Ok(header(Kind::Oneway)));
+        assert_eq!(decode(&buf[..1024]), Err(DecodeError::Malformed));
+        assert_eq!(decode_returned(&buf[..n]), Ok(header(Kind::Oneway)));
+        assert_eq!(
+            decode_returned(&buf[..HEADER_LEN - 1]),
+            Err(DecodeError::Malformed)
+        );
+        let mut bad = buf;
+        bad[20..24].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode_returned(&bad[..100]), Err(DecodeError::Oversized));
+    }
+
     fn any_kind() -> impl Strategy<Value = Kind> {
-        (1u8..=6).prop_map(|v| Kind::from_u8(v).unwrap())
+        (1u8..=8).prop_map(|v| Kind::from_u8(v).unwrap())
     }
 
     proptest! {

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Fuzzes every decoder of `ssi-proto` with arbitrary bytes: the message
-//! header, the knob parsers, the ghost stream reader, the requests of the
-//! devices, remote-file, task, migration and page services, the ghost
-//! stream's credentials section, the `/proc` mergers and a membership view. Nothing may panic, and whatever decodes
-//! must encode back to the same bytes.
+//! header (whole, or of a message TIPC gave back), TIPC's control data of
+//! a returned message, the knob parsers, the ghost stream reader, the
+//! requests of the devices, remote-file, task, migration and page
+//! services, the ghost stream's credentials section, the ghost ioctls'
+//! argument blocks, the `/proc` mergers and a membership view. Nothing may
+//! panic, and whatever decodes must encode back to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ssi_proto::{
-    dev, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, task, wire,
+    cmsg, dev, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, task, wire,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         let n = wire::encode(&h, payload, &mut out).expect("decoded message re-encodes");
         assert_eq!(&out[..n], data);
     }
+    returned(data);
     knobs(data);
     ghost_stream(data);
     services(data);
@@ -32,6 +35,20 @@ fuzz_target!(|data: &[u8]| {
     let _ = procfs::merge_uptime(&nodes, &mut s);
     let _ = procfs::merge_cpuinfo(&nodes, &mut s);
 });
+
+/// A message TIPC gave back refused: its control data, and its header
+/// (the message's first bytes only).
+fn returned(data: &[u8]) {
+    if let Ok(h) = wire::decode_returned(data) {
+        // A returned message's header is a whole message's header.
+        if let Ok((full, _)) = wire::decode(data) {
+            assert_eq!(full, h);
+        }
+    }
+    if let Some(r) = cmsg::returned(data) {
+        assert!(r.data.len() <= data.len());
+    }
+}
 
 fn knobs(data: &[u8]) {
     let _ = knob::parse_add(data);
