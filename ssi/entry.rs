@@ -194,7 +194,8 @@ pub unsafe extern "C" fn ssi_rpc_call(
     }
 }
 
-/// [`ssi_rpc_call`] that only SIGKILL interrupts (from a page fault).
+/// [`ssi_rpc_call`] that only SIGKILL interrupts (page faults, and a
+/// migration in its frozen process, whose other signals go with it).
 ///
 /// # Safety
 ///
