@@ -4,7 +4,7 @@
 //!
 //! The stream lists the pages that hold data as lazy runs
 //! (`rust/proto/src/ghost/`). The destination maps the areas empty and
-//! marked (`kernel_ext::remote`, patch 0017); a fault in a marked area asks
+//! marked (`kernel_ext::remote`, patch 0019); a fault in a marked area asks
 //! [`Pager::fill`] here, which brings the page and up to `readahead` pages
 //! after it from the node the process left (`FETCH` of the page service,
 //! `rust/proto/src/pages.rs`), keeping the extra ones until they are

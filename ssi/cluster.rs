@@ -20,7 +20,7 @@ use crate::proto::wire::{self, Header, Kind};
 use crate::stats::Stats;
 
 /// TIPC service type of ssi-rs; the instance is the node id. The kernel
-/// defines it: only kernel sockets may bind it (patch 0019).
+/// defines it: only kernel sockets may bind it (patch 0022).
 pub(crate) const TIPC_TYPE: u32 = kernel::bindings::TIPC_SSI_SRV;
 /// TIPC importance of everything ssi-rs sends: receivers queue 16 MB of
 /// it (2 MB at the default importance) before refusing more (core.rst,

@@ -162,7 +162,7 @@ fn describe_local(nr: u32, out: &mut [u8]) -> Result<usize> {
     for (i, name) in task::FILES.iter().enumerate() {
         let room = (body.len() - used).min(FILE_MAX);
         let n = match hooks::task_read(nr, i, &mut body[used..used + room]) {
-            // environ, where its owner could not read it here (patch 0021).
+            // environ, where its owner could not read it here (patch 0024).
             Err(e) if e == EACCES => continue,
             r => r?,
         };

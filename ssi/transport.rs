@@ -101,7 +101,7 @@ fn receive_loop(core: Arc<Core>) {
 /// Whether `from` is the kernel socket that holds node `src`'s name: the
 /// one it spoke from before, or, after a (re)load, the one the name table
 /// says publishes it. User sockets cannot publish the ssi type (patch
-/// 0019), so nothing else speaks for a node.
+/// 0022), so nothing else speaks for a node.
 fn speaks_for(core: &Core, src: u8, from: SocketAddr) -> bool {
     if core.state.lock().peers[usize::from(src)].sock == from {
         return true;
@@ -121,6 +121,10 @@ fn speaks_for(core: &Core, src: u8, from: SocketAddr) -> bool {
 /// (`rpc::Mode::on_returned`).
 fn returned(core: &Core, head: &[u8], error: u32) {
     core.stats.returned.fetch_add(1, Ordering::Relaxed);
+    if head.is_empty() {
+        // TIPC gave back none of its bytes: nothing says what it was.
+        return;
+    }
     let h = match wire::decode_returned(head) {
         Ok(h) if h.src == core.me() => h,
         Ok(_) => return core.stats.dropped(Why::Malformed),

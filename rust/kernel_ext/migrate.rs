@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! What a migration needs of the kernel (kernel/ssi_migrate.c of patch
-//! 0015): starting the arriving process with its PID from a kernel thread,
+//! 0017): starting the arriving process with its PID from a kernel thread,
 //! and the stub left behind: its signals, its end, work run in its context.
 
 use kernel::{

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Anonymous pages that live on another node (`<linux/ssi_remote.h>`,
-//! patch 0017): marking areas, the fault-path callbacks, and the mm
+//! patch 0019): marking areas, the fault-path callbacks, and the mm
 //! references both ends of a migration on demand hold.
 
 use super::mm::Mm;
