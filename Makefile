@@ -19,7 +19,7 @@ CLUSTER := tools/cluster
 .PHONY: all setup modules agent programs ghost-tools initramfs run down test scenario test-selfcheck host-test fuzz \
 	model-check bench clean
 
-all: setup modules agent initramfs
+all: setup modules agent initramfs build/ssi-exec
 
 setup:
 	@tools/setup
@@ -30,6 +30,11 @@ modules: setup
 agent:
 	cd tools/agent && RUSTFLAGS="-C target-feature=+crt-static" \
 		cargo build -q --release --target x86_64-unknown-linux-gnu
+
+# The scenarios' exec client (host side).
+build/ssi-exec: tools/exec/ssi-exec.c
+	@mkdir -p build
+	gcc -O2 -Wall -o $@ $<
 
 # Test and benchmark programs for the guests (static, into /usr/libexec/ssi).
 programs:

@@ -21,10 +21,19 @@ expect_eq() {
 	echo "ok: $1"
 }
 
+# The exec client (tools/exec/ssi-exec.c, built by make) talks to the
+# nodes' exec sockets without starting Python; tools/cluster exec if absent.
+SSI_EXEC=${SSI_EXEC:-$(dirname "$0")/../../build/ssi-exec}
+CLUSTER_DIR=$($CLUSTER dir 2>/dev/null) || CLUSTER_DIR=
+
 on() { # on K CMD...: run on node K
 	local k=$1
 	shift
-	$CLUSTER exec "$k" -- "$@"
+	if [[ -n $CLUSTER_DIR && -x $SSI_EXEC ]]; then
+		"$SSI_EXEC" "$CLUSTER_DIR/node$k/exec.sock" "$@"
+	else
+		$CLUSTER exec "$k" -- "$@"
+	fi
 }
 
 nodes() { grep -c ready <<<"$($CLUSTER status)"; }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vecsum N [STEPS] [DELAY_MS] [PAUSE_MS]: the seed's vector sum. Adds two
+ * vecsum N [STEPS] [DELAY_MS] [PAUSE_MS] [POINT]: the seed's vector sum. Adds two
  * vectors of N bytes in STEPS steps (a[i] += b[i]), pausing DELAY_MS between
  * steps so that it can be checkpointed or migrated mid-computation, and
  * prints its progress and a result that depends on every byte of memory, the
@@ -10,7 +10,8 @@
  * With PAUSE_MS > 0 it also stops PAUSE_MS at each of the seed study's four
  * migration points, after printing "point: NAME": before-init (vectors
  * allocated, not written), after-init, mid (after step STEPS/2), after-compute
- * (every step done, result not computed). A pause or delay interrupted by a
+ * (every step done, result not computed); with POINT, only at that one (the
+ * others are printed, not paused at). A pause or delay interrupted by a
  * checkpoint or a signal sleeps what remains of it (nanosleep's remainder),
  * so the program's own run time does not depend on where it was frozen.
  */
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,13 +41,16 @@ static void nap(long ms)
 		;
 }
 
+static const char *only;
+
 static void point(long pause, const char *name)
 {
 	if (pause <= 0)
 		return;
 	printf("point: %s\n", name);
 	fflush(stdout);
-	nap(pause);
+	if (!only || !strcmp(only, name))
+		nap(pause);
 }
 
 int main(int argc, char **argv)
@@ -62,6 +67,7 @@ int main(int argc, char **argv)
 
 	if (!a || !b || n == 0 || steps <= 0)
 		return 2;
+	only = argc > 5 ? argv[5] : NULL;
 	signal(SIGUSR1, on_usr1);
 	printf("vecsum pid %d: 2 x %zu bytes in %d steps\n", getpid(), n, steps);
 	fflush(stdout);
