@@ -116,13 +116,14 @@ int main(int argc, char **argv)
 			r = read(0, in, sizeof(in));
 			if (r < 0 && errno == EINTR)
 				continue;
-			if (r > 0) {
-				if (send_frame(s, 'I', in, r))
-					node_down();
-			} else {
+			/*
+			 * A command that ended without reading all its input
+			 * closed the session: its status is still to be read.
+			 */
+			if (r <= 0 || send_frame(s, 'I', in, r)) {
 				stdin_open = 0;
-				if (send_frame(s, 'E', "", 0))
-					node_down();
+				if (r <= 0)
+					send_frame(s, 'E', "", 0);
 			}
 		}
 		if (!p[0].revents)
