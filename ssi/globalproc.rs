@@ -29,7 +29,8 @@ const FILES: [&CStr; 5] = [
     c_str!("/proc/cpuinfo"),
 ];
 
-/// How long a reader waits for one node before leaving it out.
+/// How long a reader waits for the members (asked at once) before leaving
+/// out those that did not answer.
 const NODE_TIMEOUT_MS: u32 = 500;
 
 /// Registers `SERVICE_PROC_LOCAL` (on the worker thread: it reads files).
