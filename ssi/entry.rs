@@ -503,6 +503,40 @@ pub extern "C" fn ssi_rs_cpus() -> u32 {
     with_core(tasks::cpus, 0)
 }
 
+/// `ops->sysinfo`: replaces the node's values in `*info` with the
+/// cluster's (memory in kB), or leaves them (`ENOENT`).
+///
+/// # Safety
+///
+/// `info` must point to a valid `struct sysinfo`, writable for the call.
+#[no_mangle]
+pub unsafe extern "C" fn ssi_rs_sysinfo(info: *mut bindings::sysinfo) -> i32 {
+    with_core(
+        |core| match globalproc::sysinfo(core) {
+            Ok(s) => {
+                // SAFETY: guaranteed by the caller.
+                let info = unsafe { &mut *info };
+                let ul = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+                info.uptime = isize::try_from(s.uptime).unwrap_or(isize::MAX);
+                info.loads = s.loads.map(ul);
+                info.totalram = ul(s.totalram);
+                info.freeram = ul(s.freeram);
+                info.sharedram = ul(s.sharedram);
+                info.bufferram = ul(s.bufferram);
+                info.totalswap = ul(s.totalswap);
+                info.freeswap = ul(s.freeswap);
+                info.totalhigh = ul(s.totalhigh);
+                info.freehigh = ul(s.freehigh);
+                info.procs = s.procs;
+                info.mem_unit = 1024;
+                0
+            }
+            Err(e) => e.to_errno(),
+        },
+        ENOENT.to_errno(),
+    )
+}
+
 /// Checks that each function named has the type its declaration in
 /// `ssi_api.h` has (as bindgen wrote it): a definition that differs from
 /// the header fails the build. `_` stands for each parameter.
@@ -537,4 +571,5 @@ check_signatures! {
     ssi_rs_task(_, _, _, _);
     ssi_rs_kill(_);
     ssi_rs_cpus();
+    ssi_rs_sysinfo(_);
 }

@@ -22,8 +22,8 @@ u32 ssi_param_node_id(void)
 }
 
 /*
- * The cluster-wide /proc view, the cluster's processes, kill(2) and CPU
- * count behind the kernel's hooks (entry.rs).
+ * The cluster-wide /proc view, the cluster's processes, kill(2), CPU
+ * count and sysinfo(2) behind the kernel's hooks (entry.rs).
  */
 static const struct ssi_proc_ops ssi_rs_proc_ops = {
 	.owner = THIS_MODULE,
@@ -34,6 +34,7 @@ static const struct ssi_proc_ops ssi_rs_proc_ops = {
 	.task_valid_ms = 1000,
 	.kill = ssi_rs_kill,
 	.cpus = ssi_rs_cpus,
+	.sysinfo = ssi_rs_sysinfo,
 };
 
 int ssi_glue_proc_register(void)

@@ -16,6 +16,7 @@
 
 struct kobject;
 struct seq_file;
+struct sysinfo;
 
 /*
  * A module's RPC handler: fills resp (capacity cap) and returns its
@@ -58,6 +59,7 @@ int ssi_rs_task(pid_t pid, struct ssi_task_info *info, char *data,
 		size_t cap);
 int ssi_rs_kill(const struct ssi_kill *k);
 unsigned int ssi_rs_cpus(void);
+int ssi_rs_sysinfo(struct sysinfo *info);
 
 /* Between exports.c and ssi_core.rs. */
 u32 ssi_param_node_id(void);

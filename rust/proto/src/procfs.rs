@@ -234,6 +234,98 @@ pub fn merge_cpuinfo(nodes: &[&[u8]], out: &mut impl Write) -> fmt::Result {
     Ok(())
 }
 
+/// What `sysinfo(2)` reports, as the cluster-wide `/proc/meminfo`,
+/// `/proc/loadavg` and `/proc/uptime` (the output of [`merge_meminfo`],
+/// [`merge_loadavg`] and [`merge_uptime`]) tell it, so that a program that
+/// mixes the syscall and the files sees one machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sysinfo {
+    /// Seconds, rounded up as the kernel rounds its own.
+    pub uptime: u64,
+    /// The three loads in 1/65536 (`SI_LOAD_SHIFT`), the smallest values
+    /// that a reader truncating to hundredths prints as `/proc/loadavg`.
+    pub loads: [u64; 3],
+    /// Memory in kB (`mem_unit` 1024): `MemTotal`, `MemFree`, `Shmem`,
+    /// `Buffers`, `SwapTotal`, `SwapFree`, `HighTotal`, `HighFree`.
+    pub totalram: u64,
+    pub freeram: u64,
+    pub sharedram: u64,
+    pub bufferram: u64,
+    pub totalswap: u64,
+    pub freeswap: u64,
+    pub totalhigh: u64,
+    pub freehigh: u64,
+    /// Threads, the total of `/proc/loadavg`'s fourth field (saturated).
+    pub procs: u16,
+}
+
+/// `Sysinfo::loads`' unit: `1 << SI_LOAD_SHIFT`.
+const SI_LOAD_ONE: u64 = 1 << 16;
+
+/// Reads [`Sysinfo`] from the three merged files; `None` if one lacks a
+/// value that `sysinfo(2)` cannot do without (`MemTotal`, the loads, the
+/// task counts, the uptime). Lines absent on this architecture (`HighTotal`)
+/// count as 0.
+pub fn sysinfo(meminfo: &[u8], loadavg: &[u8], uptime: &[u8]) -> Option<Sysinfo> {
+    let kb = |key: &[u8]| {
+        lines(meminfo)
+            .find(|l| words(l).next() == Some(key))
+            .and_then(|l| words(l).nth(1))
+            .and_then(num)
+    };
+    let mut w = words(lines(loadavg).next()?);
+    let mut loads = [0u64; 3];
+    for l in &mut loads {
+        // ceil(h * 65536 / 100): truncated back to hundredths it is h.
+        let h = hundredths(w.next()?)?;
+        *l = h.checked_mul(SI_LOAD_ONE)?.div_ceil(100);
+    }
+    let mut tasks = w.next()?.split(|&b| b == b'/');
+    let (_running, threads) = (num(tasks.next()?)?, num(tasks.next()?)?);
+    let up = hundredths(words(lines(uptime).next()?).next()?)?;
+    Some(Sysinfo {
+        uptime: up.div_ceil(100),
+        loads,
+        totalram: kb(b"MemTotal:")?,
+        freeram: kb(b"MemFree:").unwrap_or(0),
+        sharedram: kb(b"Shmem:").unwrap_or(0),
+        bufferram: kb(b"Buffers:").unwrap_or(0),
+        totalswap: kb(b"SwapTotal:").unwrap_or(0),
+        freeswap: kb(b"SwapFree:").unwrap_or(0),
+        totalhigh: kb(b"HighTotal:").unwrap_or(0),
+        freehigh: kb(b"HighFree:").unwrap_or(0),
+        procs: u16::try_from(threads).unwrap_or(u16::MAX),
+    })
+}
+
+/// A [`Write`] into a fixed buffer, for merging into memory rather than
+/// into a `seq_file`: fails, keeping what fitted, once the buffer is full.
+pub struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> SliceWriter<'a> {
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    /// What was written.
+    pub fn written(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 /// The owner of a process (effective uid and gid) from its
 /// `/proc/<pid>/status`, as `/proc/<pid>` shows it.
 pub fn owner(status: &[u8]) -> Option<(u32, u32)> {
@@ -312,6 +404,73 @@ mod tests {
         assert_eq!(owner(b"Uid:\t1\n"), None);
     }
 
+    #[test]
+    fn sysinfo_from_merged_files() {
+        let (mut mem, mut load, mut up) = (String::new(), String::new(), String::new());
+        let m1 = b"MemTotal:  500000 kB\nMemFree:  400000 kB\nBuffers:  1000 kB\nShmem:  30 kB\nSwapTotal:  0 kB\nSwapFree:  0 kB\n";
+        let m2 = b"MemTotal:  300000 kB\nMemFree:  100000 kB\nBuffers:  500 kB\nShmem:  20 kB\nSwapTotal:  8 kB\nSwapFree:  4 kB\n";
+        merge_meminfo(&[m1, m2], &mut mem).unwrap();
+        merge_loadavg(
+            &[b"0.05 0.99 2.00 1/40 300\n", b"0.05 0.00 0.01 2/60 500\n"],
+            &mut load,
+        )
+        .unwrap();
+        merge_uptime(&[b"100.50 150.25\n", b"90.00 170.75\n"], &mut up).unwrap();
+        let s = sysinfo(mem.as_bytes(), load.as_bytes(), up.as_bytes()).unwrap();
+        assert_eq!(
+            s,
+            Sysinfo {
+                uptime: 101,
+                loads: [6554, 64881, 131728],
+                totalram: 800000,
+                freeram: 500000,
+                sharedram: 50,
+                bufferram: 1500,
+                totalswap: 8,
+                freeswap: 4,
+                totalhigh: 0,
+                freehigh: 0,
+                procs: 100,
+            }
+        );
+        // BusyBox's uptime prints a load as ((x & 0xffff) * 100) >> 16.
+        for (x, h) in s.loads.iter().zip([10u64, 99, 1]) {
+            assert_eq!(((x & 0xffff) * 100) >> 16, h);
+        }
+        let many = sysinfo(mem.as_bytes(), b"0.00 0.00 0.00 1/70000 9\n", up.as_bytes()).unwrap();
+        assert_eq!(many.procs, u16::MAX);
+    }
+
+    #[test]
+    fn sysinfo_refuses_what_it_cannot_read() {
+        let (mem, load, up) = (
+            &b"MemTotal: 8 kB\n"[..],
+            &b"0.00 0.00 0.00 1/2 3\n"[..],
+            &b"1.00 2.00\n"[..],
+        );
+        assert!(sysinfo(mem, load, up).is_some());
+        assert_eq!(sysinfo(b"MemFree: 8 kB\n", load, up), None);
+        assert_eq!(sysinfo(mem, b"0.00 0.00 1/2 3\n", up), None);
+        assert_eq!(sysinfo(mem, b"0.00 0.00 0.00 12 3\n", up), None);
+        assert_eq!(
+            sysinfo(mem, b"99999999999999999999.00 0.00 0.00 1/2 3\n", up),
+            None
+        );
+        assert_eq!(sysinfo(mem, load, b""), None);
+        assert_eq!(sysinfo(mem, load, b"-1.00 2.00\n"), None);
+    }
+
+    #[test]
+    fn slice_writer_stops_when_full() {
+        let mut buf = [0u8; 8];
+        let mut w = SliceWriter::new(&mut buf);
+        assert!(write!(w, "1234").is_ok());
+        assert!(write!(w, "56789").is_err());
+        assert_eq!(w.written(), b"1234");
+        assert!(write!(w, "5678").is_ok());
+        assert_eq!(w.written(), b"12345678");
+    }
+
     proptest! {
         #[test]
         fn never_panics(a in proptest::collection::vec(any::<u8>(), 0..200),
@@ -323,6 +482,9 @@ mod tests {
             let _ = merge_uptime(&[&a, &b], &mut s);
             let _ = merge_cpuinfo(&[&a, &b], &mut s);
             let _ = owner(&a);
+            let _ = sysinfo(&a, &b, &a);
+            let mut buf = [0u8; 64];
+            let _ = merge_meminfo(&[&a, &b], &mut SliceWriter::new(&mut buf));
         }
     }
 }

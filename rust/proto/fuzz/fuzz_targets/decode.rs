@@ -34,6 +34,18 @@ fuzz_target!(|data: &[u8]| {
     let _ = procfs::merge_loadavg(&nodes, &mut s);
     let _ = procfs::merge_uptime(&nodes, &mut s);
     let _ = procfs::merge_cpuinfo(&nodes, &mut s);
+    // sysinfo(2) reads back merged files: merge what came in, then read.
+    let (mut mem, mut load, mut up) = ([0u8; 4096], [0u8; 256], [0u8; 256]);
+    let (mut m, mut l, mut u) = (
+        procfs::SliceWriter::new(&mut mem),
+        procfs::SliceWriter::new(&mut load),
+        procfs::SliceWriter::new(&mut up),
+    );
+    let _ = procfs::merge_meminfo(&nodes, &mut m);
+    let _ = procfs::merge_loadavg(&nodes, &mut l);
+    let _ = procfs::merge_uptime(&nodes, &mut u);
+    let _ = procfs::sysinfo(m.written(), l.written(), u.written());
+    let _ = procfs::sysinfo(halves.0, halves.1, data);
 });
 
 /// A message TIPC gave back refused: its control data, and its header
