@@ -62,9 +62,9 @@ struct Txn {
     done: bool,
 }
 
-/// One object's directory entry at its home, with room for `Q` waiting
-/// requests (one per node that may ask: a node has at most one request
-/// of an object outstanding).
+/// One object's directory entry at its home, with room for `Q` (at
+/// least 1) waiting requests: one per node that may ask, as a node has
+/// at most one request of an object waiting.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Home<const Q: usize> {
     obj: Obj,
@@ -159,7 +159,10 @@ impl<const Q: usize> Home<Q> {
                     self.len += 1;
                     return Ok(Out::new());
                 }
-                self.start(r)
+                match self.start(r) {
+                    Some(out) => Ok(out),
+                    None => self.refuse(),
+                }
             }
             Msg::InvAck { req, .. } => {
                 let Some(t) = self.txn.as_mut() else {
@@ -169,16 +172,16 @@ impl<const Q: usize> Home<Q> {
                     return self.refuse();
                 }
                 t.acks.remove(from);
-                let mut out = Out::new();
                 if t.acks.is_empty() && !t.answered {
                     t.answered = true;
                     let (r, grant) = (t.r, t.grant_due);
+                    let mut out = Out::new();
                     out.push(r.node, self.answer(r, grant));
+                    return Ok(out);
                 }
-                if self.txn.is_some_and(|t| t.done) {
-                    return self.finish();
-                }
-                Ok(out)
+                // (Only a home that answered early gets here with its
+                // `Done` in.)
+                self.finish()
             }
             Msg::WriteBack { req, .. } => match self.txn.as_mut() {
                 Some(t) if t.r.req == req && t.wb == Some(from) => {
@@ -215,8 +218,9 @@ impl<const Q: usize> Home<Q> {
         }
     }
 
-    /// Serves `r`: what to send, and the directory after it.
-    fn start(&mut self, r: Request) -> Result<Out, Refused> {
+    /// Serves `r`: what to send, and the directory after it; `None` if
+    /// `r` cannot be served (nothing changed).
+    fn start(&mut self, r: Request) -> Option<Out> {
         let mut out = Out::new();
         let mut t = Txn {
             r,
@@ -230,8 +234,8 @@ impl<const Q: usize> Home<Q> {
         match (self.dir, r.write) {
             (Dir::Exclusive(o), _) if o == n => {
                 // The owner asks again: it lost its copy, which no
-                // message of this protocol does. Refused: nothing to serve.
-                return self.refuse();
+                // message of this protocol does. Nothing to serve.
+                return None;
             }
             (Dir::Uncached, false) => {
                 out.push(n, self.answer(r, false));
@@ -288,7 +292,7 @@ impl<const Q: usize> Home<Q> {
             }
         }
         self.txn = Some(t);
-        Ok(out)
+        Some(out)
     }
 
     #[cfg(test)]
@@ -309,13 +313,19 @@ impl<const Q: usize> Home<Q> {
             _ => return Ok(Out::new()),
         }
         self.txn = None;
-        if self.len == 0 {
-            return Ok(Out::new());
+        // Serves the oldest request waiting; one that cannot be served is
+        // refused and counted, and the next one is served.
+        while self.len > 0 {
+            let r = self.queue[self.head].take();
+            self.head = (self.head + 1) % Q;
+            self.len -= 1;
+            match r.map(|r| self.start(r)) {
+                Some(Some(out)) => return Ok(out),
+                Some(None) => self.refused = self.refused.saturating_add(1),
+                None => {}
+            }
         }
-        let r = self.queue[self.head].take();
-        self.head = (self.head + 1) % Q;
-        self.len -= 1;
-        r.map_or(Ok(Out::new()), |r| self.start(r))
+        Ok(Out::new())
     }
 }
 

@@ -299,12 +299,17 @@ fn explore(ops: [u8; NODES], bug: Bug) -> Result<usize, String> {
     let start = World::new(ops, bug);
     let mut seen = HashSet::new();
     seen.insert(fingerprint(&start));
-    let mut stack = std::vec![(start, Vec::<Event>::new())];
-    while let Some((w, path)) = stack.pop() {
+    // Each stack entry is a state, its depth and the step that led to it;
+    // `trail` is the path to the state being expanded.
+    let mut stack = std::vec![(start, 0usize, None)];
+    let mut trail: Vec<Event> = Vec::new();
+    while let Some((w, depth, ev)) = stack.pop() {
+        trail.truncate(depth.saturating_sub(1));
+        trail.extend(ev);
         let next = w.successors();
         let states = seen.len();
         let trace = |e: String, last: Option<Event>| {
-            let mut p = path.clone();
+            let mut p = trail.clone();
             p.extend(last);
             format!("{e} after {states} states\n{p:#?}")
         };
@@ -315,9 +320,7 @@ fn explore(ops: [u8; NODES], bug: Bug) -> Result<usize, String> {
             let nw = r.map_err(|e| trace(e, Some(ev)))?;
             nw.check().map_err(|e| trace(e, Some(ev)))?;
             if seen.insert(fingerprint(&nw)) {
-                let mut p = path.clone();
-                p.push(ev);
-                stack.push((nw, p));
+                stack.push((nw, depth + 1, Some(ev)));
             }
         }
     }
@@ -348,6 +351,10 @@ fn every_interleaving_of_two_operations_a_node() {
 #[test]
 fn granting_before_the_acks_is_caught() {
     let e = explore([1, 1, 1], Bug::NoInvWait).expect_err("the checker must fail");
+    std::println!(
+        "dsm: the checker fails as it should: {}",
+        e.lines().next().unwrap_or("")
+    );
     assert!(
         e.contains("writable and") || e.contains("reads") || e.contains("holds"),
         "{e}"

@@ -298,3 +298,29 @@ fn miss_then(c: &mut Copy, write: bool) -> Msg {
         excl: write,
     }
 }
+
+#[test]
+fn the_owner_asking_again_is_refused_even_from_the_queue() {
+    let mut h = Home::<3>::new(O);
+    let w = |req| Msg::WriteReq { obj: O, req };
+    h.on_msg(2, w(0)).unwrap();
+    h.on_msg(2, Msg::Done { obj: O, req: 0 }).unwrap();
+    assert_eq!(h.dir(), Dir::Exclusive(2));
+    assert_eq!(h.on_msg(2, w(1)), Err(Refused));
+    assert_eq!((h.serving(), h.refused()), (None, 1));
+    // Node 3 writes; the owner's request queued behind it is refused
+    // once node 3 is done, and node 1's, behind it, is served.
+    h.on_msg(3, w(0)).unwrap();
+    h.on_msg(3, w(1)).unwrap();
+    h.on_msg(1, w(0)).unwrap();
+    let o = h.on_msg(3, Msg::Done { obj: O, req: 0 }).unwrap();
+    let fwd = Msg::Fwd {
+        obj: O,
+        req: 0,
+        to: 1,
+        excl: true,
+    };
+    assert_eq!(sends(&o), [(3, fwd)]);
+    assert_eq!(h.refused(), 2);
+    assert_eq!(h.serving().map(|r| r.node), Some(1));
+}
