@@ -11,6 +11,8 @@ pub mod cmsg;
 pub mod codec;
 #[path = "src/dev.rs"]
 pub mod dev;
+#[path = "src/dsm/mod.rs"]
+pub mod dsm;
 #[path = "src/flow.rs"]
 pub mod flow;
 #[path = "src/ghost/mod.rs"]

@@ -3,14 +3,15 @@
 //! header (whole, or of a message TIPC gave back), TIPC's control data of
 //! a returned message, the knob parsers, the ghost stream reader, the
 //! requests of the devices, remote-file, task, migration and page
-//! services, the ghost stream's credentials section, the ghost ioctls'
+//! services, the coherence protocol's messages (fed to a directory and a
+//! copy), the ghost stream's credentials section, the ghost ioctls'
 //! argument blocks, the `/proc` mergers and a membership view. Nothing may
 //! panic, and whatever decodes must encode back to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ssi_proto::{
-    cmsg, dev, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, task, wire,
+    cmsg, dev, dsm, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, task, wire,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -127,6 +128,7 @@ fn services(data: &[u8]) {
         let n = m.encode(&mut out);
         assert_eq!(&out[..n], data);
     }
+    coherence(data);
     if let Some(r) = task::PidsRequest::decode(data) {
         assert_eq!(&r.encode()[..], data);
     }
@@ -154,6 +156,37 @@ fn services(data: &[u8]) {
             assert!(it.count() <= usize::from(tasks.count));
         }
     }
+}
+
+/// A coherence message: whatever decodes encodes back to the same header,
+/// and a directory or a copy that receives it (in any state the message's
+/// own bytes reach) refuses it or answers, never panics.
+fn coherence(data: &[u8]) {
+    let Some((m, payload)) = dsm::Msg::decode(data) else {
+        return;
+    };
+    let mut out = [0u8; dsm::MAX_HEAD];
+    let n = m.encode(&mut out);
+    assert_eq!(&out[..n], &data[..data.len() - payload.len()]);
+    assert!(payload.len() <= dsm::MAX_OBJECT);
+    let obj = m.obj();
+    let from = (m.req() & 0xff) as u8;
+    let mut home = dsm::Home::<4>::new(obj);
+    let mut copy = dsm::Copy::new(obj, 1);
+    // A few requests first, from the nodes the request id names.
+    for b in m.req().to_le_bytes() {
+        let _ = copy.access(b & 1 != 0);
+        let req = dsm::Msg::ReadReq { obj, req: 0 };
+        let _ = home.on_msg(b >> 1, req);
+    }
+    if m.to_home() {
+        if let Ok(o) = home.on_msg(from, m) {
+            assert!(o.sends().count() <= 256);
+        }
+    } else if let Ok(o) = copy.on_msg(from, m) {
+        assert!(o.sends().count() <= 2);
+    }
+    assert!(home.waiting() <= 4);
 }
 
 /// A view message as `ssi.ko`'s membership receives it.
