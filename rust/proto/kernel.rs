@@ -2,7 +2,7 @@
 //! The `ssi-proto` sources, for kernel modules:
 //! `#[path = "../rust/proto/kernel.rs"] mod proto;`
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 #![forbid(unsafe_code)]
 
 #[path = "src/cmsg.rs"]
