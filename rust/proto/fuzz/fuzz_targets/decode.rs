@@ -3,14 +3,15 @@
 //! header (whole, or of a message TIPC gave back), TIPC's control data of
 //! a returned message, the knob parsers, the ghost stream reader, the
 //! requests of the devices, remote-file, task, migration and page
-//! services, the ghost stream's credentials section, the ghost ioctls'
+//! services, the scheduler's probes and settings, the ghost stream's credentials section, the ghost ioctls'
 //! argument blocks, the `/proc` mergers and a membership view. Nothing may
 //! panic, and whatever decodes must encode back to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ssi_proto::{
-    cmsg, dev, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, task, wire,
+    cmsg, dev, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, sched, task,
+    wire,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -115,6 +116,12 @@ fn services(data: &[u8]) {
         let n = m.encode(&mut out);
         assert_eq!(&out[..n], data);
     }
+    if let Some(m) = sched::Msg::decode(data) {
+        let mut out = [0u8; sched::MAX_MSG];
+        let n = m.encode(&mut out);
+        assert_eq!(&out[..n], data);
+    }
+    let _ = sched::Policy::parse(data);
     if let Some(r) = task::PidsRequest::decode(data) {
         assert_eq!(&r.encode()[..], data);
     }
