@@ -19,7 +19,7 @@ pub mod migrate;
 pub mod node_id;
 pub mod pages;
 pub mod procfs;
-pub mod sched;
 pub mod rfile;
+pub mod sched;
 pub mod task;
 pub mod wire;

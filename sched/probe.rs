@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The probes of this node: its run queue sampled ten times a period and
+//! averaged (rising slowly, falling at once), its CPUs and memory, and
+//! each of its processes (load, CPU use, resident pages, age); published
+//! to every member at the end of each period.
+
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    prelude::*,
+};
+
+use crate::cluster::{me, now_ns, State};
+use crate::kernel_ext::{hooks::PID_SHIFT, kthread, load, pid, task::TaskRef};
+use crate::proto::sched::{process_load, LoadAvg, Probe};
+use crate::ssi_api;
+
+/// Samples of the run queue per period.
+pub(crate) const SAMPLES: u32 = 10;
+
+/// A process of this node, followed from sample to sample.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Track {
+    pub(crate) pid: u32,
+    pub(crate) start_ns: u64,
+    /// When it was last seen arriving here: its start, or its return
+    /// from another node.
+    pub(crate) here_ns: u64,
+    /// Samples of this period in which it was runnable, and taken.
+    runnable: u32,
+    samples: u32,
+    /// Its load over the last period (0 to 1000).
+    pub(crate) load: u32,
+    /// CPU time, ns, and its use over the last period (per mille of a CPU).
+    cpu_ns: u64,
+    cpu_prev: u64,
+    pub(crate) cpu_use: u32,
+    pub(crate) rss_pages: u64,
+    pub(crate) threads: u32,
+    pub(crate) exiting: bool,
+    /// Its stub is here; it runs elsewhere.
+    pub(crate) away: bool,
+    /// Its `CAN_MIGRATE` permission.
+    pub(crate) may: bool,
+    /// Placed by round robin (it stays where it was put).
+    pub(crate) placed: bool,
+    /// A migration of it failed: not tried again before then (ns).
+    pub(crate) refused_until: u64,
+    /// Seen in the latest sample.
+    seen: bool,
+}
+
+impl Track {
+    /// Born on another node (it came here).
+    pub(crate) fn guest(&self, me: u8) -> bool {
+        let home = self.pid >> PID_SHIFT;
+        home != 0 && home != u32::from(me)
+    }
+}
+
+/// This node's side: its probe, its processes.
+pub(crate) struct Local {
+    pub(crate) probe: Probe,
+    avg: LoadAvg,
+    runnable: u32,
+    samples: u32,
+    pub(crate) tracks: KVec<Track>,
+}
+
+impl Local {
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Local {
+            probe: Probe::default(),
+            avg: LoadAvg::default(),
+            runnable: 0,
+            samples: 0,
+            tracks: KVec::new(),
+        })
+    }
+}
+
+/// Takes one sample into `st.local`.
+fn sample(st: &State, buf: &mut KVec<load::ProcSample>) -> Result {
+    crate::kernel_ext::vec::retain(buf, |_| false);
+    let runnable = load::sample(buf)?;
+    let now = now_ns();
+    let mut l = st.local.lock();
+    l.runnable = l.runnable.saturating_add(runnable);
+    l.samples += 1;
+    for t in l.tracks.iter_mut() {
+        t.seen = false;
+    }
+    for s in buf.iter() {
+        let t = match l
+            .tracks
+            .iter_mut()
+            .find(|t| t.pid == s.pid && t.start_ns == s.start_ns)
+        {
+            Some(t) => t,
+            None => {
+                l.tracks.push(
+                    Track {
+                        pid: s.pid,
+                        start_ns: s.start_ns,
+                        here_ns: s.start_ns.min(now),
+                        cpu_ns: s.cpu_ns,
+                        cpu_prev: s.cpu_ns,
+                        may: true,
+                        ..Track::default()
+                    },
+                    GFP_KERNEL,
+                )?;
+                let k = l.tracks.len() - 1;
+                &mut l.tracks[k]
+            }
+        };
+        t.seen = true;
+        t.samples += 1;
+        t.runnable += u32::from(s.runnable);
+        t.cpu_ns = s.cpu_ns;
+        t.threads = s.threads;
+        t.exiting = s.exiting;
+    }
+    // The processes that ended (or became another with the same PID).
+    crate::kernel_ext::vec::retain(&mut l.tracks, |t| t.seen);
+    Ok(())
+}
+
+/// Ends a period of `period_ms`: the loads, each process's figures, the
+/// probe; then publishes it and wakes the balancer.
+fn end_period(st: &State, period_ms: u32) -> Result {
+    let me = me();
+    let (total_kb, free_kb) = load::memory_kb();
+    let now = now_ns();
+    // The figures that need calls (not under the lock): per process.
+    let pids: KVec<u32> = {
+        let l = st.local.lock();
+        let mut v = KVec::with_capacity(l.tracks.len(), GFP_KERNEL)?;
+        for t in l.tracks.iter() {
+            v.push(t.pid, GFP_KERNEL)?;
+        }
+        v
+    };
+    let mut extra = KVec::with_capacity(pids.len(), GFP_KERNEL)?;
+    for &p in pids.iter() {
+        let rss = load::resident_pages(p).unwrap_or(0);
+        let may = TaskRef::get(p).map_or(false, |t| t.may_migrate());
+        let away = ssi_api::task_at(p).is_some();
+        extra.push((p, rss, may, away), GFP_KERNEL)?;
+    }
+    let probe = {
+        let mut l = st.local.lock();
+        let samples = l.samples.max(1);
+        let recent = u64::from(l.runnable) * 1000 / u64::from(samples);
+        let recent = u32::try_from(recent).unwrap_or(u32::MAX);
+        let avg = l.avg.update(recent);
+        let period_ns = u64::from(period_ms) * 1_000_000;
+        let (mut procs, mut guests) = (0u16, 0u16);
+        for t in l.tracks.iter_mut() {
+            if let Some(&(_, rss, may, away)) = extra.iter().find(|e| e.0 == t.pid) {
+                if t.away && !away {
+                    // Back from another node.
+                    t.here_ns = now;
+                }
+                t.rss_pages = rss;
+                t.may = may;
+                t.away = away;
+            }
+            t.load = process_load(t.runnable, t.samples);
+            let used = t.cpu_ns.saturating_sub(t.cpu_prev) * 1000 / period_ns.max(1);
+            t.cpu_use = u32::try_from(used).unwrap_or(u32::MAX);
+            t.cpu_prev = t.cpu_ns;
+            t.runnable = 0;
+            t.samples = 0;
+            if !t.away {
+                procs = procs.saturating_add(1);
+                if t.guest(me) {
+                    guests = guests.saturating_add(1);
+                }
+            }
+        }
+        l.runnable = 0;
+        l.samples = 0;
+        let seq = l.probe.seq.wrapping_add(1).max(1);
+        l.probe = Probe {
+            seq,
+            cpus: u16::try_from(pid::online_cpus()).unwrap_or(u16::MAX).max(1),
+            load: avg.min(crate::proto::sched::MAX_LOAD),
+            recent: recent.min(crate::proto::sched::MAX_LOAD),
+            mem_total_kb: total_kb,
+            mem_free_kb: free_kb.min(total_kb),
+            procs,
+            guests,
+        };
+        l.probe
+    };
+    st.tick.notify_all();
+    if me != 0 {
+        st.publish(&probe);
+    }
+    Ok(())
+}
+
+/// The prober thread's body: samples and ends periods until stopped.
+pub(crate) fn run(st: &State) {
+    let mut buf = KVec::new();
+    let mut errors = 0u64;
+    while !kthread::should_stop() {
+        let period_ms = st.settings().s.period_ms;
+        for _ in 0..SAMPLES {
+            kthread::sleep_ms((period_ms / SAMPLES).max(1));
+            if kthread::should_stop() {
+                return;
+            }
+            if sample(st, &mut buf).is_err() {
+                errors += 1;
+            }
+        }
+        if end_period(st, period_ms).is_err() {
+            errors += 1;
+        }
+        if errors == 1 {
+            pr_warn!("a probe failed (out of memory)\n");
+            errors += 1;
+        }
+    }
+}
