@@ -47,6 +47,7 @@ programs:
 	gcc -O2 -static -o tests/programs/bin/nodump tests/programs/nodump/nodump.c
 	gcc -O2 -static -o tests/programs/bin/credprobe tests/programs/credprobe/credprobe.c
 	gcc -O2 -static -o tests/programs/bin/execloop tests/programs/execloop/execloop.c
+	gcc -O2 -static -o tests/programs/bin/spin tests/programs/spin/spin.c
 
 # User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart, ssi-migrate.
 ghost-tools:
