@@ -509,7 +509,8 @@ impl Balancer {
 
 /// The round-robin placement of one node: each process born here after
 /// the policy started goes, once, to the next node in turn (this one
-/// included: it stays).
+/// included: it stays), once it used a CPU for a period (an idle shell
+/// waiting for its children stays with them).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RoundRobin {
     next: usize,
@@ -529,7 +530,7 @@ impl RoundRobin {
         while n < out.len() {
             let Some(p) = procs
                 .iter()
-                .filter(|p| p.unplaced && p.movable && p.pid > last)
+                .filter(|p| p.unplaced && p.movable && p.load >= MIN_PROC_LOAD && p.pid > last)
                 .min_by_key(|p| p.pid)
             else {
                 break;
@@ -1015,6 +1016,36 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(sim.step(), 0);
         }
+    }
+
+    #[test]
+    fn round_robin_leaves_idle_and_old_processes() {
+        let p = |pid, load, unplaced| Proc {
+            pid,
+            load,
+            here_ms: 5000,
+            movable: true,
+            unplaced,
+        };
+        // An idle shell, a process from before the policy, a forbidden
+        // one, then two that compute.
+        let mut procs = [
+            p(10, 0, true),
+            p(11, 1000, false),
+            p(12, 1000, true),
+            p(13, 900, true),
+            p(14, 1000, true),
+        ];
+        procs[2].movable = false;
+        let mut rr = RoundRobin::default();
+        let mut out = [Move::default(); MAX_MOVES];
+        let n = rr.place(2, &[1, 2, 3], &procs, &mut out);
+        assert_eq!(
+            &out[..n],
+            &[Move { pid: 13, node: 1 }, Move { pid: 14, node: 2 }]
+        );
+        // Not in the view: nothing.
+        assert_eq!(rr.place(4, &[1, 2, 3], &procs, &mut out), 0);
     }
 
     #[test]
