@@ -80,6 +80,7 @@ bench: all
 	bench/core
 	bench/ps
 	bench/migration
+	bench/sched
 	bench/scale
 
 model-check:
