@@ -14,7 +14,7 @@ use kernel::{
 
 use crate::cluster::{me, now_ns, State, STALE_PERIODS};
 use crate::kernel_ext::kthread;
-use crate::proto::sched::{Balancer, Move, NodeLoad, Policy, Proc, RoundRobin, MAX_MOVES};
+use crate::proto::sched::{drain, Balancer, Move, NodeLoad, Policy, Proc, RoundRobin, MAX_MOVES};
 use crate::ssi_api;
 
 /// How long a process whose migration failed is left alone.
@@ -66,7 +66,9 @@ struct Snapshot {
     procs: KVec<Proc>,
 }
 
-fn snapshot(st: &State, period_ms: u32, since_ns: u64) -> Result<Snapshot> {
+/// The loads, the members (sorted, this node among them, the node being
+/// drained left out unless it is this one) and this node's processes.
+fn snapshot(st: &State, period_ms: u32, since_ns: u64, drained: u8) -> Result<Snapshot> {
     let me_id = me();
     let now = now_ns();
     let members = ssi_api::members()?;
@@ -77,7 +79,7 @@ fn snapshot(st: &State, period_ms: u32, since_ns: u64) -> Result<Snapshot> {
         let v = st.view.lock();
         for (k, p) in v.iter().enumerate() {
             let node = k as u8;
-            if node == 0 || node == me_id || !is_member(node) {
+            if node == 0 || node == me_id || node == drained || !is_member(node) {
                 continue;
             }
             if p.heard_ns == 0 || now.saturating_sub(p.heard_ns) > stale {
@@ -131,8 +133,18 @@ fn snapshot(st: &State, period_ms: u32, since_ns: u64) -> Result<Snapshot> {
     })
 }
 
-/// Moves `m` (decided by `policy`), and records how it went.
-fn make(st: &State, m: &Move, policy: Policy, snap: &Snapshot) {
+/// Why a move was made.
+#[derive(Clone, Copy)]
+enum Cause {
+    Policy(Policy),
+    Drain,
+}
+
+/// In `Done::policy`: the policy's number, or this for a drain.
+pub(crate) const BY_DRAIN: u8 = 0xff;
+
+/// Moves `m` (decided by `by`), and records how it went.
+fn make(st: &State, m: &Move, by: Cause, snap: &Snapshot) {
     let load = snap
         .procs
         .iter()
@@ -157,29 +169,41 @@ fn make(st: &State, m: &Move, policy: Policy, snap: &Snapshot) {
         at_ms: now_ns() / 1_000_000,
         pid: m.pid,
         node: m.node,
-        policy: policy as u8,
+        policy: match by {
+            Cause::Policy(p) => p as u8,
+            Cause::Drain => BY_DRAIN,
+        },
         errno,
         local: snap.me.load,
         load,
     });
 }
 
-/// One period: the policy's decisions, then the moves.
+/// One period: the policy's decisions (or the drain's, on the node being
+/// drained), then the moves.
 fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
     let shared = st.settings();
     let s = shared.s;
-    if s.policy == Policy::None || me() == 0 {
+    let me = me();
+    let draining = s.drain != 0 && s.drain == me;
+    if (s.policy == Policy::None && !draining) || me == 0 {
         return Ok(());
     }
-    let snap = snapshot(st, s.period_ms, shared.policy_since_ns)?;
+    let snap = snapshot(st, s.period_ms, shared.policy_since_ns, s.drain)?;
     let mut out = [Move::default(); MAX_MOVES];
     let n = match s.policy {
+        _ if draining => drain(bal, me, &snap.others, &snap.procs, &mut out),
         Policy::None => 0,
         Policy::Balance => bal.decide(&snap.me, &snap.others, &snap.procs, &s, &mut out),
         Policy::RoundRobin => rr.place(snap.me.node, &snap.members, &snap.procs, &mut out),
     };
+    let by = if draining {
+        Cause::Drain
+    } else {
+        Cause::Policy(s.policy)
+    };
     for m in &out[..n] {
-        if s.policy == Policy::RoundRobin {
+        if s.policy == Policy::RoundRobin && !draining {
             if let Some(t) = st.local.lock().tracks.iter_mut().find(|t| t.pid == m.pid) {
                 t.placed = true;
             }
@@ -187,11 +211,11 @@ fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
         if m.node == snap.me.node {
             continue;
         }
-        // Switched meanwhile: the new policy decides from the next period.
+        // Switched meanwhile: the new settings decide from the next period.
         if st.settings().s.gen != s.gen || kthread::should_stop() {
             break;
         }
-        make(st, m, s.policy, &snap);
+        make(st, m, by, &snap);
     }
     Ok(())
 }

@@ -13,11 +13,12 @@ use crate::kernel_ext::sysfs::{Attribute, ShowBuf};
 use crate::proto::knob;
 use crate::proto::sched::{Policy, MAX_MARGIN_PCT, MAX_PERIOD_MS, MAX_RESIDENCE_MS};
 
-pub(crate) static ATTRS: [Attribute<State>; 9] = [
+pub(crate) static ATTRS: [Attribute<State>; 10] = [
     Attribute::rw(c_str!("policy"), show_policy, store_policy),
     Attribute::rw(c_str!("period_ms"), show_period, store_period),
     Attribute::rw(c_str!("margin_pct"), show_margin, store_margin),
     Attribute::rw(c_str!("residence_ms"), show_residence, store_residence),
+    Attribute::rw(c_str!("drain"), show_drain, store_drain),
     Attribute::ro(c_str!("load"), show_load),
     Attribute::ro(c_str!("nodes"), show_nodes),
     Attribute::ro(c_str!("processes"), show_processes),
@@ -70,6 +71,21 @@ fn show_residence(st: &State, out: &mut ShowBuf<'_>) -> Result {
 fn store_residence(st: &State, buf: &[u8]) -> Result {
     let v = knob::parse_u32(buf, MAX_RESIDENCE_MS).map_err(|_| EINVAL)?;
     st.write(|s| s.residence_ms = v)
+}
+
+fn show_drain(st: &State, out: &mut ShowBuf<'_>) -> Result {
+    writeln!(out, "{}", st.settings().s.drain).map_err(fmt_err)
+}
+
+/// A member's id: that node sends every process it can away, whatever
+/// the policy, and no node sends it one; `0`: none. On every node.
+fn store_drain(st: &State, buf: &[u8]) -> Result {
+    let v = knob::parse_u32(buf, 255).map_err(|_| EINVAL)?;
+    let node = u8::try_from(v).map_err(|_| EINVAL)?;
+    if node != 0 && !crate::ssi_api::is_member(node) {
+        return Err(EINVAL);
+    }
+    st.write(|s| s.drain = node)
 }
 
 /// This node's probe.
@@ -199,7 +215,10 @@ fn show_stats(st: &State, out: &mut ShowBuf<'_>) -> Result {
 fn show_moves(st: &State, out: &mut ShowBuf<'_>) -> Result {
     let h = st.history.lock();
     for d in h.iter() {
-        let policy = Policy::from_u8(d.policy).map_or("?", |p| p.name());
+        let policy = match d.policy {
+            crate::balance::BY_DRAIN => "drain",
+            p => Policy::from_u8(p).map_or("?", |p| p.name()),
+        };
         writeln!(
             out,
             "{} pid {} to node {} by {}: {} (local load {}, process load {})",

@@ -10,7 +10,7 @@
 //! [`Probe`]: `seq: u32`, `cpus: u16`, `load: u32`, `recent: u32`,
 //! `mem_total_kb: u64`, `mem_free_kb: u64`, `procs: u16`, `guests: u16`.
 //! [`Settings`]: `gen: u64`, `policy: u8`, `period_ms: u32`,
-//! `margin_pct: u16`, `residence_ms: u32`. Decoding checks exact lengths
+//! `margin_pct: u16`, `residence_ms: u32`, `drain: u8`. Decoding checks exact lengths
 //! and every range; a message out of range is refused whole.
 //!
 //! Loads are in thousandths of a runnable task ("milli-tasks"): a node
@@ -23,7 +23,7 @@ const PROBE: u8 = 1;
 const SETTINGS: u8 = 2;
 
 /// Length of an encoded [`Settings`].
-pub const SETTINGS_LEN: usize = 8 + 1 + 4 + 2 + 4;
+pub const SETTINGS_LEN: usize = 8 + 1 + 4 + 2 + 4 + 1;
 /// Length of an encoded [`Probe`].
 pub const PROBE_LEN: usize = 4 + 2 + 4 + 4 + 8 + 8 + 2 + 2;
 /// Longest encoded message.
@@ -93,6 +93,9 @@ pub struct Settings {
     pub period_ms: u32,
     pub margin_pct: u16,
     pub residence_ms: u32,
+    /// The node being drained (0: none): it sends every process it can
+    /// away, whatever the policy, and no node sends it one.
+    pub drain: u8,
 }
 
 impl Default for Settings {
@@ -103,6 +106,7 @@ impl Default for Settings {
             period_ms: 1000,
             margin_pct: 130,
             residence_ms: 3000,
+            drain: 0,
         }
     }
 }
@@ -134,6 +138,7 @@ impl Settings {
             period_ms: r.u32()?,
             margin_pct: r.u16()?,
             residence_ms: r.u32()?,
+            drain: r.u8()?,
         };
         s.valid().then_some(s)
     }
@@ -143,7 +148,8 @@ impl Settings {
         w.u8(self.policy as u8)?;
         w.u32(self.period_ms)?;
         w.u16(self.margin_pct)?;
-        w.u32(self.residence_ms)
+        w.u32(self.residence_ms)?;
+        w.u8(self.drain)
     }
 }
 
@@ -429,7 +435,7 @@ impl Balancer {
                 o.cpus,
             )
         };
-        let others_ok = |o: &&NodeLoad| o.node != me.node && o.node != 0;
+        let others_ok = |o: &&NodeLoad| o.node != me.node && o.node != 0 && o.node != s.drain;
         let rank = others
             .iter()
             .filter(others_ok)
@@ -507,6 +513,45 @@ impl Balancer {
     }
 }
 
+/// Draining node `me`: each movable process (whatever its load and time
+/// here) goes to the node where it adds least, counting what was sent
+/// there (per CPU), up to `out.len()` per period; returns how many.
+/// Every process moved is held.
+pub fn drain(
+    bal: &mut Balancer,
+    me: u8,
+    others: &[NodeLoad],
+    procs: &[Proc],
+    out: &mut [Move],
+) -> usize {
+    bal.period = bal.period.wrapping_add(1);
+    let mut n = 0;
+    for p in procs {
+        if n == out.len() {
+            break;
+        }
+        if !p.movable || p.pid == 0 || bal.held(p.pid) {
+            continue;
+        }
+        let best = others
+            .iter()
+            .filter(|o| o.node != me && o.node != 0)
+            .map(|o| {
+                let seen = u64::from(o.load.max(o.recent))
+                    + bal.sent_to(o.node)
+                    + u64::from(p.load.max(1));
+                (per_cpu(seen, o.cpus), o.node)
+            })
+            .min();
+        let Some((_, node)) = best else { break };
+        out[n] = Move { pid: p.pid, node };
+        n += 1;
+        bal.hold(p.pid);
+        bal.record_sent(node, p.load.max(MIN_PROC_LOAD));
+    }
+    n
+}
+
 /// The round-robin placement of one node: each process born here after
 /// the policy started goes, once, to the next node in turn (this one
 /// included: it stays), once it used a CPU for a period (an idle shell
@@ -558,6 +603,7 @@ mod tests {
             period_ms: 1000,
             margin_pct: 130,
             residence_ms: 3000,
+            drain: 0,
         }
     }
 
@@ -870,6 +916,7 @@ mod tests {
                 };
                 let mut out = [Move::default(); MAX_MOVES];
                 let k = match self.s.policy {
+                    _ if self.s.drain == n.id => drain(&mut n.bal, n.id, &loads, &procs, &mut out),
                     Policy::None => 0,
                     Policy::Balance => n.bal.decide(&me, &loads, &procs, &self.s, &mut out),
                     Policy::RoundRobin => n.rr.place(n.id, &members, &procs, &mut out),
@@ -1139,6 +1186,41 @@ mod tests {
                 assert_eq!(sim.step(), 0, "{c:?}");
             }
         }
+    }
+
+    #[test]
+    fn draining_empties_a_node_and_nobody_sends_it_work() {
+        let mut sim = Sim::new(&[1, 1, 1, 1], balance());
+        for _ in 0..6 {
+            sim.spawn(3, 100_000);
+        }
+        sim.spawn(1, 100_000);
+        // One on node 3 may not move.
+        let stuck = sim.jobs[0].pid;
+        sim.jobs[0].movable = false;
+        sim.s.drain = 3;
+        for _ in 0..20 {
+            sim.step();
+        }
+        let c = sim.counts();
+        assert_eq!(c[2], 1, "{c:?}");
+        assert!(sim.jobs.iter().any(|j| j.pid == stuck && j.node == 3));
+        assert!(sim.jobs.iter().all(|j| j.moves <= 1));
+        // Even idle, node 3 gets nothing back while it drains.
+        for _ in 0..50 {
+            sim.step();
+        }
+        assert_eq!(sim.counts()[2], 1);
+        // Drained no more: it takes work again.
+        sim.s.drain = 0;
+        for _ in 0..50 {
+            sim.step();
+        }
+        let c = sim.counts();
+        assert!(
+            c.iter().max().unwrap() - c.iter().min().unwrap() <= 1,
+            "{c:?}"
+        );
     }
 
     #[test]
