@@ -120,7 +120,7 @@ fn snapshot(st: &State, period_ms: u32, since_ns: u64, drained: u8) -> Result<Sn
                 load: t.load,
                 here_ms: now.saturating_sub(t.here_ns) / 1_000_000,
                 movable,
-                unplaced: !t.placed && !t.away && !t.guest(me_id) && t.start_ns >= since_ns,
+                unplaced: !t.placed && !t.away && !t.guest(me_id) && t.seen_ns >= since_ns,
             },
             GFP_KERNEL,
         )?;

@@ -178,7 +178,7 @@ fn show_processes(st: &State, out: &mut ShowBuf<'_>) -> Result {
             t.load,
             t.cpu_use,
             t.rss_pages,
-            now.saturating_sub(t.start_ns) / 1_000_000,
+            now.saturating_sub(t.seen_ns) / 1_000_000,
             now.saturating_sub(t.here_ns) / 1_000_000,
             t.threads,
             core::str::from_utf8(&f).unwrap_or("?")

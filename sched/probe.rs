@@ -11,28 +11,34 @@ use kernel::{
 
 use crate::cluster::{me, now_ns, State};
 use crate::kernel_ext::{hooks::PID_SHIFT, kthread, load, pid, task::TaskRef};
-use crate::proto::sched::{process_load, LoadAvg, Probe};
+use crate::proto::sched::{process_load, LoadAvg, Probe, TaskStat};
 use crate::ssi_api;
 
 /// Samples of the run queue per period.
 pub(crate) const SAMPLES: u32 = 10;
+/// Nanoseconds per clock tick of `/proc/<pid>/stat` (`USER_HZ` 100).
+const TICK_NS: u64 = 10_000_000;
 
 /// A process of this node, followed from sample to sample.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Track {
     pub(crate) pid: u32,
-    pub(crate) start_ns: u64,
-    /// When it was last seen arriving here: its start, or its return
-    /// from another node.
+    /// Its start (`/proc/<pid>/stat`), clock ticks after boot.
+    start_ticks: u64,
+    /// When the probes first saw it (within a tenth of a period of its
+    /// start or arrival, or the module's load).
+    pub(crate) seen_ns: u64,
+    /// When it was last seen arriving here: first seen, or back from
+    /// another node.
     pub(crate) here_ns: u64,
     /// Samples of this period in which it was runnable, and taken.
     runnable: u32,
     samples: u32,
     /// Its load over the last period (0 to 1000).
     pub(crate) load: u32,
-    /// CPU time, ns, and its use over the last period (per mille of a CPU).
-    cpu_ns: u64,
-    cpu_prev: u64,
+    /// CPU time, clock ticks, and its use over the last period (per
+    /// mille of a CPU).
+    cpu_ticks: u64,
     pub(crate) cpu_use: u32,
     pub(crate) rss_pages: u64,
     pub(crate) threads: u32,
@@ -90,20 +96,14 @@ fn sample(st: &State, buf: &mut KVec<load::ProcSample>) -> Result {
         t.seen = false;
     }
     for s in buf.iter() {
-        let t = match l
-            .tracks
-            .iter_mut()
-            .find(|t| t.pid == s.pid && t.start_ns == s.start_ns)
-        {
+        let t = match l.tracks.iter_mut().find(|t| t.pid == s.pid) {
             Some(t) => t,
             None => {
                 l.tracks.push(
                     Track {
                         pid: s.pid,
-                        start_ns: s.start_ns,
-                        here_ns: s.start_ns.min(now),
-                        cpu_ns: s.cpu_ns,
-                        cpu_prev: s.cpu_ns,
+                        seen_ns: now,
+                        here_ns: now,
                         may: true,
                         ..Track::default()
                     },
@@ -116,7 +116,6 @@ fn sample(st: &State, buf: &mut KVec<load::ProcSample>) -> Result {
         t.seen = true;
         t.samples += 1;
         t.runnable += u32::from(s.runnable);
-        t.cpu_ns = s.cpu_ns;
         t.threads = s.threads;
         t.exiting = s.exiting;
     }
@@ -141,11 +140,14 @@ fn end_period(st: &State, period_ms: u32) -> Result {
         v
     };
     let mut extra = KVec::with_capacity(pids.len(), GFP_KERNEL)?;
+    let mut buf = [0u8; 512];
     for &p in pids.iter() {
-        let rss = load::resident_pages(p).unwrap_or(0);
-        let may = TaskRef::get(p).map_or(false, |t| t.may_migrate());
+        let st = load::stat(p, &mut buf)
+            .ok()
+            .and_then(|n| TaskStat::parse(&buf[..n]));
+        let may = TaskRef::get(p).is_ok_and(|t| t.may_migrate());
         let away = ssi_api::task_at(p).is_some();
-        extra.push((p, rss, may, away), GFP_KERNEL)?;
+        extra.push((p, st, may, away), GFP_KERNEL)?;
     }
     let probe = {
         let mut l = st.local.lock();
@@ -156,19 +158,35 @@ fn end_period(st: &State, period_ms: u32) -> Result {
         let period_ns = u64::from(period_ms) * 1_000_000;
         let (mut procs, mut guests) = (0u16, 0u16);
         for t in l.tracks.iter_mut() {
-            if let Some(&(_, rss, may, away)) = extra.iter().find(|e| e.0 == t.pid) {
+            let mut used_ticks = 0;
+            if let Some(&(_, st, may, away)) = extra.iter().find(|e| e.0 == t.pid) {
                 if t.away && !away {
                     // Back from another node.
                     t.here_ns = now;
                 }
-                t.rss_pages = rss;
+                if let Some(st) = st {
+                    if t.start_ticks != 0 && st.start_ticks != t.start_ticks {
+                        // Another process with the same PID.
+                        *t = Track {
+                            pid: t.pid,
+                            seen_ns: now,
+                            here_ns: now,
+                            ..Track::default()
+                        };
+                    } else {
+                        used_ticks = st.cpu_ticks.saturating_sub(t.cpu_ticks);
+                    }
+                    t.start_ticks = st.start_ticks;
+                    t.cpu_ticks = st.cpu_ticks;
+                    t.rss_pages = st.rss_pages;
+                    t.threads = st.threads;
+                }
                 t.may = may;
                 t.away = away;
             }
             t.load = process_load(t.runnable, t.samples);
-            let used = t.cpu_ns.saturating_sub(t.cpu_prev) * 1000 / period_ns.max(1);
+            let used = used_ticks.saturating_mul(TICK_NS) * 1000 / period_ns.max(1);
             t.cpu_use = u32::try_from(used).unwrap_or(u32::MAX);
-            t.cpu_prev = t.cpu_ns;
             t.runnable = 0;
             t.samples = 0;
             if !t.away {

@@ -17,21 +17,24 @@ pub struct ProcSample {
     pub pid: u32,
     /// Its main thread was running or waiting for a CPU.
     pub runnable: bool,
-    /// When it started (or its task was made here), monotonic ns.
-    pub start_ns: u64,
-    /// CPU time of its main thread, ns.
-    pub cpu_ns: u64,
     pub threads: u32,
-    /// Ending (`PF_EXITING`, or a zombie).
+    /// Ending (`PF_EXITING`).
     pub exiting: bool,
 }
 
 /// `TASK_RUNNING`.
 const RUNNING: u32 = 0;
+/// `SSI_TASK_STAT`: `/proc/<pid>/stat`.
+const TASK_STAT: usize = 3;
 
 /// One pass over every task of this node: appends its processes (kernel
 /// threads left out) to `out`, and returns how many tasks, threads and
 /// kernel threads included, were runnable, the caller left out.
+///
+/// Only `__state`, which follows `thread_info` at the start of
+/// `task_struct`, is read from the structure itself; bindgen's layout of
+/// the fields further on does not match the kernel's (it puts `signal`
+/// 64 bytes off), so the rest comes from the kernel's own helpers.
 pub fn sample(out: &mut KVec<ProcSample>) -> Result<u32> {
     let mut nr = 1i32;
     let mut runnable = 0u32;
@@ -61,36 +64,22 @@ pub fn sample(out: &mut KVec<ProcSample>) -> Result<u32> {
         let mut found = None;
         if !thread.is_null() && thread != me {
             // SAFETY: `thread` is valid under `rcu`; `__state` is a word
-            // the scheduler writes with WRITE_ONCE.
+            // the scheduler writes with WRITE_ONCE, right after
+            // `thread_info` (where bindgen's layout is the kernel's).
             let state = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*thread).__state)) };
             let is_runnable = state == RUNNING;
             runnable += u32::from(is_runnable);
             if !leader.is_null() {
+                let mut i = bindings::ssi_ghost_info::default();
                 // SAFETY: `leader` is valid under `rcu`, and so is its
-                // signal struct (freed with the task); plain words, read
-                // racily as /proc does.
-                let (flags, exit_state, start_ns, cpu_ns, threads) = unsafe {
-                    let signal = (*leader).signal;
-                    (
-                        (*leader).flags,
-                        (*leader).exit_state,
-                        (*leader).start_time,
-                        (*leader).se.sum_exec_runtime,
-                        if signal.is_null() {
-                            0
-                        } else {
-                            (*signal).nr_threads
-                        },
-                    )
-                };
-                if flags & bindings::PF_KTHREAD == 0 {
+                // signal struct (freed with the task); `i` is writable.
+                unsafe { bindings::ssi_ghost_task_info(leader, &mut i) };
+                if i.kthread == 0 {
                     found = Some(ProcSample {
                         pid: this as u32,
                         runnable: is_runnable,
-                        start_ns,
-                        cpu_ns,
-                        threads: u32::try_from(threads).unwrap_or(0),
-                        exiting: flags & bindings::PF_EXITING != 0 || exit_state != 0,
+                        threads: i.threads,
+                        exiting: i.exiting != 0,
                     });
                 }
             }
@@ -104,51 +93,10 @@ pub fn sample(out: &mut KVec<ProcSample>) -> Result<u32> {
     Ok(runnable)
 }
 
-/// Resident pages of process `pid` (file, anonymous and shared memory);
-/// `None` if it has no address space or is gone.
-pub fn resident_pages(pid: u32) -> Option<u64> {
-    let nr = i32::try_from(pid).ok()?;
-    let task = {
-        let _rcu = RcuGuard::new();
-        // SAFETY: RCU is held as `find_pid_ns` and `pid_task` require.
-        let t = unsafe {
-            let p = bindings::find_pid_ns(nr, init_ns());
-            if p.is_null() {
-                return None;
-            }
-            bindings::pid_task(p, bindings::pid_type_PIDTYPE_TGID)
-        };
-        if t.is_null() {
-            return None;
-        }
-        // SAFETY: `t` is valid under RCU; the reference keeps it after.
-        unsafe { bindings::get_task_struct(t) };
-        t
-    };
-    // SAFETY: `task` is a counted reference; `get_task_mm` takes the task
-    // lock and returns a counted mm or null.
-    let mm = unsafe { bindings::get_task_mm(task) };
-    // SAFETY: gives back the reference taken above.
-    unsafe { bindings::put_task_struct(task) };
-    if mm.is_null() {
-        return None;
-    }
-    // SAFETY: `mm` is a counted reference; the counters are plain words
-    // read as `get_mm_counter()` does (their approximate value).
-    let pages = unsafe {
-        let c = &(*mm).__bindgen_anon_1.rss_stat;
-        [
-            bindings::MM_FILEPAGES,
-            bindings::MM_ANONPAGES,
-            bindings::MM_SHMEMPAGES,
-        ]
-        .iter()
-        .map(|&i| c[i as usize].count.max(0) as u64)
-        .sum()
-    };
-    // SAFETY: gives back the reference `get_task_mm` took.
-    unsafe { bindings::mmput(mm) };
-    Some(pages)
+/// `/proc/<pid>/stat` of local process `pid`, as `/proc` shows it, into
+/// `buf`: its length.
+pub fn stat(pid: u32, buf: &mut [u8]) -> Result<usize> {
+    crate::kernel_ext::hooks::task_read(pid, TASK_STAT, buf)
 }
 
 /// This node's memory: `(total, free)` in KiB.

@@ -129,20 +129,20 @@ fn task_read_shows_init(t: &Test) {
     );
 }
 
-/// The scheduler's probe: init is a process and kthreadd is not; init
-/// has resident pages, a kernel thread none; memory adds up.
+/// The scheduler's probe: init is a process and kthreadd is not; init's
+/// `/proc/1/stat` as the scheduler reads it; memory adds up.
 fn load_samples_processes(t: &Test) {
     let mut v = KVec::new();
     let runnable = kernel_ext::load::sample(&mut v);
     kunit_expect!(t, runnable.is_ok());
-    kunit_expect!(t, v.iter().any(|p| p.pid == 1 && p.threads >= 1));
+    kunit_expect!(t, v.iter().any(|p| p.pid == 1 && p.threads == 1));
     kunit_expect!(t, !v.iter().any(|p| p.pid == 2));
-    kunit_expect!(
-        t,
-        kernel_ext::load::resident_pages(1).is_some_and(|n| n > 0)
-    );
-    kunit_expect!(t, kernel_ext::load::resident_pages(2).is_none());
-    kunit_expect!(t, kernel_ext::load::resident_pages(u32::MAX).is_none());
+    let mut buf = [0u8; 512];
+    let st = kernel_ext::load::stat(1, &mut buf)
+        .ok()
+        .and_then(|n| proto::sched::TaskStat::parse(&buf[..n]));
+    kunit_expect!(t, st.is_some_and(|s| s.threads == 1 && s.rss_pages > 0));
+    kunit_expect!(t, kernel_ext::load::stat(u32::MAX, &mut buf).is_err());
     let (total, free) = kernel_ext::load::memory_kb();
     kunit_expect!(t, total > 0 && free > 0 && free <= total);
 }

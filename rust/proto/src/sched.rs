@@ -282,6 +282,59 @@ pub fn process_load(runnable: u32, samples: u32) -> u32 {
     l as u32
 }
 
+/// What the probes read of a process's `/proc/<pid>/stat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskStat {
+    /// User and system time, clock ticks.
+    pub cpu_ticks: u64,
+    pub threads: u32,
+    /// Start, clock ticks after boot: tells a process from a later one
+    /// with the same PID.
+    pub start_ticks: u64,
+    pub rss_pages: u64,
+}
+
+/// A decimal field of `/proc/<pid>/stat`.
+fn stat_field(f: &[u8]) -> Option<u64> {
+    if f.is_empty() || f.len() > 20 {
+        return None;
+    }
+    f.iter().try_fold(0u64, |v, &c| {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+    })
+}
+
+impl TaskStat {
+    /// Parses `/proc/<pid>/stat`: the fields after the command (which may
+    /// hold spaces and parentheses: it ends at the last `)`).
+    pub fn parse(b: &[u8]) -> Option<Self> {
+        let close = b.iter().rposition(|&c| c == b')')?;
+        let rest = b.get(close + 1..)?;
+        let rest = rest.strip_prefix(b" ")?;
+        let rest = rest.strip_suffix(b"\n").unwrap_or(rest);
+        let mut f = [&b""[..]; 22];
+        let mut n = 0;
+        for field in rest.split(|&c| c == b' ') {
+            if n < f.len() {
+                f[n] = field;
+            }
+            n += 1;
+        }
+        if n < f.len() {
+            return None;
+        }
+        Some(TaskStat {
+            cpu_ticks: stat_field(f[11])?.checked_add(stat_field(f[12])?)?,
+            threads: u32::try_from(stat_field(f[17])?).ok()?,
+            start_ticks: stat_field(f[19])?,
+            rss_pages: stat_field(f[21])?,
+        })
+    }
+}
+
 /// A node as the balancer sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeLoad {
@@ -748,6 +801,30 @@ mod tests {
         assert_eq!(process_load(3, 10), 300);
         assert_eq!(process_load(11, 10), 1000);
         assert_eq!(process_load(1, 0), 0);
+    }
+
+    #[test]
+    fn task_stat_parses() {
+        let line = b"16500 (spin (x) y) R 16390 16390 16390 0 -1 4194304 90 0 0 0 1234 56 0 0 20 0 1 0 4321 2400000 321 18446744073709551615 4198400 4889309 140730 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+        assert_eq!(
+            TaskStat::parse(line),
+            Some(TaskStat {
+                cpu_ticks: 1290,
+                threads: 1,
+                start_ticks: 4321,
+                rss_pages: 321,
+            })
+        );
+        // Cut short, a field not a number, a negative one, no command.
+        assert_eq!(TaskStat::parse(&line[..60]), None);
+        let mut bad = line.to_vec();
+        let at = bad.windows(4).position(|w| w == b"1234").unwrap();
+        bad[at] = b'x';
+        assert_eq!(TaskStat::parse(&bad), None);
+        let neg = b"1 (a) S 0 1 1 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 100 -3\n";
+        assert_eq!(TaskStat::parse(neg), None);
+        assert_eq!(TaskStat::parse(b"1 a S"), None);
+        assert_eq!(TaskStat::parse(b""), None);
     }
 
     #[test]

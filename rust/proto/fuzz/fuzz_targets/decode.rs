@@ -122,6 +122,7 @@ fn services(data: &[u8]) {
         assert_eq!(&out[..n], data);
     }
     let _ = sched::Policy::parse(data);
+    let _ = sched::TaskStat::parse(data);
     if let Some(r) = task::PidsRequest::decode(data) {
         assert_eq!(&r.encode()[..], data);
     }
