@@ -13,7 +13,7 @@ use kernel::{
 };
 
 use crate::cluster::{me, now_ns, State, STALE_PERIODS};
-use crate::kernel_ext::kthread;
+use crate::kernel_ext::{hooks::PID_SHIFT, kthread};
 use crate::proto::sched::{drain, Balancer, Move, NodeLoad, Policy, Proc, RoundRobin, MAX_MOVES};
 use crate::ssi_api;
 
@@ -89,8 +89,8 @@ fn snapshot(st: &State, period_ms: u32, since_ns: u64, drained: u8) -> Result<Sn
                 NodeLoad {
                     node,
                     cpus: p.probe.cpus,
-                    load: p.probe.load,
-                    recent: p.probe.recent,
+                    load: p.probe.busy,
+                    recent: p.probe.busy_recent,
                 },
                 GFP_KERNEL,
             )?;
@@ -107,8 +107,8 @@ fn snapshot(st: &State, period_ms: u32, since_ns: u64, drained: u8) -> Result<Sn
     let me = NodeLoad {
         node: me_id,
         cpus: l.probe.cpus.max(1),
-        load: l.probe.load,
-        recent: l.probe.recent,
+        load: l.probe.busy,
+        recent: l.probe.busy_recent,
     };
     let mut procs = KVec::with_capacity(l.tracks.len(), GFP_KERNEL)?;
     for t in l.tracks.iter() {

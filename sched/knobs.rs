@@ -99,6 +99,8 @@ fn show_load(st: &State, out: &mut ShowBuf<'_>) -> Result {
         ("mem_free_kb", p.mem_free_kb),
         ("procs", u64::from(p.procs)),
         ("guests", u64::from(p.guests)),
+        ("busy", u64::from(p.busy)),
+        ("busy_recent", u64::from(p.busy_recent)),
         ("seq", u64::from(p.seq)),
     ];
     for (k, v) in rows {
@@ -111,15 +113,24 @@ fn show_load(st: &State, out: &mut ShowBuf<'_>) -> Result {
 fn show_nodes(st: &State, out: &mut ShowBuf<'_>) -> Result {
     writeln!(
         out,
-        "node cpus load recent mem_total_kb mem_free_kb procs guests age_ms"
+        "node cpus load recent mem_total_kb mem_free_kb procs guests age_ms busy busy_recent"
     )
     .map_err(fmt_err)?;
     let me = me();
     let p = st.local.lock().probe;
     writeln!(
         out,
-        "{} {} {} {} {} {} {} {} 0",
-        me, p.cpus, p.load, p.recent, p.mem_total_kb, p.mem_free_kb, p.procs, p.guests
+        "{} {} {} {} {} {} {} {} 0 {} {}",
+        me,
+        p.cpus,
+        p.load,
+        p.recent,
+        p.mem_total_kb,
+        p.mem_free_kb,
+        p.procs,
+        p.guests,
+        p.busy,
+        p.busy_recent
     )
     .map_err(fmt_err)?;
     let now = now_ns();
@@ -131,7 +142,7 @@ fn show_nodes(st: &State, out: &mut ShowBuf<'_>) -> Result {
         let p = peer.probe;
         writeln!(
             out,
-            "{} {} {} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {} {} {}",
             k,
             p.cpus,
             p.load,
@@ -140,7 +151,9 @@ fn show_nodes(st: &State, out: &mut ShowBuf<'_>) -> Result {
             p.mem_free_kb,
             p.procs,
             p.guests,
-            now.saturating_sub(peer.heard_ns) / 1_000_000
+            now.saturating_sub(peer.heard_ns) / 1_000_000,
+            p.busy,
+            p.busy_recent
         )
         .map_err(fmt_err)?;
     }
@@ -164,8 +177,9 @@ fn show_processes(st: &State, out: &mut ShowBuf<'_>) -> Result {
             (t.exiting, 'x'),
             (t.placed, 'p'),
             (t.refused_until > now, 'r'),
+            (t.parent, 'c'),
         ];
-        let mut f = [b'-'; 5];
+        let mut f = [b'-'; 6];
         for (k, (on, c)) in flags.iter().enumerate() {
             if *on {
                 f[k] = *c as u8;

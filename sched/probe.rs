@@ -11,7 +11,7 @@ use kernel::{
 
 use crate::cluster::{me, now_ns, State};
 use crate::kernel_ext::{hooks::PID_SHIFT, kthread, load, pid, task::TaskRef};
-use crate::proto::sched::{process_load, LoadAvg, Probe, TaskStat};
+use crate::proto::sched::{process_load, LoadAvg, Probe, TaskStat, MAX_LOAD, MIN_PROC_LOAD};
 use crate::ssi_api;
 
 /// Samples of the run queue per period.
@@ -43,6 +43,10 @@ pub(crate) struct Track {
     pub(crate) rss_pages: u64,
     pub(crate) threads: u32,
     pub(crate) exiting: bool,
+    ppid: u32,
+    /// Another process of this node is its child: it stays with it (a
+    /// parent that moved could not wait for a child left behind).
+    pub(crate) parent: bool,
     /// Its stub is here; it runs elsewhere.
     pub(crate) away: bool,
     /// Its `CAN_MIGRATE` permission.
@@ -67,6 +71,7 @@ impl Track {
 pub(crate) struct Local {
     pub(crate) probe: Probe,
     avg: LoadAvg,
+    busy: LoadAvg,
     runnable: u32,
     samples: u32,
     pub(crate) tracks: KVec<Track>,
@@ -77,6 +82,7 @@ impl Local {
         Ok(Local {
             probe: Probe::default(),
             avg: LoadAvg::default(),
+            busy: LoadAvg::default(),
             runnable: 0,
             samples: 0,
             tracks: KVec::new(),
@@ -156,7 +162,7 @@ fn end_period(st: &State, period_ms: u32) -> Result {
         let recent = u32::try_from(recent).unwrap_or(u32::MAX);
         let avg = l.avg.update(recent);
         let period_ns = u64::from(period_ms) * 1_000_000;
-        let (mut procs, mut guests) = (0u16, 0u16);
+        let (mut procs, mut guests, mut busy) = (0u16, 0u16, 0u64);
         for t in l.tracks.iter_mut() {
             let mut used_ticks = 0;
             if let Some(&(_, st, may, away)) = extra.iter().find(|e| e.0 == t.pid) {
@@ -179,6 +185,7 @@ fn end_period(st: &State, period_ms: u32) -> Result {
                     t.start_ticks = st.start_ticks;
                     t.cpu_ticks = st.cpu_ticks;
                     t.rss_pages = st.rss_pages;
+                    t.ppid = st.ppid;
                     t.threads = st.threads;
                 }
                 t.may = may;
@@ -194,20 +201,34 @@ fn end_period(st: &State, period_ms: u32) -> Result {
                 if t.guest(me) {
                     guests = guests.saturating_add(1);
                 }
+                if t.load >= MIN_PROC_LOAD {
+                    busy += u64::from(t.load);
+                }
             }
         }
+        // Parents: a process whose child runs here.
+        let n = l.tracks.len();
+        for k in 0..n {
+            let pid = l.tracks[k].pid;
+            let parent = l.tracks.iter().any(|c| c.ppid == pid && !c.away);
+            l.tracks[k].parent = parent;
+        }
+        let busy_recent = u32::try_from(busy).unwrap_or(u32::MAX).min(MAX_LOAD);
+        let busy = l.busy.update(busy_recent);
         l.runnable = 0;
         l.samples = 0;
         let seq = l.probe.seq.wrapping_add(1).max(1);
         l.probe = Probe {
             seq,
             cpus: u16::try_from(pid::online_cpus()).unwrap_or(u16::MAX).max(1),
-            load: avg.min(crate::proto::sched::MAX_LOAD),
-            recent: recent.min(crate::proto::sched::MAX_LOAD),
+            load: avg.min(MAX_LOAD),
+            recent: recent.min(MAX_LOAD),
             mem_total_kb: total_kb,
             mem_free_kb: free_kb.min(total_kb),
             procs,
             guests,
+            busy: busy.min(MAX_LOAD),
+            busy_recent,
         };
         l.probe
     };

@@ -8,7 +8,8 @@
 //! | 2 `SETTINGS` | request                    | [`Settings`]          | empty  |
 //!
 //! [`Probe`]: `seq: u32`, `cpus: u16`, `load: u32`, `recent: u32`,
-//! `mem_total_kb: u64`, `mem_free_kb: u64`, `procs: u16`, `guests: u16`.
+//! `mem_total_kb: u64`, `mem_free_kb: u64`, `procs: u16`, `guests: u16`,
+//! `busy: u32`, `busy_recent: u32`.
 //! [`Settings`]: `gen: u64`, `policy: u8`, `period_ms: u32`,
 //! `margin_pct: u16`, `residence_ms: u32`, `drain: u8`. Decoding checks exact lengths
 //! and every range; a message out of range is refused whole.
@@ -25,7 +26,7 @@ const SETTINGS: u8 = 2;
 /// Length of an encoded [`Settings`].
 pub const SETTINGS_LEN: usize = 8 + 1 + 4 + 2 + 4 + 1;
 /// Length of an encoded [`Probe`].
-pub const PROBE_LEN: usize = 4 + 2 + 4 + 4 + 8 + 8 + 2 + 2;
+pub const PROBE_LEN: usize = 4 + 2 + 4 + 4 + 8 + 8 + 2 + 2 + 4 + 4;
 /// Longest encoded message.
 pub const MAX_MSG: usize = 1 + PROBE_LEN + SETTINGS_LEN;
 
@@ -168,6 +169,13 @@ pub struct Probe {
     /// Processes it runs, and of those, processes born elsewhere.
     pub procs: u16,
     pub guests: u16,
+    /// The loads of its busy processes (each runnable at least
+    /// [`MIN_PROC_LOAD`] of the period), summed: averaged like `load`,
+    /// and over the last period alone. What the balancer weighs: kernel
+    /// threads and short commands, which no migration would move, are
+    /// noise to it.
+    pub busy: u32,
+    pub busy_recent: u32,
 }
 
 impl Probe {
@@ -181,12 +189,16 @@ impl Probe {
             mem_free_kb: r.u64()?,
             procs: r.u16()?,
             guests: r.u16()?,
+            busy: r.u32()?,
+            busy_recent: r.u32()?,
         };
         let ok = p.cpus > 0
             && p.load <= MAX_LOAD
             && p.recent <= MAX_LOAD
             && p.mem_free_kb <= p.mem_total_kb
-            && p.guests <= p.procs;
+            && p.guests <= p.procs
+            && p.busy <= MAX_LOAD
+            && p.busy_recent <= MAX_LOAD;
         ok.then_some(p)
     }
 
@@ -198,7 +210,9 @@ impl Probe {
         w.u64(self.mem_total_kb)?;
         w.u64(self.mem_free_kb)?;
         w.u16(self.procs)?;
-        w.u16(self.guests)
+        w.u16(self.guests)?;
+        w.u32(self.busy)?;
+        w.u32(self.busy_recent)
     }
 }
 
@@ -285,6 +299,7 @@ pub fn process_load(runnable: u32, samples: u32) -> u32 {
 /// What the probes read of a process's `/proc/<pid>/stat`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TaskStat {
+    pub ppid: u32,
     /// User and system time, clock ticks.
     pub cpu_ticks: u64,
     pub threads: u32,
@@ -327,6 +342,7 @@ impl TaskStat {
             return None;
         }
         Some(TaskStat {
+            ppid: u32::try_from(stat_field(f[1])?).ok()?,
             cpu_ticks: stat_field(f[11])?.checked_add(stat_field(f[12])?)?,
             threads: u32::try_from(stat_field(f[17])?).ok()?,
             start_ticks: stat_field(f[19])?,
@@ -335,7 +351,8 @@ impl TaskStat {
     }
 }
 
-/// A node as the balancer sees it.
+/// A node as the balancer sees it: `load` and `recent` are its probe's
+/// `busy` and `busy_recent`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeLoad {
     pub node: u8,
@@ -353,7 +370,8 @@ pub struct Proc {
     /// How long it has been on this node (born, arrived or back).
     pub here_ms: u64,
     /// Nothing known stops its migration: a process (not a kernel
-    /// thread), alone in its thread group, not exiting, allowed to
+    /// thread), alone in its thread group, without children (a parent
+    /// waiting for them stays with them), not exiting, allowed to
     /// migrate, not refused lately, not on its way out.
     pub movable: bool,
     /// Born here after the round-robin policy started, not placed yet.
@@ -670,6 +688,8 @@ mod tests {
             mem_free_kb: 300 << 10,
             procs: 40,
             guests: 3,
+            busy: 3000,
+            busy_recent: 3000,
         }
     }
 
@@ -741,6 +761,14 @@ mod tests {
                 guests: 41,
                 ..probe()
             },
+            Probe {
+                busy: MAX_LOAD + 1,
+                ..probe()
+            },
+            Probe {
+                busy_recent: MAX_LOAD + 1,
+                ..probe()
+            },
         ];
         for p in bad_probes {
             let n = Msg::Probe(p, settings()).encode(&mut b);
@@ -809,6 +837,7 @@ mod tests {
         assert_eq!(
             TaskStat::parse(line),
             Some(TaskStat {
+                ppid: 16390,
                 cpu_ticks: 1290,
                 threads: 1,
                 start_ticks: 4321,
