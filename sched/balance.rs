@@ -112,8 +112,13 @@ fn snapshot(st: &State, period_ms: u32, since_ns: u64, drained: u8) -> Result<Sn
     };
     let mut procs = KVec::with_capacity(l.tracks.len(), GFP_KERNEL)?;
     for t in l.tracks.iter() {
-        let movable =
-            !t.exiting && !t.away && t.may && t.threads == 1 && t.pid > 1 && t.refused_until <= now;
+        let movable = !t.exiting
+            && !t.away
+            && !t.parent
+            && t.may
+            && t.threads == 1
+            && t.pid >> PID_SHIFT != 0
+            && t.refused_until <= now;
         procs.push(
             Proc {
                 pid: t.pid,
