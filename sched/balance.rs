@@ -200,7 +200,7 @@ fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
         _ if draining => drain(bal, me, &snap.others, &snap.procs, &mut out),
         Policy::None => 0,
         Policy::Balance => bal.decide(&snap.me, &snap.others, &snap.procs, &s, &mut out),
-        Policy::RoundRobin => rr.place(snap.me.node, &snap.members, &snap.procs, &mut out),
+        Policy::RoundRobin => rr.place(snap.me.node, &snap.members, &snap.procs, &s, &mut out),
     };
     let by = if draining {
         Cause::Drain

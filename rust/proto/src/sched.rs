@@ -625,8 +625,9 @@ pub fn drain(
 
 /// The round-robin placement of one node: each process born here after
 /// the policy started goes, once, to the next node in turn (this one
-/// included: it stays), once it used a CPU for a period (an idle shell
-/// waiting for its children stays with them).
+/// included: it stays), once it ran the residence time and used a CPU
+/// over the last period (a shell that starts a job and waits for it is a
+/// parent by then, and stays with it).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RoundRobin {
     next: usize,
@@ -636,7 +637,14 @@ impl RoundRobin {
     /// Places up to `out.len()` unplaced processes of node `me` among
     /// `members` (sorted, `me` among them); returns how many. A placement
     /// on `me` means it stays; each placed process is placed for good.
-    pub fn place(&mut self, me: u8, members: &[u8], procs: &[Proc], out: &mut [Move]) -> usize {
+    pub fn place(
+        &mut self,
+        me: u8,
+        members: &[u8],
+        procs: &[Proc],
+        s: &Settings,
+        out: &mut [Move],
+    ) -> usize {
         if members.is_empty() || !members.contains(&me) {
             return 0;
         }
@@ -646,7 +654,13 @@ impl RoundRobin {
         while n < out.len() {
             let Some(p) = procs
                 .iter()
-                .filter(|p| p.unplaced && p.movable && p.load >= MIN_PROC_LOAD && p.pid > last)
+                .filter(|p| {
+                    p.unplaced
+                        && p.movable
+                        && p.load >= MIN_PROC_LOAD
+                        && p.here_ms >= u64::from(s.residence_ms)
+                        && p.pid > last
+                })
                 .min_by_key(|p| p.pid)
             else {
                 break;
@@ -1025,7 +1039,7 @@ mod tests {
                     _ if self.s.drain == n.id => drain(&mut n.bal, n.id, &loads, &procs, &mut out),
                     Policy::None => 0,
                     Policy::Balance => n.bal.decide(&me, &loads, &procs, &self.s, &mut out),
-                    Policy::RoundRobin => n.rr.place(n.id, &members, &procs, &mut out),
+                    Policy::RoundRobin => n.rr.place(n.id, &members, &procs, &self.s, &mut out),
                 };
                 for m in &out[..k] {
                     moves.push((n.id, *m));
@@ -1192,13 +1206,22 @@ mod tests {
         procs[2].movable = false;
         let mut rr = RoundRobin::default();
         let mut out = [Move::default(); MAX_MOVES];
-        let n = rr.place(2, &[1, 2, 3], &procs, &mut out);
+        let n = rr.place(2, &[1, 2, 3], &procs, &Settings::default(), &mut out);
         assert_eq!(
             &out[..n],
             &[Move { pid: 13, node: 1 }, Move { pid: 14, node: 2 }]
         );
         // Not in the view: nothing.
-        assert_eq!(rr.place(4, &[1, 2, 3], &procs, &mut out), 0);
+        assert_eq!(
+            rr.place(4, &[1, 2, 3], &procs, &Settings::default(), &mut out),
+            0
+        );
+        // Too young: not yet.
+        let young = Settings {
+            residence_ms: 6000,
+            ..Settings::default()
+        };
+        assert_eq!(rr.place(2, &[1, 2, 3], &procs, &young, &mut out), 0);
     }
 
     #[test]
