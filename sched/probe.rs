@@ -44,8 +44,9 @@ pub(crate) struct Track {
     pub(crate) threads: u32,
     pub(crate) exiting: bool,
     ppid: u32,
-    /// Another process of this node is its child: it stays with it (a
-    /// parent that moved could not wait for a child left behind).
+    /// Another process of this node (or a stub here) is its child: it
+    /// stays with it (a parent that moved could not wait for a child
+    /// left behind).
     pub(crate) parent: bool,
     /// Its stub is here; it runs elsewhere.
     pub(crate) away: bool,
@@ -206,11 +207,12 @@ fn end_period(st: &State, period_ms: u32) -> Result {
                 }
             }
         }
-        // Parents: a process whose child runs here.
+        // Parents: a process with a child here, running or the stub of
+        // one that runs elsewhere (its parent waits for it here too).
         let n = l.tracks.len();
         for k in 0..n {
             let pid = l.tracks[k].pid;
-            let parent = l.tracks.iter().any(|c| c.ppid == pid && !c.away);
+            let parent = l.tracks.iter().any(|c| c.ppid == pid);
             l.tracks[k].parent = parent;
         }
         let busy_recent = u32::try_from(busy).unwrap_or(u32::MAX).min(MAX_LOAD);
