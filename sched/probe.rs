@@ -255,6 +255,11 @@ pub(crate) fn run(st: &State) {
             if sample(st, &mut buf).is_err() {
                 errors += 1;
             }
+            // A new period takes effect at the next sample, not after a
+            // long one.
+            if st.settings().s.period_ms != period_ms {
+                break;
+            }
         }
         if end_period(st, period_ms).is_err() {
             errors += 1;
