@@ -22,7 +22,6 @@ pub mod entry;
 mod flow;
 mod globalproc;
 mod knobs;
-mod migrator;
 mod rpc;
 mod stats;
 mod tasks;

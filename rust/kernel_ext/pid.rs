@@ -8,10 +8,10 @@ use kernel::{
 };
 
 /// An RCU read-side critical section, ended on drop.
-pub(crate) struct RcuGuard;
+struct RcuGuard;
 
 impl RcuGuard {
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         // SAFETY: starts a read-side section that `drop` ends.
         unsafe { bindings::rcu_read_lock() };
         RcuGuard
@@ -39,7 +39,7 @@ fn process(pid: *mut bindings::pid, _rcu: &RcuGuard) -> bool {
 }
 
 /// The initial PID namespace, a static of the kernel.
-pub(crate) fn init_ns() -> *mut bindings::pid_namespace {
+fn init_ns() -> *mut bindings::pid_namespace {
     core::ptr::addr_of_mut!(bindings::init_pid_ns)
 }
 
