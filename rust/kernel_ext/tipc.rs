@@ -322,27 +322,42 @@ impl TipcSocket {
         self.set_option(bindings::TIPC_DEST_DROPPABLE, u32::from(!returnable))
     }
 
+    /// Sends this socket's multicasts as one unicast per destination node
+    /// (`TIPC_MCAST_REPLICAST`), for good. Left to choose, TIPC switches
+    /// between broadcast and replicast as destinations come and go, and a
+    /// receiver holds every later message of the sender's socket until the
+    /// switch's two SYN copies have both arrived: a copy sent over the
+    /// broadcast link to a peer that had just rebooted never comes, and that
+    /// peer never hears this socket's multicasts again.
+    pub fn set_replicast(&self) -> Result {
+        self.set_flag_option(bindings::TIPC_MCAST_REPLICAST)
+    }
+
     /// Sets TIPC socket option `name` (level `SOL_TIPC`) to `value`.
     fn set_option(&self, name: u32, value: u32) -> Result {
         let mut val = value;
+        self.setsockopt(name, (&raw mut val).cast(), size_of::<u32>() as u32)
+    }
+
+    /// Sets TIPC socket option `name`, which takes no argument.
+    fn set_flag_option(&self, name: u32) -> Result {
+        self.setsockopt(name, core::ptr::null_mut(), 0)
+    }
+
+    /// `setsockopt(SOL_TIPC, name)` with `len` bytes at kernel pointer `val`
+    /// (null for an option without argument).
+    fn setsockopt(&self, name: u32, val: *mut c_void, len: u32) -> Result {
         // SAFETY: all-zero is a valid `sockptr_t`.
         let mut opt: bindings::sockptr_t = unsafe { zeroed() };
-        opt.__bindgen_anon_1.kernel = (&raw mut val).cast();
+        opt.__bindgen_anon_1.kernel = val;
         opt.set_is_kernel(true);
         // SAFETY: valid socket by the type invariant; TIPC sets `ops` at
         // creation and they live as long as the socket.
         let set = unsafe { (*(*self.sock).ops).setsockopt }.ok_or(EINVAL)?;
-        // SAFETY: `opt` points to a `u32` valid for the call, marked as a
-        // kernel pointer; the socket is valid.
-        to_result(unsafe {
-            set(
-                self.sock,
-                bindings::SOL_TIPC as i32,
-                name as i32,
-                opt,
-                size_of::<u32>() as u32,
-            )
-        })?;
+        // SAFETY: `opt` is null or points to `len` bytes valid for the call
+        // (the callers' locals), marked as a kernel pointer; the socket is
+        // valid.
+        to_result(unsafe { set(self.sock, bindings::SOL_TIPC as i32, name as i32, opt, len) })?;
         Ok(())
     }
 
