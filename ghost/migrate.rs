@@ -114,6 +114,8 @@ struct Guest {
     /// The node it came from (the only one that may abort it).
     origin: u8,
     mig: u64,
+    /// Its parent's global PID (the parent runs on its home node).
+    ppid: u32,
     /// Restored: it is the process now, and its end is reported.
     running: bool,
     /// Gone on to another node, or aborted: its end is not reported.
@@ -252,6 +254,26 @@ pub(crate) fn wake() {
 /// Whether `pid` is a stub here: where its process runs.
 pub(crate) fn stub_at(pid: u32) -> Option<u8> {
     get()?.stub_at(pid)
+}
+
+/// The global PID of the parent of `pid`, if it is a guest running here.
+pub(crate) fn guest_ppid(pid: u32) -> Option<u32> {
+    get()?
+        .state
+        .lock()
+        .guests
+        .iter()
+        .find(|g| g.pid == pid && g.running && g.ppid != 0)
+        .map(|g| g.ppid)
+}
+
+/// Names the guests' parents to the kernel (getppid(), `/proc`).
+struct Parents;
+
+impl km::Guests for Parents {
+    fn ppid(pid: u32) -> Option<u32> {
+        guest_ppid(pid)
+    }
 }
 
 /// Answers the service's requests and one-way messages. Runs on the
@@ -564,10 +586,11 @@ pub(crate) struct Running {
     worker: Option<KThread>,
     service: Option<ssi_api::ServiceRegistration>,
     listener: Option<ssi_api::ListenerRegistration>,
+    parents: Option<km::GuestRegistration<Parents>>,
 }
 
 impl Running {
-    pub(crate) fn start() -> Result<Self> {
+    pub(crate) fn start(module: &'static ThisModule) -> Result<Self> {
         let m = Arc::pin_init(Migrator::new(), GFP_KERNEL)?;
         MIGRATOR.publish(&m);
         let mut r = Running {
@@ -575,17 +598,20 @@ impl Running {
             worker: None,
             service: None,
             listener: None,
+            parents: None,
         };
         let sm = get().ok_or(EINVAL)?;
         r.worker = Some(KThread::spawn(c_str!("ssi_ghost"), move || worker(sm))?);
         r.service = Some(ssi_api::register_service(SERVICE, &SERVICE_IMPL)?);
         r.listener = Some(ssi_api::register_listener(&LISTENER)?);
+        r.parents = Some(km::GuestRegistration::new(module)?);
         Ok(r)
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
+        self.parents = None;
         self.listener = None;
         self.service = None;
         {

@@ -42,6 +42,7 @@ fn tables(m: &Migrator) -> Result {
             home: G_HOME,
             origin: G_ORIGIN,
             mig: MIG_GUEST,
+            ppid: 0,
             running: true,
             silent: false,
         },
