@@ -105,6 +105,47 @@ struct Stub {
     /// `EXIT` from a node it hopped to, before the node it left said
     /// `MOVED` there: `(node, status)`, applied once that node does.
     early_exit: Option<(u8, u32)>,
+    /// The node it ran on before `at` (0: none), which may send back the
+    /// signals that reached it there during the hop.
+    prev: u8,
+}
+
+/// How long a node that a process left sends back the signals that still
+/// come to it there (its home learns where it went meanwhile).
+const LATE_SIGNALS_MS: i64 = 30_000;
+
+/// A process that left a node which is not its home, or that came back
+/// home from `node`: signals are passed on for it until `until_ms`.
+struct Left {
+    pid: u32,
+    node: u8,
+    until_ms: i64,
+}
+
+fn now_ms() -> i64 {
+    kernel::time::Ktime::ktime_get().to_ms()
+}
+
+/// Records `pid` in `list` for [`LATE_SIGNALS_MS`], dropping expired entries.
+fn remember(list: &mut KVec<Left>, pid: u32, node: u8) {
+    let now = now_ms();
+    vec::retain(list, |l| l.until_ms > now && l.pid != pid);
+    // Best effort: without the record, a late signal is refused (ESRCH).
+    let _ = list.push(
+        Left {
+            pid,
+            node,
+            until_ms: now + LATE_SIGNALS_MS,
+        },
+        GFP_KERNEL,
+    );
+}
+
+fn remembered(list: &KVec<Left>, pid: u32) -> Option<u8> {
+    let now = now_ms();
+    list.iter()
+        .find(|l| l.pid == pid && l.until_ms > now)
+        .map(|l| l.node)
 }
 
 /// A process that came here from another node.
@@ -137,6 +178,10 @@ struct State {
     incoming: KVec<Incoming>,
     stubs: KVec<Stub>,
     guests: KVec<Guest>,
+    /// Guests that went on from here, with their home.
+    went: KVec<Left>,
+    /// Processes back in their stub here, with the node they came from.
+    back: KVec<Left>,
     outgoing: KVec<Outgoing>,
     /// Arrivals to start, by `mig`.
     queue: KVec<u64>,
@@ -212,6 +257,8 @@ impl Migrator {
                 incoming: KVec::new(),
                 stubs: KVec::new(),
                 guests: KVec::new(),
+                went: KVec::new(),
+                back: KVec::new(),
                 outgoing: KVec::new(),
                 queue: KVec::new(),
                 waiters: KVec::new(),
@@ -459,6 +506,7 @@ impl Migrator {
                 if st.at != src {
                     return self.foreign(src, "MOVED");
                 }
+                st.prev = st.at;
                 st.at = node;
                 let early = st.early_exit.take();
                 match early {
@@ -474,12 +522,43 @@ impl Migrator {
                 self.changed.notify_all();
             }
             Msg::Signal { pid, sig } => {
-                // Only to a process that migrated here, from its home.
-                let Some(g) = s.guests.iter().find(|g| g.pid == pid && g.running) else {
-                    return Err(ESRCH);
-                };
-                if g.home != src {
-                    return self.foreign(src, "SIGNAL");
+                // To a process that migrated here, from its home (frozen in
+                // a hop, the hop sends back what it did not carry).
+                if let Some(g) = s
+                    .guests
+                    .iter()
+                    .find(|g| g.pid == pid && g.running && !g.silent)
+                {
+                    if g.home != src {
+                        return self.foreign(src, "SIGNAL");
+                    }
+                    drop(s);
+                    return km::signal(pid, sig);
+                }
+                // Sent before its home heard it went on: back home.
+                if let Some(home) = remembered(&s.went, pid) {
+                    if home != src {
+                        return self.foreign(src, "SIGNAL");
+                    }
+                    drop(s);
+                    send(home, Msg::Signal { pid, sig });
+                    return Ok(());
+                }
+                // Sent back by a node it ran on: to its stub, which sends it
+                // on, or to itself, back here.
+                let from_its_node = s
+                    .stubs
+                    .iter()
+                    .any(|x| x.pid == pid && (x.at == src || x.prev == src))
+                    || remembered(&s.back, pid) == Some(src);
+                if !from_its_node {
+                    return if s.guests.iter().any(|g| g.pid == pid)
+                        || s.stubs.iter().any(|x| x.pid == pid)
+                    {
+                        self.foreign(src, "SIGNAL")
+                    } else {
+                        Err(ESRCH)
+                    };
                 }
                 drop(s);
                 km::signal(pid, sig)?;

@@ -33,6 +33,7 @@ fn tables(m: &Migrator) -> Result {
             exit: None,
             back: None,
             early_exit: None,
+            prev: 0,
         },
         GFP_KERNEL,
     )?;

@@ -104,6 +104,8 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
                 &mut a,
             ) {
                 Ok(_) => {
+                    // Signals that reach `origin` late come back here.
+                    remember(&mut m.state.lock().back, pid, origin);
                     send(origin, result_msg_ok(mig));
                     return None;
                 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ppid: touches 8 MiB (so that its resident size tells it from a stub),
+ * ppid [MIB]: touches MIB MiB (8 by default: its resident size tells it
+ * from a stub; more makes a migration freeze it longer),
  * prints "ppid N K" with getppid() at start and on each SIGUSR1 (K counts
  * them), and ends with status 0 on SIGTERM.
  */
@@ -24,14 +25,14 @@ static void on_term(int sig)
 	done = 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	size_t size = 8 << 20;
+	size_t size = (size_t)(argc > 1 ? atoi(argv[1]) : 8) << 20;
 	char *mem = malloc(size);
 	sigset_t block, wait_set;
 	int told = 0;
 
-	if (!mem)
+	if (!size || !mem)
 		return 1;
 	memset(mem, 1, size);
 	signal(SIGUSR1, on_usr1);
