@@ -265,16 +265,9 @@ impl TipcSocket {
         ctl: &mut [u8],
         ms: u32,
     ) -> Result<Received> {
-        let mut waited = 0;
-        loop {
-            match self.recv_control_flags(buf, ctl, bindings::MSG_DONTWAIT as i32) {
-                Err(e) if e == kernel::error::code::EAGAIN && waited < ms => {
-                    super::kthread::sleep_ms(10);
-                    waited += 10;
-                }
-                r => return r,
-            }
-        }
+        within(ms, || {
+            self.recv_control_flags(buf, ctl, bindings::MSG_DONTWAIT as i32)
+        })
     }
 
     fn recv_control_flags(&self, buf: &mut [u8], ctl: &mut [u8], flags: i32) -> Result<Received> {
@@ -362,42 +355,17 @@ impl TipcSocket {
     }
 
     fn recv_flags(&self, buf: &mut [u8], flags: i32) -> Result<(usize, SocketAddr)> {
-        // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
-        let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
-        // SAFETY: as above.
-        let mut msg: bindings::msghdr = unsafe { zeroed() };
-        msg.msg_name = (&raw mut from).cast();
-        msg.msg_namelen = size_of::<bindings::sockaddr_tipc>() as i32;
-        let mut vec = bindings::kvec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        // SAFETY: `msg`, `from` and `vec` are valid for the call, which
-        // writes at most `buf.len()` bytes to `buf`.
-        let n = to_result(unsafe {
-            bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), flags)
-        })?;
-        if msg.msg_flags & bindings::MSG_TRUNC as u32 != 0 {
+        let r = self.recv_control_flags(buf, &mut [], flags)?;
+        if r.truncated {
             return Err(super::errno::emsgsize());
         }
-        // SAFETY: TIPC fills the sender as a socket address for datagrams.
-        let (node, port) = unsafe { (from.addr.id.node, from.addr.id.ref_) };
-        Ok((n as usize, SocketAddr { node, port }))
+        Ok((r.len, r.from))
     }
 
     /// Like [`Self::recv`], but gives up with `EAGAIN` after `ms`
     /// milliseconds (polls; for tests and rare waits).
     pub fn recv_within(&self, buf: &mut [u8], ms: u32) -> Result<(usize, SocketAddr)> {
-        let mut waited = 0;
-        loop {
-            match self.recv_flags(buf, bindings::MSG_DONTWAIT as i32) {
-                Err(e) if e == kernel::error::code::EAGAIN && waited < ms => {
-                    super::kthread::sleep_ms(10);
-                    waited += 10;
-                }
-                r => return r,
-            }
-        }
+        within(ms, || self.recv_flags(buf, bindings::MSG_DONTWAIT as i32))
     }
 
     /// Like [`Self::recv_event`], but gives up after `ms` milliseconds.
@@ -411,6 +379,21 @@ impl TipcSocket {
     pub fn shutdown(&self) {
         // SAFETY: valid socket by the type invariant.
         unsafe { bindings::kernel_sock_shutdown(self.sock, bindings::sock_shutdown_cmd_SHUT_RDWR) };
+    }
+}
+
+/// Calls `f` (a non-blocking receive) until it gives something but
+/// `EAGAIN` or `ms` milliseconds have passed, every 10 ms.
+fn within<T>(ms: u32, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut waited = 0;
+    loop {
+        match f() {
+            Err(e) if e == kernel::error::code::EAGAIN && waited < ms => {
+                super::kthread::sleep_ms(10);
+                waited += 10;
+            }
+            r => return r,
+        }
     }
 }
 
