@@ -250,9 +250,14 @@ impl Drop for Proxy {
         if self.gone() {
             return;
         }
+        // One-way: the release of a killed process's files (the copy a
+        // migration leaves behind) runs with SIGKILL pending, which would
+        // end a call's wait before the anchor heard it.
         let mut req = [0u8; 64];
         if let Some(n) = (Request::Detach { at: self.at }).encode(&mut req) {
-            let _ = ssi_api::call(self.anchor, SERVICE, &req[..n], &mut [], CALL_TIMEOUT_MS);
+            if let Err(e) = ssi_api::send_oneway(self.anchor, SERVICE, &req[..n]) {
+                pr_warn!("detach from node {} lost: {:?}\n", self.anchor, e);
+            }
         }
     }
 }
