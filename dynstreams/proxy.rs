@@ -66,7 +66,12 @@ impl Proxy {
         if self.gone() {
             return Ok(Err(Outcome::Closed));
         }
-        match ssi_api::call(self.anchor, SERVICE, req, resp, CALL_TIMEOUT_MS) {
+        // Only SIGKILL ends the wait: a migration's safe point (a signal
+        // to the process) waits for the answer, so that the sequence
+        // number the ghost stream carries counts every byte the anchor
+        // moved; were it cut, a process going back to the anchor would
+        // lose the chunk read for it (tests/scenarios/100, part 1).
+        match ssi_api::call_killable(self.anchor, SERVICE, req, resp, CALL_TIMEOUT_MS) {
             Ok(n) => Ok(Ok(n)),
             Err(e) if e == EAGAIN => Ok(Err(Outcome::Again)),
             Err(e)
