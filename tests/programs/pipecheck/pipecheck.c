@@ -13,6 +13,8 @@
  *   With STOP_AFTER > 0 the reader exits after that many bytes ("reader
  *   stops at N"): the writer then dies of SIGPIPE. With "nb" the reader's end is
  *   O_NONBLOCK: it naps 1 ms on EAGAIN and prints "eagain N" at the end.
+ * pipecheck fifo PATH TOTAL CHUNK DELAY_MS
+ *   the same through a FIFO made at PATH, which each end opens by path.
  * pipecheck atomic RECORDS
  *   forks two writers that each write RECORDS records of PIPE_BUF bytes
  *   into one pipe (prints "atomic W1 W2"); the parent reads them and
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,28 +140,38 @@ static int reap(pid_t p, const char *name)
 	return WEXITSTATUS(st) != 0;
 }
 
-/* The launcher stays where it starts and reaps both ends' processes. */
-static int pair(int argc, char **argv)
+/*
+ * The launcher stays where it starts and reaps both ends' processes; the
+ * pipe is made here, or is the FIFO at fifo (each end opens it).
+ */
+static int launch(const char *fifo, unsigned long total, size_t chunk, long delay,
+		  unsigned long stop, int nb)
 {
-	unsigned long total = strtoul(argv[2], 0, 0);
-	size_t chunk = strtoul(argv[3], 0, 0);
-	long delay = atol(argv[4]);
-	unsigned long stop = argc > 5 ? strtoul(argv[5], 0, 0) : 0;
-	int nb = argc > 6 && !strcmp(argv[6], "nb");
-	int p[2], bad;
+	int p[2] = { -1, -1 }, bad;
 	pid_t w, r;
 
-	if (!chunk || pipe(p))
+	if (!chunk)
 		return 2;
+	if (fifo) {
+		unlink(fifo);
+		if (mkfifo(fifo, 0600))
+			return 2;
+	} else if (pipe(p)) {
+		return 2;
+	}
 	r = fork();
 	if (r == 0) {
 		close(p[1]);
-		exit(reader(p[0], total, stop, nb));
+		if (fifo)
+			p[0] = open(fifo, O_RDONLY);
+		exit(p[0] < 0 ? 2 : reader(p[0], total, stop, nb));
 	}
 	w = fork();
 	if (w == 0) {
 		close(p[0]);
-		exit(writer(p[1], total, chunk, delay));
+		if (fifo)
+			p[1] = open(fifo, O_WRONLY);
+		exit(p[1] < 0 ? 2 : writer(p[1], total, chunk, delay));
 	}
 	close(p[0]);
 	close(p[1]);
@@ -241,7 +254,11 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, 0, _IOLBF, 0);
 	if (argc >= 5 && !strcmp(argv[1], "pair"))
-		return pair(argc, argv);
+		return launch(0, strtoul(argv[2], 0, 0), strtoul(argv[3], 0, 0), atol(argv[4]),
+			      argc > 5 ? strtoul(argv[5], 0, 0) : 0, argc > 6 && !strcmp(argv[6], "nb"));
+	if (argc >= 6 && !strcmp(argv[1], "fifo"))
+		return launch(argv[2], strtoul(argv[3], 0, 0), strtoul(argv[4], 0, 0), atol(argv[5]),
+			      0, 0);
 	if (argc >= 3 && !strcmp(argv[1], "atomic"))
 		return atomic(argv);
 	if (argc >= 3 && !strcmp(argv[1], "both")) {
@@ -253,6 +270,7 @@ int main(int argc, char **argv)
 		nap(atol(argv[2]) * 1000);
 		return 0;
 	}
-	fprintf(stderr, "usage: pipecheck pair TOTAL CHUNK DELAY_MS [STOP_AFTER] [nb] | atomic RECORDS | both SECONDS\n");
+	fprintf(stderr, "usage: pipecheck pair TOTAL CHUNK DELAY_MS [STOP_AFTER] [nb] | "
+		"fifo PATH TOTAL CHUNK DELAY_MS | atomic RECORDS | both SECONDS\n");
 	return 2;
 }
