@@ -206,6 +206,7 @@ impl Plan {
                 remember(&mut s.went, pid, home);
                 drop(s);
                 if dst != home {
+                    m.keep_fate(pid, home, Whereabouts::Went(dst));
                     send(home, Msg::Moved { pid, node: dst });
                 }
                 // Signals that came after the stream was written go home,
