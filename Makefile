@@ -11,7 +11,7 @@ SHELL := /bin/bash
 KBUILD = $(shell tools/setup --kbuild)
 KMAKE = $(MAKE) -C $(KBUILD) M=$(CURDIR) LLVM=1 RUSTC=/usr/bin/rustc \
 	HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
-	RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
+	RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library BINDGEN=$(shell tools/setup --bindgen)
 AGENT := tools/agent/target/x86_64-unknown-linux-gnu/release/ssi-agent
 INITRAMFS := build/initramfs.cpio.gz
 CLUSTER := tools/cluster
