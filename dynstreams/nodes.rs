@@ -14,22 +14,30 @@ pub(crate) fn generation(node: u8) -> u32 {
     GENERATION[usize::from(node)].load(Ordering::Acquire)
 }
 
-/// Bumps the generation of nodes that leave (never blocks).
-struct Watch;
+/// Bumps the generation of nodes that leave, then calls `on_leave` with
+/// the node (never blocks).
+pub(crate) struct Watch {
+    on_leave: fn(u8),
+}
+
+impl Watch {
+    pub(crate) const fn new(on_leave: fn(u8)) -> Self {
+        Watch { on_leave }
+    }
+}
 
 impl ssi_api::MembershipListener for Watch {
     fn changed(&self, node: u8, up: bool) {
         if !up {
             GENERATION[usize::from(node)].fetch_add(1, Ordering::AcqRel);
+            (self.on_leave)(node);
         }
     }
 }
 
-static WATCH: Watch = Watch;
-
-/// Follows the view until dropped.
-pub(crate) fn watch() -> kernel::prelude::Result<ssi_api::ListenerRegistration> {
-    ssi_api::register_listener(&WATCH)
+/// Follows the view with `w` until dropped.
+pub(crate) fn watch(w: &'static Watch) -> kernel::prelude::Result<ssi_api::ListenerRegistration> {
+    ssi_api::register_listener(w)
 }
 
 /// This node's id (0 while unset).
