@@ -37,9 +37,8 @@ use crate::kernel_ext::{
 };
 use crate::nodes;
 use crate::proto::dynstreams::{
-    decode_read_answer, decode_written, At, Attached, End, Request, Source, Token, MAX_IO,
-    POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, READ_HEAD, SERVICE, TOKEN_MAX,
-    WRITE_HEAD,
+    decode_read_answer, decode_written, At, Attached, End, Request, Source, Token, MAX_IO, POLLERR,
+    POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, READ_HEAD, SERVICE, TOKEN_MAX, WRITE_HEAD,
 };
 use crate::ssi_api;
 use crate::stats::{self, STATS};
@@ -436,20 +435,23 @@ impl StreamOps for Proxy {
                 .encode(&mut req)
                 .ok_or(EINVAL)?;
             let mut answer = [0u8; 4];
-            match ssi_api::call_killable(self.anchor, SERVICE, &req[..len], &mut answer, CALL_TIMEOUT_MS)
-            {
+            match ssi_api::call_killable(
+                self.anchor,
+                SERVICE,
+                &req[..len],
+                &mut answer,
+                CALL_TIMEOUT_MS,
+            ) {
                 Ok(4) => u32::from_le_bytes(answer),
                 Ok(_) => return Err(EIO),
-                Err(e)
-                    if e == estale() || e == errno::ehostdown() || e == errno::eshutdown() =>
-                {
-                    0
-                }
+                Err(e) if e == estale() || e == errno::ehostdown() || e == errno::eshutdown() => 0,
                 Err(e) => return Err(e),
             }
         };
         let v = i32::try_from(n).unwrap_or(i32::MAX);
-        UserSlice::new(arg, 4).writer().write_slice(&v.to_ne_bytes())?;
+        UserSlice::new(arg, 4)
+            .writer()
+            .write_slice(&v.to_ne_bytes())?;
         Ok(0)
     }
 }

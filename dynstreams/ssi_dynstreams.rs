@@ -67,8 +67,9 @@ impl ssi_streams::Carrier for Carrier {
 
 static CARRIER: Carrier = Carrier;
 
-/// The view: a departed anchor's proxies wake.
-static WATCH: nodes::Watch = nodes::Watch::new(proxy::node_left);
+/// The view: each node's generation, bumped when it leaves; then that
+/// node's proxies wake.
+static DEPARTED: ssi_api::Departures = ssi_api::Departures::new(proxy::node_left);
 
 fn show_stats(a: &anchor::Anchor, out: &mut ShowBuf<'_>) -> Result {
     let s = &STATS;
@@ -109,7 +110,7 @@ struct Dynstreams {
 impl kernel::Module for Dynstreams {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let proxies = proxy::Running::start()?;
-        let watch = nodes::watch(&WATCH)?;
+        let watch = ssi_api::register_listener(&DEPARTED)?;
         let running = anchor::Running::start(proxy::ready)?;
         let parent = SysfsParent::ssi().ok_or(ENODEV)?;
         let sysfs = SysfsDir::new_in(parent, c_str!("dynstreams"), &ATTRS, running.anchor())?;

@@ -275,6 +275,38 @@ unsafe extern "C" fn listener_trampoline<L: MembershipListener>(
     unsafe { &*ctx.cast::<L>() }.changed(node, up);
 }
 
+/// Which nodes left the view: a generation per node, bumped when it
+/// leaves, then `on_leave(node)` (which must not block either). A call or
+/// a file made while a node's generation was `g` knows that node left
+/// once it is no longer `g`. Registered with [`register_listener`].
+pub struct Departures {
+    generation: [core::sync::atomic::AtomicU32; 256],
+    on_leave: fn(u8),
+}
+
+impl Departures {
+    pub const fn new(on_leave: fn(u8)) -> Self {
+        Departures {
+            generation: [const { core::sync::atomic::AtomicU32::new(0) }; 256],
+            on_leave,
+        }
+    }
+
+    /// The generation of `node` now.
+    pub fn generation(&self, node: u8) -> u32 {
+        self.generation[usize::from(node)].load(core::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl MembershipListener for Departures {
+    fn changed(&self, node: u8, up: bool) {
+        if !up {
+            self.generation[usize::from(node)].fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+            (self.on_leave)(node);
+        }
+    }
+}
+
 /// A registered listener; unregistered on drop.
 pub struct ListenerRegistration {
     listener: ffi::ssi_listener_t,
