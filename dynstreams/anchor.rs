@@ -325,6 +325,13 @@ impl Anchor {
                 *c = c.saturating_sub(1);
             }
             vec::retain(&mut h.holders, |(_, c)| *c > 0);
+            // A node that holds it no more waits for nothing.
+            if !h.holders.iter().any(|(n, _)| *n == src) {
+                vec::retain(&mut h.watches, |w| w.0 != src);
+                if h.watches.is_empty() {
+                    h.watcher = None;
+                }
+            }
             if h.holders.is_empty() {
                 vec::take_first(&mut t.handles, |h| h.id == at.handle)
             } else {
