@@ -58,7 +58,8 @@ pub fn is_member(node: u8) -> bool {
 
 /// Calls `service` on node `dst`; the answer is copied into `resp`.
 /// Returns its length. Must not be called from a handler or listener. A
-/// signal ends the wait (`EINTR`).
+/// signal ends the wait (`EINTR`); `dst` leaving the view ends it at once
+/// (`EHOSTDOWN`), no answer by `timeout_ms` with `ETIMEDOUT`.
 pub fn call(dst: u8, service: u16, req: &[u8], resp: &mut [u8], timeout_ms: u32) -> Result<usize> {
     call_woken(dst, service, req, resp, timeout_ms, false)
 }
