@@ -616,14 +616,16 @@ impl Running {
         };
         r.reaper = Some(KThread::spawn(c_str!("ssi_dynstreams"), || {
             while !kthread::should_stop() {
-                if let Some(a) = ANCHOR.get() {
-                    DIRTY.store(false, Ordering::Release);
-                    a.reap();
-                    a.notify_ready();
-                    a.notify.sleep(100, || {
-                        DIRTY.load(Ordering::Acquire) || kthread::should_stop()
-                    });
-                }
+                let Some(a) = ANCHOR.get() else {
+                    kthread::sleep_ms(100);
+                    continue;
+                };
+                DIRTY.store(false, Ordering::Release);
+                a.reap();
+                a.notify_ready();
+                a.notify.sleep(100, || {
+                    DIRTY.load(Ordering::Acquire) || kthread::should_stop()
+                });
             }
         })?);
         r.service = Some(ssi_api::register_deferred_service(SERVICE, &SERVER)?);
