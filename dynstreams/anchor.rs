@@ -5,12 +5,14 @@
 //! use it, and its sequence cursors. The `SERVICE` RPC service (on the
 //! core's worker thread, never blocking: the pipe is read and written
 //! with `O_NONBLOCK`'s rules) serves `ATTACH`, `READ`, `WRITE` and
-//! `DETACH`; a reaper thread drops the handles of nodes that left, so
-//! that the local end sees end of file or `EPIPE` within the failure
-//! timeout.
+//! `DETACH`, `NREAD` and `WATCH`; a thread (the notifier) drops the
+//! handles of nodes that left, so that the local end sees end of file or
+//! `EPIPE` within the failure timeout, and sends `READY` to the proxies
+//! that wait for their end to become ready: while a handle has watches,
+//! a [`Watcher`] on the pipe's wait queue wakes the notifier.
 
 use core::fmt::Write as _;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     bindings, c_str, new_mutex,
@@ -19,12 +21,20 @@ use kernel::{
 };
 
 use crate::kernel_ext::{
-    file::FdFile, global::Published, kthread, kthread::KThread, sysfs::ShowBuf, task::TaskRef, vec,
+    file::FdFile,
+    global::Published,
+    kthread,
+    kthread::KThread,
+    poll::{PollQueue, Watcher},
+    sysfs::ShowBuf,
+    task::TaskRef,
+    vec,
 };
 use crate::nodes;
 use crate::proto::dynstreams::{
     cursor::{ReadCursor, ReadStep, WriteCursor},
-    At, Attached, End, Request, Source, Token, READ_HEAD, SERVICE,
+    At, Attached, End, Request, Source, Token, POLLERR, POLLHUP, POLLIN, POLLOUT, READY_MASK,
+    READ_HEAD, SERVICE,
 };
 use crate::ssi_api;
 use crate::stats::{self, STATS};
@@ -60,6 +70,45 @@ struct Handle {
     held: KVec<u8>,
     /// Bytes it carried, both directions.
     bytes: u64,
+    /// `(node, proxy, epoch)`: proxies to send `READY` once it is ready.
+    watches: KVec<(u8, u64, u64)>,
+    /// The pipe's wake-ups, while there are watches.
+    watcher: Option<Watcher>,
+}
+
+impl Handle {
+    fn new(id: u64, export: Arc<Export>, holders: KVec<(u8, u32)>) -> Self {
+        Handle {
+            id,
+            export,
+            holders,
+            read: ReadCursor::new(),
+            write: WriteCursor::new(),
+            held: KVec::new(),
+            bytes: 0,
+            watches: KVec::new(),
+            watcher: None,
+        }
+    }
+}
+
+/// Which poll bits make an end ready for its proxy (closed included).
+fn wanted(end: End) -> u32 {
+    match end {
+        End::Read => POLLIN | POLLHUP | POLLERR,
+        End::Write => POLLOUT | POLLHUP | POLLERR,
+    }
+}
+
+/// Set by a pipe's wake-up, cleared by the notifier.
+static DIRTY: AtomicBool = AtomicBool::new(false);
+
+/// A watched pipe was woken (any context): the notifier looks.
+fn poke(_cookie: u64) {
+    DIRTY.store(true, Ordering::Release);
+    if let Some(a) = ANCHOR.get() {
+        a.notify.wake();
+    }
 }
 
 struct Tables {
@@ -95,6 +144,11 @@ pub(crate) struct Anchor {
     tables: Mutex<Tables>,
     /// Each node's generation when the reaper last looked.
     reaped: [AtomicU32; 256],
+    /// Where the notifier sleeps.
+    #[pin]
+    notify: PollQueue,
+    /// Takes the `READY`s for this node's proxies.
+    on_ready: fn(u8, u64, u64, u32),
 }
 
 static ANCHOR: Published<Anchor> = Published::new();
@@ -152,18 +206,8 @@ impl Anchor {
                     export: export.id,
                     handle: t.id(),
                 };
-                t.handles.push(
-                    Handle {
-                        id: at.handle,
-                        export,
-                        holders,
-                        read: ReadCursor::new(),
-                        write: WriteCursor::new(),
-                        held: KVec::new(),
-                        bytes: 0,
-                    },
-                    GFP_KERNEL,
-                )?;
+                t.handles
+                    .push(Handle::new(at.handle, export, holders), GFP_KERNEL)?;
                 Attached {
                     at,
                     end: token.end,
@@ -281,6 +325,13 @@ impl Anchor {
                 *c = c.saturating_sub(1);
             }
             vec::retain(&mut h.holders, |(_, c)| *c > 0);
+            // A node that holds it no more waits for nothing.
+            if !h.holders.iter().any(|(n, _)| *n == src) {
+                vec::retain(&mut h.watches, |w| w.0 != src);
+                if h.watches.is_empty() {
+                    h.watcher = None;
+                }
+            }
             if h.holders.is_empty() {
                 vec::take_first(&mut t.handles, |h| h.id == at.handle)
             } else {
@@ -290,6 +341,77 @@ impl Anchor {
         // The end closes here if no other handle uses it: outside the lock.
         drop(gone);
         Ok(0)
+    }
+
+    /// Records that proxy `proxy` of node `src` waits for its end to be
+    /// ready; the notifier answers (at once if it is). Never blocks.
+    fn watch(&self, src: u8, at: At, proxy: u64, epoch: u64) -> Result<usize> {
+        {
+            let mut t = self.tables.lock();
+            let h = t.find(at)?;
+            if !h.holders.iter().any(|(n, _)| *n == src) {
+                return Err(estale());
+            }
+            match h.watches.iter_mut().find(|w| w.0 == src && w.1 == proxy) {
+                Some(w) => w.2 = epoch,
+                None => h.watches.push((src, proxy, epoch), GFP_KERNEL)?,
+            }
+            if h.watcher.is_none() {
+                h.watcher = Some(Watcher::new(h.export.file.try_clone()?, poke, h.id)?);
+            }
+        }
+        poke(0);
+        Ok(0)
+    }
+
+    /// Sends `READY` for every watched handle that is ready now.
+    fn notify_ready(&self) {
+        let mut out: KVec<(u8, u64, u64, u32)> = KVec::new();
+        let mut idle = KVec::new();
+        {
+            let mut t = self.tables.lock();
+            for h in t.handles.iter_mut() {
+                let Some(w) = h.watcher.as_ref() else {
+                    continue;
+                };
+                let mask = w.mask();
+                if mask & wanted(h.export.end) == 0 {
+                    continue;
+                }
+                for &(node, proxy, epoch) in h.watches.iter() {
+                    if out
+                        .push((node, proxy, epoch, mask & READY_MASK), GFP_KERNEL)
+                        .is_err()
+                    {
+                        // Kept for the next round.
+                        return;
+                    }
+                }
+                vec::retain(&mut h.watches, |_| false);
+                if let Some(w) = h.watcher.take() {
+                    // Dropped outside the lock.
+                    let _ = idle.push(w, GFP_KERNEL);
+                }
+            }
+        }
+        drop(idle);
+        for (node, proxy, epoch, mask) in out {
+            let mut req = [0u8; 32];
+            if let Some(n) = (Request::Ready { proxy, epoch, mask }).encode(&mut req) {
+                if let Err(e) = ssi_api::send_oneway(node, SERVICE, &req[..n]) {
+                    pr_warn!("ready for node {} lost: {:?}\n", node, e);
+                }
+            }
+        }
+    }
+
+    /// `FIONREAD` of the pipe of a handle.
+    fn nread(&self, at: At, resp: &mut [u8]) -> Result<usize> {
+        let export = self.tables.lock().find(at)?.export.clone();
+        let n = export.file.pipe_nread()?;
+        let out = resp.get_mut(..4).ok_or(EINVAL)?;
+        out.copy_from_slice(&n.to_le_bytes());
+        Ok(4)
     }
 
     /// Drops what the nodes that left held.
@@ -311,6 +433,7 @@ impl Anchor {
             let mut t = self.tables.lock();
             for h in t.handles.iter_mut() {
                 vec::retain(&mut h.holders, |(n, _)| !left[usize::from(*n)]);
+                vec::retain(&mut h.watches, |w| !left[usize::from(w.0)]);
             }
             while let Some(h) = vec::take_first(&mut t.handles, |h| h.holders.is_empty()) {
                 if gone.push(h, GFP_KERNEL).is_err() {
@@ -445,6 +568,12 @@ impl ssi_api::Service for Server {
             Request::Read { at, seq, count } => a.read(at, seq, count, resp),
             Request::Write { at, seq, data } => a.write(at, seq, data, resp),
             Request::Detach { at } => a.detach(src, at),
+            Request::Watch { at, proxy, epoch } => a.watch(src, at, proxy, epoch),
+            Request::Nread { at } => a.nread(at, resp),
+            Request::Ready { proxy, epoch, mask } => {
+                (a.on_ready)(src, proxy, epoch, mask);
+                Ok(0)
+            }
         };
         if r.as_ref().is_err_and(|e| *e == estale()) {
             stats::add(&STATS.refused, 1);
@@ -464,7 +593,9 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    pub(crate) fn start() -> Result<Self> {
+    /// `on_ready(src, proxy, epoch, mask)` takes the `READY`s that
+    /// anchors send this node's proxies.
+    pub(crate) fn start(on_ready: fn(u8, u64, u64, u32)) -> Result<Self> {
         let anchor = Arc::pin_init(
             pin_init!(Anchor {
                 tables <- new_mutex!(Tables {
@@ -472,6 +603,8 @@ impl Running {
                     next: 0,
                 }),
                 reaped: core::array::from_fn(|n| AtomicU32::new(nodes::generation(n as u8))),
+                notify <- PollQueue::new(),
+                on_ready,
             }),
             GFP_KERNEL,
         )?;
@@ -483,10 +616,16 @@ impl Running {
         };
         r.reaper = Some(KThread::spawn(c_str!("ssi_dynstreams"), || {
             while !kthread::should_stop() {
-                if let Some(a) = ANCHOR.get() {
-                    a.reap();
-                }
-                kthread::sleep_ms(100);
+                let Some(a) = ANCHOR.get() else {
+                    kthread::sleep_ms(100);
+                    continue;
+                };
+                DIRTY.store(false, Ordering::Release);
+                a.reap();
+                a.notify_ready();
+                a.notify.sleep(100, || {
+                    DIRTY.load(Ordering::Acquire) || kthread::should_stop()
+                });
             }
         })?);
         r.service = Some(ssi_api::register_deferred_service(SERVICE, &SERVER)?);

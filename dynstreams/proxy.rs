@@ -2,30 +2,43 @@
 //! The proxy: on the node that runs a migrated end of a pipe, the file in
 //! its place. Its reads and writes are requests to the anchor (the node
 //! that holds the pipe), straight from here, one at a time, numbered
-//! (`rust/proto/src/dynstreams/cursor.rs`); a blocking one that finds the
-//! pipe empty or full asks again after a pause (1 to 20 ms). Once the
-//! anchor left the view, reads see end of file and writes `EPIPE` and
-//! `SIGPIPE`, as if the other end's process had been killed.
+//! (`rust/proto/src/dynstreams/cursor.rs`). Readiness: a proxy that does
+//! not know its end to be ready sends the anchor one `WATCH` (per epoch,
+//! its count of requests that found the pipe empty or full, or moved
+//! bytes), and the anchor answers one `READY` when the pipe is ready;
+//! `poll` answers from what the last `READY` said and a blocking read or
+//! write that found the pipe empty or full sleeps until one comes (or
+//! 1 s: a lost message costs a second, not a hang). Once the anchor left
+//! the view, reads see end of file and writes `EPIPE` and `SIGPIPE`, as if
+//! the other end's process had been killed, and pollers wake.
 
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
-    alloc::{flags::GFP_KERNEL, KVec},
-    bindings, new_mutex,
+    alloc::{
+        flags::{GFP_ATOMIC, GFP_KERNEL},
+        KVec,
+    },
+    bindings, new_mutex, new_spinlock,
     prelude::*,
-    sync::{Arc, Mutex},
-    uaccess::{UserSliceReader, UserSliceWriter},
+    sync::{Arc, Mutex, SpinLock},
+    uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
 };
 
 use crate::anchor::estale;
 use crate::kernel_ext::{
     cred, errno,
     file::FdFile,
-    kthread, signal,
-    stream::{NewFile, StreamFops, StreamOps},
+    global::Published,
+    kthread,
+    poll::{PollQueue, PollTable},
+    signal,
+    stream::{NewFile, StreamFops, StreamOps, FIONREAD},
+    vec,
 };
 use crate::nodes;
 use crate::proto::dynstreams::{
-    decode_read_answer, decode_written, At, Attached, End, Request, Source, Token, MAX_IO,
-    READ_HEAD, SERVICE, TOKEN_MAX, WRITE_HEAD,
+    decode_read_answer, decode_written, At, Attached, End, Request, Source, Token, MAX_IO, POLLERR,
+    POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, READ_HEAD, SERVICE, TOKEN_MAX, WRITE_HEAD,
 };
 use crate::ssi_api;
 use crate::stats::{self, STATS};
@@ -33,8 +46,96 @@ use crate::stats::{self, STATS};
 /// How long one request may take (the anchor never blocks: this is for a
 /// busy worker or a lost node).
 const CALL_TIMEOUT_MS: u32 = 5000;
-/// Longest pause before asking again.
-const MAX_PAUSE_MS: u32 = 20;
+/// Longest wait for a `READY` before asking again anyway.
+const READY_WAIT_MS: u32 = 1000;
+
+/// A proxy's readiness, as the anchor last told it; registered so that
+/// `READY` and the departure of its anchor find it.
+#[pin_data]
+struct Ready {
+    id: u64,
+    anchor: u8,
+    /// The poll bits of the last `READY` of this epoch (0: unknown).
+    mask: AtomicU32,
+    /// Bumped whenever what the proxy knows goes stale: a request that
+    /// moved bytes, or found the pipe empty or full.
+    epoch: AtomicU64,
+    /// The epoch + 1 a `WATCH` went out for (0: none).
+    watched: AtomicU64,
+    #[pin]
+    queue: PollQueue,
+}
+
+/// This node's proxies' readiness.
+#[pin_data]
+struct Registry {
+    #[pin]
+    list: SpinLock<KVec<Arc<Ready>>>,
+    next: AtomicU64,
+}
+
+static REGISTRY: Published<Registry> = Published::new();
+
+/// The proxies' registry, for the module's life.
+pub(crate) struct Running {
+    _registry: Arc<Registry>,
+}
+
+impl Running {
+    pub(crate) fn start() -> Result<Self> {
+        let r = Arc::pin_init(
+            pin_init!(Registry {
+                list <- new_spinlock!(KVec::new()),
+                next: AtomicU64::new(0),
+            }),
+            GFP_KERNEL,
+        )?;
+        REGISTRY.publish(&r);
+        Ok(Running { _registry: r })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // SAFETY: dropped after the service and the listener (the module's
+        // field order), which call `REGISTRY.get()`; no proxy is left (each
+        // holds the module).
+        unsafe { REGISTRY.withdraw() };
+    }
+}
+
+/// A `READY` from node `src` for proxy `proxy` (the anchor's service).
+pub(crate) fn ready(src: u8, proxy: u64, epoch: u64, mask: u32) {
+    let Some(reg) = REGISTRY.get() else {
+        return;
+    };
+    let r = reg.list.lock().iter().find(|r| r.id == proxy).cloned();
+    let Some(r) = r else {
+        return;
+    };
+    if r.anchor != src {
+        stats::add(&STATS.refused, 1);
+        return;
+    }
+    if r.epoch.load(Ordering::Acquire) == epoch {
+        r.mask.store(mask, Ordering::Release);
+    } else {
+        // A stale answer: the next poll asks again.
+        r.watched.store(0, Ordering::Release);
+    }
+    r.queue.wake();
+}
+
+/// Node `node` left the view: its proxies' pollers and sleepers wake (to
+/// end of file or `EPIPE`). Never blocks.
+pub(crate) fn node_left(node: u8) {
+    let Some(reg) = REGISTRY.get() else {
+        return;
+    };
+    for r in reg.list.lock().iter().filter(|r| r.anchor == node) {
+        r.queue.wake();
+    }
+}
 
 /// A migrated end's file.
 pub(crate) struct Proxy {
@@ -45,6 +146,7 @@ pub(crate) struct Proxy {
     generation: u32,
     /// The next sequence number of its direction; held for a request.
     seq: Arc<Mutex<u64>>,
+    ready: Arc<Ready>,
 }
 
 /// How a request ended.
@@ -142,13 +244,55 @@ impl Proxy {
         })
     }
 
-    /// Waits before asking again; `ERESTARTSYS` on a signal.
-    fn pause(ms: &mut u32) -> Result {
+    /// What the proxy knew is stale (it moved bytes, or found the pipe
+    /// empty or full).
+    fn stale(&self) {
+        self.ready.epoch.fetch_add(1, Ordering::AcqRel);
+        self.ready.mask.store(0, Ordering::Release);
+    }
+
+    /// Asks the anchor for a `READY`, once per epoch.
+    fn arm(&self) {
+        let r = &self.ready;
+        let epoch = r.epoch.load(Ordering::Acquire);
+        if r.watched.swap(epoch + 1, Ordering::AcqRel) == epoch + 1 {
+            return;
+        }
+        let mut req = [0u8; 64];
+        let Some(n) = (Request::Watch {
+            at: self.at,
+            proxy: r.id,
+            epoch,
+        })
+        .encode(&mut req) else {
+            return;
+        };
+        if let Err(e) = ssi_api::send_oneway(self.anchor, SERVICE, &req[..n]) {
+            // The next poll or wait asks again.
+            r.watched.store(0, Ordering::Release);
+            pr_warn!("watch to node {} lost: {:?}\n", self.anchor, e);
+        }
+    }
+
+    /// The mask of an end whose other side is gone.
+    fn closed_mask(&self) -> u32 {
+        match self.end {
+            End::Read => POLLIN | POLLRDNORM | POLLHUP,
+            End::Write => POLLOUT | POLLWRNORM | POLLERR,
+        }
+    }
+
+    /// Waits until the anchor says the end is ready (or its node left,
+    /// or a second passed); `ERESTARTSYS` on a signal.
+    fn wait_ready(&self) -> Result {
         if kthread::signal_pending() {
             return Err(ERESTARTSYS);
         }
-        kthread::sleep_ms(*ms);
-        *ms = (*ms * 2).min(MAX_PAUSE_MS);
+        self.arm();
+        let r = &self.ready;
+        r.queue.sleep(READY_WAIT_MS, || {
+            r.mask.load(Ordering::Acquire) != 0 || self.gone() || kthread::signal_pending()
+        });
         if kthread::signal_pending() {
             return Err(ERESTARTSYS);
         }
@@ -182,13 +326,18 @@ impl StreamOps for Proxy {
         if count == 0 {
             return Ok(0);
         }
-        let mut ms = 1;
         loop {
-            match self.read_once(out, count)? {
+            let o = self.read_once(out, count)?;
+            self.stale();
+            match o {
                 Outcome::Done(n) => return Ok(n),
                 Outcome::Closed => return Ok(0),
-                Outcome::Again if nonblock => return Err(EAGAIN),
-                Outcome::Again => Self::pause(&mut ms)?,
+                Outcome::Again if nonblock => {
+                    // An edge-triggered epoll hears when it is ready.
+                    self.arm();
+                    return Err(EAGAIN);
+                }
+                Outcome::Again => self.wait_ready()?,
             }
         }
     }
@@ -215,25 +364,24 @@ impl StreamOps for Proxy {
             let b = buf.get_mut(..WRITE_HEAD + chunk).ok_or(EINVAL)?;
             input.read_slice(&mut b[WRITE_HEAD..])?;
             let mut sent = 0;
-            let mut ms = 1;
             while sent < chunk {
                 // The head goes in front of what is left to send.
                 let outcome = self.write_once(&mut b[sent..])?;
+                self.stale();
                 let done = total + sent;
                 match outcome {
-                    Outcome::Done(n) => {
-                        sent += n;
-                        ms = 1;
-                    }
+                    Outcome::Done(n) => sent += n,
                     Outcome::Closed if done > 0 => return Ok(done),
                     Outcome::Closed => {
                         signal::raise_sigpipe();
                         return Err(EPIPE);
                     }
-                    Outcome::Again if nonblock && done > 0 => return Ok(done),
-                    Outcome::Again if nonblock => return Err(EAGAIN),
+                    Outcome::Again if nonblock => {
+                        self.arm();
+                        return if done > 0 { Ok(done) } else { Err(EAGAIN) };
+                    }
                     Outcome::Again => {
-                        if let Err(e) = Self::pause(&mut ms) {
+                        if let Err(e) = self.wait_ready() {
                             return if done > 0 { Ok(done) } else { Err(e) };
                         }
                     }
@@ -247,11 +395,75 @@ impl StreamOps for Proxy {
     fn seek(&self, _offset: i64, _whence: u32) -> Result<i64> {
         Err(errno::espipe())
     }
+
+    const POLL: bool = true;
+
+    /// What the last `READY` said; when that is nothing, a `WATCH` asks
+    /// the anchor for one (whose arrival wakes the poller).
+    fn poll(&self, table: &PollTable) -> u32 {
+        table.wait(&self.ready.queue);
+        if self.gone() {
+            return self.closed_mask();
+        }
+        let m = self.ready.mask.load(Ordering::Acquire);
+        let ready = match self.end {
+            End::Read => m & (POLLIN | POLLHUP | POLLERR),
+            End::Write => m & (POLLOUT | POLLHUP | POLLERR),
+        };
+        if ready == 0 {
+            self.arm();
+            return 0;
+        }
+        // A write end whose reader left is writable (to EPIPE), as a pipe is.
+        match self.end {
+            End::Read if m & POLLIN != 0 => m | POLLRDNORM,
+            End::Write if m & (POLLOUT | POLLERR) != 0 => m | POLLOUT | POLLWRNORM,
+            _ => m,
+        }
+    }
+
+    /// `FIONREAD`: how many bytes the pipe holds, asked of the anchor.
+    fn ioctl(&self, cmd: u32, arg: usize) -> Result<i64> {
+        if cmd != FIONREAD {
+            return Err(ENOTTY);
+        }
+        let n = if self.gone() {
+            0
+        } else {
+            let mut req = [0u8; 32];
+            let len = (Request::Nread { at: self.at })
+                .encode(&mut req)
+                .ok_or(EINVAL)?;
+            let mut answer = [0u8; 4];
+            match ssi_api::call_killable(
+                self.anchor,
+                SERVICE,
+                &req[..len],
+                &mut answer,
+                CALL_TIMEOUT_MS,
+            ) {
+                Ok(4) => u32::from_le_bytes(answer),
+                Ok(_) => return Err(EIO),
+                Err(e) if e == estale() || e == errno::ehostdown() || e == errno::eshutdown() => 0,
+                Err(e) => return Err(e),
+            }
+        };
+        let v = i32::try_from(n).unwrap_or(i32::MAX);
+        UserSlice::new(arg, 4)
+            .writer()
+            .write_slice(&v.to_ne_bytes())?;
+        Ok(0)
+    }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         stats::add(&STATS.proxies_released, 1);
+        if let Some(reg) = REGISTRY.get() {
+            let id = self.ready.id;
+            let gone = vec::take_first(&mut reg.list.lock(), |r| r.id == id);
+            drop(gone);
+        }
         if self.gone() {
             return;
         }
@@ -303,12 +515,27 @@ pub(crate) fn open(t: &Token, flags: u32) -> Result<FdFile> {
         Source::Fd { .. } => a.seq,
         Source::Handle { seq, .. } => seq,
     };
+    let reg = REGISTRY.get().ok_or(ENODEV)?;
+    let ready = Arc::pin_init(
+        pin_init!(Ready {
+            id: reg.next.fetch_add(1, Ordering::Relaxed) + 1,
+            anchor: t.anchor,
+            mask: AtomicU32::new(0),
+            epoch: AtomicU64::new(0),
+            watched: AtomicU64::new(0),
+            queue <- PollQueue::new(),
+        }),
+        GFP_KERNEL,
+    )?;
+    // Under a spinlock (the listener must not block): no sleeping allocation.
+    reg.list.lock().push(ready.clone(), GFP_ATOMIC)?;
     let p = Proxy {
         anchor: t.anchor,
         at: a.at,
         end: t.end,
         generation,
         seq,
+        ready,
     };
     stats::add(&STATS.proxies_made, 1);
     let acc = match t.end {

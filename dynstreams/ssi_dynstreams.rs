@@ -67,6 +67,10 @@ impl ssi_streams::Carrier for Carrier {
 
 static CARRIER: Carrier = Carrier;
 
+/// The view: each node's generation, bumped when it leaves; then that
+/// node's proxies wake.
+static DEPARTED: ssi_api::Departures = ssi_api::Departures::new(proxy::node_left);
+
 fn show_stats(a: &anchor::Anchor, out: &mut ShowBuf<'_>) -> Result {
     let s = &STATS;
     writeln!(
@@ -99,12 +103,15 @@ struct Dynstreams {
     _sysfs: SysfsDir<anchor::Anchor>,
     _anchor: anchor::Running,
     _watch: ssi_api::ListenerRegistration,
+    // Last: the service and the listener reach it.
+    _proxies: proxy::Running,
 }
 
 impl kernel::Module for Dynstreams {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let watch = nodes::watch()?;
-        let running = anchor::Running::start()?;
+        let proxies = proxy::Running::start()?;
+        let watch = ssi_api::register_listener(&DEPARTED)?;
+        let running = anchor::Running::start(proxy::ready)?;
         let parent = SysfsParent::ssi().ok_or(ENODEV)?;
         let sysfs = SysfsDir::new_in(parent, c_str!("dynstreams"), &ATTRS, running.anchor())?;
         let carrier = ssi_streams::register(&CARRIER)?;
@@ -114,6 +121,7 @@ impl kernel::Module for Dynstreams {
             _sysfs: sysfs,
             _anchor: running,
             _watch: watch,
+            _proxies: proxies,
         })
     }
 }

@@ -16,7 +16,7 @@
 //! link serves the file again; one that rebooted answers `ESTALE` (its
 //! cookies are drawn anew at load).
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     bindings,
@@ -54,14 +54,14 @@ fn estale() -> Error {
 
 /// Per node, bumped when it leaves the view: a call made meanwhile fails
 /// with `EIO` (whether it was served is unknown).
-static GENERATION: [AtomicU32; 256] = [const { AtomicU32::new(0) }; 256];
+static DEPARTED: ssi_api::Departures = ssi_api::Departures::new(|_| {});
 /// Requests refused as malformed, since the module was loaded.
 static BAD_REQUESTS: AtomicU64 = AtomicU64::new(0);
 /// Hides file addresses in cookies (set at load).
 static SECRET: AtomicU64 = AtomicU64::new(0);
 
 fn generation(node: u8) -> u32 {
-    GENERATION[usize::from(node)].load(Ordering::Acquire)
+    DEPARTED.generation(node)
 }
 
 /// The cookie of an open file: its identity, hidden, never 0.
@@ -149,19 +149,6 @@ fn serve(r: &Request<'_>, resp: &mut [u8]) -> Result<usize> {
 
 static SERVER: Server = Server;
 
-/// Bumps the generation of nodes that leave.
-struct Watch;
-
-impl ssi_api::MembershipListener for Watch {
-    fn changed(&self, node: u8, up: bool) {
-        if !up {
-            GENERATION[usize::from(node)].fetch_add(1, Ordering::AcqRel);
-        }
-    }
-}
-
-static WATCH: Watch = Watch;
-
 /// The service and the listener; dropping them stops serving.
 pub(crate) struct Registration {
     _service: ssi_api::ServiceRegistration,
@@ -171,7 +158,7 @@ pub(crate) struct Registration {
 /// Starts serving this node's processes' files to the other nodes.
 pub(crate) fn start() -> Result<Registration> {
     SECRET.store(kthread::random_u64(), Ordering::Relaxed);
-    let watch = ssi_api::register_listener(&WATCH)?;
+    let watch = ssi_api::register_listener(&DEPARTED)?;
     let service = ssi_api::register_deferred_service(SERVICE_RFILE, &SERVER)?;
     Ok(Registration {
         _service: service,

@@ -58,7 +58,8 @@ pub fn is_member(node: u8) -> bool {
 
 /// Calls `service` on node `dst`; the answer is copied into `resp`.
 /// Returns its length. Must not be called from a handler or listener. A
-/// signal ends the wait (`EINTR`).
+/// signal ends the wait (`EINTR`); `dst` leaving the view ends it at once
+/// (`EHOSTDOWN`), no answer by `timeout_ms` with `ETIMEDOUT`.
 pub fn call(dst: u8, service: u16, req: &[u8], resp: &mut [u8], timeout_ms: u32) -> Result<usize> {
     call_woken(dst, service, req, resp, timeout_ms, false)
 }
@@ -273,6 +274,38 @@ unsafe extern "C" fn listener_trampoline<L: MembershipListener>(
 ) {
     // SAFETY: `ctx` is the `&'static L` given to `register_listener`.
     unsafe { &*ctx.cast::<L>() }.changed(node, up);
+}
+
+/// Which nodes left the view: a generation per node, bumped when it
+/// leaves, then `on_leave(node)` (which must not block either). A call or
+/// a file made while a node's generation was `g` knows that node left
+/// once it is no longer `g`. Registered with [`register_listener`].
+pub struct Departures {
+    generation: [core::sync::atomic::AtomicU32; 256],
+    on_leave: fn(u8),
+}
+
+impl Departures {
+    pub const fn new(on_leave: fn(u8)) -> Self {
+        Departures {
+            generation: [const { core::sync::atomic::AtomicU32::new(0) }; 256],
+            on_leave,
+        }
+    }
+
+    /// The generation of `node` now.
+    pub fn generation(&self, node: u8) -> u32 {
+        self.generation[usize::from(node)].load(core::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl MembershipListener for Departures {
+    fn changed(&self, node: u8, up: bool) {
+        if !up {
+            self.generation[usize::from(node)].fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+            (self.on_leave)(node);
+        }
+    }
 }
 
 /// A registered listener; unregistered on drop.

@@ -331,7 +331,8 @@ pub(crate) type Answer = Result<(u16, KVec<u8>)>;
 
 /// Calls `service` on every node of `dsts` at once and waits up to
 /// `timeout_ms` for all answers, returned in the order of `dsts`; a node
-/// that does not answer in time gives `ETIMEDOUT`. A signal cancels the
+/// that does not answer in time gives `ETIMEDOUT`, one that leaves the
+/// view meanwhile `EHOSTDOWN` (at once). A signal cancels the
 /// whole call (`EINTR`); late answers are then dropped.
 pub(crate) fn call_many(
     core: &Core,
@@ -379,11 +380,20 @@ fn call_many_woken(
     }
     let deadline = now_ns() + i64::from(timeout_ms) * 1_000_000;
     let mut s = core.state.lock();
+    // A destination that was a member and left the view answers nothing
+    // more: its call ends at once (`EHOSTDOWN`), not at the timeout (a
+    // view change wakes `replies`).
+    let members = s.membership.view().members;
     let result = loop {
+        let now = s.membership.view().members;
         for (k, slot) in slots.iter_mut().enumerate() {
             let Some((i, _)) = *slot else { continue };
             if s.pending[i].as_ref().is_some_and(|p| p.resp.is_some()) {
                 out[k] = s.pending[i].take().and_then(|p| p.resp).ok_or(EINVAL);
+                *slot = None;
+            } else if members.contains(dsts[k]) && !now.contains(dsts[k]) {
+                s.pending[i] = None;
+                out[k] = Err(errno::ehostdown());
                 *slot = None;
             }
         }

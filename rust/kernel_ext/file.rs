@@ -454,6 +454,17 @@ impl FdFile {
     pub fn is_fifo(&self) -> bool {
         self.mode() & S_IFMT == S_IFIFO
     }
+
+    /// The bytes a pipe or FIFO holds (`FIONREAD`); `EBADF` if it is not one.
+    pub fn pipe_nread(&self) -> Result<u32> {
+        // SAFETY: an open file; the call takes the pipe's own lock.
+        let n = unsafe { bindings::ssi_ghost_pipe_nread(self.ptr) };
+        if n < 0 {
+            Err(Error::from_errno(n))
+        } else {
+            Ok(n as u32)
+        }
+    }
 }
 
 /// The file of an [`FdFile`] kept from being written while this lives

@@ -21,6 +21,7 @@ pub mod kunit;
 pub mod migrate;
 pub mod mm;
 pub mod pid;
+pub mod poll;
 pub mod regset;
 pub mod remote;
 pub mod rlimit;

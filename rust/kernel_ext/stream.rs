@@ -21,6 +21,7 @@ use kernel::{
 };
 
 use crate::kernel_ext::file::FdFile;
+use crate::kernel_ext::poll::PollTable;
 
 /// What a stream file does. Positions are `Some` for `pread`/`pwrite`
 /// only; `nonblock` is the file's `O_NONBLOCK`.
@@ -30,7 +31,26 @@ pub trait StreamOps: Send + Sync + Sized + 'static {
         -> Result<usize>;
     /// `lseek(2)`: returns the new position.
     fn seek(&self, offset: i64, whence: u32) -> Result<i64>;
+
+    /// Whether the file answers `poll` with [`StreamOps::poll`]; without,
+    /// it has no `poll` method (always readable and writable, and not
+    /// for epoll).
+    const POLL: bool = false;
+
+    /// `poll(2)`, `select(2)`, epoll: queues the poller where a wake-up
+    /// will come, and returns the mask now (`EPOLLIN`, ...).
+    fn poll(&self, _table: &PollTable) -> u32 {
+        0
+    }
+
+    /// `ioctl(2)`: `arg` is the caller's argument (often a user pointer).
+    fn ioctl(&self, _cmd: u32, _arg: usize) -> Result<i64> {
+        Err(ENOTTY)
+    }
 }
+
+/// `FIONREAD` (`asm-generic/ioctls.h`): how many bytes a read would get.
+pub const FIONREAD: u32 = 0x541b;
 
 /// The `file_operations` of `T`; must be a `static` of the module that
 /// implements `T` (open files hold a reference on the module).
@@ -51,6 +71,10 @@ impl<T: StreamOps> StreamFops<T> {
         fops.write = Some(write_tramp::<T>);
         fops.llseek = Some(llseek_tramp::<T>);
         fops.release = Some(release_tramp::<T>);
+        fops.unlocked_ioctl = Some(ioctl_tramp::<T>);
+        if T::POLL {
+            fops.poll = Some(poll_tramp::<T>);
+        }
         StreamFops {
             fops,
             _t: PhantomData,
@@ -183,6 +207,41 @@ unsafe extern "C" fn llseek_tramp<T: StreamOps>(
     match s.seek(offset, whence) {
         Ok(p) => p,
         Err(e) => e.to_errno().into(),
+    }
+}
+
+/// `file_operations::poll` of a stream file of `T`.
+///
+/// # Safety
+///
+/// Called by the VFS only, on a file made by `NewFile::new::<T>` and not yet
+/// released, with a null or valid poll table.
+unsafe extern "C" fn poll_tramp<T: StreamOps>(
+    file: *mut bindings::file,
+    pt: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
+    // SAFETY: the VFS calls `poll` only on files of our `fops`; `file` and
+    // `pt` stay valid during the call.
+    let (s, table) = unsafe { (state::<T>(file).0, PollTable::from_raw(file, pt)) };
+    s.poll(&table)
+}
+
+/// `file_operations::unlocked_ioctl` of a stream file of `T`.
+///
+/// # Safety
+///
+/// Called by the VFS only, on a file made by `NewFile::new::<T>` and not yet
+/// released.
+unsafe extern "C" fn ioctl_tramp<T: StreamOps>(
+    file: *mut bindings::file,
+    cmd: kernel::ffi::c_uint,
+    arg: kernel::ffi::c_ulong,
+) -> kernel::ffi::c_long {
+    // SAFETY: the VFS calls `unlocked_ioctl` only on files of our `fops`.
+    let (s, _) = unsafe { state::<T>(file) };
+    match s.ioctl(cmd, arg as usize) {
+        Ok(v) => v as kernel::ffi::c_long,
+        Err(e) => e.to_errno() as kernel::ffi::c_long,
     }
 }
 

@@ -17,12 +17,22 @@
 //! | 2 `READ`   | `export: u64`, `handle: u64`, `seq: u64`, `count: u32` | `seq: u64`, then 0 to `count` bytes (none: end of file) |
 //! | 3 `WRITE`  | `export: u64`, `handle: u64`, `seq: u64`, data     | `done: u32`                     |
 //! | 4 `DETACH` | `export: u64`, `handle: u64`                       | nothing                         |
+//! | 5 `WATCH`  | `export: u64`, `handle: u64`, `proxy: u64`, `epoch: u64` | none (one-way)            |
+//! | 6 `READY`  | `proxy: u64`, `epoch: u64`, `mask: u32`            | none (one-way, anchor to proxy) |
+//! | 7 `NREAD`  | `export: u64`, `handle: u64`                       | `bytes: u32`                    |
 //!
 //! `count` and the data are 1 to [`MAX_IO`] bytes; `flags` bit 0: the
 //! caller has `CAP_SYS_PTRACE`. Errors are the RPC's status: `EAGAIN`
 //! (nothing to read, no room), `EPIPE` (no reader left), `ESTALE`
 //! (unknown export or handle), `EINVAL` (malformed, or a sequence number
 //! the handle's cursor refuses; counted). Decoding checks exact lengths.
+//!
+//! Readiness (`poll`): a proxy that does not know its end to be ready
+//! sends `WATCH` once per `epoch` (its count of reads and writes); the
+//! anchor answers with one `READY` as soon as the pipe is readable (a
+//! read end) or writable (a write end), or closed, carrying the pipe's
+//! poll mask ([`POLLIN`] ...) and the epoch it answers. `mask` holds only
+//! [`READY_MASK`]'s bits.
 
 use super::codec::{Reader, Writer};
 
@@ -56,6 +66,19 @@ const ATTACH: u8 = 1;
 const READ: u8 = 2;
 const WRITE: u8 = 3;
 const DETACH: u8 = 4;
+const WATCH: u8 = 5;
+const READY: u8 = 6;
+const NREAD: u8 = 7;
+
+/// Poll bits a `READY` carries (the kernel's `EPOLL*` values).
+pub const POLLIN: u32 = 0x001;
+pub const POLLOUT: u32 = 0x004;
+pub const POLLERR: u32 = 0x008;
+pub const POLLHUP: u32 = 0x010;
+pub const POLLRDNORM: u32 = 0x040;
+pub const POLLWRNORM: u32 = 0x100;
+/// Every bit a `READY` may carry.
+pub const READY_MASK: u32 = POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM;
 
 const TOKEN_VERSION: u8 = 1;
 const BY_FD: u8 = 1;
@@ -212,6 +235,22 @@ pub enum Request<'a> {
     Detach {
         at: At,
     },
+    /// Tell `proxy` (an id of the sender's) once its end is ready.
+    Watch {
+        at: At,
+        proxy: u64,
+        epoch: u64,
+    },
+    /// Proxy `proxy`'s end is ready as of its `epoch`: `mask`.
+    Ready {
+        proxy: u64,
+        epoch: u64,
+        mask: u32,
+    },
+    /// How many bytes the pipe holds.
+    Nread {
+        at: At,
+    },
 }
 
 fn read_at(r: &mut Reader<'_>) -> Option<At> {
@@ -261,6 +300,23 @@ impl<'a> Request<'a> {
             DETACH => Request::Detach {
                 at: read_at(&mut r)?,
             },
+            WATCH => Request::Watch {
+                at: read_at(&mut r)?,
+                proxy: r.u64()?,
+                epoch: r.u64()?,
+            },
+            READY => {
+                let proxy = r.u64()?;
+                let epoch = r.u64()?;
+                let mask = r.u32()?;
+                if proxy == 0 || mask & !READY_MASK != 0 {
+                    return None;
+                }
+                Request::Ready { proxy, epoch, mask }
+            }
+            NREAD => Request::Nread {
+                at: read_at(&mut r)?,
+            },
             _ => return None,
         };
         r.end()?;
@@ -300,6 +356,24 @@ impl<'a> Request<'a> {
             }
             Request::Detach { at } => {
                 w.u8(DETACH)?;
+                w.u64(at.export)?;
+                w.u64(at.handle)?;
+            }
+            Request::Watch { at, proxy, epoch } => {
+                w.u8(WATCH)?;
+                w.u64(at.export)?;
+                w.u64(at.handle)?;
+                w.u64(proxy)?;
+                w.u64(epoch)?;
+            }
+            Request::Ready { proxy, epoch, mask } => {
+                w.u8(READY)?;
+                w.u64(proxy)?;
+                w.u64(epoch)?;
+                w.u32(mask)?;
+            }
+            Request::Nread { at } => {
+                w.u8(NREAD)?;
                 w.u64(at.export)?;
                 w.u64(at.handle)?;
             }

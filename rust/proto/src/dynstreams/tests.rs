@@ -75,7 +75,7 @@ fn bad_tokens_refused() {
     assert_eq!(Token::decode(&b[..n]), None);
 }
 
-fn requests(data: &[u8]) -> [Request<'_>; 5] {
+fn requests(data: &[u8]) -> [Request<'_>; 8] {
     let [a, b] = tokens();
     [
         Request::Attach {
@@ -101,6 +101,17 @@ fn requests(data: &[u8]) -> [Request<'_>; 5] {
             data,
         },
         Request::Detach { at: AT },
+        Request::Watch {
+            at: AT,
+            proxy: 7,
+            epoch: 0,
+        },
+        Request::Ready {
+            proxy: 7,
+            epoch: 9,
+            mask: POLLIN | POLLHUP,
+        },
+        Request::Nread { at: AT },
     ]
 }
 
@@ -164,6 +175,17 @@ fn bad_requests_refused() {
         },
     ] {
         let n = Request::Detach { at }.encode(&mut b).unwrap();
+        assert_eq!(Request::decode(&b[..n]), None);
+    }
+    // READY: a null proxy, a bit it may not carry.
+    for (proxy, mask) in [(0, POLLIN), (7, 0x2000)] {
+        let n = Request::Ready {
+            proxy,
+            epoch: 1,
+            mask,
+        }
+        .encode(&mut b)
+        .unwrap();
         assert_eq!(Request::decode(&b[..n]), None);
     }
     // Unknown flags of ATTACH.
