@@ -1,31 +1,77 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! ssi-rs containers: coherent distributed shared memory.
+//! ssi-rs containers: objects shared across the cluster.
 //!
-//! Skeleton: it loads after `ssi.ko` and reaches it through the C-ABI
-//! mechanism of `Documentation/ssi/modules.rst`; the feature is not
-//! implemented yet (see the README's feature table).
+//! Done: SysV message queues that span the cluster (`msg.rs`,
+//! Documentation/ssi/containers.rst). Not done yet: the coherent
+//! distributed shared memory (its protocol is model-checked in
+//! `rust/proto/src/dsm/`), SysV shared memory and semaphores.
+//! `/sys/kernel/ssi/containers/msg` counts the requests.
 
-use kernel::prelude::*;
+use core::fmt::Write;
+use kernel::{c_str, prelude::*, sync::Arc};
 
+#[path = "../rust/kernel_ext/mod.rs"]
+mod kernel_ext;
+#[path = "../rust/proto/kernel.rs"]
+mod proto;
 #[path = "../rust/ssi_api.rs"]
 mod ssi_api;
 
+mod msg;
+
+use kernel_ext::sysfs::{Attribute, ShowBuf, SysfsDir, SysfsParent};
+
 module! {
-    type: Skeleton,
+    type: Containers,
     name: "ssi_containers",
     author: "ssi-rs",
-    description: "ssi-rs containers: coherent distributed shared memory (skeleton)",
+    description: "ssi-rs containers: SysV message queues across the cluster",
     license: "GPL",
 }
 
-struct Skeleton;
+/// The sysfs directory's context (the counters are statics).
+struct Ctx;
 
-impl kernel::Module for Skeleton {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        match ssi_api::node_id() {
-            Some(id) => pr_info!("skeleton loaded on node {}\n", id),
-            None => pr_info!("skeleton loaded, node id unset\n"),
-        }
-        Ok(Skeleton)
+fn show_msg(_: &Ctx, out: &mut ShowBuf<'_>) -> Result {
+    let s = &msg::STATS;
+    writeln!(
+        out,
+        "sent {}\nserved {}\nmalformed {}\nrefused {}",
+        msg::get(&s.sent),
+        msg::get(&s.served),
+        msg::get(&s.malformed),
+        msg::get(&s.refused),
+    )
+    .map_err(|_| EINVAL)
+}
+
+static ATTRS: [Attribute<Ctx>; 1] = [Attribute::ro(c_str!("msg"), show_msg)];
+
+static SERVICE: msg::Service = msg::Service;
+
+/// Fields drop in order: the kernel's hook first, then the service.
+struct Containers {
+    _hook: kernel_ext::ipc::Registration<msg::Queues>,
+    _service: ssi_api::ServiceRegistration,
+    _sysfs: SysfsDir<Ctx>,
+}
+
+impl kernel::Module for Containers {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let parent = SysfsParent::ssi().ok_or(ENODEV)?;
+        let sysfs = SysfsDir::new_in(
+            parent,
+            c_str!("containers"),
+            &ATTRS,
+            Arc::new(Ctx, GFP_KERNEL)?,
+        )?;
+        let service = ssi_api::register_deferred_service(proto::ipc::SERVICE, &SERVICE)?;
+        let hook = kernel_ext::ipc::Registration::new(module)?;
+        pr_info!("SysV message queues across the cluster\n");
+        Ok(Containers {
+            _hook: hook,
+            _service: service,
+            _sysfs: sysfs,
+        })
     }
 }

@@ -16,6 +16,7 @@ pub mod fs;
 pub mod global;
 pub mod hmac;
 pub mod hooks;
+pub mod ipc;
 pub mod kthread;
 pub mod kunit;
 pub mod migrate;

@@ -21,6 +21,8 @@ pub mod flow;
 pub mod ghost;
 #[path = "src/ghost_ioctl.rs"]
 pub mod ghost_ioctl;
+#[path = "src/ipc.rs"]
+pub mod ipc;
 #[path = "src/knob.rs"]
 pub mod knob;
 #[path = "src/membership.rs"]

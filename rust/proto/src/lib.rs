@@ -15,6 +15,7 @@ pub mod dynstreams;
 pub mod flow;
 pub mod ghost;
 pub mod ghost_ioctl;
+pub mod ipc;
 pub mod knob;
 pub mod membership;
 pub mod migrate;

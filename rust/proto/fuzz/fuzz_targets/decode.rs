@@ -2,7 +2,7 @@
 //! Fuzzes every decoder of `ssi-proto` with arbitrary bytes: the message
 //! header (whole, or of a message TIPC gave back), TIPC's control data of
 //! a returned message, the knob parsers, the ghost stream reader, the
-//! requests of the devices, remote-file, task, migration and page
+//! requests of the devices, message queue, remote-file, task, migration and page
 //! services, the coherence protocol's messages (fed to a directory and a
 //! copy), the ghost stream's credentials section, the ghost ioctls'
 //! argument blocks, the `/proc` mergers and a membership view. Nothing may
@@ -11,8 +11,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use ssi_proto::{
-    cmsg, dev, dsm, dynstreams as ds, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs,
-    rfile, task, wire,
+    cmsg, dev, dsm, dynstreams as ds, ghost, ghost_ioctl, ipc, knob, membership, migrate, pages,
+    procfs, rfile, task, wire,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -107,6 +107,18 @@ fn services(data: &[u8]) {
         assert_eq!(&out[..n], data);
     }
     let _ = dev::decode_u32(data);
+    if let Some(r) = ipc::Request::decode(data) {
+        let mut out = vec![0u8; ipc::MAX_REQUEST];
+        let n = r
+            .encode(&mut out)
+            .expect("decoded queue request re-encodes");
+        assert_eq!(&out[..n], data);
+    }
+    if let Some(st) = ipc::Stat::decode(data) {
+        let mut out = [0u8; ipc::STAT_LEN];
+        assert_eq!(st.encode(&mut out), Some(data.len()));
+        assert_eq!(&out[..], data);
+    }
     if let Some(r) = rfile::Request::decode(data) {
         let mut out = vec![0u8; rfile::MAX_REQUEST];
         let n = r.encode(&mut out).expect("decoded file request re-encodes");

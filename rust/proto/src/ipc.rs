@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! SysV message queues across the cluster (Documentation/ssi/containers.rst,
+//! "SysV message queues"): the requests a node sends to the node that holds
+//! a queue, run there in the caller's credentials.
+//!
+//! A queue's id names its node: node `k` gives its queues the indices
+//! `[k * RANGE, (k + 1) * RANGE)` (the low [`IDX_BITS`] bits of an id).
+//! Keyed queues live on the key directory, the lowest-numbered member.
+//!
+//! | op      | request (after the caller)                         | answer                      |
+//! |---------|----------------------------------------------------|-----------------------------|
+//! | 1 `GET` | `key: i32`, `flags: i32`                           | `id: i32`                   |
+//! | 2 `SND` | `id: i32`, `mtype: i64`, `flags: i32`, text        | nothing                     |
+//! | 3 `RCV` | `id: i32`, `msgtyp: i64`, `flags: i32`, `size: u32` | `mtype: i64`, text          |
+//! | 4 `CTL` | `id: i32`, `cmd: i32`, [`Set`]                     | [`Stat`] for `IPC_STAT`     |
+//!
+//! The caller ([`Caller`]) is its ids, capability sets, securebits and up
+//! to [`MAX_GROUPS`] supplementary groups. The text is 0 to [`MAX_TEXT`]
+//! bytes and `size` at most [`MAX_TEXT`]. Errors are the RPC's status.
+//! Decoding checks exact lengths.
+
+use super::codec::{Reader, Writer};
+
+/// The message queues' RPC service.
+pub const SERVICE: u16 = 303;
+/// Most bytes of a message that crosses nodes.
+pub const MAX_TEXT: usize = 16384;
+/// Most supplementary groups a caller carries.
+pub const MAX_GROUPS: usize = 32;
+/// Queue indices per node.
+pub const RANGE: u32 = 128;
+/// Bits of an id that are its index (`ipcmni_seq_shift()` without
+/// `ipcmni_extend`).
+pub const IDX_BITS: u32 = 15;
+/// Longest request: a `SND` of [`MAX_TEXT`] bytes by a caller with every group.
+pub const MAX_REQUEST: usize = CALLER_MAX + 17 + MAX_TEXT;
+/// Head of an `RCV` answer, before the text.
+pub const RCV_HEAD: usize = 8;
+/// `IPC_STAT`, `IPC_SET`, `IPC_RMID` (include/uapi/linux/ipc.h).
+pub const IPC_RMID: i32 = 0;
+pub const IPC_SET: i32 = 1;
+pub const IPC_STAT: i32 = 2;
+
+const CALLER_MAX: usize = 4 * 8 + 5 * 8 + 4 + 1 + 4 * MAX_GROUPS;
+const GET: u8 = 1;
+const SND: u8 = 2;
+const RCV: u8 = 3;
+const CTL: u8 = 4;
+
+/// The node whose queue `id` is, if `id` is an id at all.
+pub fn home_of(id: i32) -> Option<u8> {
+    let idx = u32::try_from(id).ok()? & ((1 << IDX_BITS) - 1);
+    u8::try_from(idx / RANGE).ok()
+}
+
+/// The indices `[lo, hi)` node `node` gives its queues.
+pub fn range(node: u8) -> (i32, i32) {
+    let lo = i32::from(node) * RANGE as i32;
+    (lo, lo + RANGE as i32)
+}
+
+/// Who asks: the credentials the request runs in on the queue's node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub uid: [u32; 4],
+    pub gid: [u32; 4],
+    /// Inheritable, permitted, effective, bounding, ambient.
+    pub caps: [u64; 5],
+    pub securebits: u32,
+    pub ngroups: u8,
+    pub groups: [u32; MAX_GROUPS],
+}
+
+impl Caller {
+    fn put(&self, w: &mut Writer<'_>) -> Option<()> {
+        for v in self.uid.iter().chain(self.gid.iter()) {
+            w.u32(*v)?;
+        }
+        w.u64s(&self.caps)?;
+        w.u32(self.securebits)?;
+        w.u8(self.ngroups)?;
+        for g in self.groups.get(..usize::from(self.ngroups))? {
+            w.u32(*g)?;
+        }
+        Some(())
+    }
+
+    fn get(r: &mut Reader<'_>) -> Option<Self> {
+        let mut c = Caller::default();
+        for v in c.uid.iter_mut().chain(c.gid.iter_mut()) {
+            *v = r.u32()?;
+        }
+        c.caps = r.u64s()?;
+        c.securebits = r.u32()?;
+        c.ngroups = r.u8()?;
+        for g in c.groups.get_mut(..usize::from(c.ngroups))? {
+            *g = r.u32()?;
+        }
+        Some(c)
+    }
+
+    /// The supplementary groups.
+    pub fn groups(&self) -> &[u32] {
+        &self.groups[..usize::from(self.ngroups).min(MAX_GROUPS)]
+    }
+}
+
+/// `IPC_SET`'s operands (zero for the other commands).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Set {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    pub qbytes: u64,
+}
+
+/// What a request asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op<'a> {
+    Get {
+        key: i32,
+        flags: i32,
+    },
+    Snd {
+        id: i32,
+        mtype: i64,
+        flags: i32,
+        text: &'a [u8],
+    },
+    Rcv {
+        id: i32,
+        msgtyp: i64,
+        flags: i32,
+        size: u32,
+    },
+    Ctl {
+        id: i32,
+        cmd: i32,
+        set: Set,
+    },
+}
+
+/// A request to the queue's node (or the key directory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub caller: Caller,
+    pub op: Op<'a>,
+}
+
+impl<'a> Request<'a> {
+    /// Writes it into `out`; its length, `None` if it does not fit or is
+    /// not one a node may send.
+    pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        let mut w = Writer::new(out);
+        let op = match self.op {
+            Op::Get { .. } => GET,
+            Op::Snd { .. } => SND,
+            Op::Rcv { .. } => RCV,
+            Op::Ctl { .. } => CTL,
+        };
+        w.u8(op)?;
+        self.caller.put(&mut w)?;
+        match self.op {
+            Op::Get { key, flags } => {
+                w.i32(key)?;
+                w.i32(flags)?;
+            }
+            Op::Snd {
+                id,
+                mtype,
+                flags,
+                text,
+            } => {
+                if text.len() > MAX_TEXT {
+                    return None;
+                }
+                w.i32(id)?;
+                w.i64(mtype)?;
+                w.i32(flags)?;
+                w.put(text)?;
+            }
+            Op::Rcv {
+                id,
+                msgtyp,
+                flags,
+                size,
+            } => {
+                if size as usize > MAX_TEXT {
+                    return None;
+                }
+                w.i32(id)?;
+                w.i64(msgtyp)?;
+                w.i32(flags)?;
+                w.u32(size)?;
+            }
+            Op::Ctl { id, cmd, set } => {
+                w.i32(id)?;
+                w.i32(cmd)?;
+                w.u32(set.uid)?;
+                w.u32(set.gid)?;
+                w.u32(set.mode)?;
+                w.u64(set.qbytes)?;
+            }
+        }
+        Some(w.len())
+    }
+
+    /// Parses a request; `None` if it is malformed.
+    pub fn decode(b: &'a [u8]) -> Option<Self> {
+        let mut r = Reader::new(b);
+        let op = r.u8()?;
+        let caller = Caller::get(&mut r)?;
+        let op = match op {
+            GET => Op::Get {
+                key: r.i32()?,
+                flags: r.i32()?,
+            },
+            SND => {
+                let (id, mtype, flags) = (r.i32()?, r.i64()?, r.i32()?);
+                let text = r.rest();
+                if text.len() > MAX_TEXT {
+                    return None;
+                }
+                Op::Snd {
+                    id,
+                    mtype,
+                    flags,
+                    text,
+                }
+            }
+            RCV => {
+                let (id, msgtyp, flags, size) = (r.i32()?, r.i64()?, r.i32()?, r.u32()?);
+                if size as usize > MAX_TEXT {
+                    return None;
+                }
+                Op::Rcv {
+                    id,
+                    msgtyp,
+                    flags,
+                    size,
+                }
+            }
+            CTL => Op::Ctl {
+                id: r.i32()?,
+                cmd: r.i32()?,
+                set: Set {
+                    uid: r.u32()?,
+                    gid: r.u32()?,
+                    mode: r.u32()?,
+                    qbytes: r.u64()?,
+                },
+            },
+            _ => return None,
+        };
+        r.end()?;
+        Some(Request { caller, op })
+    }
+}
+
+/// `IPC_STAT`'s answer: `struct msqid64_ds` as the queue's node has it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stat {
+    pub key: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cuid: u32,
+    pub cgid: u32,
+    pub mode: u32,
+    pub seq: u32,
+    pub stime: i64,
+    pub rtime: i64,
+    pub ctime: i64,
+    pub cbytes: u64,
+    pub qnum: u64,
+    pub qbytes: u64,
+    pub lspid: i32,
+    pub lrpid: i32,
+}
+
+/// Length of an encoded [`Stat`].
+pub const STAT_LEN: usize = 4 * 7 + 8 * 6 + 4 * 2;
+
+impl Stat {
+    pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        let mut w = Writer::new(out);
+        w.i32(self.key)?;
+        for v in [
+            self.uid, self.gid, self.cuid, self.cgid, self.mode, self.seq,
+        ] {
+            w.u32(v)?;
+        }
+        for v in [self.stime, self.rtime, self.ctime] {
+            w.i64(v)?;
+        }
+        w.u64s(&[self.cbytes, self.qnum, self.qbytes])?;
+        w.i32(self.lspid)?;
+        w.i32(self.lrpid)?;
+        Some(w.len())
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let mut r = Reader::new(b);
+        let s = Stat {
+            key: r.i32()?,
+            uid: r.u32()?,
+            gid: r.u32()?,
+            cuid: r.u32()?,
+            cgid: r.u32()?,
+            mode: r.u32()?,
+            seq: r.u32()?,
+            stime: r.i64()?,
+            rtime: r.i64()?,
+            ctime: r.i64()?,
+            cbytes: r.u64()?,
+            qnum: r.u64()?,
+            qbytes: r.u64()?,
+            lspid: r.i32()?,
+            lrpid: r.i32()?,
+        };
+        r.end()?;
+        Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(n: u8) -> Caller {
+        let mut c = Caller {
+            uid: [1000, 1000, 1000, 1000],
+            gid: [100, 100, 100, 100],
+            caps: [0, 0, 0, u64::MAX, 0],
+            securebits: 0,
+            ngroups: n,
+            groups: [0; MAX_GROUPS],
+        };
+        for (i, g) in c.groups.iter_mut().take(usize::from(n)).enumerate() {
+            *g = 500 + i as u32;
+        }
+        c
+    }
+
+    fn round(r: Request<'_>) {
+        let mut b = [0u8; MAX_REQUEST];
+        let n = r.encode(&mut b).unwrap();
+        assert_eq!(Request::decode(&b[..n]), Some(r));
+        // A cut request is refused (a `SND` is one whole with less text).
+        let head = match r.op {
+            Op::Snd { text, .. } => n - text.len(),
+            _ => n,
+        };
+        for k in 0..head {
+            assert_eq!(Request::decode(&b[..k]), None, "prefix {k} of {n}");
+        }
+        if !matches!(r.op, Op::Snd { .. }) {
+            assert_eq!(Request::decode(&b[..n + 1]), None);
+        }
+    }
+
+    #[test]
+    fn requests_round_trip() {
+        let text = [7u8; 100];
+        round(Request {
+            caller: caller(0),
+            op: Op::Get {
+                key: 42,
+                flags: 0o1666,
+            },
+        });
+        round(Request {
+            caller: caller(3),
+            op: Op::Snd {
+                id: 129,
+                mtype: 5,
+                flags: 0,
+                text: &text,
+            },
+        });
+        round(Request {
+            caller: caller(32),
+            op: Op::Snd {
+                id: 1,
+                mtype: 1,
+                flags: 0,
+                text: &[],
+            },
+        });
+        round(Request {
+            caller: caller(1),
+            op: Op::Rcv {
+                id: 256,
+                msgtyp: -3,
+                flags: 0o10000,
+                size: 8192,
+            },
+        });
+        round(Request {
+            caller: caller(2),
+            op: Op::Ctl {
+                id: 300,
+                cmd: IPC_SET,
+                set: Set {
+                    uid: 1,
+                    gid: 2,
+                    mode: 0o600,
+                    qbytes: 16384,
+                },
+            },
+        });
+    }
+
+    #[test]
+    fn bad_requests_are_refused() {
+        let mut b = [0u8; MAX_REQUEST + 8];
+        // Too many groups.
+        let mut c = caller(0);
+        c.ngroups = MAX_GROUPS as u8 + 1;
+        assert_eq!(
+            Request {
+                caller: c,
+                op: Op::Get { key: 1, flags: 0 }
+            }
+            .encode(&mut b),
+            None
+        );
+        let n = Request {
+            caller: caller(0),
+            op: Op::Get { key: 1, flags: 0 },
+        }
+        .encode(&mut b)
+        .unwrap();
+        b[1 + 4 * 8 + 5 * 8 + 4] = MAX_GROUPS as u8 + 1;
+        assert_eq!(Request::decode(&b[..n]), None);
+        // Unknown op.
+        b[0] = 9;
+        assert_eq!(Request::decode(&b[..n]), None);
+        // Text or size over the limit.
+        let big = [0u8; MAX_TEXT + 1];
+        let r = Request {
+            caller: caller(0),
+            op: Op::Snd {
+                id: 1,
+                mtype: 1,
+                flags: 0,
+                text: &big,
+            },
+        };
+        assert_eq!(r.encode(&mut b), None);
+        let r = Request {
+            caller: caller(0),
+            op: Op::Rcv {
+                id: 1,
+                msgtyp: 0,
+                flags: 0,
+                size: MAX_TEXT as u32 + 1,
+            },
+        };
+        assert_eq!(r.encode(&mut b), None);
+        let ok = Request {
+            caller: caller(0),
+            op: Op::Rcv {
+                id: 1,
+                msgtyp: 0,
+                flags: 0,
+                size: 1,
+            },
+        };
+        let n = ok.encode(&mut b).unwrap();
+        b[n - 4..n].copy_from_slice(&(MAX_TEXT as u32 + 1).to_le_bytes());
+        assert_eq!(Request::decode(&b[..n]), None);
+    }
+
+    #[test]
+    fn stat_round_trips() {
+        let s = Stat {
+            key: 7,
+            uid: 1,
+            gid: 2,
+            cuid: 3,
+            cgid: 4,
+            mode: 0o644,
+            seq: 9,
+            stime: 10,
+            rtime: 11,
+            ctime: 12,
+            cbytes: 13,
+            qnum: 14,
+            qbytes: 15,
+            lspid: 16,
+            lrpid: 17,
+        };
+        let mut b = [0u8; STAT_LEN];
+        assert_eq!(s.encode(&mut b), Some(STAT_LEN));
+        assert_eq!(Stat::decode(&b), Some(s));
+        assert_eq!(Stat::decode(&b[..STAT_LEN - 1]), None);
+    }
+
+    #[test]
+    fn ids_name_their_node() {
+        for k in [0u8, 1, 2, 4, 200, 255] {
+            let (lo, hi) = range(k);
+            assert_eq!(home_of(lo), Some(k));
+            assert_eq!(home_of(hi - 1), Some(k));
+            // With a sequence number above the index.
+            assert_eq!(home_of((5 << IDX_BITS) + lo), Some(k));
+        }
+        assert_eq!(home_of(-1), None);
+    }
+}
