@@ -68,6 +68,11 @@ fn me() -> u8 {
     ssi_api::node_id().map_or(0, |n| n.get() as u8)
 }
 
+/// This node's id (0 while unset).
+pub(crate) fn node() -> u8 {
+    me()
+}
+
 /// The key directory: the lowest-numbered member.
 fn directory() -> u8 {
     let Ok(m) = ssi_api::members() else {

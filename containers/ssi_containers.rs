@@ -67,7 +67,10 @@ impl kernel::Module for Containers {
         )?;
         let service = ssi_api::register_deferred_service(proto::ipc::SERVICE, &SERVICE)?;
         let hook = kernel_ext::ipc::Registration::new(module)?;
-        pr_info!("SysV message queues across the cluster\n");
+        pr_info!(
+            "loaded on node {}: SysV message queues across the cluster\n",
+            msg::node()
+        );
         Ok(Containers {
             _hook: hook,
             _service: service,
