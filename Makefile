@@ -53,6 +53,7 @@ programs:
 	gcc -O2 -static -o tests/programs/bin/credprobe tests/programs/credprobe/credprobe.c
 	gcc -O2 -static -o tests/programs/bin/execloop tests/programs/execloop/execloop.c
 	gcc -O2 -static -o tests/programs/bin/sysview tests/programs/sysview/sysview.c
+	gcc -O2 -static -o tests/programs/bin/spin tests/programs/spin/spin.c
 
 # User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart, ssi-migrate.
 ghost-tools:
@@ -85,6 +86,7 @@ bench: all
 	bench/core
 	bench/ps
 	bench/migration
+	bench/sched
 	bench/scale
 
 model-check:

@@ -22,6 +22,7 @@ pub mod entry;
 mod flow;
 mod globalproc;
 mod knobs;
+mod migrator;
 mod rpc;
 mod stats;
 mod tasks;

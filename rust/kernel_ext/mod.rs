@@ -18,6 +18,7 @@ pub mod hmac;
 pub mod hooks;
 pub mod kthread;
 pub mod kunit;
+pub mod load;
 pub mod migrate;
 pub mod mm;
 pub mod pid;

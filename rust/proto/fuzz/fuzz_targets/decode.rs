@@ -4,14 +4,16 @@
 //! a returned message, the knob parsers, the ghost stream reader, the
 //! requests of the devices, remote-file, task, migration and page
 //! services, the coherence protocol's messages (fed to a directory and a
-//! copy), the ghost stream's credentials section, the ghost ioctls'
+//! copy), the scheduler's probes and settings, the ghost stream's
+//! credentials section, the ghost ioctls'
 //! argument blocks, the `/proc` mergers and a membership view. Nothing may
 //! panic, and whatever decodes must encode back to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ssi_proto::{
-    cmsg, dev, dsm, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, task, wire,
+    cmsg, dev, dsm, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, sched,
+    task, wire,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -129,6 +131,13 @@ fn services(data: &[u8]) {
         assert_eq!(&out[..n], data);
     }
     coherence(data);
+    if let Some(m) = sched::Msg::decode(data) {
+        let mut out = [0u8; sched::MAX_MSG];
+        let n = m.encode(&mut out);
+        assert_eq!(&out[..n], data);
+    }
+    let _ = sched::Policy::parse(data);
+    let _ = sched::TaskStat::parse(data);
     if let Some(r) = task::PidsRequest::decode(data) {
         assert_eq!(&r.encode()[..], data);
     }
