@@ -11,7 +11,10 @@
 //! blocks on a terminal); the client waits and asks again.
 //!
 //! Client: a stream file (`rust/kernel_ext/stream.rs`) whose operations
-//! are calls to the server; `EIO` once the node left the view.
+//! are calls to the server; `EIO` while the node is out of the view, and
+//! for a call made while it left. A node that comes back after a lost
+//! link serves the file again; one that rebooted answers `ESTALE` (its
+//! cookies are drawn anew at load).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
@@ -49,8 +52,8 @@ fn estale() -> Error {
     Error::from_errno(-116)
 }
 
-/// Per node, bumped when it leaves the view: remote files of the node
-/// made before then fail with `EIO`.
+/// Per node, bumped when it leaves the view: a call made meanwhile fails
+/// with `EIO` (whether it was served is unknown).
 static GENERATION: [AtomicU32; 256] = [const { AtomicU32::new(0) }; 256];
 /// Requests refused as malformed, since the module was loaded.
 static BAD_REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -181,7 +184,6 @@ pub(crate) struct Remote {
     node: u8,
     /// Who asks (the ids of the task that made the file) and for what.
     target: Target,
-    generation: u32,
     caps: u32,
 }
 
@@ -189,20 +191,16 @@ pub(crate) struct Remote {
 pub(crate) type Origin = (u8, u32, u32);
 
 impl Remote {
-    /// Its node is still the one it was made on.
-    fn check(&self) -> Result {
-        if generation(self.node) == self.generation {
-            Ok(())
-        } else {
-            Err(EIO)
-        }
-    }
-
-    /// One call; `EIO` if the node is or went away.
+    /// One call; `EIO` if the node is away or left meanwhile.
     fn call(&self, req: &[u8], resp: &mut [u8]) -> Result<usize> {
-        self.check()?;
+        let generation = generation(self.node);
+        if !ssi_api::is_member(self.node) {
+            return Err(EIO);
+        }
         let r = ssi_api::call(self.node, SERVICE_RFILE, req, resp, CALL_TIMEOUT_MS);
-        self.check()?;
+        if generation != self::generation(self.node) {
+            return Err(EIO);
+        }
         match r {
             Err(e)
                 if e == errno::etimedout()
@@ -343,7 +341,6 @@ pub(crate) fn open_remote(node: u8, pid: u32, fd: u32, flags: u32) -> Result<New
     let mut remote = Remote {
         node,
         target,
-        generation: generation(node),
         caps: 0,
     };
     let mut req = [0u8; 64];
