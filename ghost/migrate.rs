@@ -37,7 +37,7 @@ use crate::kernel_ext::{
 };
 use crate::proto::ghost::{Purpose, PATH_MAX};
 use crate::proto::ghost_ioctl::{DumpArg, MigrateArg, Reason, RestoreArg};
-use crate::proto::migrate::{data_header, Msg, DATA_HEADER, MAX_SMALL};
+use crate::proto::migrate::{self as wire, data_header, Msg, Whereabouts, DATA_HEADER, MAX_SMALL};
 use crate::restore;
 use crate::ssi_api;
 use crate::stream::{Chunks, Stream};
@@ -78,6 +78,13 @@ const LOADER_ARG: &CStr = c_str!("--migrated");
 const REG_AX: usize = 10;
 /// Wait status of a process killed by SIGKILL.
 const KILLED: u32 = 9;
+/// How long a stub waits for the node its process runs on to come back
+/// to the view before it takes the process as lost: a link lost for more
+/// than TIPC's tolerance (a loaded host) drops a node that still runs it.
+const LOST_GRACE_MS: i64 = 30_000;
+/// How long a node remembers where a guest went or how it ended, for its
+/// home's `WHERE` (the `MOVED` or `EXIT` may have been lost with the link).
+const FATE_KEEP_MS: i64 = 2 * LOST_GRACE_MS;
 
 /// A stream arriving here.
 struct Incoming {
@@ -120,6 +127,14 @@ struct Guest {
     silent: bool,
 }
 
+/// A guest that ended here or went on: what its home may ask (`WHERE`).
+struct Fate {
+    pid: u32,
+    home: u8,
+    what: Whereabouts,
+    when: kernel::time::Ktime,
+}
+
 /// A migration this node sends.
 struct Outgoing {
     mig: u64,
@@ -136,6 +151,8 @@ struct State {
     stubs: KVec<Stub>,
     guests: KVec<Guest>,
     outgoing: KVec<Outgoing>,
+    /// Guests that ended here or went on, for [`FATE_KEEP_MS`].
+    fates: KVec<Fate>,
     /// Arrivals to start, by `mig`.
     queue: KVec<u64>,
     /// One kernel thread per guest: it started the guest and waits for it.
@@ -211,6 +228,7 @@ impl Migrator {
                 stubs: KVec::new(),
                 guests: KVec::new(),
                 outgoing: KVec::new(),
+                fates: KVec::new(),
                 queue: KVec::new(),
                 waiters: KVec::new(),
                 closing: false,
@@ -254,12 +272,20 @@ pub(crate) fn stub_at(pid: u32) -> Option<u8> {
     get()?.stub_at(pid)
 }
 
+/// Per node, how many times it left the view: a stub whose process runs
+/// there asks it again (`WHERE`) after it came back.
+static LEFT: [AtomicU32; 256] = [const { AtomicU32::new(0) }; 256];
+
+fn left(node: u8) -> u32 {
+    LEFT[usize::from(node)].load(Ordering::Acquire)
+}
+
 /// Answers the service's requests and one-way messages. Runs on the
 /// core's receive thread: it only updates tables and wakes threads.
 struct Service;
 
 impl ssi_api::Service for Service {
-    fn handle(&self, src: u8, req: &[u8], _resp: &mut [u8]) -> Result<usize> {
+    fn handle(&self, src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
         let Some(m) = get() else {
             return Err(crate::kernel_ext::errno::eshutdown());
         };
@@ -267,6 +293,9 @@ impl ssi_api::Service for Service {
             m.counts.malformed.fetch_add(1, Ordering::Relaxed);
             return Err(EINVAL);
         };
+        if let Msg::Where { pid } = msg {
+            return m.whereabouts(src, pid, resp);
+        }
         let r = m.handle(src, msg);
         if r.is_err() {
             m.counts.refused.fetch_add(1, Ordering::Relaxed);
@@ -281,7 +310,10 @@ static SERVICE_IMPL: Service = Service;
 struct Listener;
 
 impl ssi_api::MembershipListener for Listener {
-    fn changed(&self, _node: u8, up: bool) {
+    fn changed(&self, node: u8, up: bool) {
+        if !up {
+            LEFT[usize::from(node)].fetch_add(1, Ordering::AcqRel);
+        }
         if let (false, Some(m)) = (up, get()) {
             m.changed.notify_all();
         }
@@ -460,20 +492,13 @@ impl Migrator {
                 if st.at != src {
                     return self.foreign(src, "MOVED");
                 }
-                st.at = node;
-                let early = st.early_exit.take();
-                match early {
-                    Some((n, status)) if n == node => st.exit = Some(status),
-                    // An end reported by a node it did not go to.
-                    Some((n, _)) => {
-                        let _ = self.foreign(n, "EXIT");
-                    }
-                    None => {}
-                }
+                self.went(st, node);
                 drop(s);
                 moved(pid, node);
                 self.changed.notify_all();
             }
+            // Answered by `whereabouts`.
+            Msg::Where { .. } => return Err(EINVAL),
             Msg::Signal { pid, sig } => {
                 // Only to a process that migrated here, from its home.
                 let Some(g) = s.guests.iter().find(|g| g.pid == pid && g.running) else {
@@ -489,6 +514,66 @@ impl Migrator {
         Ok(())
     }
 
+    /// Stub `st`'s process went on to `node` (`MOVED`, or the answer to
+    /// `WHERE`): an end that node reported early is its end.
+    fn went(&self, st: &mut Stub, node: u8) {
+        st.at = node;
+        match st.early_exit.take() {
+            Some((n, status)) if n == node => st.exit = Some(status),
+            // An end reported by a node it did not go to.
+            Some((n, _)) => {
+                let _ = self.foreign(n, "EXIT");
+            }
+            None => {}
+        }
+    }
+
+    /// `WHERE` from `home`: whether its process `pid` runs here, ended
+    /// here (its wait status) or went on (the node), into `resp`.
+    fn whereabouts(&self, home: u8, pid: u32, resp: &mut [u8]) -> Result<usize> {
+        let s = self.state.lock();
+        if s.guests
+            .iter()
+            .any(|g| g.pid == pid && g.home == home && g.running && !g.silent)
+        {
+            return Ok(0);
+        }
+        // The latest, if it came and left more than once.
+        let f = s
+            .fates
+            .iter()
+            .filter(|f| f.pid == pid && f.home == home)
+            .max_by_key(|f| f.when.to_ns())
+            .ok_or(ESRCH)?;
+        let n = match f.what {
+            Whereabouts::Here => return Ok(0),
+            Whereabouts::Ended(status) => {
+                let b = wire::ended(status);
+                resp.get_mut(..b.len()).ok_or(EINVAL)?.copy_from_slice(&b);
+                b.len()
+            }
+            Whereabouts::Went(node) => {
+                let b = wire::went(node);
+                resp.get_mut(..b.len()).ok_or(EINVAL)?.copy_from_slice(&b);
+                b.len()
+            }
+        };
+        Ok(n)
+    }
+
+    /// Remembers, for its home's `WHERE`, how guest `pid` left here.
+    fn keep_fate(&self, pid: u32, home: u8, what: Whereabouts) {
+        let f = Fate {
+            pid,
+            home,
+            what,
+            when: kernel::time::Ktime::ktime_get(),
+        };
+        if self.state.lock().fates.push(f, GFP_KERNEL).is_err() {
+            pr_warn!("pid {}: its end not kept for its home\n", pid);
+        }
+    }
+
     /// Drops the arrivals whose origin left the view or has been silent
     /// for [`INCOMING_IDLE_MS`] before `GO`: a crashed origin would hold
     /// their memory, and a place among [`MAX_INCOMING`], for ever.
@@ -497,6 +582,7 @@ impl Migrator {
         let mut gone = KVec::new();
         {
             let mut s = self.state.lock();
+            vec::retain(&mut s.fates, |f| (now - f.when).to_ms() <= FATE_KEEP_MS);
             let mut k = 0;
             while k < s.incoming.len() {
                 let i = &s.incoming[k];

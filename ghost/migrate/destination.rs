@@ -117,6 +117,9 @@ fn guest_life(m: &'static Migrator, pid: u32, mig: u64, origin: u8) {
     }
     if let Some(g) = g {
         if g.running && !g.silent && g.home != me() {
+            // Kept first: the `EXIT` may be lost with the link, and the
+            // home then asks.
+            m.keep_fate(pid, g.home, Whereabouts::Ended(status));
             send(g.home, Msg::Exit { pid, status });
         }
     }

@@ -201,6 +201,7 @@ impl Plan {
                 }
                 drop(s);
                 if dst != home {
+                    m.keep_fate(pid, home, Whereabouts::Went(dst));
                     send(home, Msg::Moved { pid, node: dst });
                 }
             }

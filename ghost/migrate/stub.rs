@@ -48,11 +48,28 @@ pub(super) fn stub_main(pid: u32) {
     }
 }
 
+/// Asks `at` whether it still runs `pid` (`WHERE`): `None` if it could
+/// not tell (no answer).
+fn ask(at: u8, pid: u32) -> Option<Result<Whereabouts>> {
+    let mut b = [0u8; MAX_SMALL];
+    let n = Msg::Where { pid }.encode(&mut b);
+    let mut resp = [0u8; wire::ENDED_LEN];
+    match ssi_api::call_killable(at, SERVICE, &b[..n], &mut resp, CALL_TIMEOUT_MS) {
+        Ok(got) => Some(resp.get(..got).and_then(wire::decode_where).ok_or(EINVAL)),
+        Err(e) if e == ESRCH => Some(Err(e)),
+        Err(_) => None,
+    }
+}
+
 /// Returns the wait status to end with, or `None` when the process is
 /// back in this task (restored) or killed here.
 fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
     // Its memory goes once the destination has every page it lent.
     let mut shrunk = false;
+    // Since when the node it runs on is out of the view (or could not
+    // say whether it still runs it), and how many times it had left.
+    let mut lost: Option<kernel::time::Ktime> = None;
+    let mut seen_left = left(m.stub_at(pid)?);
     // Every signal must wake the stub: nothing blocked.
     if let Ok(mut s) = signal::new_signals() {
         signal::signals(&mut s);
@@ -110,12 +127,53 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
                 }
             }
         }
-        if !member(at) {
-            pr_warn!("pid {} lost with node {}\n", pid, at);
-            return Some(KILLED);
+        drop(s);
+        // A node that left the view may come back: a link lost for longer
+        // than TIPC's tolerance drops a node that still runs the process.
+        // Once back, it says whether it does (a rebooted node does not).
+        let now_left = left(at);
+        if !member(at) || lost.is_some() || now_left != seen_left {
+            let t = *lost.get_or_insert_with(|| {
+                pr_info!(
+                    "pid {}: node {} left the view, asking it when back\n",
+                    pid,
+                    at
+                );
+                kernel::time::Ktime::ktime_get()
+            });
+            let answer = if member(at) { ask(at, pid) } else { None };
+            match answer {
+                Some(Ok(Whereabouts::Here)) => {
+                    pr_info!("pid {}: still runs on node {}\n", pid, at);
+                    (lost, seen_left) = (None, now_left);
+                }
+                Some(Ok(Whereabouts::Ended(status))) => return Some(status),
+                Some(Ok(Whereabouts::Went(node))) => {
+                    let mut s = m.state.lock();
+                    let st = s.stubs.iter_mut().find(|x| x.pid == pid)?;
+                    if st.at == at {
+                        m.went(st, node);
+                    }
+                    drop(s);
+                    moved(pid, node);
+                    (lost, seen_left) = (None, left(node));
+                    continue;
+                }
+                Some(Err(_)) => {
+                    pr_warn!("pid {} lost with node {}\n", pid, at);
+                    return Some(KILLED);
+                }
+                None if (kernel::time::Ktime::ktime_get() - t).to_ms() > LOST_GRACE_MS => {
+                    pr_warn!("pid {} lost with node {}\n", pid, at);
+                    return Some(KILLED);
+                }
+                None => {}
+            }
         }
+        let mut s = m.state.lock();
+        let wait = if lost.is_some() { 200 } else { 1000 };
         let _ = m
             .changed
-            .wait_interruptible_timeout(&mut s, msecs_to_jiffies(1000));
+            .wait_interruptible_timeout(&mut s, msecs_to_jiffies(wait));
     }
 }

@@ -16,7 +16,13 @@
 //! | 6 `EXIT`   | one-way | `pid: u32`, `status: u32` (a wait status)   |
 //! | 7 `MOVED`  | one-way | `pid: u32`, `node: u8`                      |
 //! | 8 `SIGNAL` | one-way | `pid: u32`, `sig: u32`                      |
+//! | 9 `WHERE`  | request | `pid: u32`: from its home, once the node it ran on left the view |
 //!
+//! `WHERE` is answered with an error (`ESRCH`) if the node does not know
+//! the process, with no bytes if the process still runs there, with its
+//! wait status ([`ended`]) if it ended there meanwhile, and with the node
+//! it went on to ([`went`]) if it left (the `EXIT` or `MOVED` may have
+//! been lost with the link).
 //! `home` is the node that keeps the process's stub: its parent link and
 //! open files. Decoding checks the exact length of every message but
 //! `DATA`'s (at most [`MAX_DATA`] bytes of stream).
@@ -64,6 +70,46 @@ pub enum Msg<'a> {
         pid: u32,
         sig: u32,
     },
+    Where {
+        pid: u32,
+    },
+}
+
+/// Length of a `WHERE` answer that says the process ended.
+pub const ENDED_LEN: usize = 4;
+
+/// What a node answers to `WHERE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whereabouts {
+    /// It runs there.
+    Here,
+    /// It ended there with this wait status.
+    Ended(u32),
+    /// It went on to this node.
+    Went(u8),
+}
+
+/// The answer to `WHERE` for a process that ended with wait status `status`.
+pub fn ended(status: u32) -> [u8; ENDED_LEN] {
+    status.to_le_bytes()
+}
+
+/// The answer to `WHERE` for a process that went on to `node`.
+pub fn went(node: u8) -> [u8; 1] {
+    [node]
+}
+
+/// Decodes an answer to `WHERE`; `None` if malformed.
+pub fn decode_where(b: &[u8]) -> Option<Whereabouts> {
+    let mut r = Reader::new(b);
+    let w = match b.len() {
+        0 => Whereabouts::Here,
+        1 => Whereabouts::Went(r.u8()?),
+        ENDED_LEN => Whereabouts::Ended(r.u32()?),
+        _ => return None,
+    };
+    r.end()?;
+    Some(w)
 }
 
 /// The longest encoding of a message other than `DATA`.
@@ -111,6 +157,7 @@ impl<'a> Msg<'a> {
                 }
                 Msg::Signal { pid, sig }
             }
+            9 => Msg::Where { pid: r.u32()? },
             _ => return None,
         };
         r.end()?;
@@ -170,6 +217,10 @@ impl<'a> Msg<'a> {
                 w.u32(pid)?;
                 w.u32(sig)
             }
+            Msg::Where { pid } => {
+                w.u8(9)?;
+                w.u32(pid)
+            }
         }
     }
 }
@@ -209,6 +260,7 @@ mod tests {
             (any::<u32>(), any::<u32>()).prop_map(|(pid, status)| Msg::Exit { pid, status }),
             (any::<u32>(), any::<u8>()).prop_map(|(pid, node)| Msg::Moved { pid, node }),
             (any::<u32>(), 1u32..=64).prop_map(|(pid, sig)| Msg::Signal { pid, sig }),
+            any::<u32>().prop_map(|pid| Msg::Where { pid }),
         ]
     }
 
@@ -250,7 +302,18 @@ mod tests {
         assert_eq!(Msg::decode(&b[..n]), None);
         b[5..9].copy_from_slice(&0u32.to_le_bytes());
         assert_eq!(Msg::decode(&b[..n]), None);
+        assert_eq!(Msg::decode(&[10, 0, 0, 0, 0]), None);
         assert_eq!(Msg::decode(&[9, 0, 0]), None);
         assert_eq!(Msg::decode(&[]), None);
+    }
+
+    #[test]
+    fn where_answers() {
+        assert_eq!(decode_where(&[]), Some(Whereabouts::Here));
+        assert_eq!(decode_where(&ended(9)), Some(Whereabouts::Ended(9)));
+        assert_eq!(decode_where(&went(3)), Some(Whereabouts::Went(3)));
+        assert_eq!(decode_where(&ended(0)[..3]), None);
+        assert_eq!(decode_where(&ended(0)[..2]), None);
+        assert_eq!(decode_where(&[0, 0, 0, 0, 0]), None);
     }
 }

@@ -125,6 +125,12 @@ fn services(data: &[u8]) {
             assert_eq!(&out[..n], data);
         }
     }
+    match migrate::decode_where(data) {
+        Some(migrate::Whereabouts::Ended(s)) => assert_eq!(&migrate::ended(s)[..], data),
+        Some(migrate::Whereabouts::Went(n)) => assert_eq!(&migrate::went(n)[..], data),
+        Some(migrate::Whereabouts::Here) => assert!(data.is_empty()),
+        None => {}
+    }
     if let Some(m) = pages::Msg::decode(data) {
         let mut out = [0u8; pages::MAX_MSG];
         let n = m.encode(&mut out);
