@@ -335,7 +335,8 @@ impl Writer {
         let comm: [u8; 16] = th.comm.map(|c| c as u8);
         let task = TaskInfo {
             pid,
-            ppid: th.ppid,
+            // A guest's local parent is the thread that started it.
+            ppid: crate::migrate::guest_ppid(pid).unwrap_or(th.ppid),
             pgid: th.pgid,
             sid: th.sid,
             exit_signal: th.exit_signal,

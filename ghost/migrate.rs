@@ -112,6 +112,47 @@ struct Stub {
     /// `EXIT` from a node it hopped to, before the node it left said
     /// `MOVED` there: `(node, status)`, applied once that node does.
     early_exit: Option<(u8, u32)>,
+    /// The node it ran on before `at` (0: none), which may send back the
+    /// signals that reached it there during the hop.
+    prev: u8,
+}
+
+/// How long a node that a process left sends back the signals that still
+/// come to it there (its home learns where it went meanwhile).
+const LATE_SIGNALS_MS: i64 = 30_000;
+
+/// A process that left a node which is not its home, or that came back
+/// home from `node`: signals are passed on for it until `until_ms`.
+struct Left {
+    pid: u32,
+    node: u8,
+    until_ms: i64,
+}
+
+fn now_ms() -> i64 {
+    kernel::time::Ktime::ktime_get().to_ms()
+}
+
+/// Records `pid` in `list` for [`LATE_SIGNALS_MS`], dropping expired entries.
+fn remember(list: &mut KVec<Left>, pid: u32, node: u8) {
+    let now = now_ms();
+    vec::retain(list, |l| l.until_ms > now && l.pid != pid);
+    // Best effort: without the record, a late signal is refused (ESRCH).
+    let _ = list.push(
+        Left {
+            pid,
+            node,
+            until_ms: now + LATE_SIGNALS_MS,
+        },
+        GFP_KERNEL,
+    );
+}
+
+fn remembered(list: &KVec<Left>, pid: u32) -> Option<u8> {
+    let now = now_ms();
+    list.iter()
+        .find(|l| l.pid == pid && l.until_ms > now)
+        .map(|l| l.node)
 }
 
 /// A process that came here from another node.
@@ -121,6 +162,8 @@ struct Guest {
     /// The node it came from (the only one that may abort it).
     origin: u8,
     mig: u64,
+    /// Its parent's global PID (the parent runs on its home node).
+    ppid: u32,
     /// Restored: it is the process now, and its end is reported.
     running: bool,
     /// Gone on to another node, or aborted: its end is not reported.
@@ -150,6 +193,10 @@ struct State {
     incoming: KVec<Incoming>,
     stubs: KVec<Stub>,
     guests: KVec<Guest>,
+    /// Guests that went on from here, with their home.
+    went: KVec<Left>,
+    /// Processes back in their stub here, with the node they came from.
+    back: KVec<Left>,
     outgoing: KVec<Outgoing>,
     /// Guests that ended here or went on, for [`FATE_KEEP_MS`].
     fates: KVec<Fate>,
@@ -227,6 +274,8 @@ impl Migrator {
                 incoming: KVec::new(),
                 stubs: KVec::new(),
                 guests: KVec::new(),
+                went: KVec::new(),
+                back: KVec::new(),
                 outgoing: KVec::new(),
                 fates: KVec::new(),
                 queue: KVec::new(),
@@ -278,6 +327,26 @@ static LEFT: [AtomicU32; 256] = [const { AtomicU32::new(0) }; 256];
 
 fn left(node: u8) -> u32 {
     LEFT[usize::from(node)].load(Ordering::Acquire)
+}
+
+/// The global PID of the parent of `pid`, if it is a guest running here.
+pub(crate) fn guest_ppid(pid: u32) -> Option<u32> {
+    get()?
+        .state
+        .lock()
+        .guests
+        .iter()
+        .find(|g| g.pid == pid && g.running && g.ppid != 0)
+        .map(|g| g.ppid)
+}
+
+/// Names the guests' parents to the kernel (getppid(), `/proc`).
+struct Parents;
+
+impl km::Guests for Parents {
+    fn ppid(pid: u32) -> Option<u32> {
+        guest_ppid(pid)
+    }
 }
 
 /// Answers the service's requests and one-way messages. Runs on the
@@ -500,12 +569,43 @@ impl Migrator {
             // Answered by `whereabouts`.
             Msg::Where { .. } => return Err(EINVAL),
             Msg::Signal { pid, sig } => {
-                // Only to a process that migrated here, from its home.
-                let Some(g) = s.guests.iter().find(|g| g.pid == pid && g.running) else {
-                    return Err(ESRCH);
-                };
-                if g.home != src {
-                    return self.foreign(src, "SIGNAL");
+                // To a process that migrated here, from its home (frozen in
+                // a hop, the hop sends back what it did not carry).
+                if let Some(g) = s
+                    .guests
+                    .iter()
+                    .find(|g| g.pid == pid && g.running && !g.silent)
+                {
+                    if g.home != src {
+                        return self.foreign(src, "SIGNAL");
+                    }
+                    drop(s);
+                    return km::signal(pid, sig);
+                }
+                // Sent before its home heard it went on: back home.
+                if let Some(home) = remembered(&s.went, pid) {
+                    if home != src {
+                        return self.foreign(src, "SIGNAL");
+                    }
+                    drop(s);
+                    send(home, Msg::Signal { pid, sig });
+                    return Ok(());
+                }
+                // Sent back by a node it ran on: to its stub, which sends it
+                // on, or to itself, back here.
+                let from_its_node = s
+                    .stubs
+                    .iter()
+                    .any(|x| x.pid == pid && (x.at == src || x.prev == src))
+                    || remembered(&s.back, pid) == Some(src);
+                if !from_its_node {
+                    return if s.guests.iter().any(|g| g.pid == pid)
+                        || s.stubs.iter().any(|x| x.pid == pid)
+                    {
+                        self.foreign(src, "SIGNAL")
+                    } else {
+                        Err(ESRCH)
+                    };
                 }
                 drop(s);
                 km::signal(pid, sig)?;
@@ -517,6 +617,7 @@ impl Migrator {
     /// Stub `st`'s process went on to `node` (`MOVED`, or the answer to
     /// `WHERE`): an end that node reported early is its end.
     fn went(&self, st: &mut Stub, node: u8) {
+        st.prev = st.at;
         st.at = node;
         match st.early_exit.take() {
             Some((n, status)) if n == node => st.exit = Some(status),
@@ -674,10 +775,11 @@ pub(crate) struct Running {
     service: Option<ssi_api::ServiceRegistration>,
     listener: Option<ssi_api::ListenerRegistration>,
     offer: Option<ssi_api::MigratorRegistration>,
+    parents: Option<km::GuestRegistration<Parents>>,
 }
 
 impl Running {
-    pub(crate) fn start() -> Result<Self> {
+    pub(crate) fn start(module: &'static ThisModule) -> Result<Self> {
         let m = Arc::pin_init(Migrator::new(), GFP_KERNEL)?;
         MIGRATOR.publish(&m);
         let mut r = Running {
@@ -686,12 +788,14 @@ impl Running {
             service: None,
             listener: None,
             offer: None,
+            parents: None,
         };
         let sm = get().ok_or(EINVAL)?;
         r.worker = Some(KThread::spawn(c_str!("ssi_ghost"), move || worker(sm))?);
         r.service = Some(ssi_api::register_service(SERVICE, &SERVICE_IMPL)?);
         r.listener = Some(ssi_api::register_listener(&LISTENER)?);
         r.offer = Some(ssi_api::register_migrator(&OFFER)?);
+        r.parents = Some(km::GuestRegistration::new(module)?);
         Ok(r)
     }
 }
@@ -700,6 +804,7 @@ impl Drop for Running {
     fn drop(&mut self) {
         // Waits for the migrations other modules asked for.
         self.offer = None;
+        self.parents = None;
         self.listener = None;
         self.service = None;
         {

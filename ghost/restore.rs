@@ -435,19 +435,21 @@ fn apply(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], st: &mut State) -> Res
 /// checks all of it, then, past the point of no return, rebuilds the
 /// process. An error before that point changes nothing (`a` says why); an
 /// error after it kills the current task. `lazy_from`: the node and
-/// migration of a stream whose pages may stay there (on demand).
+/// migration of a stream whose pages may stay there (on demand). Returns
+/// the global PID of the process's parent, as the stream has it.
 pub(crate) fn restore(
     s: Stream<'_>,
     purpose: Purpose,
     lazy_from: Option<(u8, u64)>,
     a: &mut RestoreArg,
-) -> Result {
+) -> Result<u32> {
     if !mm::current_alone() {
         return Err(EBUSY);
     }
     let t0 = kernel::time::Ktime::ktime_get();
     let mut buf = KVVec::from_elem(0u8, MAX_SECTION, GFP_KERNEL)?;
     let mut st = check(s, purpose, lazy_from.is_some(), &mut buf, a)?;
+    let ppid = st.task.as_ref().map_or(0, |t| t.ppid);
     if regset::set_fpu(&st.fpu).is_err() {
         return Err(bad(a, Reason::Fpu, 0));
     }
@@ -505,7 +507,7 @@ pub(crate) fn restore(
         task::current_pid(),
         (kernel::time::Ktime::ktime_get() - t0).to_ms()
     );
-    Ok(())
+    Ok(ppid)
 }
 
 /// `RESTORE_SELF` from a checkpoint file (the dispatch sends the

@@ -192,7 +192,7 @@ impl kernel::Module for Ghost {
         let parent = SysfsParent::ssi().ok_or(ENODEV)?;
         let sysfs = SysfsDir::new_in(parent, c_str!("ghost"), &knobs::ATTRS, pages.pages())?;
         let rfile = rfile::start()?;
-        let migration = migrate::Running::start()?;
+        let migration = migrate::Running::start(module)?;
         let mut dev = Registration::new(&FOPS, c_str!("ssi_ghost"), 1, Arc::new(Dev, GFP_KERNEL)?)?;
         dev.create(0, fmt!("ssi!ghost"))?;
         match ssi_api::node_id() {

@@ -241,6 +241,8 @@ impl Core {
         // A refused message comes back (transport.rs counts it, fails its
         // call): TIPC drops it silently at the receiver by default.
         sock.set_returnable(true)?;
+        // Views and heartbeats must reach a peer that just rebooted.
+        sock.set_replicast()?;
         sock.bind(TIPC_TYPE, me.get())?;
         let topo = TipcSocket::new(SockKind::SeqPacket)?;
         topo.connect_topology()?;

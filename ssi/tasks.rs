@@ -189,8 +189,7 @@ fn serve_task(core: &Core, req: &[u8], resp: &mut [u8]) -> Result<usize> {
             break;
         }
         // A process that left (its stub is here) is described where it runs.
-        let at = core.moved.lock().iter().find(|m| m.0 == nr).map(|m| m.1);
-        let d = match at {
+        let d = match moved_to(core, nr) {
             Some(node) => describe_moved(core, node, nr, &mut resp[used..])
                 .or_else(|_| describe_local(nr, &mut resp[used..])),
             None => describe_local(nr, &mut resp[used..]),
@@ -226,6 +225,12 @@ fn describe_moved(core: &Core, node: u8, nr: u32, out: &mut [u8]) -> Result<usiz
     let dst = out.get_mut(..len).ok_or_else(errno::eoverflow)?;
     dst.copy_from_slice(answer.get(..len).ok_or(EIO)?);
     Ok(len)
+}
+
+/// Where process `pid` of this node runs, if it left.
+fn moved_to(core: &Core, pid: u32) -> Option<u8> {
+    let m = core.moved.lock();
+    m.iter().find(|e| e.0 == pid).map(|e| e.1)
 }
 
 /// Records that process `pid` of this node runs on `node` (0: here again,
@@ -307,14 +312,15 @@ pub(crate) fn describe(core: &Core, nr: u32, data: &mut [u8]) -> Result<TaskHead
     if !core.global_proc.load(Ordering::Relaxed) {
         return Err(ENOENT);
     }
-    let node = owner(core, nr).ok_or(ENOENT)?;
+    let (node, count) = match owner(core, nr) {
+        Some(node) => (node, READ_AHEAD),
+        // A stub here (patch 0034): its process, from the node that runs it.
+        None => (moved_to(core, nr).ok_or(ENOENT)?, 1),
+    };
     if let Some(c) = core.task_cache.lock().take(nr, now_ns()) {
         return hand_over(&c, data);
     }
-    let req = TaskRequest {
-        pid: nr,
-        count: READ_AHEAD,
-    };
+    let req = TaskRequest { pid: nr, count };
     let (status, answer) = rpc::call(core, node, SERVICE_TASK, &req.encode(), TIMEOUT_MS)?;
     if status != 0 {
         return Err(Error::from_errno(-i32::from(status)));

@@ -54,6 +54,7 @@ pub(super) fn worker(m: &'static Migrator) {
                     home,
                     origin,
                     mig,
+                    ppid: 0,
                     running: false,
                     silent: false,
                 },
@@ -150,12 +151,15 @@ pub(crate) fn restore_migrated(a: &mut RestoreArg) -> Result {
     );
     drop(stream);
     match ret {
-        Ok(()) => {
+        Ok(ppid) => {
             let mut s = m.state.lock();
             if let Some(g) = s.guests.iter_mut().find(|g| g.pid == pid) {
                 g.running = true;
+                g.ppid = ppid;
             }
             drop(s);
+            // Its local parent is the waiter thread: getppid() asks `Guests`.
+            km::set_part(km::Part::Guest, true);
             crate::kernel_ext::file::close_fd(a.dev_fd);
             send(origin, result_msg_ok(mig));
             Ok(())

@@ -33,6 +33,7 @@ fn tables(m: &Migrator) -> Result {
             exit: None,
             back: None,
             early_exit: None,
+            prev: 0,
         },
         GFP_KERNEL,
     )?;
@@ -42,6 +43,7 @@ fn tables(m: &Migrator) -> Result {
             home: G_HOME,
             origin: G_ORIGIN,
             mig: MIG_GUEST,
+            ppid: 0,
             running: true,
             silent: false,
         },

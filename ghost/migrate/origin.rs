@@ -166,6 +166,7 @@ impl Plan {
                     exit: None,
                     back: None,
                     early_exit: None,
+                    prev: 0,
                 },
                 GFP_KERNEL,
             )?;
@@ -199,10 +200,20 @@ impl Plan {
                 if let Some(g) = s.guests.iter_mut().find(|g| g.pid == pid) {
                     g.silent = true;
                 }
+                remember(&mut s.went, pid, home);
                 drop(s);
                 if dst != home {
                     m.keep_fate(pid, home, Whereabouts::Went(dst));
                     send(home, Msg::Moved { pid, node: dst });
+                }
+                // Signals that came after the stream was written go home,
+                // after `MOVED`: its stub sends them on to `dst`.
+                let (own, shared) = signal::pending();
+                let late =
+                    (own | shared) & !self.w.carried_signals & !crate::proto::ghost::SIGKILL_BIT;
+                signal::forget_pending(late);
+                for sig in (1..=64u32).filter(|n| late & (1 << (n - 1)) != 0) {
+                    send(home, Msg::Signal { pid, sig });
                 }
             }
         }

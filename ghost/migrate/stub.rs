@@ -37,7 +37,10 @@ pub(super) fn stub_main(pid: u32) {
         return;
     }
     m.stubs_running.fetch_add(1, Ordering::AcqRel);
+    // `/proc` shows the process as the node that runs it does.
+    km::set_part(km::Part::Stub, true);
     let end = stub_loop(m, pid);
+    km::set_part(km::Part::Stub, false);
     vec::retain(&mut m.state.lock().stubs, |s| s.pid != pid);
     moved(pid, 0);
     m.changed.notify_all();
@@ -117,7 +120,9 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
                 Some((origin, mig)),
                 &mut a,
             ) {
-                Ok(()) => {
+                Ok(_) => {
+                    // Signals that reach `origin` late come back here.
+                    remember(&mut m.state.lock().back, pid, origin);
                     send(origin, result_msg_ok(mig));
                     return None;
                 }

@@ -114,3 +114,90 @@ pub fn later<F: FnOnce() + Send + 'static>(f: F) -> Result {
     }
     Ok(())
 }
+
+/// A task's part in a migration, a bit of its `atomic_flags` (patches
+/// 0033, 0034).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Runs here for its home node, where its parent is: getppid() and
+    /// `/proc` ask [`Guests::ppid`].
+    Guest,
+    /// Stands on the home node for its process, which runs elsewhere:
+    /// `/proc` shows that process as the node that runs it does.
+    Stub,
+}
+
+/// Marks or unmarks the current task as playing `part`.
+pub fn set_part(part: Part, on: bool) {
+    let bit = match part {
+        Part::Guest => bindings::SSI_PFA_GUEST,
+        Part::Stub => bindings::SSI_PFA_STUB,
+    };
+    // SAFETY: the current task is live; sets or clears one bit of its
+    // atomic flags, one the function accepts.
+    unsafe { bindings::ssi_ghost_set_part(bindings::get_current(), bit as i32, on) };
+}
+
+/// What a module knows of the guests it started.
+pub trait Guests {
+    /// The global PID of guest `pid`'s parent, if `pid` is one. May sleep.
+    fn ppid(pid: u32) -> Option<u32>;
+}
+
+/// `ssi_guest_ops::ppid` of `G`.
+///
+/// # Safety
+///
+/// Called by the kernel only, in process context.
+unsafe extern "C" fn ppid_tramp<G: Guests>(pid: i32) -> i32 {
+    u32::try_from(pid)
+        .ok()
+        .and_then(G::ppid)
+        .and_then(|p| i32::try_from(p).ok())
+        .unwrap_or(0)
+}
+
+/// `G` registered with the kernel until drop.
+///
+/// # Invariants
+///
+/// `ops` is registered and neither moved nor freed until drop has
+/// unregistered it (which waits for the callbacks in flight).
+pub struct GuestRegistration<G: Guests> {
+    ops: KBox<bindings::ssi_guest_ops>,
+    _g: core::marker::PhantomData<G>,
+}
+
+// SAFETY: the ops table is read-only after registration.
+unsafe impl<G: Guests> Send for GuestRegistration<G> {}
+// SAFETY: as above.
+unsafe impl<G: Guests> Sync for GuestRegistration<G> {}
+
+impl<G: Guests> GuestRegistration<G> {
+    /// Registers `G`; `EBUSY` if another module did.
+    pub fn new(module: &'static kernel::ThisModule) -> Result<Self> {
+        let ops = KBox::new(
+            bindings::ssi_guest_ops {
+                owner: module.as_ptr(),
+                ppid: Some(ppid_tramp::<G>),
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `ops` is a complete table that lives until drop.
+        let ret = unsafe { bindings::ssi_guest_register(&*ops) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(GuestRegistration {
+            ops,
+            _g: core::marker::PhantomData,
+        })
+    }
+}
+
+impl<G: Guests> Drop for GuestRegistration<G> {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new`; returns once no callback runs.
+        unsafe { bindings::ssi_guest_unregister(&*self.ops) };
+    }
+}

@@ -265,16 +265,9 @@ impl TipcSocket {
         ctl: &mut [u8],
         ms: u32,
     ) -> Result<Received> {
-        let mut waited = 0;
-        loop {
-            match self.recv_control_flags(buf, ctl, bindings::MSG_DONTWAIT as i32) {
-                Err(e) if e == kernel::error::code::EAGAIN && waited < ms => {
-                    super::kthread::sleep_ms(10);
-                    waited += 10;
-                }
-                r => return r,
-            }
-        }
+        within(ms, || {
+            self.recv_control_flags(buf, ctl, bindings::MSG_DONTWAIT as i32)
+        })
     }
 
     fn recv_control_flags(&self, buf: &mut [u8], ctl: &mut [u8], flags: i32) -> Result<Received> {
@@ -322,67 +315,57 @@ impl TipcSocket {
         self.set_option(bindings::TIPC_DEST_DROPPABLE, u32::from(!returnable))
     }
 
+    /// Sends this socket's multicasts as one unicast per destination node
+    /// (`TIPC_MCAST_REPLICAST`), for good. Left to choose, TIPC switches
+    /// between broadcast and replicast as destinations come and go, and a
+    /// receiver holds every later message of the sender's socket until the
+    /// switch's two SYN copies have both arrived: a copy sent over the
+    /// broadcast link to a peer that had just rebooted never comes, and that
+    /// peer never hears this socket's multicasts again.
+    pub fn set_replicast(&self) -> Result {
+        self.set_flag_option(bindings::TIPC_MCAST_REPLICAST)
+    }
+
     /// Sets TIPC socket option `name` (level `SOL_TIPC`) to `value`.
     fn set_option(&self, name: u32, value: u32) -> Result {
         let mut val = value;
+        self.setsockopt(name, (&raw mut val).cast(), size_of::<u32>() as u32)
+    }
+
+    /// Sets TIPC socket option `name`, which takes no argument.
+    fn set_flag_option(&self, name: u32) -> Result {
+        self.setsockopt(name, core::ptr::null_mut(), 0)
+    }
+
+    /// `setsockopt(SOL_TIPC, name)` with `len` bytes at kernel pointer `val`
+    /// (null for an option without argument).
+    fn setsockopt(&self, name: u32, val: *mut c_void, len: u32) -> Result {
         // SAFETY: all-zero is a valid `sockptr_t`.
         let mut opt: bindings::sockptr_t = unsafe { zeroed() };
-        opt.__bindgen_anon_1.kernel = (&raw mut val).cast();
+        opt.__bindgen_anon_1.kernel = val;
         opt.set_is_kernel(true);
         // SAFETY: valid socket by the type invariant; TIPC sets `ops` at
         // creation and they live as long as the socket.
         let set = unsafe { (*(*self.sock).ops).setsockopt }.ok_or(EINVAL)?;
-        // SAFETY: `opt` points to a `u32` valid for the call, marked as a
-        // kernel pointer; the socket is valid.
-        to_result(unsafe {
-            set(
-                self.sock,
-                bindings::SOL_TIPC as i32,
-                name as i32,
-                opt,
-                size_of::<u32>() as u32,
-            )
-        })?;
+        // SAFETY: `opt` is null or points to `len` bytes valid for the call
+        // (the callers' locals), marked as a kernel pointer; the socket is
+        // valid.
+        to_result(unsafe { set(self.sock, bindings::SOL_TIPC as i32, name as i32, opt, len) })?;
         Ok(())
     }
 
     fn recv_flags(&self, buf: &mut [u8], flags: i32) -> Result<(usize, SocketAddr)> {
-        // SAFETY: all-zero is a valid `sockaddr_tipc` and `msghdr`.
-        let mut from: bindings::sockaddr_tipc = unsafe { zeroed() };
-        // SAFETY: as above.
-        let mut msg: bindings::msghdr = unsafe { zeroed() };
-        msg.msg_name = (&raw mut from).cast();
-        msg.msg_namelen = size_of::<bindings::sockaddr_tipc>() as i32;
-        let mut vec = bindings::kvec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        // SAFETY: `msg`, `from` and `vec` are valid for the call, which
-        // writes at most `buf.len()` bytes to `buf`.
-        let n = to_result(unsafe {
-            bindings::kernel_recvmsg(self.sock, &mut msg, &mut vec, 1, buf.len(), flags)
-        })?;
-        if msg.msg_flags & bindings::MSG_TRUNC as u32 != 0 {
+        let r = self.recv_control_flags(buf, &mut [], flags)?;
+        if r.truncated {
             return Err(super::errno::emsgsize());
         }
-        // SAFETY: TIPC fills the sender as a socket address for datagrams.
-        let (node, port) = unsafe { (from.addr.id.node, from.addr.id.ref_) };
-        Ok((n as usize, SocketAddr { node, port }))
+        Ok((r.len, r.from))
     }
 
     /// Like [`Self::recv`], but gives up with `EAGAIN` after `ms`
     /// milliseconds (polls; for tests and rare waits).
     pub fn recv_within(&self, buf: &mut [u8], ms: u32) -> Result<(usize, SocketAddr)> {
-        let mut waited = 0;
-        loop {
-            match self.recv_flags(buf, bindings::MSG_DONTWAIT as i32) {
-                Err(e) if e == kernel::error::code::EAGAIN && waited < ms => {
-                    super::kthread::sleep_ms(10);
-                    waited += 10;
-                }
-                r => return r,
-            }
-        }
+        within(ms, || self.recv_flags(buf, bindings::MSG_DONTWAIT as i32))
     }
 
     /// Like [`Self::recv_event`], but gives up after `ms` milliseconds.
@@ -396,6 +379,21 @@ impl TipcSocket {
     pub fn shutdown(&self) {
         // SAFETY: valid socket by the type invariant.
         unsafe { bindings::kernel_sock_shutdown(self.sock, bindings::sock_shutdown_cmd_SHUT_RDWR) };
+    }
+}
+
+/// Calls `f` (a non-blocking receive) until it gives something but
+/// `EAGAIN` or `ms` milliseconds have passed, every 10 ms.
+fn within<T>(ms: u32, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut waited = 0;
+    loop {
+        match f() {
+            Err(e) if e == kernel::error::code::EAGAIN && waited < ms => {
+                super::kthread::sleep_ms(10);
+                waited += 10;
+            }
+            r => return r,
+        }
     }
 }
 
