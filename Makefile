@@ -55,6 +55,7 @@ programs:
 	gcc -O2 -static -o tests/programs/bin/sysview tests/programs/sysview/sysview.c
 	gcc -O2 -static -o tests/programs/bin/spin tests/programs/spin/spin.c
 	gcc -O2 -Wall -static -o tests/programs/bin/ppid tests/programs/ppid/ppid.c
+	gcc -O2 -static -o tests/programs/bin/pipecheck tests/programs/pipecheck/pipecheck.c
 
 # User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart, ssi-migrate.
 ghost-tools:

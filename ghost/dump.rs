@@ -68,8 +68,9 @@ fn odd_creds(c: &TaskCreds) -> Option<(Reason, u64)> {
     }
 }
 
-/// Refuses what cannot be carried, before anything is frozen.
-pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64> {
+/// Refuses what cannot be carried, before anything is frozen; a
+/// migration (`streams`) carries the pipes the stream carrier takes.
+pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8], streams: bool) -> Result<u64> {
     let i = t.info();
     if i.is_current && a.flags & crate::proto::ghost_ioctl::DUMP_SELF == 0 {
         return refuse(a, Reason::OwnProcess, 0, EINVAL);
@@ -89,7 +90,7 @@ pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8]) -> Result<u64
     if let Some((r, detail)) = odd_creds(&TaskCreds::of(t, &mut [])) {
         return refuse(a, r, detail, eopnotsupp());
     }
-    if let Some((fd, kind)) = crate::files::odd_fd(t) {
+    if let Some((fd, kind)) = crate::files::odd_fd(t, a.pid, streams) {
         let r = match kind {
             task::S_IFIFO => Reason::Pipe,
             task::S_IFSOCK => Reason::Socket,
@@ -114,7 +115,7 @@ pub(crate) fn dump(a: &mut DumpArg) -> Result<u64> {
     let t = TaskRef::get(a.pid)?;
     let seen = Seen::check(&t)?;
     let mut path = KVVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
-    check(&t, a, &mut path)?;
+    check(&t, a, &mut path, false)?;
     let out = FdFile::get(a.fd)?;
     // Without a key nothing is frozen: a checkpoint must carry its MAC.
     let mac = crate::trust::mac().inspect_err(|_| {
@@ -401,7 +402,7 @@ impl Writer {
         }
 
         let me = TaskRef::get(pid)?;
-        crate::files::for_each(&me, |d| {
+        crate::files::for_each(&me, pid, purpose == Purpose::Migration, |d| {
             let n = d
                 .encode(&mut self.buf[SECTION_LEN..])
                 .ok_or_else(|| Error::from_errno(-36))?;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Open files in the ghost stream: one `File` section per open fd at a
 //! checkpoint, and their reopening at a restart (by path, or as remote
-//! files to the node that holds them).
+//! files to the node that holds them). A migration carries the ends of
+//! pipes through the stream carrier (`rust/ssi_streams.rs`: dynstreams,
+//! when it is loaded) as its opaque tokens.
 
 use kernel::{alloc::flags::GFP_KERNEL, alloc::KVec, bindings, prelude::*, str::CStr};
 
@@ -10,9 +12,10 @@ use crate::kernel_ext::{
     stream::NewFile,
     task::TaskRef,
 };
-use crate::proto::ghost::{FileDesc, FileKind, PATH_MAX};
+use crate::proto::ghost::{FileDesc, FileKind, PATH_MAX, STREAM_TOKEN_MAX};
 use crate::proto::ghost_ioctl::Reason;
 use crate::rfile;
+use crate::ssi_streams;
 
 /// `detail` of [`Reason::MissingFile`] for an open file: this bit and the
 /// fd (a mapped file's detail is its area's address, which never has it).
@@ -27,15 +30,36 @@ const REOPEN_FLAGS: u32 = bindings::O_ACCMODE
     | bindings::O_DSYNC
     | bindings::O_NOATIME;
 
-/// The first open file of `t` that a ghost cannot carry: `(fd, S_IFMT
-/// type)` as `TaskRef::odd_fd` says, remote files excepted (they are
-/// carried as such).
-pub(crate) fn odd_fd(t: &TaskRef) -> Option<(u32, u32)> {
+/// Whether `f` (fd `fd` of process `pid`) may be a stream the carrier
+/// knows: a pipe, or a file without an inode type of its own (the
+/// carrier's proxies), remote files excepted.
+fn maybe_stream(f: &FdFile) -> bool {
+    (f.is_fifo() || f.mode() & file::S_IFMT == 0) && rfile::origin_of(f).is_none()
+}
+
+/// The token of `f` if the carrier carries it: its length in `tok` and
+/// the node that holds the stream.
+fn stream_token(f: &FdFile, pid: u32, fd: u32, tok: &mut [u8]) -> Option<(usize, u8)> {
+    if !maybe_stream(f) {
+        return None;
+    }
+    ssi_streams::describe(f, pid, fd, tok).ok()
+}
+
+/// The first open file of process `pid` (`t`) that a ghost cannot carry:
+/// `(fd, S_IFMT type)` as `TaskRef::odd_fd` says, remote files excepted
+/// (they are carried as such), and, if `streams` (a migration), the pipes
+/// that the stream carrier takes.
+pub(crate) fn odd_fd(t: &TaskRef, pid: u32, streams: bool) -> Option<(u32, u32)> {
     let mut from = 0;
+    let mut tok = [0u8; STREAM_TOKEN_MAX];
     while let Some((fd, kind)) = t.odd_fd(from) {
-        let remote =
-            kind == 0 && FdFile::of_task(t, fd).is_ok_and(|f| rfile::origin_of(&f).is_some());
-        if !remote {
+        let f = FdFile::of_task(t, fd).ok();
+        let remote = kind == 0 && f.as_ref().is_some_and(|f| rfile::origin_of(f).is_some());
+        let stream = streams
+            && f.as_ref()
+                .is_some_and(|f| stream_token(f, pid, fd, &mut tok).is_some());
+        if !remote && !stream {
             return Some((fd, kind));
         }
         from = fd.checked_add(1)?;
@@ -43,9 +67,36 @@ pub(crate) fn odd_fd(t: &TaskRef) -> Option<(u32, u32)> {
     None
 }
 
-/// Calls `emit` with the `File` section of every open fd of `t`, in fd
-/// order.
-pub(crate) fn for_each(t: &TaskRef, mut emit: impl FnMut(&FileDesc<'_>) -> Result) -> Result {
+/// Closes, in the current task (the process that just left, now its
+/// stub), every fd that the stream carrier carried: the pipe ends are the
+/// destination's now, and the stub must not keep them open.
+pub(crate) fn drop_streams(pid: u32) {
+    let Ok(t) = TaskRef::get(pid) else {
+        return;
+    };
+    let mut tok = [0u8; STREAM_TOKEN_MAX];
+    let mut from = 0;
+    while let Some((fd, f)) = t.next_file(from) {
+        if stream_token(&f, pid, fd, &mut tok).is_some() {
+            drop(f);
+            file::close_fd(fd as i32);
+        }
+        let Some(next) = fd.checked_add(1) else {
+            return;
+        };
+        from = next;
+    }
+}
+
+/// Calls `emit` with the `File` section of every open fd of process
+/// `pid` (`t`), in fd order; pipes as the stream carrier's tokens if
+/// `streams` (a migration).
+pub(crate) fn for_each(
+    t: &TaskRef,
+    pid: u32,
+    streams: bool,
+    mut emit: impl FnMut(&FileDesc<'_>) -> Result,
+) -> Result {
     let mut path = KVec::from_elem(0u8, PATH_MAX + 1, GFP_KERNEL)?;
     let mut from = 0;
     while let Some((fd, f)) = t.next_file(from) {
@@ -62,7 +113,15 @@ pub(crate) fn for_each(t: &TaskRef, mut emit: impl FnMut(&FileDesc<'_>) -> Resul
             path: &[],
         };
         let mut len = 0;
-        if let Some((node, pid, rfd)) = rfile::origin_of(&f) {
+        let token = if streams {
+            stream_token(&f, pid, fd, &mut path[..STREAM_TOKEN_MAX])
+        } else {
+            None
+        };
+        if let Some((n, node)) = token {
+            (d.kind, d.node, d.pos) = (FileKind::Stream, node, 0);
+            len = n;
+        } else if let Some((node, pid, rfd)) = rfile::origin_of(&f) {
             (d.kind, d.node, d.remote_pid, d.remote_fd) = (FileKind::Remote, node, pid, rfd);
         } else if mode == file::S_IFREG || mode == file::S_IFCHR {
             d.kind = if mode == file::S_IFREG {
@@ -111,6 +170,8 @@ fn refuse(reason: Reason, fd: u32, error: Error) -> Refusal {
 enum Opened {
     Local(File),
     Remote(NewFile),
+    /// An end of a pipe, from the stream carrier.
+    Stream(FdFile),
 }
 
 /// Files opened before the point of no return, installed after it.
@@ -144,7 +205,14 @@ impl Files {
                     .map_err(|e| refuse(Reason::MissingFile, d.fd, e))?;
                 Opened::Remote(f)
             }
-            (FileKind::Other, _) => return Err(refuse(Reason::OtherFile, d.fd, EINVAL)),
+            (FileKind::Other, _) | (FileKind::Stream, Policy::Checkpoint) => {
+                return Err(refuse(Reason::OtherFile, d.fd, EINVAL))
+            }
+            (FileKind::Stream, Policy::Migration { .. }) => {
+                let f = ssi_streams::attach(d.path, d.flags)
+                    .map_err(|e| refuse(Reason::MissingFile, d.fd, e))?;
+                Opened::Stream(f)
+            }
             (_, Policy::Migration { node, pid }) => {
                 let f = rfile::open_remote(node, pid, d.fd, d.flags)
                     .map_err(|e| refuse(Reason::MissingFile, d.fd, e))?;
@@ -175,6 +243,7 @@ impl Files {
             match f {
                 Opened::Local(f) => f.install_at(fd)?,
                 Opened::Remote(f) => f.install_at(fd, false)?,
+                Opened::Stream(f) => f.install_at(fd, false)?,
             }
         }
         Ok(())

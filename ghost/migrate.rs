@@ -321,14 +321,6 @@ pub(crate) fn stub_at(pid: u32) -> Option<u8> {
     get()?.stub_at(pid)
 }
 
-/// Per node, how many times it left the view: a stub whose process runs
-/// there asks it again (`WHERE`) after it came back.
-static LEFT: [AtomicU32; 256] = [const { AtomicU32::new(0) }; 256];
-
-fn left(node: u8) -> u32 {
-    LEFT[usize::from(node)].load(Ordering::Acquire)
-}
-
 /// The global PID of the parent of `pid`, if it is a guest running here.
 pub(crate) fn guest_ppid(pid: u32) -> Option<u32> {
     get()?
@@ -347,6 +339,14 @@ impl km::Guests for Parents {
     fn ppid(pid: u32) -> Option<u32> {
         guest_ppid(pid)
     }
+}
+
+/// Per node, how many times it left the view: a stub whose process runs
+/// there asks it again (`WHERE`) after it came back.
+static LEFT: [AtomicU32; 256] = [const { AtomicU32::new(0) }; 256];
+
+fn left(node: u8) -> u32 {
+    LEFT[usize::from(node)].load(Ordering::Acquire)
 }
 
 /// Answers the service's requests and one-way messages. Runs on the

@@ -21,6 +21,8 @@ mod kernel_ext;
 mod proto;
 #[path = "../rust/ssi_api.rs"]
 mod ssi_api;
+#[path = "../rust/ssi_streams.rs"]
+mod ssi_streams;
 
 mod dump;
 mod files;

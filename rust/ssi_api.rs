@@ -19,7 +19,7 @@ pub mod node_id;
 /// is built (`ssi/Kbuild`): a call that does not match them fails to
 /// compile, and `ssi.ko` checks its definitions against them.
 #[path = "ssi_api_generated.rs"]
-mod ffi;
+pub(crate) mod ffi;
 
 fn check(ret: i32) -> Result {
     if ret < 0 {

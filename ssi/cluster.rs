@@ -190,6 +190,11 @@ pub(crate) struct Core {
     /// Held while listeners run, likewise.
     #[pin]
     pub(crate) listeners: Mutex<KVec<ListenerEntry>>,
+    /// The module that carries pipes across migrations:
+    /// `(ssi_stream_ops *, ctx)` as addresses; held while its operations
+    /// run, so that unregistering waits for them.
+    #[pin]
+    pub(crate) streams: Mutex<Option<(usize, usize)>>,
     /// Read-ahead descriptions of other nodes' processes (tasks.rs).
     #[pin]
     pub(crate) task_cache: Mutex<crate::tasks::TaskCache>,
@@ -274,6 +279,7 @@ impl Core {
                 services <- new_mutex!(KVec::new()),
                 deferred_run <- new_mutex!(()),
                 listeners <- new_mutex!(KVec::new()),
+                streams <- new_mutex!(None),
                 task_cache <- new_mutex!(task_cache),
                 moved <- new_mutex!(KVec::new()),
                 migrator <- crate::migrator::Slot::new(),

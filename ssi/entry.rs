@@ -454,6 +454,107 @@ pub extern "C" fn ssi_membership_unregister(listener: Option<Listener>, ctx: *mu
     )
 }
 
+/// Registers the module that carries pipes across migrations (one at a
+/// time: `EBUSY` otherwise).
+#[no_mangle]
+pub extern "C" fn ssi_streams_register(
+    ops: *const header::ssi_stream_ops,
+    ctx: *mut c_void,
+) -> i32 {
+    if ops.is_null() {
+        return EINVAL.to_errno();
+    }
+    with_core(
+        |core| {
+            let mut s = core.streams.lock();
+            if s.is_some() {
+                return EBUSY.to_errno();
+            }
+            *s = Some((ops as usize, ctx as usize));
+            0
+        },
+        ENODEV.to_errno(),
+    )
+}
+
+/// Unregisters it; returns once none of its operations runs.
+#[no_mangle]
+pub extern "C" fn ssi_streams_unregister(ops: *const header::ssi_stream_ops) {
+    with_core(
+        |core| {
+            let mut s = core.streams.lock();
+            if s.is_some_and(|(o, _)| o == ops as usize) {
+                *s = None;
+            }
+        },
+        (),
+    )
+}
+
+/// `describe` of the registered module; `-ENOENT` without one.
+///
+/// # Safety
+///
+/// `f` must be an open file the caller holds a reference on, `node`
+/// writable, `tok` writable for `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ssi_stream_describe(
+    f: *mut bindings::file,
+    pid: u32,
+    fd: u32,
+    node: *mut u8,
+    tok: *mut u8,
+    cap: usize,
+) -> isize {
+    with_core(
+        |core| {
+            let s = core.streams.lock();
+            let Some((ops, ctx)) = *s else {
+                return ENOENT.to_errno() as isize;
+            };
+            // SAFETY: a registered table stays valid until unregistered,
+            // which waits for this lock; the module's contract keeps
+            // `ctx` valid as long; the caller's pointers are passed on.
+            match unsafe { (*(ops as *const header::ssi_stream_ops)).describe } {
+                // SAFETY: as above.
+                Some(d) => unsafe { d(ctx as *mut c_void, f, pid, fd, node, tok, cap) as isize },
+                None => ENOENT.to_errno() as isize,
+            }
+        },
+        ENOENT.to_errno() as isize,
+    )
+}
+
+/// `attach` of the registered module; `-ENOPROTOOPT` without one.
+///
+/// # Safety
+///
+/// `tok` must be readable for `len` bytes and `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ssi_stream_attach(
+    tok: *const u8,
+    len: usize,
+    flags: u32,
+    out: *mut *mut bindings::file,
+) -> i32 {
+    const ENOPROTOOPT: i32 = -92;
+    with_core(
+        |core| {
+            let s = core.streams.lock();
+            let Some((ops, ctx)) = *s else {
+                return ENOPROTOOPT;
+            };
+            // SAFETY: as in `ssi_stream_describe`.
+            match unsafe { (*(ops as *const header::ssi_stream_ops)).attach } {
+                // SAFETY: as above.
+                Some(a) => unsafe { a(ctx as *mut c_void, tok, len, flags, out) },
+                None => ENOPROTOOPT,
+            }
+        },
+        ENOPROTOOPT,
+    )
+}
+
 /// The show operation registered with the kernel's `/proc` hook by
 /// `exports.c`: 0 if it filled `m`, `-ENOENT` for the local file.
 #[no_mangle]
@@ -624,6 +725,10 @@ check_signatures! {
     ssi_members(_);
     ssi_membership_register(_, _);
     ssi_membership_unregister(_, _);
+    ssi_streams_register(_, _);
+    ssi_streams_unregister(_);
+    ssi_stream_describe(_, _, _, _, _, _);
+    ssi_stream_attach(_, _, _, _);
     ssi_rs_proc_show(_, _);
     ssi_rs_pids(_, _, _);
     ssi_rs_task(_, _, _, _);

@@ -66,3 +66,7 @@ EXPORT_SYMBOL_GPL(ssi_sysfs_dir);
 EXPORT_SYMBOL_GPL(ssi_members);
 EXPORT_SYMBOL_GPL(ssi_membership_register);
 EXPORT_SYMBOL_GPL(ssi_membership_unregister);
+EXPORT_SYMBOL_GPL(ssi_streams_register);
+EXPORT_SYMBOL_GPL(ssi_streams_unregister);
+EXPORT_SYMBOL_GPL(ssi_stream_describe);
+EXPORT_SYMBOL_GPL(ssi_stream_attach);

@@ -14,6 +14,7 @@
 #include <linux/ssi.h>
 #include <linux/types.h>
 
+struct file;
 struct kobject;
 struct seq_file;
 struct sysinfo;
@@ -38,6 +39,24 @@ typedef long (*ssi_chunk_fn_t)(void *ctx, u8 *buf, size_t cap);
  */
 typedef int (*ssi_migrator_t)(void *ctx, u32 pid, u8 node);
 
+/*
+ * The module that carries open pipes across migrations (dynstreams), for
+ * the ghost module, which does not depend on it.
+ * describe: if f, fd fd of process pid, is a stream it carries, writes
+ * its token into tok (capacity cap) and the node that holds the stream
+ * into *node, and returns the token's length; -ENOENT if f is not one,
+ * another negative errno to refuse it. It keeps nothing.
+ * attach: makes *out a new file for a token (a reference the caller
+ * owns), open with the O_ACCMODE and O_NONBLOCK of flags, for the current
+ * task; a negative errno on failure.
+ */
+struct ssi_stream_ops {
+	long (*describe)(void *ctx, struct file *f, u32 pid, u32 fd, u8 *node,
+			 u8 *tok, size_t cap);
+	int (*attach)(void *ctx, const u8 *tok, size_t len, u32 flags,
+		      struct file **out);
+};
+
 /* Exported to the other ssi-rs modules (EXPORT_SYMBOL_GPL in exports.c). */
 u32 ssi_node_id(void);
 int ssi_rpc_register(u16 service, ssi_handler_t handler, void *ctx);
@@ -60,6 +79,11 @@ struct kobject *ssi_sysfs_dir(void);
 int ssi_members(u8 *out);
 int ssi_membership_register(ssi_listener_t listener, void *ctx);
 void ssi_membership_unregister(ssi_listener_t listener, void *ctx);
+int ssi_streams_register(const struct ssi_stream_ops *ops, void *ctx);
+void ssi_streams_unregister(const struct ssi_stream_ops *ops);
+long ssi_stream_describe(struct file *f, u32 pid, u32 fd, u8 *node, u8 *tok,
+			 size_t cap);
+int ssi_stream_attach(const u8 *tok, size_t len, u32 flags, struct file **out);
 
 /* The kernel's /proc hooks (struct ssi_proc_ops in exports.c). */
 int ssi_rs_proc_show(enum ssi_proc_file file, struct seq_file *m);

@@ -108,7 +108,7 @@ impl Plan {
             detail: 0,
             bytes: 0,
         };
-        let checked = dump::check(t, &mut d, &mut path);
+        let checked = dump::check(t, &mut d, &mut path, true);
         (a.reason, a.detail) = (d.reason, d.detail);
         checked?;
         // A process that came here goes on from here; others leave a stub.
@@ -194,6 +194,9 @@ impl Plan {
             (Ok(()), None) => {
                 signal::forget_pending(self.w.carried_signals);
                 moved(pid, dst);
+                // The pipes are the destination's now (this is the stub).
+                drop(s);
+                crate::files::drop_streams(pid);
             }
             (Ok(()), Some(home)) => {
                 // The frozen copy is killed once this returns: silently.

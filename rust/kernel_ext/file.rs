@@ -383,6 +383,79 @@ impl FdFile {
     }
 }
 
+/// `S_IFIFO`: a pipe or a FIFO.
+pub const S_IFIFO: u32 = 0o010000;
+
+impl FdFile {
+    /// Another reference to the same open file.
+    pub fn try_clone(&self) -> Result<Self> {
+        let mut p = self.ptr;
+        // SAFETY: `p` is a file this struct holds a reference on (type
+        // invariant), so it is active; `get_file_active` takes another
+        // one under the RCU read lock it requires.
+        let ptr = unsafe {
+            bindings::rcu_read_lock();
+            let ptr = bindings::get_file_active(&mut p);
+            bindings::rcu_read_unlock();
+            ptr
+        };
+        if ptr.is_null() {
+            return Err(EBADF);
+        }
+        // INVARIANT: a reference from `get_file_active`.
+        Ok(FdFile { ptr })
+    }
+
+    /// Gives up the reference, to a caller that takes it over.
+    pub(crate) fn into_raw(self) -> *mut bindings::file {
+        let ptr = self.ptr;
+        core::mem::forget(self);
+        ptr
+    }
+
+    /// Calls `f` with the file at `ptr`, borrowed for the call.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be an open file on which the caller holds a reference
+    /// for the duration of the call.
+    pub(crate) unsafe fn with_borrowed<R>(
+        ptr: *mut bindings::file,
+        f: impl FnOnce(&Self) -> R,
+    ) -> R {
+        // INVARIANT: the caller's reference stands for this one's; the
+        // `ManuallyDrop` never gives it back.
+        let file = core::mem::ManuallyDrop::new(FdFile { ptr });
+        f(&file)
+    }
+
+    /// Installs another reference to the file as fd `fd` of the current
+    /// task (as `dup2`), closing what was there.
+    pub fn install_at(&self, fd: u32, cloexec: bool) -> Result {
+        let flags = if cloexec { bindings::O_CLOEXEC } else { 0 };
+        // SAFETY: acts on the current task's own table; `replace_fd` takes
+        // its own reference.
+        let ret = unsafe { bindings::ssi_ghost_replace_fd(fd, self.ptr, flags) };
+        if ret < 0 {
+            Err(Error::from_errno(ret))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// An identity of the file's inode (for a pipe: the pipe, whichever
+    /// end), compared only. Not to be shown outside the kernel.
+    pub fn inode_identity(&self) -> u64 {
+        // SAFETY: an open file has a live inode; the pointer is only read.
+        unsafe { (*self.ptr).f_inode as usize as u64 }
+    }
+
+    /// Whether it is a pipe or a FIFO.
+    pub fn is_fifo(&self) -> bool {
+        self.mode() & S_IFMT == S_IFIFO
+    }
+}
+
 /// The file of an [`FdFile`] kept from being written while this lives
 /// (`deny_write_access()`, as `execve()` keeps a running binary).
 ///

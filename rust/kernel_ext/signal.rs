@@ -68,3 +68,13 @@ pub fn forget_pending(set: u64) {
     // SAFETY: a plain value; acts on the current task.
     unsafe { bindings::ssi_ghost_sigpending_forget(set) };
 }
+
+/// `SIGPIPE`.
+pub const SIGPIPE: i32 = 13;
+
+/// Sends `SIGPIPE` to the current task, as a write to a pipe without
+/// readers does (`send_sig()`: an ignored or blocked signal stays so).
+pub fn raise_sigpipe() {
+    // SAFETY: the current task is live; plain values.
+    unsafe { bindings::send_sig(SIGPIPE, bindings::get_current(), 0) };
+}

@@ -237,6 +237,11 @@ impl NewFile {
         })
     }
 
+    /// The file, as a reference of its own (no longer a new file).
+    pub fn into_file(self) -> FdFile {
+        self.file
+    }
+
     /// Installs it as the lowest free fd of the current task; returns it.
     pub fn install(self, cloexec: bool) -> Result<u32> {
         let flags = if cloexec { bindings::O_CLOEXEC } else { 0 };

@@ -13,6 +13,8 @@ pub mod codec;
 pub mod dev;
 #[path = "src/dsm/mod.rs"]
 pub mod dsm;
+#[path = "src/dynstreams/mod.rs"]
+pub mod dynstreams;
 #[path = "src/flow.rs"]
 pub mod flow;
 #[path = "src/ghost/mod.rs"]

@@ -11,6 +11,7 @@ pub mod cmsg;
 pub mod codec;
 pub mod dev;
 pub mod dsm;
+pub mod dynstreams;
 pub mod flow;
 pub mod ghost;
 pub mod ghost_ioctl;

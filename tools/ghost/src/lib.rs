@@ -79,7 +79,9 @@ pub fn reason_text(reason: Reason, detail: u64) -> String {
     use Reason::*;
     match reason {
         Threads => format!("it has {detail} threads; only sequential processes can be checkpointed"),
-        Pipe => format!("it holds a pipe (fd {detail}); pipes cannot be carried yet"),
+        Pipe => format!(
+            "it holds a pipe (fd {detail}) that cannot be carried: a checkpoint, both of its ends leaving their node, or no ssi_dynstreams"
+        ),
         Socket => format!("it holds a socket (fd {detail}); sockets cannot be carried yet"),
         OtherFile => format!(
             "fd {detail} is neither a regular file nor a character device (eventfd, epoll, directory...)"

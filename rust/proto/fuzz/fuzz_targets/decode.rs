@@ -12,8 +12,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use ssi_proto::{
-    cmsg, dev, dsm, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs, rfile, sched,
-    task, wire,
+    cmsg, dev, dsm, dynstreams as ds, ghost, ghost_ioctl, knob, membership, migrate, pages, procfs,
+    rfile, sched, task, wire,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -118,6 +118,7 @@ fn services(data: &[u8]) {
     }
     let _ = rfile::decode_u32(data);
     let _ = rfile::decode_pos(data);
+    dynstreams(data);
     if let Some(m) = migrate::Msg::decode(data) {
         if !matches!(m, migrate::Msg::Data { .. }) {
             let mut out = [0u8; migrate::MAX_SMALL];
@@ -254,4 +255,25 @@ fn ioctls(data: &[u8]) {
             assert_eq!(&m.encode(), b);
         }
     }
+}
+
+/// The dynamic streams' requests, answers and tokens.
+fn dynstreams(data: &[u8]) {
+    if let Some(r) = ds::Request::decode(data) {
+        let mut out = vec![0u8; ds::MAX_REQUEST];
+        let n = r
+            .encode(&mut out)
+            .expect("decoded stream request re-encodes");
+        assert_eq!(&out[..n], data);
+    }
+    if let Some(t) = ds::Token::decode(data) {
+        let mut out = [0u8; ds::TOKEN_MAX];
+        let n = t.encode(&mut out).expect("decoded token re-encodes");
+        assert_eq!(&out[..n], data);
+    }
+    if let Some(a) = ds::Attached::decode(data) {
+        assert_eq!(&a.encode()[..], data);
+    }
+    let _ = ds::decode_read_answer(data, 0, ds::MAX_IO as u32);
+    let _ = ds::decode_written(data, ds::MAX_IO);
 }

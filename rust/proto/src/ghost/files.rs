@@ -17,7 +17,15 @@ pub enum FileKind {
     /// A remote file: fd `remote_fd` of process `remote_pid` on node
     /// `node` (`Documentation/ssi/ghost.rst`, "Remote files").
     Remote = 4,
+    /// An end of a pipe, carried by the module that registered for it
+    /// (dynstreams): `node` is the node that holds the pipe and the path
+    /// field holds that module's token (1 to [`STREAM_TOKEN_MAX`] bytes,
+    /// opaque here).
+    Stream = 5,
 }
+
+/// Longest token of a [`FileKind::Stream`].
+pub const STREAM_TOKEN_MAX: usize = 64;
 
 impl FileKind {
     pub fn from_u8(v: u8) -> Option<Self> {
@@ -26,6 +34,7 @@ impl FileKind {
             2 => FileKind::Char,
             3 => FileKind::Other,
             4 => FileKind::Remote,
+            5 => FileKind::Stream,
             _ => return None,
         })
     }
@@ -46,13 +55,14 @@ pub struct FileDesc<'a> {
     pub flags: u32,
     pub pos: u64,
     pub kind: FileKind,
-    /// For [`FileKind::Remote`]: the node, PID and fd that serve it; 0
-    /// otherwise.
+    /// For [`FileKind::Remote`]: the node, PID and fd that serve it; for
+    /// [`FileKind::Stream`]: the node that holds the pipe (PID and fd 0);
+    /// 0 otherwise.
     pub node: u8,
     pub remote_pid: u32,
     pub remote_fd: u32,
     /// Absolute path; required for regular files and devices, may be
-    /// empty otherwise.
+    /// empty otherwise; a stream's token.
     pub path: &'a [u8],
 }
 
@@ -89,11 +99,14 @@ impl<'a> FileDesc<'a> {
             path: &b[Self::FIXED..],
         };
         let zero = b[18] == 0 && b[19] == 0 && u32_at(b, 28)? == 0;
-        let path_ok = match f.path.first() {
-            None => !matches!(f.kind, FileKind::Regular | FileKind::Char),
-            Some(&c) => c == b'/' && !f.path.contains(&0),
+        let path_ok = match (f.kind, f.path.first()) {
+            (FileKind::Stream, _) => (1..=STREAM_TOKEN_MAX).contains(&f.path.len()),
+            (kind, None) => !matches!(kind, FileKind::Regular | FileKind::Char),
+            (_, Some(&c)) => c == b'/' && !f.path.contains(&0),
         };
-        let remote_ok = if f.kind == FileKind::Remote {
+        let remote_ok = if f.kind == FileKind::Stream {
+            f.node != 0 && f.remote_pid == 0 && f.remote_fd == 0
+        } else if f.kind == FileKind::Remote {
             f.node != 0
                 && f.remote_pid != 0
                 && f.remote_pid <= i32::MAX as u32

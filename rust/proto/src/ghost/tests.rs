@@ -253,6 +253,43 @@ fn task_and_mm_roundtrip() {
     };
     let n = remote.encode(&mut buf).unwrap();
     assert_eq!(FileDesc::decode(&buf[..n]), Ok(remote));
+    let stream = FileDesc {
+        kind: FileKind::Stream,
+        node: 3,
+        path: &[1, 0, 2],
+        ..f
+    };
+    let n = stream.encode(&mut buf).unwrap();
+    assert_eq!(FileDesc::decode(&buf[..n]), Ok(stream));
+    let long = [7u8; STREAM_TOKEN_MAX + 1];
+    let mut big = [0u8; 128];
+    for bad in [
+        FileDesc {
+            path: b"",
+            ..stream
+        },
+        FileDesc {
+            path: &long,
+            ..stream
+        },
+        FileDesc { node: 0, ..stream },
+        FileDesc {
+            remote_pid: 1,
+            ..stream
+        },
+        FileDesc {
+            remote_fd: 1,
+            ..stream
+        },
+    ] {
+        let n = bad.encode(&mut big).unwrap();
+        assert_eq!(
+            FileDesc::decode(&big[..n]),
+            Err(Error::BadValue),
+            "{:?}",
+            bad
+        );
+    }
     for bad in [
         FileDesc { path: b"", ..f },
         FileDesc {
@@ -929,18 +966,19 @@ proptest! {
 
     #[test]
     fn file_roundtrip(fd in 0u32..MAX_FD, flags in any::<u32>(), pos in 0u64..=i64::MAX as u64,
-                      kind in 1u8..5, node in 1u8.., rpid in 1u32..=i32::MAX as u32, rfd in 0u32..MAX_FD,
+                      kind in 1u8..6, node in 1u8.., rpid in 1u32..=i32::MAX as u32, rfd in 0u32..MAX_FD,
                       path in proptest::collection::vec(1u8.., 0..40)) {
         let kind = FileKind::from_u8(kind).unwrap();
         let remote = kind == FileKind::Remote;
-        let mut p = std::vec![b'/'];
+        let stream = kind == FileKind::Stream;
+        let mut p = std::vec![if stream { 0 } else { b'/' }];
         p.extend_from_slice(&path);
         let f = FileDesc {
             fd,
             flags,
             pos,
             kind,
-            node: if remote { node } else { 0 },
+            node: if remote || stream { node } else { 0 },
             remote_pid: if remote { rpid } else { 0 },
             remote_fd: if remote { rfd } else { 0 },
             path: &p,

@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The anchor: this node holds a pipe while an end of it runs on another
+//! node. Each migrated end is a handle (`rust/proto/src/dynstreams/`):
+//! the reference that keeps its end open here, the nodes whose proxies
+//! use it, and its sequence cursors. The `SERVICE` RPC service (on the
+//! core's worker thread, never blocking: the pipe is read and written
+//! with `O_NONBLOCK`'s rules) serves `ATTACH`, `READ`, `WRITE` and
+//! `DETACH`; a reaper thread drops the handles of nodes that left, so
+//! that the local end sees end of file or `EPIPE` within the failure
+//! timeout.
+
+use core::fmt::Write as _;
+use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    bindings, c_str, new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
+
+use crate::kernel_ext::{
+    file::FdFile, global::Published, kthread, kthread::KThread, sysfs::ShowBuf, task::TaskRef, vec,
+};
+use crate::nodes;
+use crate::proto::dynstreams::{
+    cursor::{ReadCursor, ReadStep, WriteCursor},
+    At, Attached, End, Request, Source, Token, READ_HEAD, SERVICE,
+};
+use crate::ssi_api;
+use crate::stats::{self, STATS};
+
+/// `ESTALE`: no such handle (any more).
+pub(crate) fn estale() -> Error {
+    Error::from_errno(-116)
+}
+
+/// `EOPNOTSUPP`.
+pub(crate) fn eopnotsupp() -> Error {
+    Error::from_errno(-95)
+}
+
+/// An end of a pipe kept open here for the handles that use it.
+struct Export {
+    id: u64,
+    end: End,
+    file: FdFile,
+    /// The pipe (its inode), whichever end.
+    pipe: u64,
+}
+
+/// A migrated end: who uses it, and its sequence numbers.
+struct Handle {
+    id: u64,
+    export: Arc<Export>,
+    /// `(node, proxies)`: the nodes whose proxies hold it.
+    holders: KVec<(u8, u32)>,
+    read: ReadCursor,
+    write: WriteCursor,
+    /// The chunk of the last read, until the proxy shows it received it.
+    held: KVec<u8>,
+    /// Bytes it carried, both directions.
+    bytes: u64,
+}
+
+struct Tables {
+    handles: KVec<Handle>,
+    next: u64,
+}
+
+impl Tables {
+    fn find(&mut self, at: At) -> Result<&mut Handle> {
+        self.handles
+            .iter_mut()
+            .find(|h| h.id == at.handle && h.export.id == at.export)
+            .ok_or_else(estale)
+    }
+
+    fn export_of(&self, file: u64) -> Option<Arc<Export>> {
+        self.handles
+            .iter()
+            .find(|h| h.export.file.identity() == file)
+            .map(|h| h.export.clone())
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next += 1;
+        self.next
+    }
+}
+
+/// The anchor's state.
+#[pin_data]
+pub(crate) struct Anchor {
+    #[pin]
+    tables: Mutex<Tables>,
+    /// Each node's generation when the reaper last looked.
+    reaped: [AtomicU32; 256],
+}
+
+static ANCHOR: Published<Anchor> = Published::new();
+
+/// Which end `f` is (`EOPNOTSUPP` for a FIFO open for both).
+fn end_of(f: &FdFile) -> Result<End> {
+    match f.flags() & bindings::O_ACCMODE {
+        bindings::O_RDONLY => Ok(End::Read),
+        bindings::O_WRONLY => Ok(End::Write),
+        _ => Err(eopnotsupp()),
+    }
+}
+
+impl Anchor {
+    fn attach(
+        &self,
+        src: u8,
+        token: &Token,
+        ids: (u32, u32, bool),
+        resp: &mut [u8],
+    ) -> Result<usize> {
+        if token.anchor != nodes::me() {
+            return Err(EINVAL);
+        }
+        let a = match token.source {
+            Source::Fd { pid, fd } => {
+                let task = TaskRef::get(pid)?;
+                if !task.may_attach(ids.0, ids.1, ids.2) {
+                    return Err(EPERM);
+                }
+                let f = FdFile::of_task(&task, fd)?;
+                if !f.is_fifo() || end_of(&f)? != token.end {
+                    return Err(EINVAL);
+                }
+                let mut holders = KVec::new();
+                holders.push((src, 1u32), GFP_KERNEL)?;
+                let mut t = self.tables.lock();
+                let export = match t.export_of(f.identity()) {
+                    Some(e) => e,
+                    None => {
+                        let pipe = f.inode_identity();
+                        let id = t.id();
+                        Arc::new(
+                            Export {
+                                id,
+                                end: token.end,
+                                file: f,
+                                pipe,
+                            },
+                            GFP_KERNEL,
+                        )?
+                    }
+                };
+                let at = At {
+                    export: export.id,
+                    handle: t.id(),
+                };
+                t.handles.push(
+                    Handle {
+                        id: at.handle,
+                        export,
+                        holders,
+                        read: ReadCursor::new(),
+                        write: WriteCursor::new(),
+                        held: KVec::new(),
+                        bytes: 0,
+                    },
+                    GFP_KERNEL,
+                )?;
+                Attached {
+                    at,
+                    end: token.end,
+                    seq: 0,
+                }
+            }
+            Source::Handle { export, handle, .. } => {
+                let at = At { export, handle };
+                let mut t = self.tables.lock();
+                let h = t.find(at)?;
+                if h.export.end != token.end {
+                    return Err(EINVAL);
+                }
+                match h.holders.iter_mut().find(|(n, _)| *n == src) {
+                    Some((_, c)) => *c = c.saturating_add(1),
+                    None => h.holders.push((src, 1), GFP_KERNEL)?,
+                }
+                let seq = match token.end {
+                    End::Read => h.read.next(),
+                    End::Write => h.write.next(),
+                };
+                Attached {
+                    at,
+                    end: token.end,
+                    seq,
+                }
+            }
+        };
+        let out = resp.get_mut(..Attached::LEN).ok_or(EINVAL)?;
+        out.copy_from_slice(&a.encode());
+        Ok(Attached::LEN)
+    }
+
+    fn read(&self, at: At, seq: u64, count: u32, resp: &mut [u8]) -> Result<usize> {
+        let count = count as usize;
+        let head = seq.to_le_bytes();
+        let export = {
+            let mut t = self.tables.lock();
+            let h = t.find(at)?;
+            if h.export.end != End::Read {
+                return Err(EINVAL);
+            }
+            match h.read.ask(seq, count) {
+                ReadStep::Refuse => {
+                    stats::add(&STATS.refused, 1);
+                    return Err(EINVAL);
+                }
+                ReadStep::Replay => {
+                    let n = h.held.len();
+                    let out = resp.get_mut(..READ_HEAD + n).ok_or(EINVAL)?;
+                    out[..READ_HEAD].copy_from_slice(&head);
+                    out[READ_HEAD..].copy_from_slice(&h.held);
+                    return Ok(READ_HEAD + n);
+                }
+                ReadStep::Fresh => h.export.clone(),
+            }
+        };
+        let out = resp.get_mut(..READ_HEAD + count).ok_or(EINVAL)?;
+        let mut held = KVec::with_capacity(count, GFP_KERNEL)?;
+        let n = export.file.read_shared(&mut out[READ_HEAD..], None, true)?;
+        out[..READ_HEAD].copy_from_slice(&head);
+        held.extend_from_slice(&out[READ_HEAD..READ_HEAD + n], GFP_KERNEL)?;
+        let mut t = self.tables.lock();
+        // Gone meanwhile (its node left): the bytes go nowhere, as they
+        // would with a reader killed after its read.
+        let h = t.find(at)?;
+        h.read.read(n);
+        h.held = held;
+        h.bytes += n as u64;
+        stats::add(&STATS.anchor_read, n);
+        Ok(READ_HEAD + n)
+    }
+
+    fn write(&self, at: At, seq: u64, data: &[u8], resp: &mut [u8]) -> Result<usize> {
+        let (export, skip) = {
+            let mut t = self.tables.lock();
+            let h = t.find(at)?;
+            if h.export.end != End::Write {
+                return Err(EINVAL);
+            }
+            let Some(skip) = h.write.offer(seq, data.len()) else {
+                stats::add(&STATS.refused, 1);
+                return Err(EINVAL);
+            };
+            (h.export.clone(), skip)
+        };
+        let rest = data.get(skip..).ok_or(EINVAL)?;
+        let n = if rest.is_empty() {
+            0
+        } else {
+            match export.file.write_shared(rest, None, true) {
+                Ok(n) => n.min(rest.len()),
+                // Part of it was written before: say so.
+                Err(e) if e == EAGAIN && skip > 0 => 0,
+                Err(e) => return Err(e),
+            }
+        };
+        let done = {
+            let mut t = self.tables.lock();
+            let h = t.find(at)?;
+            h.bytes += n as u64;
+            h.write.wrote(skip, n)
+        };
+        stats::add(&STATS.anchor_written, n);
+        let out = resp.get_mut(..4).ok_or(EINVAL)?;
+        out.copy_from_slice(&(done as u32).to_le_bytes());
+        Ok(4)
+    }
+
+    fn detach(&self, src: u8, at: At) -> Result<usize> {
+        let gone = {
+            let mut t = self.tables.lock();
+            let h = t.find(at)?;
+            if let Some((_, c)) = h.holders.iter_mut().find(|(n, _)| *n == src) {
+                *c = c.saturating_sub(1);
+            }
+            vec::retain(&mut h.holders, |(_, c)| *c > 0);
+            if h.holders.is_empty() {
+                vec::take_first(&mut t.handles, |h| h.id == at.handle)
+            } else {
+                None
+            }
+        };
+        // The end closes here if no other handle uses it: outside the lock.
+        drop(gone);
+        Ok(0)
+    }
+
+    /// Drops what the nodes that left held.
+    fn reap(&self) {
+        let mut left = [false; 256];
+        let mut any = false;
+        for (n, seen) in self.reaped.iter().enumerate() {
+            let g = nodes::generation(n as u8);
+            if seen.swap(g, Ordering::AcqRel) != g {
+                left[n] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return;
+        }
+        let mut gone = KVec::new();
+        {
+            let mut t = self.tables.lock();
+            for h in t.handles.iter_mut() {
+                vec::retain(&mut h.holders, |(n, _)| !left[usize::from(*n)]);
+            }
+            while let Some(h) = vec::take_first(&mut t.handles, |h| h.holders.is_empty()) {
+                if gone.push(h, GFP_KERNEL).is_err() {
+                    break;
+                }
+            }
+        }
+        if !gone.is_empty() {
+            pr_info!(
+                "{} stream handle(s) of departed nodes dropped\n",
+                gone.len()
+            );
+        }
+    }
+
+    /// The token of a pipe end that runs here, for a migration of process
+    /// `pid`. Refused (`EOPNOTSUPP`) when it would leave both ends of the
+    /// pipe away from this node with the data relayed here: the other
+    /// end is carried elsewhere already, or the process holds both.
+    fn describe(&self, f: &FdFile, pid: u32, fd: u32, tok: &mut [u8]) -> Result<(usize, u8)> {
+        let end = end_of(f)?;
+        let pipe = f.inode_identity();
+        if self
+            .tables
+            .lock()
+            .handles
+            .iter()
+            .any(|h| h.export.pipe == pipe && h.export.end != end)
+        {
+            return Err(eopnotsupp());
+        }
+        let task = TaskRef::get(pid)?;
+        let mut from = 0;
+        while let Some((n, g)) = task.next_file(from) {
+            if g.inode_identity() == pipe && end_of(&g).map_or(true, |e| e != end) {
+                return Err(eopnotsupp());
+            }
+            from = n.checked_add(1).ok_or(EINVAL)?;
+        }
+        let me = nodes::me();
+        let t = Token {
+            end,
+            anchor: me,
+            source: Source::Fd { pid, fd },
+        };
+        Ok((t.encode(tok).ok_or(EINVAL)?, me))
+    }
+
+    /// Back on the anchor: the pipe end itself.
+    fn local(&self, t: &Token) -> Result<FdFile> {
+        let Source::Handle { export, .. } = t.source else {
+            return Err(EINVAL);
+        };
+        let e = self
+            .tables
+            .lock()
+            .handles
+            .iter()
+            .find(|h| h.export.id == export)
+            .map(|h| h.export.clone())
+            .ok_or_else(estale)?;
+        if e.end != t.end {
+            return Err(EINVAL);
+        }
+        e.file.try_clone()
+    }
+
+    /// `/sys/kernel/ssi/dynstreams/streams`: one line per handle.
+    pub(crate) fn show(&self, out: &mut ShowBuf<'_>) -> core::fmt::Result {
+        let t = self.tables.lock();
+        for h in t.handles.iter() {
+            let end = match h.export.end {
+                End::Read => "read",
+                End::Write => "write",
+            };
+            write!(
+                out,
+                "export {} handle {} {} bytes {} nodes",
+                h.export.id, h.id, end, h.bytes
+            )?;
+            for (n, c) in h.holders.iter() {
+                write!(out, " {}x{}", n, c)?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn handles(&self) -> usize {
+        self.tables.lock().handles.len()
+    }
+}
+
+/// The anchor's token for `f`, if it is a pipe end.
+pub(crate) fn describe(f: &FdFile, pid: u32, fd: u32, tok: &mut [u8]) -> Result<(usize, u8)> {
+    if !f.is_fifo() {
+        return Err(crate::ssi_streams::enoent());
+    }
+    ANCHOR.get().ok_or(ENODEV)?.describe(f, pid, fd, tok)
+}
+
+/// The pipe end of a token whose anchor is this node.
+pub(crate) fn local(t: &Token) -> Result<FdFile> {
+    ANCHOR.get().ok_or(ENODEV)?.local(t)
+}
+
+/// The service.
+struct Server;
+
+impl ssi_api::Service for Server {
+    fn handle(&self, src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
+        let Some(r) = Request::decode(req) else {
+            let n = STATS.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+            if n <= 10 {
+                pr_warn!(
+                    "malformed request from node {} ({} bytes), refused ({} so far)\n",
+                    src,
+                    req.len(),
+                    n
+                );
+            }
+            return Err(EINVAL);
+        };
+        let a = ANCHOR.get().ok_or(ENODEV)?;
+        let r = match r {
+            Request::Attach {
+                token,
+                uid,
+                gid,
+                privileged,
+            } => a.attach(src, &token, (uid, gid, privileged), resp),
+            Request::Read { at, seq, count } => a.read(at, seq, count, resp),
+            Request::Write { at, seq, data } => a.write(at, seq, data, resp),
+            Request::Detach { at } => a.detach(src, at),
+        };
+        if r.as_ref().is_err_and(|e| *e == estale()) {
+            stats::add(&STATS.refused, 1);
+        }
+        r
+    }
+}
+
+static SERVER: Server = Server;
+
+/// The anchor at work: its service and reaper; dropping it stops both
+/// and closes every end it kept open.
+pub(crate) struct Running {
+    service: Option<ssi_api::ServiceRegistration>,
+    reaper: Option<KThread>,
+    anchor: Arc<Anchor>,
+}
+
+impl Running {
+    pub(crate) fn start() -> Result<Self> {
+        let anchor = Arc::pin_init(
+            pin_init!(Anchor {
+                tables <- new_mutex!(Tables {
+                    handles: KVec::new(),
+                    next: 0,
+                }),
+                reaped: core::array::from_fn(|n| AtomicU32::new(nodes::generation(n as u8))),
+            }),
+            GFP_KERNEL,
+        )?;
+        ANCHOR.publish(&anchor);
+        let mut r = Running {
+            service: None,
+            reaper: None,
+            anchor,
+        };
+        r.reaper = Some(KThread::spawn(c_str!("ssi_dynstreams"), || {
+            while !kthread::should_stop() {
+                if let Some(a) = ANCHOR.get() {
+                    a.reap();
+                }
+                kthread::sleep_ms(100);
+            }
+        })?);
+        r.service = Some(ssi_api::register_deferred_service(SERVICE, &SERVER)?);
+        Ok(r)
+    }
+
+    pub(crate) fn anchor(&self) -> Arc<Anchor> {
+        self.anchor.clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.service = None;
+        self.reaper = None;
+        // SAFETY: the service and the reaper, which call `ANCHOR.get()`,
+        // are stopped and returned; the carrier (the other caller) was
+        // unregistered before this is dropped (`Dynstreams`' field order).
+        unsafe { ANCHOR.withdraw() };
+    }
+}
