@@ -405,7 +405,8 @@ fn per_cpu(load: u64, cpus: u16) -> u64 {
 
 /// The MOSIX-like balancer of one node: each period, a process of this
 /// node goes to the node with the lowest `remote load + margin x process
-/// load` (per CPU) if that is below this node's load. Its memory: what it
+/// load` (per CPU) if that is below this node's load, and only if this
+/// node has more work than CPUs without it. Its memory: what it
 /// sent lately (added to the destination's reported load until that
 /// shows it) and which processes it picked (not picked again for
 /// [`HOLD_PERIODS`]).
@@ -495,7 +496,26 @@ impl Balancer {
     ) -> usize {
         self.period = self.period.wrapping_add(1);
         let max = out.len().min(MAX_MOVES);
-        let mut local = per_cpu(u64::from(me.load), me.cpus);
+        // This node's load: its probe's average (rising slowly), but no
+        // more than its busy processes that ran here for a whole period.
+        // A short command (the harness's, every 0.3 s) counts in the probe
+        // while it runs, but no other node could take it: with it, 3 jobs
+        // on 2 CPUs looked heavier than 2 + the margin elsewhere, and jobs
+        // went back and forth between nodes of 3 and 2.
+        let settled: u64 = procs
+            .iter()
+            .filter(|p| p.load >= MIN_PROC_LOAD && p.here_ms >= u64::from(s.period_ms))
+            .map(|p| u64::from(p.load))
+            .sum();
+        let mut local_total = settled.min(u64::from(me.load));
+        let mut local = per_cpu(local_total, me.cpus);
+        // Only a node with more work than CPUs sends: a process that has
+        // a CPU to itself here runs as fast as it would anywhere, and
+        // moving it only frees a CPU nobody waits for. The margin alone
+        // did not see that on nodes of 2 CPUs (2 processes, 1000 per CPU
+        // here, against 0 + 1300 / 2 on an idle node), and the process
+        // moved on as often as the jobs around it ended.
+        let capacity = u64::from(me.cpus.max(1)) * 1000;
         // Every node sees about the same loads: the k-th most loaded node
         // sends only to the k-th least loaded and above, so that nodes
         // that all see the same idle node do not all send it a process
@@ -532,9 +552,12 @@ impl Balancer {
             // here first among equals.
             let mut best: Option<&Proc> = None;
             for p in procs {
+                // Without it, this node still keeps every CPU busy.
+                let surplus = local_total.saturating_sub(u64::from(p.load)) >= capacity;
                 let ok = p.movable
                     && p.pid != 0
                     && p.load >= MIN_PROC_LOAD
+                    && surplus
                     && p.here_ms >= u64::from(s.residence_ms)
                     && !self.held(p.pid)
                     && !taken[..n].contains(&p.pid);
@@ -574,6 +597,7 @@ impl Balancer {
                     self.hold(p.pid);
                     self.record_sent(node, p.load);
                     local = local.saturating_sub(per_cpu(u64::from(p.load), me.cpus));
+                    local_total = local_total.saturating_sub(u64::from(p.load));
                 }
                 // The heaviest fits nowhere: lighter ones would do no
                 // better against the same loads.
@@ -897,6 +921,8 @@ mod tests {
         jobs: Vec<Job>,
         s: Settings,
         period: u64,
+        /// Every move: period, pid, from, to, jobs per node before it.
+        log: Vec<(u64, u32, u8, u8, Vec<usize>)>,
     }
 
     struct SimNode {
@@ -909,6 +935,9 @@ mod tests {
         bal: Balancer,
         rr: RoundRobin,
         up: bool,
+        /// Busy load that is no job (the harness's commands), added to
+        /// this period's probe.
+        noise: u32,
     }
 
     #[derive(Clone, Debug)]
@@ -937,6 +966,7 @@ mod tests {
                     bal: Balancer::default(),
                     rr: RoundRobin::default(),
                     up: true,
+                    noise: 0,
                 })
                 .collect();
             Sim {
@@ -944,6 +974,7 @@ mod tests {
                 jobs: Vec::new(),
                 s,
                 period: 0,
+                log: Vec::new(),
             }
         }
 
@@ -995,7 +1026,7 @@ mod tests {
                         j.done_at = Some(self.period);
                     }
                 }
-                n.recent = jobs.len() as u32 * 1000;
+                n.recent = jobs.len() as u32 * 1000 + n.noise;
                 n.avg.update(n.recent);
             }
             // Decide, on what each node published last period.
@@ -1016,7 +1047,7 @@ mod tests {
                 if !n.up {
                     continue;
                 }
-                let procs: Vec<Proc> = self
+                let mut procs: Vec<Proc> = self
                     .jobs
                     .iter()
                     .filter(|j| j.node == n.id && j.done_at.is_none())
@@ -1028,6 +1059,16 @@ mod tests {
                         unplaced: j.unplaced,
                     })
                     .collect();
+                if n.noise > 0 {
+                    // A short command, born this period.
+                    procs.push(Proc {
+                        pid: (1 << 30) | self.period as u32,
+                        load: n.noise.min(1000),
+                        here_ms: 0,
+                        movable: true,
+                        unplaced: false,
+                    });
+                }
                 let me = NodeLoad {
                     node: n.id,
                     cpus: n.cpus,
@@ -1046,7 +1087,12 @@ mod tests {
                 }
             }
             let mut made = 0;
+            let before = self.counts();
             for (from, m) in moves {
+                if m.node != from {
+                    self.log
+                        .push((self.period, m.pid, from, m.node, before.clone()));
+                }
                 let j = self.jobs.iter_mut().find(|j| j.pid == m.pid).unwrap();
                 assert_eq!(
                     j.node, from,
@@ -1295,6 +1341,66 @@ mod tests {
         }
     }
 
+    /// Scenario 96 on the host: 4 nodes of 2 CPUs, 8 CPU-bound jobs and
+    /// one forbidden to migrate started on node 1; balance, round robin
+    /// and none in turn while they move; then balance until every job
+    /// ended, with short commands (the harness's) now and then on the
+    /// nodes. In a booted cluster a job moved 3 times there: once the
+    /// jobs of its neighbours ended, a node running 2 jobs on its 2 CPUs,
+    /// each at full speed, sent one to an idle node (1000 + 650 < 1000
+    /// per CPU was the only test), which sent it on the same way.
+    #[test]
+    fn jobs_on_two_cpu_nodes_move_at_most_twice_to_their_end() {
+        let mut worst = 0;
+        for run in 0..100u64 {
+            let mut seed = 1 + run;
+            let s = Settings {
+                residence_ms: 3000,
+                ..balance()
+            };
+            let mut sim = Sim::new(&[2, 2, 2, 2], s);
+            for _ in 0..9 {
+                let work = 100 + lcg(&mut seed) % 40;
+                sim.spawn(1, work);
+            }
+            sim.jobs[8].movable = false;
+            let mut p = 0;
+            while sim.step() == 0 {
+                p += 1;
+                assert!(p < 20, "no move");
+            }
+            for policy in [Policy::RoundRobin, Policy::None] {
+                sim.s.policy = policy;
+                sim.step();
+                sim.step();
+            }
+            sim.s.policy = Policy::Balance;
+            let mut spread = false;
+            while sim.jobs.iter().any(|j| j.done_at.is_none()) {
+                for n in &mut sim.nodes {
+                    n.noise = match lcg(&mut seed) % 4 {
+                        0 => 250 + (lcg(&mut seed) % 700) as u32,
+                        _ => 0,
+                    };
+                }
+                sim.step();
+                let c = sim.counts();
+                spread |= c.iter().all(|&k| (2..=3).contains(&k));
+                assert!(sim.period < 10_000);
+            }
+            assert!(spread, "never 2 or 3 per node: {:?}", sim.jobs);
+            assert_eq!(sim.jobs[8].moves, 0);
+            for j in &sim.jobs {
+                assert!(j.moves <= 2, "run {run}: {j:?}\n{:?}", sim.log);
+                worst = worst.max(j.moves);
+            }
+            let total: u32 = sim.jobs.iter().map(|j| j.moves).sum();
+            // The bench's goal: at most 1.5 moves per job.
+            assert!(total <= 12, "run {run}: {total} moves");
+        }
+        assert!(worst >= 1);
+    }
+
     #[test]
     fn a_steady_random_load_stops_moving() {
         let mut seed = 99u64;
@@ -1334,7 +1440,7 @@ mod tests {
         let c = sim.counts();
         assert_eq!(c[2], 1, "{c:?}");
         assert!(sim.jobs.iter().any(|j| j.pid == stuck && j.node == 3));
-        assert!(sim.jobs.iter().all(|j| j.moves <= 1));
+        assert!(sim.jobs.iter().all(|j| j.moves <= 1), "{:?}", sim.log);
         // Even idle, node 3 gets nothing back while it drains.
         for _ in 0..50 {
             sim.step();
