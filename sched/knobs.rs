@@ -9,11 +9,12 @@ use core::sync::atomic::Ordering;
 use kernel::{c_str, prelude::*};
 
 use crate::cluster::{me, now_ns, State};
+use crate::kernel_ext::hooks::PID_SHIFT;
 use crate::kernel_ext::sysfs::{Attribute, ShowBuf};
 use crate::proto::knob;
 use crate::proto::sched::{Policy, MAX_MARGIN_PCT, MAX_PERIOD_MS, MAX_RESIDENCE_MS};
 
-pub(crate) static ATTRS: [Attribute<State>; 10] = [
+pub(crate) static ATTRS: [Attribute<State>; 11] = [
     Attribute::rw(c_str!("policy"), show_policy, store_policy),
     Attribute::rw(c_str!("period_ms"), show_period, store_period),
     Attribute::rw(c_str!("margin_pct"), show_margin, store_margin),
@@ -24,6 +25,7 @@ pub(crate) static ATTRS: [Attribute<State>; 10] = [
     Attribute::ro(c_str!("processes"), show_processes),
     Attribute::ro(c_str!("stats"), show_stats),
     Attribute::ro(c_str!("moves"), show_moves),
+    Attribute::ro(c_str!("home"), show_home),
 ];
 
 fn fmt_err(_: core::fmt::Error) -> Error {
@@ -156,6 +158,26 @@ fn show_nodes(st: &State, out: &mut ShowBuf<'_>) -> Result {
             p.busy_recent
         )
         .map_err(fmt_err)?;
+    }
+    Ok(())
+}
+
+/// The processes born on this node (its global PIDs) that it runs or
+/// whose stub is here: where each runs, and how often it moved since the
+/// probes first saw it.
+fn show_home(st: &State, out: &mut ShowBuf<'_>) -> Result {
+    writeln!(out, "pid node moves").map_err(fmt_err)?;
+    let me = me();
+    let l = st.local.lock();
+    for t in l.tracks.iter() {
+        if t.pid >> PID_SHIFT != u32::from(me) || me == 0 {
+            continue;
+        }
+        let node = if t.at != 0 { t.at } else { me };
+        // A page holds what it holds.
+        if writeln!(out, "{} {} {}", t.pid, node, t.moves).is_err() {
+            break;
+        }
     }
     Ok(())
 }

@@ -50,6 +50,11 @@ pub(crate) struct Track {
     pub(crate) parent: bool,
     /// Its stub is here; it runs elsewhere.
     pub(crate) away: bool,
+    /// Where it runs, if its stub is here (0: here), as of the last
+    /// period; and how many times that changed while this node watched
+    /// (its migrations, as its home sees them).
+    pub(crate) at: u8,
+    pub(crate) moves: u32,
     /// Its `CAN_MIGRATE` permission.
     pub(crate) may: bool,
     /// Placed by round robin (it stays where it was put).
@@ -153,8 +158,8 @@ fn end_period(st: &State, period_ms: u32) -> Result {
             .ok()
             .and_then(|n| TaskStat::parse(&buf[..n]));
         let may = TaskRef::get(p).is_ok_and(|t| t.may_migrate());
-        let away = ssi_api::task_at(p).is_some();
-        extra.push((p, st, may, away), GFP_KERNEL)?;
+        let at = ssi_api::task_at(p).unwrap_or(0);
+        extra.push((p, st, may, at), GFP_KERNEL)?;
     }
     let probe = {
         let mut l = st.local.lock();
@@ -166,7 +171,8 @@ fn end_period(st: &State, period_ms: u32) -> Result {
         let (mut procs, mut guests, mut busy) = (0u16, 0u16, 0u64);
         for t in l.tracks.iter_mut() {
             let mut used_ticks = 0;
-            if let Some(&(_, st, may, away)) = extra.iter().find(|e| e.0 == t.pid) {
+            if let Some(&(_, st, may, at)) = extra.iter().find(|e| e.0 == t.pid) {
+                let away = at != 0;
                 if t.away && !away {
                     // Back from another node.
                     t.here_ns = now;
@@ -191,6 +197,11 @@ fn end_period(st: &State, period_ms: u32) -> Result {
                 }
                 t.may = may;
                 t.away = away;
+                if t.at != at {
+                    // Left, went on, or came back.
+                    t.moves = t.moves.saturating_add(1);
+                    t.at = at;
+                }
             }
             t.load = process_load(t.runnable, t.samples);
             let used = used_ticks.saturating_mul(TICK_NS) * 1000 / period_ns.max(1);
