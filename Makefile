@@ -53,6 +53,7 @@ programs:
 	gcc -O2 -static -o tests/programs/bin/credprobe tests/programs/credprobe/credprobe.c
 	gcc -O2 -static -o tests/programs/bin/execloop tests/programs/execloop/execloop.c
 	gcc -O2 -static -o tests/programs/bin/sysview tests/programs/sysview/sysview.c
+	gcc -O2 -static -o tests/programs/bin/spin tests/programs/spin/spin.c
 	gcc -O2 -Wall -static -o tests/programs/bin/ppid tests/programs/ppid/ppid.c
 	gcc -O2 -static -o tests/programs/bin/pipecheck tests/programs/pipecheck/pipecheck.c
 	gcc -O2 -static -o tests/programs/bin/spin tests/programs/spin/spin.c
@@ -90,6 +91,7 @@ bench: all
 	bench/core
 	bench/ps
 	bench/migration
+	bench/sched
 	bench/scale
 
 model-check:

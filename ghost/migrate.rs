@@ -391,6 +391,29 @@ impl ssi_api::MembershipListener for Listener {
 
 static LISTENER: Listener = Listener;
 
+/// The migration this module offers the others (`ssi_api::migrate`): the
+/// scheduler's. The caller is a kernel thread, so the checks are those of
+/// `MIGRATE` by root: the process's own `CAN_MIGRATE` and what it holds.
+struct Offer;
+
+impl ssi_api::Migrator for Offer {
+    fn migrate(&self, pid: u32, node: u8) -> Result {
+        if pid == 0 || pid == crate::kernel_ext::task::current_pid() {
+            return Err(EINVAL);
+        }
+        let mut a = MigrateArg {
+            pid,
+            node: u32::from(node),
+            flags: MODE_DEFAULT,
+            reason: Reason::None,
+            detail: 0,
+        };
+        migrate(&mut a)
+    }
+}
+
+static OFFER: Offer = Offer;
+
 impl Migrator {
     /// Counts a message about a migration that `src` is not part of, and
     /// refuses it.
@@ -751,6 +774,7 @@ pub(crate) struct Running {
     worker: Option<KThread>,
     service: Option<ssi_api::ServiceRegistration>,
     listener: Option<ssi_api::ListenerRegistration>,
+    offer: Option<ssi_api::MigratorRegistration>,
     parents: Option<km::GuestRegistration<Parents>>,
 }
 
@@ -763,12 +787,14 @@ impl Running {
             worker: None,
             service: None,
             listener: None,
+            offer: None,
             parents: None,
         };
         let sm = get().ok_or(EINVAL)?;
         r.worker = Some(KThread::spawn(c_str!("ssi_ghost"), move || worker(sm))?);
         r.service = Some(ssi_api::register_service(SERVICE, &SERVICE_IMPL)?);
         r.listener = Some(ssi_api::register_listener(&LISTENER)?);
+        r.offer = Some(ssi_api::register_migrator(&OFFER)?);
         r.parents = Some(km::GuestRegistration::new(module)?);
         Ok(r)
     }
@@ -776,6 +802,8 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // Waits for the migrations other modules asked for.
+        self.offer = None;
         self.parents = None;
         self.listener = None;
         self.service = None;

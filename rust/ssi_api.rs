@@ -43,6 +43,73 @@ pub fn task_moved(pid: u32, node: u8) -> Result {
     check(unsafe { ffi::ssi_task_moved(pid, node) })
 }
 
+/// Where process `pid`, whose stub is on this node, runs; `None` if it is
+/// not such a process (it runs here, or is not this node's).
+pub fn task_at(pid: u32) -> Option<u8> {
+    // SAFETY: a plain value; the core reads its table.
+    let node = unsafe { ffi::ssi_task_at(pid) };
+    (node != 0).then_some(node)
+}
+
+/// Migrates process `pid` of this node to `node` through the migration
+/// the ghost module offers: `Ok` once it runs there; an error if it goes
+/// on here (`ENOSYS` while the ghost module is not loaded). Sleeps until
+/// the migration ended; must not be called from a handler or listener.
+pub fn migrate(pid: u32, node: u8) -> Result {
+    // SAFETY: plain values.
+    check(unsafe { ffi::ssi_migrate(pid, node) })
+}
+
+/// The migration of a local process to another node, which one module
+/// (the ghost module) offers the others through [`migrate`].
+pub trait Migrator: Sync + 'static {
+    /// Migrates process `pid` of this node to `node`.
+    fn migrate(&self, pid: u32, node: u8) -> Result;
+}
+
+/// The C migrator `register_migrator` gives ssi.ko for `M`.
+///
+/// # Safety
+///
+/// Called by ssi.ko only, with the `ctx` given to `register_migrator` (a
+/// `&'static M`).
+unsafe extern "C" fn migrator_trampoline<M: Migrator>(ctx: *mut c_void, pid: u32, node: u8) -> i32 {
+    // SAFETY: `ctx` is the `&'static M` given to `register_migrator`.
+    match unsafe { &*ctx.cast::<M>() }.migrate(pid, node) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The migrator offered; withdrawn on drop (which waits for the
+/// migrations running through it).
+pub struct MigratorRegistration {
+    migrator: ffi::ssi_migrator_t,
+    ctx: *mut c_void,
+}
+
+// SAFETY: the context is a `&'static M` with `M: Sync`.
+unsafe impl Send for MigratorRegistration {}
+// SAFETY: as above.
+unsafe impl Sync for MigratorRegistration {}
+
+/// Offers `m` to the other modules until the registration is dropped;
+/// `EBUSY` if another module offers one.
+pub fn register_migrator<M: Migrator>(m: &'static M) -> Result<MigratorRegistration> {
+    let ctx = (m as *const M).cast_mut().cast::<c_void>();
+    let migrator: ffi::ssi_migrator_t = Some(migrator_trampoline::<M>);
+    // SAFETY: `m` lives forever and the trampoline matches its type.
+    check(unsafe { ffi::ssi_migrator_register(migrator, ctx) })?;
+    Ok(MigratorRegistration { migrator, ctx })
+}
+
+impl Drop for MigratorRegistration {
+    fn drop(&mut self) {
+        // SAFETY: returns once no migration runs through it.
+        unsafe { ffi::ssi_migrator_unregister(self.migrator, self.ctx) };
+    }
+}
+
 /// The current members: bit N of byte N / 8 for node N.
 pub fn members() -> Result<[u8; 32]> {
     let mut out = [0u8; 32];
@@ -245,6 +312,30 @@ pub fn register_lane_service<S: Service>(
     // SAFETY: `s` lives forever and the trampoline matches its type.
     check(unsafe { ffi::ssi_rpc_register_lane(service, Some(service_trampoline::<S>), ctx) })?;
     Ok(ServiceRegistration { service })
+}
+
+/// A service registered with its own reference to its state: the
+/// registration is dropped (waiting for a call in progress) before the
+/// reference.
+pub struct OwnedServiceRegistration<S: Service> {
+    _reg: ServiceRegistration,
+    _s: kernel::sync::Arc<S>,
+}
+
+/// Offers `s` as `service` until the registration is dropped; `s` lives
+/// at least as long. Runs on the core's receive thread (see [`Service`]).
+pub fn register_service_arc<S: Service + Send>(
+    service: u16,
+    s: kernel::sync::Arc<S>,
+) -> Result<OwnedServiceRegistration<S>> {
+    let ctx = (&*s as *const S).cast_mut().cast::<c_void>();
+    // SAFETY: `ctx` points into `s`, which the registration keeps alive
+    // until it has unregistered; the trampoline matches its type.
+    check(unsafe { ffi::ssi_rpc_register(service, Some(service_trampoline::<S>), ctx) })?;
+    Ok(OwnedServiceRegistration {
+        _reg: ServiceRegistration { service },
+        _s: s,
+    })
 }
 
 impl Drop for ServiceRegistration {

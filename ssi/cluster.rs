@@ -202,6 +202,9 @@ pub(crate) struct Core {
     /// `(pid, node)`, told by the ghost module.
     #[pin]
     pub(crate) moved: Mutex<KVec<(u32, u8)>>,
+    /// The migration the ghost module offers the other modules.
+    #[pin]
+    pub(crate) migrator: crate::migrator::Slot,
     /// Requests for the worker thread (worker.rs), and its wake-up.
     #[pin]
     pub(crate) jobs: Mutex<crate::worker::Queue>,
@@ -279,6 +282,7 @@ impl Core {
                 streams <- new_mutex!(None),
                 task_cache <- new_mutex!(task_cache),
                 moved <- new_mutex!(KVec::new()),
+                migrator <- crate::migrator::Slot::new(),
                 jobs <- new_mutex!(jobs),
                 jobs_ready <- new_condvar!(),
                 lane <- crate::worker::Lane::new(lane_jobs),

@@ -58,6 +58,60 @@ pub extern "C" fn ssi_task_moved(pid: u32, node: u8) -> i32 {
     )
 }
 
+/// Where process `pid`, whose stub is on this node, runs; 0 if it is not
+/// such a process (it runs here, or is not this node's).
+#[no_mangle]
+pub extern "C" fn ssi_task_at(pid: u32) -> u8 {
+    with_core(
+        |core| {
+            core.moved
+                .lock()
+                .iter()
+                .find(|m| m.0 == pid)
+                .map_or(0, |m| m.1)
+        },
+        0,
+    )
+}
+
+/// Offers `migrator` (the ghost module's) to the other modules through
+/// [`ssi_migrate`]; `EBUSY` if one is offered. `migrator` and `ctx` must
+/// stay valid until unregistered.
+#[no_mangle]
+pub extern "C" fn ssi_migrator_register(
+    migrator: Option<crate::migrator::Migrator>,
+    ctx: *mut c_void,
+) -> i32 {
+    let Some(m) = migrator else {
+        return EINVAL.to_errno();
+    };
+    with_core(
+        |core| match core.migrator.register(m, ctx) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        },
+        ENODEV.to_errno(),
+    )
+}
+
+/// Withdraws `migrator`; returns once no migration runs through it.
+#[no_mangle]
+pub extern "C" fn ssi_migrator_unregister(
+    migrator: Option<crate::migrator::Migrator>,
+    ctx: *mut c_void,
+) {
+    let Some(m) = migrator else { return };
+    with_core(|core| core.migrator.unregister(m, ctx), ())
+}
+
+/// Migrates process `pid` of this node to `node` through the migrator
+/// offered: 0 once it runs there, a negative errno if it goes on here
+/// (`ENOSYS` while no migrator is offered). Sleeps; not from a handler.
+#[no_mangle]
+pub extern "C" fn ssi_migrate(pid: u32, node: u8) -> i32 {
+    with_core(|core| core.migrator.migrate(pid, node), ENODEV.to_errno())
+}
+
 /// Publishes `core` to the exported functions.
 pub(crate) fn publish(core: &Arc<Core>) {
     CORE.store(Arc::into_raw(core.clone()).cast_mut(), Ordering::Release);
@@ -663,6 +717,10 @@ check_signatures! {
     ssi_rpc_send_window(_, _, _, _, _, _);
     ssi_send_oneway(_, _, _, _);
     ssi_task_moved(_, _);
+    ssi_task_at(_);
+    ssi_migrator_register(_, _);
+    ssi_migrator_unregister(_, _);
+    ssi_migrate(_, _);
     ssi_sysfs_dir();
     ssi_members(_);
     ssi_membership_register(_, _);

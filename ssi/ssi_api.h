@@ -33,6 +33,11 @@ typedef void (*ssi_listener_t)(void *ctx, u8 node, bool up);
  * negative errno that aborts the transfer.
  */
 typedef long (*ssi_chunk_fn_t)(void *ctx, u8 *buf, size_t cap);
+/*
+ * The ghost module's migration of process pid of this node to node: 0 once
+ * it runs there, or a negative errno (it goes on here).
+ */
+typedef int (*ssi_migrator_t)(void *ctx, u32 pid, u8 node);
 
 /*
  * The module that carries open pipes across migrations (dynstreams), for
@@ -66,6 +71,10 @@ s64 ssi_rpc_send_window(u8 dst, u16 service, ssi_chunk_fn_t next, void *ctx,
 			u32 window, u32 timeout_ms);
 int ssi_send_oneway(u8 dst, u16 service, const u8 *payload, size_t len);
 int ssi_task_moved(u32 pid, u8 node);
+u8 ssi_task_at(u32 pid);
+int ssi_migrator_register(ssi_migrator_t migrator, void *ctx);
+void ssi_migrator_unregister(ssi_migrator_t migrator, void *ctx);
+int ssi_migrate(u32 pid, u8 node);
 struct kobject *ssi_sysfs_dir(void);
 int ssi_members(u8 *out);
 int ssi_membership_register(ssi_listener_t listener, void *ctx);

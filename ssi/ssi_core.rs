@@ -23,6 +23,7 @@ mod flow;
 mod globalproc;
 mod knobs;
 mod layout;
+mod migrator;
 mod rpc;
 mod stats;
 mod tasks;

@@ -19,6 +19,7 @@ pub mod hooks;
 pub mod ipc;
 pub mod kthread;
 pub mod kunit;
+pub mod load;
 pub mod migrate;
 pub mod mm;
 pub mod pid;

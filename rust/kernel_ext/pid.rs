@@ -8,10 +8,10 @@ use kernel::{
 };
 
 /// An RCU read-side critical section, ended on drop.
-struct RcuGuard;
+pub(crate) struct RcuGuard;
 
 impl RcuGuard {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // SAFETY: starts a read-side section that `drop` ends.
         unsafe { bindings::rcu_read_lock() };
         RcuGuard
@@ -39,7 +39,7 @@ fn process(pid: *mut bindings::pid, _rcu: &RcuGuard) -> bool {
 }
 
 /// The initial PID namespace, a static of the kernel.
-fn init_ns() -> *mut bindings::pid_namespace {
+pub(crate) fn init_ns() -> *mut bindings::pid_namespace {
     core::ptr::addr_of_mut!(bindings::init_pid_ns)
 }
 

@@ -37,6 +37,8 @@ pub mod pages;
 pub mod procfs;
 #[path = "src/rfile.rs"]
 pub mod rfile;
+#[path = "src/sched.rs"]
+pub mod sched;
 #[path = "src/task.rs"]
 pub mod task;
 #[path = "src/wire.rs"]

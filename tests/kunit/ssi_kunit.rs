@@ -129,13 +129,32 @@ fn task_read_shows_init(t: &Test) {
     );
 }
 
+/// The scheduler's probe: init is a process and kthreadd is not; init's
+/// `/proc/1/stat` as the scheduler reads it; memory adds up.
+fn load_samples_processes(t: &Test) {
+    let mut v = KVec::new();
+    let runnable = kernel_ext::load::sample(&mut v);
+    kunit_expect!(t, runnable.is_ok());
+    kunit_expect!(t, v.iter().any(|p| p.pid == 1 && p.threads == 1));
+    kunit_expect!(t, !v.iter().any(|p| p.pid == 2));
+    let mut buf = [0u8; 512];
+    let st = kernel_ext::load::stat(1, &mut buf)
+        .ok()
+        .and_then(|n| proto::sched::TaskStat::parse(&buf[..n]));
+    kunit_expect!(t, st.is_some_and(|s| s.threads == 1 && s.rss_pages > 0));
+    kunit_expect!(t, kernel_ext::load::stat(u32::MAX, &mut buf).is_err());
+    let (total, free) = kernel_ext::load::memory_kb();
+    kunit_expect!(t, total > 0 && free > 0 && free <= total);
+}
+
 kunit_suite!(
     name: "ssi_kernel_ext",
     cases: [
         showbuf_bounds,
         sysfs_dir_create_and_remove,
         pid_lists_processes_not_kthreads,
-        task_read_shows_init
+        task_read_shows_init,
+        load_samples_processes
     ]
 );
 
@@ -467,8 +486,35 @@ fn members_include_this_node(t: &Test) {
     kunit_expect!(t, m[me / 8] & (1 << (me % 8)) != 0);
 }
 
+struct NoMigrator;
+
+impl ssi_api::Migrator for NoMigrator {
+    fn migrate(&self, _pid: u32, _node: u8) -> Result {
+        Err(EPERM)
+    }
+}
+
+static NO_MIGRATOR: NoMigrator = NoMigrator;
+
+/// The ghost module offers its migration: another offer is refused, a
+/// migration of init to this very node reaches ghost and is refused there
+/// (not `ENOSYS`); init is no stub.
+fn migrator_offered_by_ghost(t: &Test) {
+    let Some(me) = ssi_api::node_id() else {
+        return kunit_expect!(t, false);
+    };
+    kunit_expect!(
+        t,
+        ssi_api::register_migrator(&NO_MIGRATOR).err() == Some(EBUSY)
+    );
+    kunit_expect!(t, ssi_api::migrate(1, me.get() as u8) == Err(EINVAL));
+    kunit_expect!(t, ssi_api::migrate(0, 2) == Err(EINVAL));
+    kunit_expect!(t, ssi_api::task_at(1).is_none());
+}
+
 kunit_suite!(name: "ssi_api", cases: [
     core_reports_node_id,
+    migrator_offered_by_ghost,
     rpc_across_modules,
     send_window_delivers_every_chunk,
     deferred_service_answers,

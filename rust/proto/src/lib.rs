@@ -23,5 +23,6 @@ pub mod node_id;
 pub mod pages;
 pub mod procfs;
 pub mod rfile;
+pub mod sched;
 pub mod task;
 pub mod wire;

@@ -4,7 +4,8 @@
 //! a returned message, the knob parsers, the ghost stream reader, the
 //! requests of the devices, message queue, remote-file, task, migration and page
 //! services, the coherence protocol's messages (fed to a directory and a
-//! copy), the ghost stream's credentials section, the ghost ioctls'
+//! copy), the scheduler's probes and settings, the ghost stream's
+//! credentials section, the ghost ioctls'
 //! argument blocks, the `/proc` mergers and a membership view. Nothing may
 //! panic, and whatever decodes must encode back to the same bytes.
 #![no_main]
@@ -12,7 +13,7 @@
 use libfuzzer_sys::fuzz_target;
 use ssi_proto::{
     cmsg, dev, dsm, dynstreams as ds, ghost, ghost_ioctl, ipc, knob, membership, migrate, pages,
-    procfs, rfile, task, wire,
+    procfs, rfile, sched, task, wire,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -149,6 +150,13 @@ fn services(data: &[u8]) {
         assert_eq!(&out[..n], data);
     }
     coherence(data);
+    if let Some(m) = sched::Msg::decode(data) {
+        let mut out = [0u8; sched::MAX_MSG];
+        let n = m.encode(&mut out);
+        assert_eq!(&out[..n], data);
+    }
+    let _ = sched::Policy::parse(data);
+    let _ = sched::TaskStat::parse(data);
     if let Some(r) = task::PidsRequest::decode(data) {
         assert_eq!(&r.encode()[..], data);
     }

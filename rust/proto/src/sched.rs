@@ -1,0 +1,1473 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The global scheduler (`sched/`): its messages, the load average of its
+//! probes and its policies.
+//!
+//! | op           | kind                       | operands              | answer |
+//! |--------------|----------------------------|-----------------------|--------|
+//! | 1 `PROBE`    | one-way, to every member   | [`Probe`], [`Settings`] |      |
+//! | 2 `SETTINGS` | request                    | [`Settings`]          | empty  |
+//!
+//! [`Probe`]: `seq: u32`, `cpus: u16`, `load: u32`, `recent: u32`,
+//! `mem_total_kb: u64`, `mem_free_kb: u64`, `procs: u16`, `guests: u16`,
+//! `busy: u32`, `busy_recent: u32`.
+//! [`Settings`]: `gen: u64`, `policy: u8`, `period_ms: u32`,
+//! `margin_pct: u16`, `residence_ms: u32`, `drain: u8`. Decoding checks exact lengths
+//! and every range; a message out of range is refused whole.
+//!
+//! Loads are in thousandths of a runnable task ("milli-tasks"): a node
+//! whose run queue held 2 tasks on average has load 2000; a process that
+//! was runnable all the time has load 1000.
+
+use super::codec::{Reader, Writer};
+
+const PROBE: u8 = 1;
+const SETTINGS: u8 = 2;
+
+/// Length of an encoded [`Settings`].
+pub const SETTINGS_LEN: usize = 8 + 1 + 4 + 2 + 4 + 1;
+/// Length of an encoded [`Probe`].
+pub const PROBE_LEN: usize = 4 + 2 + 4 + 4 + 8 + 8 + 2 + 2 + 4 + 4;
+/// Longest encoded message.
+pub const MAX_MSG: usize = 1 + PROBE_LEN + SETTINGS_LEN;
+
+/// Probe periods, in milliseconds.
+pub const MIN_PERIOD_MS: u32 = 100;
+pub const MAX_PERIOD_MS: u32 = 60_000;
+/// The stability margin, in percent of the process's load.
+pub const MIN_MARGIN_PCT: u16 = 100;
+pub const MAX_MARGIN_PCT: u16 = 1000;
+/// Longest minimum residence time (an hour).
+pub const MAX_RESIDENCE_MS: u32 = 3_600_000;
+/// Highest load a probe may report (a million runnable tasks).
+pub const MAX_LOAD: u32 = 1_000_000_000;
+
+/// Which policy moves processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Nothing moves (the probes go on).
+    None = 0,
+    /// MOSIX-like load balancing.
+    Balance = 1,
+    /// Each process born here after the policy started is placed on the
+    /// next node in turn, once.
+    RoundRobin = 2,
+}
+
+impl Policy {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(Policy::None),
+            1 => Some(Policy::Balance),
+            2 => Some(Policy::RoundRobin),
+            _ => None,
+        }
+    }
+
+    /// Its name in `/sys/kernel/ssi/sched/policy`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::None => "none",
+            Policy::Balance => "balance",
+            Policy::RoundRobin => "round-robin",
+        }
+    }
+
+    /// A write to the `policy` file: a name, one trailing newline allowed.
+    pub fn parse(buf: &[u8]) -> Option<Self> {
+        match super::knob::strip_newline(buf) {
+            b"none" => Some(Policy::None),
+            b"balance" => Some(Policy::Balance),
+            b"round-robin" => Some(Policy::RoundRobin),
+            _ => None,
+        }
+    }
+}
+
+/// The scheduler's settings, the same on every node: each write makes a
+/// higher generation, which every node adopts (through `SETTINGS`, and
+/// the probes for a node that missed it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `(counter << 8) | node` of the write: totally ordered.
+    pub gen: u64,
+    pub policy: Policy,
+    pub period_ms: u32,
+    pub margin_pct: u16,
+    pub residence_ms: u32,
+    /// The node being drained (0: none): it sends every process it can
+    /// away, whatever the policy, and no node sends it one.
+    pub drain: u8,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            gen: 0,
+            policy: Policy::None,
+            period_ms: 1000,
+            margin_pct: 130,
+            residence_ms: 3000,
+            drain: 0,
+        }
+    }
+}
+
+impl Settings {
+    /// Whether the values are in range.
+    pub fn valid(&self) -> bool {
+        (MIN_PERIOD_MS..=MAX_PERIOD_MS).contains(&self.period_ms)
+            && (MIN_MARGIN_PCT..=MAX_MARGIN_PCT).contains(&self.margin_pct)
+            && self.residence_ms <= MAX_RESIDENCE_MS
+    }
+
+    /// The same values written on node `me`: the next generation.
+    pub fn next(&self, me: u8) -> Option<Self> {
+        let counter = (self.gen >> 8).checked_add(1)?;
+        if counter >> 56 != 0 {
+            return None;
+        }
+        Some(Settings {
+            gen: (counter << 8) | u64::from(me),
+            ..*self
+        })
+    }
+
+    fn decode_from(r: &mut Reader<'_>) -> Option<Self> {
+        let s = Settings {
+            gen: r.u64()?,
+            policy: Policy::from_u8(r.u8()?)?,
+            period_ms: r.u32()?,
+            margin_pct: r.u16()?,
+            residence_ms: r.u32()?,
+            drain: r.u8()?,
+        };
+        s.valid().then_some(s)
+    }
+
+    fn encode_into(&self, w: &mut Writer<'_>) -> Option<()> {
+        w.u64(self.gen)?;
+        w.u8(self.policy as u8)?;
+        w.u32(self.period_ms)?;
+        w.u16(self.margin_pct)?;
+        w.u32(self.residence_ms)?;
+        w.u8(self.drain)
+    }
+}
+
+/// What a node's probe says of it, every period.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Probe {
+    /// Counts the node's probes: a node restarted starts again from 1.
+    pub seq: u32,
+    pub cpus: u16,
+    /// Run-queue length, averaged: rises slowly, falls at once.
+    pub load: u32,
+    /// Run-queue length over the last period alone.
+    pub recent: u32,
+    pub mem_total_kb: u64,
+    pub mem_free_kb: u64,
+    /// Processes it runs, and of those, processes born elsewhere.
+    pub procs: u16,
+    pub guests: u16,
+    /// The loads of its busy processes (each runnable at least
+    /// [`MIN_PROC_LOAD`] of the period), summed: averaged like `load`,
+    /// and over the last period alone. What the balancer weighs: kernel
+    /// threads and short commands, which no migration would move, are
+    /// noise to it.
+    pub busy: u32,
+    pub busy_recent: u32,
+}
+
+impl Probe {
+    fn decode_from(r: &mut Reader<'_>) -> Option<Self> {
+        let p = Probe {
+            seq: r.u32()?,
+            cpus: r.u16()?,
+            load: r.u32()?,
+            recent: r.u32()?,
+            mem_total_kb: r.u64()?,
+            mem_free_kb: r.u64()?,
+            procs: r.u16()?,
+            guests: r.u16()?,
+            busy: r.u32()?,
+            busy_recent: r.u32()?,
+        };
+        let ok = p.cpus > 0
+            && p.load <= MAX_LOAD
+            && p.recent <= MAX_LOAD
+            && p.mem_free_kb <= p.mem_total_kb
+            && p.guests <= p.procs
+            && p.busy <= MAX_LOAD
+            && p.busy_recent <= MAX_LOAD;
+        ok.then_some(p)
+    }
+
+    fn encode_into(&self, w: &mut Writer<'_>) -> Option<()> {
+        w.u32(self.seq)?;
+        w.u16(self.cpus)?;
+        w.u32(self.load)?;
+        w.u32(self.recent)?;
+        w.u64(self.mem_total_kb)?;
+        w.u64(self.mem_free_kb)?;
+        w.u16(self.procs)?;
+        w.u16(self.guests)?;
+        w.u32(self.busy)?;
+        w.u32(self.busy_recent)
+    }
+}
+
+/// A message of the scheduler's service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Msg {
+    Probe(Probe, Settings),
+    Settings(Settings),
+}
+
+impl Msg {
+    /// Decodes a message; `None` for anything malformed.
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let mut r = Reader::new(b);
+        let m = match r.u8()? {
+            PROBE => {
+                let p = Probe::decode_from(&mut r)?;
+                Msg::Probe(p, Settings::decode_from(&mut r)?)
+            }
+            SETTINGS => Msg::Settings(Settings::decode_from(&mut r)?),
+            _ => return None,
+        };
+        r.end()?;
+        Some(m)
+    }
+
+    /// Encodes the message into `out`; returns its length.
+    pub fn encode(&self, out: &mut [u8; MAX_MSG]) -> usize {
+        let mut w = Writer::new(out);
+        // MAX_MSG holds the longest message: the writes cannot fail.
+        let _ = self.encode_into(&mut w);
+        w.len()
+    }
+
+    fn encode_into(&self, w: &mut Writer<'_>) -> Option<()> {
+        match self {
+            Msg::Probe(p, s) => {
+                w.u8(PROBE)?;
+                p.encode_into(w)?;
+                s.encode_into(w)
+            }
+            Msg::Settings(s) => {
+                w.u8(SETTINGS)?;
+                s.encode_into(w)
+            }
+        }
+    }
+}
+
+/// Divisor of the rise: each period the average goes a quarter of the way
+/// up to the new sample (about 4 periods to reach two thirds of a step).
+const RISE: u32 = 4;
+
+/// The probe's load: an exponential average of the run-queue length that
+/// rises slowly (a burst of short processes does not make a node look
+/// busy) and falls at once (a process that left or ended is seen gone).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadAvg {
+    pub avg: u32,
+}
+
+impl LoadAvg {
+    /// Takes one period's mean run-queue length; returns the new average.
+    pub fn update(&mut self, sample: u32) -> u32 {
+        let sample = sample.min(MAX_LOAD);
+        if sample >= self.avg {
+            self.avg += (sample - self.avg).div_ceil(RISE);
+        } else {
+            self.avg = sample;
+        }
+        self.avg
+    }
+}
+
+/// A process's load from `runnable` of `samples` samples in a period.
+pub fn process_load(runnable: u32, samples: u32) -> u32 {
+    if samples == 0 {
+        return 0;
+    }
+    let l = u64::from(runnable.min(samples)) * 1000 / u64::from(samples);
+    l as u32
+}
+
+/// What the probes read of a process's `/proc/<pid>/stat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskStat {
+    pub ppid: u32,
+    /// User and system time, clock ticks.
+    pub cpu_ticks: u64,
+    pub threads: u32,
+    /// Start, clock ticks after boot: tells a process from a later one
+    /// with the same PID.
+    pub start_ticks: u64,
+    pub rss_pages: u64,
+}
+
+/// A decimal field of `/proc/<pid>/stat`.
+fn stat_field(f: &[u8]) -> Option<u64> {
+    if f.is_empty() || f.len() > 20 {
+        return None;
+    }
+    f.iter().try_fold(0u64, |v, &c| {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+    })
+}
+
+impl TaskStat {
+    /// Parses `/proc/<pid>/stat`: the fields after the command (which may
+    /// hold spaces and parentheses: it ends at the last `)`).
+    pub fn parse(b: &[u8]) -> Option<Self> {
+        let close = b.iter().rposition(|&c| c == b')')?;
+        let rest = b.get(close + 1..)?;
+        let rest = rest.strip_prefix(b" ")?;
+        let rest = rest.strip_suffix(b"\n").unwrap_or(rest);
+        let mut f = [&b""[..]; 22];
+        let mut n = 0;
+        for field in rest.split(|&c| c == b' ') {
+            if n < f.len() {
+                f[n] = field;
+            }
+            n += 1;
+        }
+        if n < f.len() {
+            return None;
+        }
+        Some(TaskStat {
+            ppid: u32::try_from(stat_field(f[1])?).ok()?,
+            cpu_ticks: stat_field(f[11])?.checked_add(stat_field(f[12])?)?,
+            threads: u32::try_from(stat_field(f[17])?).ok()?,
+            start_ticks: stat_field(f[19])?,
+            rss_pages: stat_field(f[21])?,
+        })
+    }
+}
+
+/// A node as the balancer sees it: `load` and `recent` are its probe's
+/// `busy` and `busy_recent`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeLoad {
+    pub node: u8,
+    pub cpus: u16,
+    pub load: u32,
+    pub recent: u32,
+}
+
+/// A process of this node, as the policies see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: u32,
+    /// Its load over the last period (0 to 1000).
+    pub load: u32,
+    /// How long it has been on this node (born, arrived or back).
+    pub here_ms: u64,
+    /// Nothing known stops its migration: a process (not a kernel
+    /// thread), alone in its thread group, without children (a parent
+    /// waiting for them stays with them), not exiting, allowed to
+    /// migrate, not refused lately, not on its way out.
+    pub movable: bool,
+    /// Born here after the round-robin policy started, not placed yet.
+    pub unplaced: bool,
+}
+
+/// A decision: process `pid` goes to `node`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Move {
+    pub pid: u32,
+    pub node: u8,
+}
+
+/// Most moves one node decides per period.
+pub const MAX_MOVES: usize = 4;
+/// A process that used less than this is not worth a migration.
+pub const MIN_PROC_LOAD: u32 = 250;
+/// Periods during which a node counts what it sent to another on top of
+/// what that node reports: until its probes show the arrival.
+const SENT_PERIODS: u32 = 3;
+/// Periods during which a process picked (moved or refused) is not
+/// picked again.
+pub const HOLD_PERIODS: u32 = 30;
+const SENT_SLOTS: usize = 16;
+const PICKED_SLOTS: usize = 64;
+
+/// Load normalised to one CPU.
+fn per_cpu(load: u64, cpus: u16) -> u64 {
+    load / u64::from(cpus.max(1))
+}
+
+/// The MOSIX-like balancer of one node: each period, a process of this
+/// node goes to the node with the lowest `remote load + margin x process
+/// load` (per CPU) if that is below this node's load, and only if this
+/// node has more work than CPUs without it. Its memory: what it
+/// sent lately (added to the destination's reported load until that
+/// shows it) and which processes it picked (not picked again for
+/// [`HOLD_PERIODS`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Balancer {
+    period: u32,
+    /// `(node, load, period)`.
+    sent: [(u8, u32, u32); SENT_SLOTS],
+    /// `(pid, period)`; pid 0: free.
+    picked: [(u32, u32); PICKED_SLOTS],
+}
+
+impl Default for Balancer {
+    fn default() -> Self {
+        Balancer {
+            period: 0,
+            sent: [(0, 0, 0); SENT_SLOTS],
+            picked: [(0, 0); PICKED_SLOTS],
+        }
+    }
+}
+
+impl Balancer {
+    /// Whether `pid` was picked in the last [`HOLD_PERIODS`].
+    pub fn held(&self, pid: u32) -> bool {
+        self.picked
+            .iter()
+            .any(|&(p, at)| p == pid && pid != 0 && self.period.wrapping_sub(at) < HOLD_PERIODS)
+    }
+
+    /// Records that `pid` was picked now (a move tried, or placed).
+    pub fn hold(&mut self, pid: u32) {
+        let now = self.period;
+        let slot = self
+            .picked
+            .iter()
+            .position(|&(p, _)| p == pid)
+            .or_else(|| {
+                self.picked
+                    .iter()
+                    .position(|&(p, at)| p == 0 || now.wrapping_sub(at) >= HOLD_PERIODS)
+            })
+            .unwrap_or_else(|| {
+                // All held: the oldest goes.
+                let mut k = 0;
+                for (i, &(_, at)) in self.picked.iter().enumerate() {
+                    if now.wrapping_sub(at) > now.wrapping_sub(self.picked[k].1) {
+                        k = i;
+                    }
+                }
+                k
+            });
+        self.picked[slot] = (pid, now);
+    }
+
+    /// What this node sent to `node` lately.
+    fn sent_to(&self, node: u8) -> u64 {
+        self.sent
+            .iter()
+            .filter(|&&(n, _, at)| {
+                n == node && n != 0 && self.period.wrapping_sub(at) < SENT_PERIODS
+            })
+            .map(|&(_, l, _)| u64::from(l))
+            .sum()
+    }
+
+    fn record_sent(&mut self, node: u8, load: u32) {
+        let now = self.period;
+        let k = self
+            .sent
+            .iter()
+            .position(|&(n, _, at)| n == 0 || now.wrapping_sub(at) >= SENT_PERIODS)
+            .unwrap_or(0);
+        self.sent[k] = (node, load, now);
+    }
+
+    /// One period of the balancer: up to `out.len()` moves (at most
+    /// [`MAX_MOVES`]) of the processes `procs` of node `me` to the nodes
+    /// `others`; returns how many. Every process moved is held.
+    pub fn decide(
+        &mut self,
+        me: &NodeLoad,
+        others: &[NodeLoad],
+        procs: &[Proc],
+        s: &Settings,
+        out: &mut [Move],
+    ) -> usize {
+        self.period = self.period.wrapping_add(1);
+        let max = out.len().min(MAX_MOVES);
+        // This node's load: its probe's average (rising slowly), but no
+        // more than its busy processes that ran here for a whole period.
+        // A short command (the harness's, every 0.3 s) counts in the probe
+        // while it runs, but no other node could take it: with it, 3 jobs
+        // on 2 CPUs looked heavier than 2 + the margin elsewhere, and jobs
+        // went back and forth between nodes of 3 and 2.
+        let settled: u64 = procs
+            .iter()
+            .filter(|p| p.load >= MIN_PROC_LOAD && p.here_ms >= u64::from(s.period_ms))
+            .map(|p| u64::from(p.load))
+            .sum();
+        let mut local_total = settled.min(u64::from(me.load));
+        let mut local = per_cpu(local_total, me.cpus);
+        // Only a node with more work than CPUs sends: a process that has
+        // a CPU to itself here runs as fast as it would anywhere, and
+        // moving it only frees a CPU nobody waits for. The margin alone
+        // did not see that on nodes of 2 CPUs (2 processes, 1000 per CPU
+        // here, against 0 + 1300 / 2 on an idle node), and the process
+        // moved on as often as the jobs around it ended.
+        let capacity = u64::from(me.cpus.max(1)) * 1000;
+        // Every node sees about the same loads: the k-th most loaded node
+        // sends only to the k-th least loaded and above, so that nodes
+        // that all see the same idle node do not all send it a process
+        // (the herd effect).
+        let seen = |o: &NodeLoad| {
+            per_cpu(
+                u64::from(o.load.max(o.recent)) + self.sent_to(o.node),
+                o.cpus,
+            )
+        };
+        let others_ok = |o: &&NodeLoad| o.node != me.node && o.node != 0 && o.node != s.drain;
+        let rank = others
+            .iter()
+            .filter(others_ok)
+            .filter(|o| (seen(o), o.node) > (local, me.node))
+            .count();
+        let mut eligible = [0u8; 256];
+        for o in others.iter().filter(others_ok) {
+            let key = (seen(o), o.node);
+            let below = others
+                .iter()
+                .filter(others_ok)
+                .filter(|x| (seen(x), x.node) < key)
+                .count()
+                + usize::from((local, me.node) < key);
+            if below >= rank {
+                eligible[usize::from(o.node)] = 1;
+            }
+        }
+        let mut n = 0;
+        let mut taken = [0u32; MAX_MOVES];
+        while n < max {
+            // The heaviest movable process not picked lately, the oldest
+            // here first among equals.
+            let mut best: Option<&Proc> = None;
+            for p in procs {
+                // Without it, this node still keeps every CPU busy.
+                let surplus = local_total.saturating_sub(u64::from(p.load)) >= capacity;
+                let ok = p.movable
+                    && p.pid != 0
+                    && p.load >= MIN_PROC_LOAD
+                    && surplus
+                    && p.here_ms >= u64::from(s.residence_ms)
+                    && !self.held(p.pid)
+                    && !taken[..n].contains(&p.pid);
+                if !ok {
+                    continue;
+                }
+                let better = match best {
+                    None => true,
+                    Some(b) => {
+                        (p.load, p.here_ms, u32::MAX - p.pid)
+                            > (b.load, b.here_ms, u32::MAX - b.pid)
+                    }
+                };
+                if better {
+                    best = Some(p);
+                }
+            }
+            let Some(p) = best else { break };
+            // The node where it would add least, counting what was sent.
+            let mut dest: Option<(u64, u8)> = None;
+            for o in others {
+                if o.node == me.node || o.node == 0 || eligible[usize::from(o.node)] == 0 {
+                    continue;
+                }
+                let seen = u64::from(o.load.max(o.recent)) + self.sent_to(o.node);
+                let cost = per_cpu(seen, o.cpus)
+                    + per_cpu(u64::from(p.load) * u64::from(s.margin_pct) / 100, o.cpus);
+                if dest.is_none_or(|(c, node)| (cost, o.node) < (c, node)) {
+                    dest = Some((cost, o.node));
+                }
+            }
+            match dest {
+                Some((cost, node)) if cost < local => {
+                    out[n] = Move { pid: p.pid, node };
+                    taken[n] = p.pid;
+                    n += 1;
+                    self.hold(p.pid);
+                    self.record_sent(node, p.load);
+                    local = local.saturating_sub(per_cpu(u64::from(p.load), me.cpus));
+                    local_total = local_total.saturating_sub(u64::from(p.load));
+                }
+                // The heaviest fits nowhere: lighter ones would do no
+                // better against the same loads.
+                _ => break,
+            }
+        }
+        n
+    }
+}
+
+/// Draining node `me`: each movable process (whatever its load and time
+/// here) goes to the node where it adds least, counting what was sent
+/// there (per CPU), up to `out.len()` per period; returns how many.
+/// Every process moved is held.
+pub fn drain(
+    bal: &mut Balancer,
+    me: u8,
+    others: &[NodeLoad],
+    procs: &[Proc],
+    out: &mut [Move],
+) -> usize {
+    bal.period = bal.period.wrapping_add(1);
+    let mut n = 0;
+    for p in procs {
+        if n == out.len() {
+            break;
+        }
+        if !p.movable || p.pid == 0 || bal.held(p.pid) {
+            continue;
+        }
+        let best = others
+            .iter()
+            .filter(|o| o.node != me && o.node != 0)
+            .map(|o| {
+                let seen = u64::from(o.load.max(o.recent))
+                    + bal.sent_to(o.node)
+                    + u64::from(p.load.max(1));
+                (per_cpu(seen, o.cpus), o.node)
+            })
+            .min();
+        let Some((_, node)) = best else { break };
+        out[n] = Move { pid: p.pid, node };
+        n += 1;
+        bal.hold(p.pid);
+        bal.record_sent(node, p.load.max(MIN_PROC_LOAD));
+    }
+    n
+}
+
+/// The round-robin placement of one node: each process born here after
+/// the policy started goes, once, to the next node in turn (this one
+/// included: it stays), once it ran the residence time and used a CPU
+/// over the last period (a shell that starts a job and waits for it is a
+/// parent by then, and stays with it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RoundRobin {
+    next: usize,
+}
+
+impl RoundRobin {
+    /// Places up to `out.len()` unplaced processes of node `me` among
+    /// `members` (sorted, `me` among them); returns how many. A placement
+    /// on `me` means it stays; each placed process is placed for good.
+    pub fn place(
+        &mut self,
+        me: u8,
+        members: &[u8],
+        procs: &[Proc],
+        s: &Settings,
+        out: &mut [Move],
+    ) -> usize {
+        if members.is_empty() || !members.contains(&me) {
+            return 0;
+        }
+        let mut n = 0;
+        let mut last = 0u32;
+        // In PID order: the order they were born in.
+        while n < out.len() {
+            let Some(p) = procs
+                .iter()
+                .filter(|p| {
+                    p.unplaced
+                        && p.movable
+                        && p.load >= MIN_PROC_LOAD
+                        && p.here_ms >= u64::from(s.residence_ms)
+                        && p.pid > last
+                })
+                .min_by_key(|p| p.pid)
+            else {
+                break;
+            };
+            last = p.pid;
+            let node = members[self.next % members.len()];
+            self.next = (self.next + 1) % members.len();
+            out[n] = Move { pid: p.pid, node };
+            n += 1;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn settings() -> Settings {
+        Settings {
+            gen: 0x0501,
+            policy: Policy::Balance,
+            period_ms: 1000,
+            margin_pct: 130,
+            residence_ms: 3000,
+            drain: 0,
+        }
+    }
+
+    fn probe() -> Probe {
+        Probe {
+            seq: 7,
+            cpus: 2,
+            load: 3500,
+            recent: 4000,
+            mem_total_kb: 512 << 10,
+            mem_free_kb: 300 << 10,
+            procs: 40,
+            guests: 3,
+            busy: 3000,
+            busy_recent: 3000,
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let mut b = [0u8; MAX_MSG];
+        for m in [Msg::Probe(probe(), settings()), Msg::Settings(settings())] {
+            let n = m.encode(&mut b);
+            assert_eq!(Msg::decode(&b[..n]), Some(m));
+            // Exact length: one byte less or more is refused.
+            assert_eq!(Msg::decode(&b[..n - 1]), None);
+            let mut longer = b[..n].to_vec();
+            longer.push(0);
+            assert_eq!(Msg::decode(&longer), None);
+        }
+        assert_eq!(1 + PROBE_LEN + SETTINGS_LEN, MAX_MSG);
+    }
+
+    #[test]
+    fn malformed_refused() {
+        let mut b = [0u8; MAX_MSG];
+        assert_eq!(Msg::decode(&[]), None);
+        assert_eq!(Msg::decode(&[9]), None);
+        let bad_settings = [
+            Settings {
+                period_ms: 99,
+                ..settings()
+            },
+            Settings {
+                period_ms: 60_001,
+                ..settings()
+            },
+            Settings {
+                margin_pct: 99,
+                ..settings()
+            },
+            Settings {
+                margin_pct: 1001,
+                ..settings()
+            },
+            Settings {
+                residence_ms: MAX_RESIDENCE_MS + 1,
+                ..settings()
+            },
+        ];
+        for s in bad_settings {
+            let n = Msg::Settings(s).encode(&mut b);
+            assert_eq!(Msg::decode(&b[..n]), None, "{s:?}");
+        }
+        // Policy byte out of range.
+        let n = Msg::Settings(settings()).encode(&mut b);
+        b[9] = 3;
+        assert_eq!(Msg::decode(&b[..n]), None);
+        let bad_probes = [
+            Probe { cpus: 0, ..probe() },
+            Probe {
+                load: MAX_LOAD + 1,
+                ..probe()
+            },
+            Probe {
+                recent: MAX_LOAD + 1,
+                ..probe()
+            },
+            Probe {
+                mem_free_kb: (512 << 10) + 1,
+                ..probe()
+            },
+            Probe {
+                guests: 41,
+                ..probe()
+            },
+            Probe {
+                busy: MAX_LOAD + 1,
+                ..probe()
+            },
+            Probe {
+                busy_recent: MAX_LOAD + 1,
+                ..probe()
+            },
+        ];
+        for p in bad_probes {
+            let n = Msg::Probe(p, settings()).encode(&mut b);
+            assert_eq!(Msg::decode(&b[..n]), None, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn policy_names() {
+        for p in [Policy::None, Policy::Balance, Policy::RoundRobin] {
+            assert_eq!(Policy::parse(p.name().as_bytes()), Some(p));
+            let mut nl = p.name().as_bytes().to_vec();
+            nl.push(b'\n');
+            assert_eq!(Policy::parse(&nl), Some(p));
+        }
+        for bad in [
+            &b""[..],
+            b"\n",
+            b"Balance",
+            b"balance\n\n",
+            b" none",
+            b"round_robin",
+            b"none\0",
+        ] {
+            assert_eq!(Policy::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn generations() {
+        let s = Settings::default();
+        let a = s.next(3).unwrap();
+        let b = a.next(1).unwrap();
+        assert!(a.gen > s.gen && b.gen > a.gen);
+        assert_eq!(a.gen & 0xff, 3);
+        // The same counter on two nodes: the node id orders them.
+        assert!(s.next(2).unwrap().gen > s.next(1).unwrap().gen);
+        let top = Settings { gen: u64::MAX, ..s };
+        assert_eq!(top.next(1), None);
+    }
+
+    #[test]
+    fn load_rises_slowly_falls_at_once() {
+        let mut l = LoadAvg::default();
+        assert_eq!(l.update(8000), 2000);
+        assert_eq!(l.update(8000), 3500);
+        let mut last = 3500;
+        for _ in 0..40 {
+            let v = l.update(8000);
+            assert!(v >= last && v <= 8000);
+            last = v;
+        }
+        assert_eq!(last, 8000);
+        assert_eq!(l.update(1000), 1000);
+        assert_eq!(l.update(0), 0);
+        assert_eq!(l.update(u32::MAX), MAX_LOAD.div_ceil(RISE));
+        assert_eq!(process_load(10, 10), 1000);
+        assert_eq!(process_load(3, 10), 300);
+        assert_eq!(process_load(11, 10), 1000);
+        assert_eq!(process_load(1, 0), 0);
+    }
+
+    #[test]
+    fn task_stat_parses() {
+        let line = b"16500 (spin (x) y) R 16390 16390 16390 0 -1 4194304 90 0 0 0 1234 56 0 0 20 0 1 0 4321 2400000 321 18446744073709551615 4198400 4889309 140730 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+        assert_eq!(
+            TaskStat::parse(line),
+            Some(TaskStat {
+                ppid: 16390,
+                cpu_ticks: 1290,
+                threads: 1,
+                start_ticks: 4321,
+                rss_pages: 321,
+            })
+        );
+        // Cut short, a field not a number, a negative one, no command.
+        assert_eq!(TaskStat::parse(&line[..60]), None);
+        let mut bad = line.to_vec();
+        let at = bad.windows(4).position(|w| w == b"1234").unwrap();
+        bad[at] = b'x';
+        assert_eq!(TaskStat::parse(&bad), None);
+        let neg = b"1 (a) S 0 1 1 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 100 -3\n";
+        assert_eq!(TaskStat::parse(neg), None);
+        assert_eq!(TaskStat::parse(b"1 a S"), None);
+        assert_eq!(TaskStat::parse(b""), None);
+    }
+
+    #[test]
+    fn holds_expire() {
+        let mut b = Balancer::default();
+        b.hold(42);
+        assert!(b.held(42));
+        assert!(!b.held(0));
+        for _ in 0..HOLD_PERIODS {
+            b.period += 1;
+        }
+        assert!(!b.held(42));
+        // More holds than slots: the newest are kept.
+        for pid in 1..=(PICKED_SLOTS as u32 + 10) {
+            b.hold(pid);
+        }
+        assert!(b.held(PICKED_SLOTS as u32 + 10));
+    }
+
+    /// A simulated cluster: each node runs jobs; each period every node
+    /// samples its run queue, its probe reaches the others a period later,
+    /// and each node's policy decides; a move lands before the next period.
+    struct Sim {
+        nodes: Vec<SimNode>,
+        /// Per job: node, CPU work left (periods of a whole CPU), moves,
+        /// periods on its node, born.
+        jobs: Vec<Job>,
+        s: Settings,
+        period: u64,
+        /// Every move: period, pid, from, to, jobs per node before it.
+        log: Vec<(u64, u32, u8, u8, Vec<usize>)>,
+    }
+
+    struct SimNode {
+        id: u8,
+        cpus: u16,
+        avg: LoadAvg,
+        recent: u32,
+        /// What the others know: the probe of the last period.
+        published: (u32, u32),
+        bal: Balancer,
+        rr: RoundRobin,
+        up: bool,
+        /// Busy load that is no job (the harness's commands), added to
+        /// this period's probe.
+        noise: u32,
+    }
+
+    #[derive(Clone, Debug)]
+    struct Job {
+        pid: u32,
+        node: u8,
+        work: u64,
+        moves: u32,
+        here: u64,
+        movable: bool,
+        unplaced: bool,
+        done_at: Option<u64>,
+    }
+
+    impl Sim {
+        fn new(cpus: &[u16], s: Settings) -> Self {
+            let nodes = cpus
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| SimNode {
+                    id: i as u8 + 1,
+                    cpus: c,
+                    avg: LoadAvg::default(),
+                    recent: 0,
+                    published: (0, 0),
+                    bal: Balancer::default(),
+                    rr: RoundRobin::default(),
+                    up: true,
+                    noise: 0,
+                })
+                .collect();
+            Sim {
+                nodes,
+                jobs: Vec::new(),
+                s,
+                period: 0,
+                log: Vec::new(),
+            }
+        }
+
+        /// A CPU-bound job of `work` CPU-periods on `node`.
+        fn spawn(&mut self, node: u8, work: u64) -> u32 {
+            let pid = (u32::from(node) << 14) + self.jobs.len() as u32 + 100;
+            self.jobs.push(Job {
+                pid,
+                node,
+                work: work * 1000,
+                moves: 0,
+                here: 0,
+                movable: true,
+                unplaced: self.s.policy == Policy::RoundRobin,
+                done_at: None,
+            });
+            pid
+        }
+
+        fn running(&self, node: u8) -> usize {
+            self.jobs
+                .iter()
+                .filter(|j| j.node == node && j.done_at.is_none())
+                .count()
+        }
+
+        fn counts(&self) -> Vec<usize> {
+            self.nodes.iter().map(|n| self.running(n.id)).collect()
+        }
+
+        /// One period; returns the moves made.
+        fn step(&mut self) -> usize {
+            self.period += 1;
+            // Run: each node shares its CPUs among its jobs.
+            for n in &mut self.nodes {
+                let jobs: Vec<usize> = (0..self.jobs.len())
+                    .filter(|&k| self.jobs[k].node == n.id && self.jobs[k].done_at.is_none())
+                    .collect();
+                let share = if jobs.is_empty() {
+                    0
+                } else {
+                    (1000 * u64::from(n.cpus) / jobs.len() as u64).min(1000)
+                };
+                for &k in &jobs {
+                    let j = &mut self.jobs[k];
+                    j.work = j.work.saturating_sub(share);
+                    j.here += u64::from(self.s.period_ms);
+                    if j.work == 0 {
+                        j.done_at = Some(self.period);
+                    }
+                }
+                n.recent = jobs.len() as u32 * 1000 + n.noise;
+                n.avg.update(n.recent);
+            }
+            // Decide, on what each node published last period.
+            let loads: Vec<NodeLoad> = self
+                .nodes
+                .iter()
+                .filter(|n| n.up)
+                .map(|n| NodeLoad {
+                    node: n.id,
+                    cpus: n.cpus,
+                    load: n.published.0,
+                    recent: n.published.1,
+                })
+                .collect();
+            let members: Vec<u8> = loads.iter().map(|l| l.node).collect();
+            let mut moves = Vec::new();
+            for n in &mut self.nodes {
+                if !n.up {
+                    continue;
+                }
+                let mut procs: Vec<Proc> = self
+                    .jobs
+                    .iter()
+                    .filter(|j| j.node == n.id && j.done_at.is_none())
+                    .map(|j| Proc {
+                        pid: j.pid,
+                        load: 1000,
+                        here_ms: j.here,
+                        movable: j.movable,
+                        unplaced: j.unplaced,
+                    })
+                    .collect();
+                if n.noise > 0 {
+                    // A short command, born this period.
+                    procs.push(Proc {
+                        pid: (1 << 30) | self.period as u32,
+                        load: n.noise.min(1000),
+                        here_ms: 0,
+                        movable: true,
+                        unplaced: false,
+                    });
+                }
+                let me = NodeLoad {
+                    node: n.id,
+                    cpus: n.cpus,
+                    load: n.avg.avg,
+                    recent: n.recent,
+                };
+                let mut out = [Move::default(); MAX_MOVES];
+                let k = match self.s.policy {
+                    _ if self.s.drain == n.id => drain(&mut n.bal, n.id, &loads, &procs, &mut out),
+                    Policy::None => 0,
+                    Policy::Balance => n.bal.decide(&me, &loads, &procs, &self.s, &mut out),
+                    Policy::RoundRobin => n.rr.place(n.id, &members, &procs, &self.s, &mut out),
+                };
+                for m in &out[..k] {
+                    moves.push((n.id, *m));
+                }
+            }
+            let mut made = 0;
+            let before = self.counts();
+            for (from, m) in moves {
+                if m.node != from {
+                    self.log
+                        .push((self.period, m.pid, from, m.node, before.clone()));
+                }
+                let j = self.jobs.iter_mut().find(|j| j.pid == m.pid).unwrap();
+                assert_eq!(
+                    j.node, from,
+                    "a process moved by a node that does not run it"
+                );
+                j.unplaced = false;
+                if m.node != from {
+                    j.node = m.node;
+                    j.moves += 1;
+                    j.here = 0;
+                    made += 1;
+                }
+            }
+            for n in &mut self.nodes {
+                n.published = (n.avg.avg, n.recent);
+            }
+            made
+        }
+    }
+
+    fn balance() -> Settings {
+        Settings {
+            policy: Policy::Balance,
+            residence_ms: 2000,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn eight_jobs_on_one_node_of_four_spread_two_per_node() {
+        let mut sim = Sim::new(&[1, 1, 1, 1], balance());
+        for _ in 0..8 {
+            sim.spawn(1, 1000);
+        }
+        let mut first = None;
+        for p in 0..40 {
+            if sim.step() > 0 && first.is_none() {
+                first = Some(p + 1);
+            }
+        }
+        assert_eq!(sim.counts(), [2, 2, 2, 2]);
+        // Reaction: the first move within the residence time and 2 periods.
+        assert!(first.unwrap() <= 4, "first move at period {first:?}");
+        // Ideal: 6 moves, each job at most once.
+        let total: u32 = sim.jobs.iter().map(|j| j.moves).sum();
+        assert_eq!(total, 6);
+        assert!(sim.jobs.iter().all(|j| j.moves <= 1));
+        // Stable: nothing moves any more.
+        for _ in 0..200 {
+            assert_eq!(sim.step(), 0);
+        }
+    }
+
+    #[test]
+    fn no_oscillation_with_an_odd_count() {
+        let mut sim = Sim::new(&[1, 1, 1, 1], balance());
+        for _ in 0..5 {
+            sim.spawn(2, 100_000);
+        }
+        for _ in 0..30 {
+            sim.step();
+        }
+        let mut c = sim.counts();
+        c.sort();
+        assert_eq!(c, [1, 1, 1, 2]);
+        let before: u32 = sim.jobs.iter().map(|j| j.moves).sum();
+        for _ in 0..500 {
+            assert_eq!(sim.step(), 0);
+        }
+        assert_eq!(before, 3);
+    }
+
+    #[test]
+    fn bigger_nodes_take_more() {
+        // Node 2 has 4 CPUs: it takes about four times what the others do.
+        let mut sim = Sim::new(&[1, 4, 1], balance());
+        for _ in 0..12 {
+            sim.spawn(1, 100_000);
+        }
+        for _ in 0..60 {
+            sim.step();
+        }
+        let c = sim.counts();
+        assert_eq!(c.iter().sum::<usize>(), 12);
+        assert!(c[1] >= 7 && c[0] <= 3 && c[2] <= 3, "{c:?}");
+        for _ in 0..300 {
+            assert_eq!(sim.step(), 0);
+        }
+    }
+
+    #[test]
+    fn forbidden_processes_stay() {
+        let mut sim = Sim::new(&[1, 1, 1, 1], balance());
+        for _ in 0..6 {
+            sim.spawn(1, 100_000);
+        }
+        for j in &mut sim.jobs[..3] {
+            j.movable = false;
+        }
+        for _ in 0..40 {
+            sim.step();
+        }
+        assert!(sim.jobs[..3].iter().all(|j| j.node == 1 && j.moves == 0));
+        assert_eq!(sim.counts(), [3, 1, 1, 1]);
+    }
+
+    #[test]
+    fn none_moves_nothing() {
+        let mut sim = Sim::new(&[1, 1, 1, 1], Settings::default());
+        for _ in 0..8 {
+            sim.spawn(1, 100);
+        }
+        for _ in 0..50 {
+            assert_eq!(sim.step(), 0);
+        }
+    }
+
+    #[test]
+    fn round_robin_places_each_new_process_once() {
+        let s = Settings {
+            policy: Policy::RoundRobin,
+            ..Settings::default()
+        };
+        let mut sim = Sim::new(&[1, 1, 1, 1], s);
+        for _ in 0..8 {
+            sim.spawn(1, 100_000);
+        }
+        for _ in 0..20 {
+            sim.step();
+        }
+        assert_eq!(sim.counts(), [2, 2, 2, 2]);
+        assert!(sim.jobs.iter().all(|j| j.moves <= 1 && !j.unplaced));
+        assert_eq!(sim.jobs.iter().map(|j| j.moves).sum::<u32>(), 6);
+        for _ in 0..100 {
+            assert_eq!(sim.step(), 0);
+        }
+    }
+
+    #[test]
+    fn round_robin_leaves_idle_and_old_processes() {
+        let p = |pid, load, unplaced| Proc {
+            pid,
+            load,
+            here_ms: 5000,
+            movable: true,
+            unplaced,
+        };
+        // An idle shell, a process from before the policy, a forbidden
+        // one, then two that compute.
+        let mut procs = [
+            p(10, 0, true),
+            p(11, 1000, false),
+            p(12, 1000, true),
+            p(13, 900, true),
+            p(14, 1000, true),
+        ];
+        procs[2].movable = false;
+        let mut rr = RoundRobin::default();
+        let mut out = [Move::default(); MAX_MOVES];
+        let n = rr.place(2, &[1, 2, 3], &procs, &Settings::default(), &mut out);
+        assert_eq!(
+            &out[..n],
+            &[Move { pid: 13, node: 1 }, Move { pid: 14, node: 2 }]
+        );
+        // Not in the view: nothing.
+        assert_eq!(
+            rr.place(4, &[1, 2, 3], &procs, &Settings::default(), &mut out),
+            0
+        );
+        // Too young: not yet.
+        let young = Settings {
+            residence_ms: 6000,
+            ..Settings::default()
+        };
+        assert_eq!(rr.place(2, &[1, 2, 3], &procs, &young, &mut out), 0);
+    }
+
+    #[test]
+    fn switching_policies_never_moves_a_process_twice_at_once() {
+        let mut sim = Sim::new(&[1, 1, 1, 1], balance());
+        for _ in 0..8 {
+            sim.spawn(1, 100_000);
+        }
+        for round in 0..30 {
+            sim.s.policy = match round % 3 {
+                0 => Policy::Balance,
+                1 => Policy::RoundRobin,
+                _ => Policy::None,
+            };
+            for _ in 0..3 {
+                sim.step();
+            }
+        }
+        sim.s.policy = Policy::Balance;
+        for _ in 0..40 {
+            sim.step();
+        }
+        assert_eq!(sim.counts(), [2, 2, 2, 2]);
+        // Round robin only places processes born under it: none here.
+        assert!(sim.jobs.iter().all(|j| j.moves <= 1), "{:?}", sim.jobs);
+    }
+
+    /// A small deterministic generator for the random job sets.
+    fn lcg(x: &mut u64) -> u64 {
+        *x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *x >> 33
+    }
+
+    #[test]
+    fn random_job_sets_finish_with_few_moves() {
+        let mut seed = 7u64;
+        for _ in 0..200 {
+            let nodes = 2 + (lcg(&mut seed) % 7) as usize;
+            let cpus: Vec<u16> = (0..nodes)
+                .map(|_| 1 + (lcg(&mut seed) % 2) as u16)
+                .collect();
+            let mut sim = Sim::new(&cpus, balance());
+            let jobs = 1 + lcg(&mut seed) % 24;
+            for _ in 0..jobs {
+                let node = 1 + (lcg(&mut seed) % nodes as u64) as u8;
+                let work = 5 + lcg(&mut seed) % 200;
+                sim.spawn(node, work);
+            }
+            let mut periods = 0;
+            while sim.jobs.iter().any(|j| j.done_at.is_none()) {
+                sim.step();
+                periods += 1;
+                assert!(periods < 100_000);
+                // Bounded: a job moves at most once per residence time,
+                // and the margin keeps it from coming back.
+            }
+            // Bounded: a job moves at most twice to leave the crowd it
+            // was born in, then only when another job's end left a node
+            // with less to do.
+            for j in &sim.jobs {
+                let ended_before = sim.jobs.iter().filter(|o| o.done_at < j.done_at).count();
+                assert!(j.moves as usize <= 2 + ended_before, "{j:?} of {cpus:?}");
+            }
+            let total: u32 = sim.jobs.iter().map(|j| j.moves).sum();
+            assert!(
+                u64::from(total) <= 2 * jobs,
+                "{total} moves for {jobs} jobs on {cpus:?}"
+            );
+        }
+    }
+
+    /// Scenario 96 on the host: 4 nodes of 2 CPUs, 8 CPU-bound jobs and
+    /// one forbidden to migrate started on node 1; balance, round robin
+    /// and none in turn while they move; then balance until every job
+    /// ended, with short commands (the harness's) now and then on the
+    /// nodes. In a booted cluster a job moved 3 times there: once the
+    /// jobs of its neighbours ended, a node running 2 jobs on its 2 CPUs,
+    /// each at full speed, sent one to an idle node (1000 + 650 < 1000
+    /// per CPU was the only test), which sent it on the same way.
+    #[test]
+    fn jobs_on_two_cpu_nodes_move_at_most_twice_to_their_end() {
+        let mut worst = 0;
+        for run in 0..100u64 {
+            let mut seed = 1 + run;
+            let s = Settings {
+                residence_ms: 3000,
+                ..balance()
+            };
+            let mut sim = Sim::new(&[2, 2, 2, 2], s);
+            for _ in 0..9 {
+                let work = 100 + lcg(&mut seed) % 40;
+                sim.spawn(1, work);
+            }
+            sim.jobs[8].movable = false;
+            let mut p = 0;
+            while sim.step() == 0 {
+                p += 1;
+                assert!(p < 20, "no move");
+            }
+            for policy in [Policy::RoundRobin, Policy::None] {
+                sim.s.policy = policy;
+                sim.step();
+                sim.step();
+            }
+            sim.s.policy = Policy::Balance;
+            let mut spread = false;
+            while sim.jobs.iter().any(|j| j.done_at.is_none()) {
+                for n in &mut sim.nodes {
+                    n.noise = match lcg(&mut seed) % 4 {
+                        0 => 250 + (lcg(&mut seed) % 700) as u32,
+                        _ => 0,
+                    };
+                }
+                sim.step();
+                let c = sim.counts();
+                spread |= c.iter().all(|&k| (2..=3).contains(&k));
+                assert!(sim.period < 10_000);
+            }
+            assert!(spread, "never 2 or 3 per node: {:?}", sim.jobs);
+            assert_eq!(sim.jobs[8].moves, 0);
+            for j in &sim.jobs {
+                assert!(j.moves <= 2, "run {run}: {j:?}\n{:?}", sim.log);
+                worst = worst.max(j.moves);
+            }
+            let total: u32 = sim.jobs.iter().map(|j| j.moves).sum();
+            // The bench's goal: at most 1.5 moves per job.
+            assert!(total <= 12, "run {run}: {total} moves");
+        }
+        assert!(worst >= 1);
+    }
+
+    #[test]
+    fn a_steady_random_load_stops_moving() {
+        let mut seed = 99u64;
+        for _ in 0..100 {
+            let nodes = 2 + (lcg(&mut seed) % 7) as usize;
+            let mut sim = Sim::new(&std::vec![1; nodes], balance());
+            for _ in 0..(lcg(&mut seed) % 30) {
+                let node = 1 + (lcg(&mut seed) % nodes as u64) as u8;
+                sim.spawn(node, 1_000_000);
+            }
+            for _ in 0..100 {
+                sim.step();
+            }
+            let c = sim.counts();
+            let (lo, hi) = (c.iter().min().unwrap(), c.iter().max().unwrap());
+            assert!(hi - lo <= 1, "not balanced: {c:?}");
+            for _ in 0..300 {
+                assert_eq!(sim.step(), 0, "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn draining_empties_a_node_and_nobody_sends_it_work() {
+        let mut sim = Sim::new(&[1, 1, 1, 1], balance());
+        for _ in 0..6 {
+            sim.spawn(3, 100_000);
+        }
+        sim.spawn(1, 100_000);
+        // One on node 3 may not move.
+        let stuck = sim.jobs[0].pid;
+        sim.jobs[0].movable = false;
+        sim.s.drain = 3;
+        for _ in 0..20 {
+            sim.step();
+        }
+        let c = sim.counts();
+        assert_eq!(c[2], 1, "{c:?}");
+        assert!(sim.jobs.iter().any(|j| j.pid == stuck && j.node == 3));
+        assert!(sim.jobs.iter().all(|j| j.moves <= 1), "{:?}", sim.log);
+        // Even idle, node 3 gets nothing back while it drains.
+        for _ in 0..50 {
+            sim.step();
+        }
+        assert_eq!(sim.counts()[2], 1);
+        // Drained no more: it takes work again.
+        sim.s.drain = 0;
+        for _ in 0..50 {
+            sim.step();
+        }
+        let c = sim.counts();
+        assert!(
+            c.iter().max().unwrap() - c.iter().min().unwrap() <= 1,
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn a_node_gone_is_no_destination() {
+        let mut sim = Sim::new(&[1, 1, 1], balance());
+        sim.nodes[2].up = false;
+        for _ in 0..4 {
+            sim.spawn(1, 100_000);
+        }
+        for _ in 0..30 {
+            sim.step();
+        }
+        assert_eq!(sim.counts(), [2, 2, 0]);
+    }
+}

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The balancer thread: at the end of each period it asks the policy in
+//! force (`rust/proto/src/sched.rs`) which processes of this node go
+//! where, and moves them one after the other through the migration the
+//! ghost module offers (`ssi_api::migrate`). It alone moves processes for
+//! the scheduler on this node, so none is picked while it moves.
+
+use core::sync::atomic::Ordering;
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    prelude::*,
+    time::msecs_to_jiffies,
+};
+
+use crate::cluster::{me, now_ns, State, STALE_PERIODS};
+use crate::kernel_ext::{hooks::PID_SHIFT, kthread};
+use crate::proto::sched::{drain, Balancer, Move, NodeLoad, Policy, Proc, RoundRobin, MAX_MOVES};
+use crate::ssi_api;
+
+/// How long a process whose migration failed is left alone.
+const REFUSED_NS: u64 = 60_000_000_000;
+/// Moves remembered in `/sys/kernel/ssi/sched/moves`.
+const HISTORY: usize = 32;
+
+/// A move the balancer made or tried.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Done {
+    pub(crate) at_ms: u64,
+    pub(crate) pid: u32,
+    pub(crate) node: u8,
+    pub(crate) policy: u8,
+    /// 0, or the errno of a failure.
+    pub(crate) errno: i32,
+    /// This node's load and the process's when it decided.
+    pub(crate) local: u32,
+    pub(crate) load: u32,
+}
+
+/// The latest moves, oldest first once full.
+#[derive(Default)]
+pub(crate) struct History {
+    pub(crate) ring: [Done; HISTORY],
+    pub(crate) next: usize,
+    pub(crate) len: usize,
+}
+
+impl History {
+    fn push(&mut self, d: Done) {
+        self.ring[self.next] = d;
+        self.next = (self.next + 1) % HISTORY;
+        self.len = (self.len + 1).min(HISTORY);
+    }
+
+    /// The moves, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Done> {
+        let start = (self.next + HISTORY - self.len) % HISTORY;
+        (0..self.len).map(move |k| &self.ring[(start + k) % HISTORY])
+    }
+}
+
+/// What the policy needs, taken under the locks.
+struct Snapshot {
+    me: NodeLoad,
+    others: KVec<NodeLoad>,
+    members: KVec<u8>,
+    procs: KVec<Proc>,
+}
+
+/// The loads, the members (sorted, this node among them, the node being
+/// drained left out unless it is this one) and this node's processes.
+fn snapshot(st: &State, period_ms: u32, since_ns: u64, drained: u8) -> Result<Snapshot> {
+    let me_id = me();
+    let now = now_ns();
+    let members = ssi_api::members()?;
+    let is_member = |n: u8| members[usize::from(n / 8)] & (1 << (n % 8)) != 0;
+    let stale = u64::from(period_ms) * 1_000_000 * STALE_PERIODS;
+    let mut others = KVec::new();
+    {
+        let v = st.view.lock();
+        for (k, p) in v.iter().enumerate() {
+            let node = k as u8;
+            if node == 0 || node == me_id || node == drained || !is_member(node) {
+                continue;
+            }
+            if p.heard_ns == 0 || now.saturating_sub(p.heard_ns) > stale {
+                continue;
+            }
+            others.push(
+                NodeLoad {
+                    node,
+                    cpus: p.probe.cpus,
+                    load: p.probe.busy,
+                    recent: p.probe.busy_recent,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+    }
+    // Sorted, this node among them.
+    let mut ids = KVec::with_capacity(others.len() + 1, GFP_KERNEL)?;
+    for node in 1..=255u8 {
+        if node == me_id || others.iter().any(|o| o.node == node) {
+            ids.push(node, GFP_KERNEL)?;
+        }
+    }
+    let l = st.local.lock();
+    let me = NodeLoad {
+        node: me_id,
+        cpus: l.probe.cpus.max(1),
+        load: l.probe.busy,
+        recent: l.probe.busy_recent,
+    };
+    let mut procs = KVec::with_capacity(l.tracks.len(), GFP_KERNEL)?;
+    for t in l.tracks.iter() {
+        let movable = !t.exiting
+            && !t.away
+            && !t.parent
+            && t.may
+            && t.threads == 1
+            && t.pid >> PID_SHIFT != 0
+            && t.refused_until <= now;
+        procs.push(
+            Proc {
+                pid: t.pid,
+                load: t.load,
+                here_ms: now.saturating_sub(t.here_ns) / 1_000_000,
+                movable,
+                unplaced: !t.placed && !t.away && !t.guest(me_id) && t.seen_ns >= since_ns,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(Snapshot {
+        me,
+        others,
+        members: ids,
+        procs,
+    })
+}
+
+/// Why a move was made.
+#[derive(Clone, Copy)]
+enum Cause {
+    Policy(Policy),
+    Drain,
+}
+
+/// In `Done::policy`: the policy's number, or this for a drain.
+pub(crate) const BY_DRAIN: u8 = 0xff;
+
+/// Moves `m` (decided by `by`), and records how it went.
+fn make(st: &State, m: &Move, by: Cause, snap: &Snapshot) {
+    let load = snap
+        .procs
+        .iter()
+        .find(|p| p.pid == m.pid)
+        .map_or(0, |p| p.load);
+    let ret = ssi_api::migrate(m.pid, m.node);
+    let errno = match ret {
+        Ok(()) => {
+            st.counts.moves.fetch_add(1, Ordering::Relaxed);
+            0
+        }
+        Err(e) => {
+            st.counts.moves_failed.fetch_add(1, Ordering::Relaxed);
+            let until = now_ns() + REFUSED_NS;
+            if let Some(t) = st.local.lock().tracks.iter_mut().find(|t| t.pid == m.pid) {
+                t.refused_until = until;
+            }
+            e.to_errno()
+        }
+    };
+    st.history.lock().push(Done {
+        at_ms: now_ns() / 1_000_000,
+        pid: m.pid,
+        node: m.node,
+        policy: match by {
+            Cause::Policy(p) => p as u8,
+            Cause::Drain => BY_DRAIN,
+        },
+        errno,
+        local: snap.me.load,
+        load,
+    });
+}
+
+/// One period: the policy's decisions (or the drain's, on the node being
+/// drained), then the moves.
+fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
+    let shared = st.settings();
+    let s = shared.s;
+    let me = me();
+    let draining = s.drain != 0 && s.drain == me;
+    if (s.policy == Policy::None && !draining) || me == 0 {
+        return Ok(());
+    }
+    let snap = snapshot(st, s.period_ms, shared.policy_since_ns, s.drain)?;
+    let mut out = [Move::default(); MAX_MOVES];
+    let n = match s.policy {
+        _ if draining => drain(bal, me, &snap.others, &snap.procs, &mut out),
+        Policy::None => 0,
+        Policy::Balance => bal.decide(&snap.me, &snap.others, &snap.procs, &s, &mut out),
+        Policy::RoundRobin => rr.place(snap.me.node, &snap.members, &snap.procs, &s, &mut out),
+    };
+    let by = if draining {
+        Cause::Drain
+    } else {
+        Cause::Policy(s.policy)
+    };
+    for m in &out[..n] {
+        if s.policy == Policy::RoundRobin && !draining {
+            if let Some(t) = st.local.lock().tracks.iter_mut().find(|t| t.pid == m.pid) {
+                t.placed = true;
+            }
+        }
+        if m.node == snap.me.node {
+            continue;
+        }
+        // Switched meanwhile: the new settings decide from the next period.
+        if st.settings().s.gen != s.gen || kthread::should_stop() {
+            break;
+        }
+        make(st, m, by, &snap);
+    }
+    Ok(())
+}
+
+/// The balancer thread's body: one decision per period until stopped.
+pub(crate) fn run(st: &State) {
+    let mut bal = Balancer::default();
+    let mut rr = RoundRobin::default();
+    let mut seen = 0u32;
+    while !kthread::should_stop() {
+        {
+            let mut l = st.local.lock();
+            while l.probe.seq == seen && !kthread::should_stop() {
+                let _ = st
+                    .tick
+                    .wait_interruptible_timeout(&mut l, msecs_to_jiffies(500));
+            }
+            seen = l.probe.seq;
+        }
+        if kthread::should_stop() {
+            break;
+        }
+        let _ = period(st, &mut bal, &mut rr);
+    }
+}
