@@ -64,13 +64,9 @@ pub(crate) fn get(c: &AtomicU64) -> u64 {
     c.load(Ordering::Relaxed)
 }
 
-fn me() -> u8 {
-    ssi_api::node_id().map_or(0, |n| n.get() as u8)
-}
-
 /// This node's id (0 while unset).
-pub(crate) fn node() -> u8 {
-    me()
+pub(crate) fn me() -> u8 {
+    ssi_api::node_id().map_or(0, |n| n.get() as u8)
 }
 
 /// The key directory: the lowest-numbered member.

@@ -69,7 +69,7 @@ impl kernel::Module for Containers {
         let hook = kernel_ext::ipc::Registration::new(module)?;
         pr_info!(
             "loaded on node {}: SysV message queues across the cluster\n",
-            msg::node()
+            msg::me()
         );
         Ok(Containers {
             _hook: hook,
