@@ -137,6 +137,28 @@ status() {
 # result K FILE: the `result:` line a vecsum wrote to FILE on node K.
 result() { on "$1" grep '^result:' "$2"; }
 
+# spun K OUT...: every spin that wrote an OUT on node K (ended by its
+# work or by SIGUSR1) exited 0 with the result of an undisturbed run of as
+# many rounds: one run of the host's spin gives every count's result.
+spun() {
+	local k=$1 f r n max=0 all
+	local -A res
+	shift
+	for f in "$@"; do
+		expect_eq "$f: exit status" 0 "$(status "$k" "$f" 120)"
+		r=$(on "$k" grep '^result:' "$f")
+		n=$(sed -n 's/^result: n=\([0-9]*\) .*/\1/p' <<<"$r")
+		[[ $n =~ ^[1-9][0-9]*$ ]] || fail "$f: no result after a million rounds: [$r]"
+		res[$f]=$r
+		((n > max)) && max=$n
+	done
+	all=$("$(dirname "$0")/../programs/bin/spin" "$max" every | grep '^result:')
+	for f in "$@"; do
+		grep -qxF "${res[$f]}" <<<"$all" || fail "$f: [${res[$f]}] is not an undisturbed run's result"
+		echo "ok: $f: ${res[$f]}"
+	done
+}
+
 # copy K FILE J: FILE of node K to the same path on node J (through the host).
 copy() {
 	local tmp rc=0
