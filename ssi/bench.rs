@@ -124,8 +124,12 @@ fn percentile(hist: &[u32], total: u64, p: u64) -> usize {
 }
 
 /// Runs `count` ping calls of `size` bytes to `dst`, checking each answer,
-/// and leaves a report for the `ping` knob.
-pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
+/// up to `window` of them unanswered, and leaves a report for the `ping`
+/// knob (with a window of 1, the round trips' percentiles).
+pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32, window: usize) -> Result {
+    if window > 1 {
+        return ping_window(core, dst, count, size, window);
+    }
     let size = (size as usize).max(8);
     let mut req = KVec::from_elem(0u8, size, GFP_KERNEL)?;
     // Latency histogram: 10 µs buckets up to 40.95 ms, then one overflow.
@@ -158,6 +162,63 @@ pub(crate) fn ping(core: &Core, dst: u8, count: u32, size: u32) -> Result {
         pct(99)
     );
     let n = out.as_bytes().len();
+    s.ping_report = report;
+    s.ping_report_len = n;
+    Ok(())
+}
+
+/// [`ping`] with up to `window` calls unanswered ([`call_window`]): each
+/// answer must be its own request's bytes, in the order sent. A call left
+/// unanswered (or any error) ends the run; the calls not answered by then
+/// are reported lost.
+fn ping_window(core: &Core, dst: u8, count: u32, size: u32, window: usize) -> Result {
+    let size = (size as usize).clamp(8, wire::MAX_PAYLOAD);
+    let stale_before = core.stats.stale();
+    let (mut sent, mut next_answer, mut ok, mut bad) = (0u64, 0u64, 0u32, 0u32);
+    let start = now_ns();
+    let result = call_window(
+        core,
+        dst,
+        SERVICE_PING,
+        window,
+        1000,
+        &mut |buf| {
+            if sent == u64::from(count) {
+                return Ok(0);
+            }
+            let req = buf.get_mut(..size).ok_or(EINVAL)?;
+            req.fill(0);
+            req[..8].copy_from_slice(&sent.to_le_bytes());
+            sent += 1;
+            Ok(size)
+        },
+        &mut |resp| {
+            let seq = next_answer.to_le_bytes();
+            next_answer += 1;
+            if resp.len() == size && resp[..8] == seq && resp[8..].iter().all(|&b| b == 0) {
+                ok += 1;
+            } else {
+                bad += 1;
+            }
+            Ok(())
+        },
+    );
+    if let Err(e) = result {
+        if e == EINTR {
+            return Err(e);
+        }
+    }
+    let total_us = (now_ns() - start) / 1000;
+    let lost = count - ok - bad;
+    let dup = core.stats.stale() - stale_before;
+    let mut report = [0u8; 200];
+    let mut out = ShowBuf::new(&mut report);
+    let _ = writeln!(
+        out,
+        "node {dst} count {count} size {size} ok {ok} lost {lost} mismatched {bad} dup {dup} total_us {total_us} window {window}"
+    );
+    let n = out.as_bytes().len();
+    let mut s = core.state.lock();
     s.ping_report = report;
     s.ping_report_len = n;
     Ok(())
@@ -247,14 +308,22 @@ pub(crate) fn bulk(core: &Core, dst: u8, count: u32, size: u32, window: usize) -
     let mut left = count;
     let start = now_ns();
     let window = window.clamp(1, MAX_WINDOW);
-    let (sent, _) = call_window(core, dst, SERVICE_SINK, window, 5000, &mut |buf| {
-        if left == 0 {
-            return Ok(0);
-        }
-        left -= 1;
-        buf[..size].fill(0x5a);
-        Ok(size)
-    })?;
+    let (sent, _) = call_window(
+        core,
+        dst,
+        SERVICE_SINK,
+        window,
+        5000,
+        &mut |buf| {
+            if left == 0 {
+                return Ok(0);
+            }
+            left -= 1;
+            buf[..size].fill(0x5a);
+            Ok(size)
+        },
+        &mut |_| Ok(()),
+    )?;
     let total_us = (now_ns() - start) / 1000;
     let (msgs, bytes, _) = sink_count(core, dst, 5000)?;
     let mut report = [0u8; 200];

@@ -353,6 +353,7 @@ pub unsafe extern "C" fn ssi_rpc_send_window(
             window as usize,
             timeout_ms,
             &mut produce,
+            &mut |_| Ok(()),
         ) {
             Ok((_, bytes)) => i64::try_from(bytes).unwrap_or(i64::MAX),
             Err(e) => e.to_errno().into(),

@@ -165,9 +165,9 @@ fn show_ping(core: &Core, out: &mut ShowBuf<'_>) -> Result {
 }
 
 /// `ID COUNT [SIZE [MODE [WINDOW]]]`: COUNT checked request/response round
-/// trips to ID (MODE 0, the default), COUNT one-way messages streamed to it
-/// (MODE 1; MODE 3: without flow control), or COUNT acknowledged chunks
-/// sent with a window (MODE 2).
+/// trips to ID (MODE 0, the default; one at a time unless WINDOW is given),
+/// COUNT one-way messages streamed to it (MODE 1; MODE 3: without flow
+/// control), or COUNT acknowledged chunks sent with a window (MODE 2).
 fn store_ping(core: &Core, buf: &[u8]) -> Result {
     let mut f = [0u32, 0, 8, 0, bench::BULK_WINDOW as u32];
     let n = knob::parse_fields(buf, &mut f).map_err(|_| EINVAL)?;
@@ -192,6 +192,7 @@ fn store_ping(core: &Core, buf: &[u8]) -> Result {
         1 => bench::stream(core, dst, f[1], f[2], true),
         3 => bench::stream(core, dst, f[1], f[2], false),
         2 => bench::bulk(core, dst, f[1], f[2], f[4] as usize),
-        _ => bench::ping(core, dst, f[1], f[2]),
+        // Calls one at a time unless a window is given.
+        _ => bench::ping(core, dst, f[1], f[2], if n < 5 { 1 } else { f[4] as usize }),
     }
 }

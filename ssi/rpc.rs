@@ -437,7 +437,8 @@ pub(crate) const MAX_WINDOW: usize = 8;
 /// requests, keeping up to `window` of them unanswered: a bulk transfer on
 /// the request/response layer. TIPC keeps a link's order, so the oldest
 /// request is answered first; every answer must have status 0, each within
-/// `timeout_ms` of the previous one. Returns the chunks and bytes sent.
+/// `timeout_ms` of the previous one, and is given to `answered` in the
+/// order of the requests. Returns the chunks and bytes sent.
 pub(crate) fn call_window(
     core: &Core,
     dst: u8,
@@ -445,6 +446,7 @@ pub(crate) fn call_window(
     window: usize,
     timeout_ms: u32,
     next: &mut dyn FnMut(&mut [u8]) -> Result<usize>,
+    answered: &mut dyn FnMut(&[u8]) -> Result,
 ) -> Result<(u64, u64)> {
     let window = window.clamp(1, MAX_WINDOW);
     let mut buf = KVec::from_elem(0u8, wire::MAX_PAYLOAD, GFP_KERNEL)?;
@@ -477,12 +479,13 @@ pub(crate) fn call_window(
             if inflight == 0 {
                 return Ok((chunks, bytes));
             }
-            let (status, _) = wait_answer(core, ring[head], dst, timeout_ms)?;
+            let (status, payload) = wait_answer(core, ring[head], dst, timeout_ms)?;
             head = (head + 1) % window;
             inflight -= 1;
             if status != 0 {
                 return Err(Error::from_errno(-i32::from(status)));
             }
+            answered(&payload)?;
         }
     })();
     // Calls still in flight after an error: their late answers are dropped.
