@@ -23,9 +23,9 @@ use crate::kernel_ext::{
 };
 use crate::msg::{caller, count, directory, elsewhere, me, prepare, status, Stats};
 use crate::proto::ipc::{
-    home_of, is_stat, put_vals, range, Op, Request, SemAnswer, SemSet, SemStat, Sembuf, Sops,
-    Vals, GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_RMID, IPC_SET, IPC_STAT, MAX_REQUEST,
-    MAX_SEMS, MAX_SEM_ANSWER, MAX_SOPS, SEM_STAT, SEM_STAT_ANY, SERVICE, SETALL, SETVAL,
+    home_of, is_stat, put_vals, range, Op, Request, SemAnswer, SemSet, SemStat, Sembuf, Sops, Vals,
+    GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_RMID, IPC_SET, IPC_STAT, MAX_REQUEST, MAX_SEMS,
+    MAX_SEM_ANSWER, MAX_SOPS, SEM_STAT, SEM_STAT_ANY, SERVICE, SETALL, SETVAL,
 };
 use crate::ssi_api;
 
@@ -169,7 +169,14 @@ impl SemSets for Sets {
         })())
     }
 
-    fn semctl(id: i32, semnum: i32, cmd: i32, val: i32, p: usize, ds: &mut SemidDs) -> Option<isize> {
+    fn semctl(
+        id: i32,
+        semnum: i32,
+        cmd: i32,
+        val: i32,
+        p: usize,
+        ds: &mut SemidDs,
+    ) -> Option<isize> {
         if !matches!(
             cmd,
             IPC_STAT
@@ -218,7 +225,9 @@ impl SemSets for Sets {
                     let mut raw = KVec::from_elem(0u8, 2 * nsems, GFP_KERNEL)?;
                     UserSlice::new(p, 2 * nsems).reader().read_slice(&mut raw)?;
                     let mut enc = KVec::from_elem(0u8, 2 * nsems, GFP_KERNEL)?;
-                    let vals = raw.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]]));
+                    let vals = raw
+                        .chunks_exact(2)
+                        .map(|c| u16::from_ne_bytes([c[0], c[1]]));
                     put_vals(vals, &mut enc).ok_or(E2BIG)?;
                     let op = Op::SemCtl {
                         id,

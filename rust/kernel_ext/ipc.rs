@@ -33,8 +33,14 @@ pub trait SemSets {
     /// `semctl()`, any command but `IPC_INFO` and `SEM_INFO`: `val` is
     /// `SETVAL`'s value, `p` the user address of `GETALL`'s and
     /// `SETALL`'s array, `ds` `IPC_STAT`'s (to fill) and `IPC_SET`'s data.
-    fn semctl(id: i32, semnum: i32, cmd: i32, val: i32, p: usize, ds: &mut SemidDs)
-        -> Option<isize>;
+    fn semctl(
+        id: i32,
+        semnum: i32,
+        cmd: i32,
+        val: i32,
+        p: usize,
+        ds: &mut SemidDs,
+    ) -> Option<isize>;
 }
 
 /// What a module does with the message queues of the initial IPC

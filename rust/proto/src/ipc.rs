@@ -890,7 +890,10 @@ mod tests {
         // Odd or too many values.
         assert_eq!(Vals::new(&[0u8; 3]), None);
         assert_eq!(Vals::new(&[0u8; 2 * MAX_SEMS + 2]), None);
-        assert_eq!(put_vals(core::iter::repeat(1).take(MAX_SEMS + 1), &mut b), None);
+        assert_eq!(
+            put_vals(core::iter::repeat(1).take(MAX_SEMS + 1), &mut b),
+            None
+        );
         // A SEMOP whose operations were cut.
         let ok = [0u8; 2 * Sembuf::LEN];
         let n = Request {
