@@ -70,11 +70,16 @@ fn deadline(t: (i64, i64)) -> Result<i64> {
 
 /// A set's command on another node (`cmd` is one `ssi_semctl_kernel()`
 /// takes).
-fn ctl(node: u8, op: Op<'_>, cmd: i32, resp: &mut [u8]) -> Result<(i32, Option<SemStat>, usize)> {
+fn ctl(
+    node: u8,
+    op: Op<'_>,
+    cmd: i32,
+    resp: &mut [u8],
+) -> Result<(i32, Option<SemStat>, core::ops::Range<usize>)> {
     let n = ask(node, op, resp)?;
     let a = SemAnswer::decode(cmd, &resp[..n]).ok_or(EINVAL)?;
-    // The values of a `GETALL` follow the result: their offset.
-    Ok((a.ret, a.stat, n - 2 * a.vals.len()))
+    // The values of a `GETALL` end the answer: their offset.
+    Ok((a.ret, a.stat, n - 2 * a.vals.len()..n))
 }
 
 fn simple(id: i32, semnum: i32, cmd: i32, val: i32) -> Op<'static> {
@@ -245,7 +250,7 @@ impl SemSets for Sets {
                         fill(ds, &s);
                     }
                     if cmd == GETALL {
-                        let vals = Vals::new(resp.get(at..).ok_or(EINVAL)?).ok_or(EINVAL)?;
+                        let vals = Vals::new(resp.get(at).ok_or(EINVAL)?).ok_or(EINVAL)?;
                         let mut out = KVec::with_capacity(2 * vals.len(), GFP_KERNEL)?;
                         for v in vals.iter() {
                             out.extend_from_slice(&v.to_ne_bytes(), GFP_KERNEL)?;
