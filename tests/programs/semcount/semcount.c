@@ -10,6 +10,8 @@
  *   semcount timed ID NUM OP MS    semtimedop with a timeout of MS ms; prints
  *                                  "ok" or the error, then "after T ms"
  *   semcount getval ID NUM         prints the value
+ *   semcount getpid|getncnt|getzcnt ID NUM   prints GETPID's, GETNCNT's, GETZCNT's answer
+ *   semcount semstat INDEX         SEM_STAT: prints the id
  *   semcount setval ID NUM VAL
  *   semcount getall ID             prints the values, space-separated
  *   semcount setall ID V...
@@ -127,6 +129,24 @@ int main(int argc, char **argv)
 		if (v < 0)
 			return fail("semctl");
 		printf("%d\n", v);
+		return 0;
+	}
+	if ((!strcmp(argv[1], "getpid") || !strcmp(argv[1], "getncnt") ||
+	     !strcmp(argv[1], "getzcnt")) && argc >= 4) {
+		int cmd = argv[1][3] == 'p' ? GETPID : argv[1][3] == 'n' ? GETNCNT : GETZCNT;
+
+		v = semctl(id, atoi(argv[3]), cmd);
+		if (v < 0)
+			return fail("semctl");
+		printf("%d\n", v);
+		return 0;
+	}
+	if (!strcmp(argv[1], "semstat")) {
+		u.buf = &ds;
+		v = semctl(id, 0, SEM_STAT, u);
+		if (v < 0)
+			return fail("semctl");
+		printf("%d nsems %lu\n", v, (unsigned long)ds.sem_nsems);
 		return 0;
 	}
 	if (!strcmp(argv[1], "setval") && argc >= 5) {
