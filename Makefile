@@ -59,6 +59,7 @@ programs:
 	gcc -O2 -static -o tests/programs/bin/spin tests/programs/spin/spin.c
 	gcc -O2 -Wall -static -o tests/programs/bin/pollcheck tests/programs/pollcheck/pollcheck.c
 	gcc -O2 -Wall -static -o tests/programs/bin/msgq tests/programs/msgq/msgq.c
+	gcc -O2 -Wall -static -o tests/programs/bin/semcount tests/programs/semcount/semcount.c
 
 # User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart, ssi-migrate.
 ghost-tools:

@@ -48,14 +48,20 @@ pub(crate) struct Stats {
     pub(crate) refused: AtomicU64,
 }
 
-pub(crate) static STATS: Stats = Stats {
-    sent: AtomicU64::new(0),
-    served: AtomicU64::new(0),
-    malformed: AtomicU64::new(0),
-    refused: AtomicU64::new(0),
-};
+impl Stats {
+    pub(crate) const fn new() -> Self {
+        Stats {
+            sent: AtomicU64::new(0),
+            served: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        }
+    }
+}
 
-fn count(c: &AtomicU64) {
+pub(crate) static STATS: Stats = Stats::new();
+
+pub(crate) fn count(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -70,7 +76,7 @@ pub(crate) fn me() -> u8 {
 }
 
 /// The key directory: the lowest-numbered member.
-fn directory() -> u8 {
+pub(crate) fn directory() -> u8 {
     let Ok(m) = ssi_api::members() else {
         return me();
     };
@@ -81,7 +87,7 @@ fn directory() -> u8 {
 
 /// The current task as a [`Caller`] (at most [`MAX_GROUPS`] groups: the
 /// others are left out, which can only refuse more).
-fn caller() -> Result<Caller> {
+pub(crate) fn caller() -> Result<Caller> {
     let mut groups = [0u32; MAX_GROUPS];
     let c = Creds::current(&mut groups);
     if !c.init_user_ns {
@@ -104,7 +110,7 @@ fn caller() -> Result<Caller> {
 }
 
 /// The credentials a request runs in on this node.
-fn prepare(c: &Caller) -> Result<Prepared> {
+pub(crate) fn prepare(c: &Caller) -> Result<Prepared> {
     let creds = Creds {
         uid: c.uid,
         gid: c.gid,
@@ -161,12 +167,12 @@ fn ask(node: u8, op: Op<'_>, again: Option<Error>, resp: &mut [u8]) -> Result<us
     }
 }
 
-fn status(r: Result<isize>) -> Option<isize> {
+pub(crate) fn status(r: Result<isize>) -> Option<isize> {
     Some(r.unwrap_or_else(|e| e.to_errno() as isize))
 }
 
-/// The node of queue `id` if it is not this one.
-fn elsewhere(id: i32) -> Option<u8> {
+/// The node of queue (or semaphore set) `id` if it is not this one.
+pub(crate) fn elsewhere(id: i32) -> Option<u8> {
     // Node 0 names none: queues made before this module loaded.
     home_of(id).filter(|&k| k != me() && k != 0)
 }
@@ -263,6 +269,8 @@ impl MsgQueues for Queues {
 }
 
 fn fill(ds: &mut MsqidDs, s: &Stat) {
+    // The kernel's copy is not zeroed: every byte reaches user space.
+    *ds = MsqidDs::default();
     ds.msg_perm.key = s.key;
     ds.msg_perm.uid = s.uid;
     ds.msg_perm.gid = s.gid;
@@ -306,6 +314,9 @@ pub(crate) struct Service;
 
 impl ssi_api::Service for Service {
     fn handle(&self, _src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
+        if crate::proto::ipc::is_sem(req) {
+            return crate::sem::handle(req, resp);
+        }
         let Some(r) = Request::decode(req) else {
             count(&STATS.malformed);
             return Err(EINVAL);
@@ -315,6 +326,8 @@ impl ssi_api::Service for Service {
             Op::Snd { id, .. } | Op::Rcv { id, .. } | Op::Ctl { id, .. } => {
                 home_of(id) == Some(me())
             }
+            // Semaphores' requests went to `sem::handle`.
+            _ => false,
         };
         let creds = match mine.then(|| prepare(&r.caller)) {
             Some(Ok(c)) => c,
@@ -373,5 +386,6 @@ fn run(op: Op<'_>, resp: &mut [u8]) -> Result<usize> {
                 _ => Err(EINVAL),
             }
         }
+        _ => Err(EINVAL),
     }
 }

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! SysV message queues across the cluster (Documentation/ssi/containers.rst,
-//! "SysV message queues"): the requests a node sends to the node that holds
-//! a queue, run there in the caller's credentials.
+//! SysV message queues and semaphores across the cluster
+//! (Documentation/ssi/containers.rst, "SysV message queues", "SysV
+//! semaphores"): the requests a node sends to the node that holds a queue
+//! or a semaphore set, run there in the caller's credentials.
 //!
-//! A queue's id names its node: node `k` gives its queues the indices
-//! `[k * RANGE, (k + 1) * RANGE)` (the low [`IDX_BITS`] bits of an id).
-//! Keyed queues live on the key directory, the lowest-numbered member.
+//! An id names its node: node `k` gives its queues and its sets the
+//! indices `[k * RANGE, (k + 1) * RANGE)` (the low [`IDX_BITS`] bits of an
+//! id). Keyed objects live on the key directory, the lowest-numbered member.
 //!
 //! | op      | request (after the caller)                         | answer                      |
 //! |---------|----------------------------------------------------|-----------------------------|
@@ -13,6 +14,12 @@
 //! | 2 `SND` | `id: i32`, `mtype: i64`, `flags: i32`, text        | nothing                     |
 //! | 3 `RCV` | `id: i32`, `msgtyp: i64`, `flags: i32`, `size: u32` | `mtype: i64`, text          |
 //! | 4 `CTL` | `id: i32`, `cmd: i32`, [`Set`]                     | [`Stat`] for `IPC_STAT`     |
+//! | 5 `SEMGET` | `key: i32`, `nsems: i32`, `flags: i32`          | `id: i32`                   |
+//! | 6 `SEMOP`  | `id: i32`, 1 to [`MAX_SOPS`] [`Sembuf`]s        | `u8`: 0 done, 1 would wait  |
+//! | 7 `SEMCTL` | `id: i32`, `semnum: i32`, `cmd: i32`, `val: i32`, `uid, gid, mode: u32`, values (`SETALL`) | [`SemAnswer`] |
+//!
+//! A [`Sembuf`] is `num: u16`, `op: i16`, `flg: i16`; semaphore values
+//! are `u16`s, at most [`MAX_SEMS`] of them.
 //!
 //! The caller ([`Caller`]) is its ids, capability sets, securebits and up
 //! to [`MAX_GROUPS`] supplementary groups. The text is 0 to [`MAX_TEXT`]
@@ -32,8 +39,9 @@ pub const RANGE: u32 = 128;
 /// Bits of an id that are its index (`ipcmni_seq_shift()` without
 /// `ipcmni_extend`).
 pub const IDX_BITS: u32 = 15;
-/// Longest request: a `SND` of [`MAX_TEXT`] bytes by a caller with every group.
-pub const MAX_REQUEST: usize = CALLER_MAX + 17 + MAX_TEXT;
+/// Longest request: a `SEMCTL` of [`MAX_SEMS`] values (or a `SND` of
+/// [`MAX_TEXT`] bytes) by a caller with every group.
+pub const MAX_REQUEST: usize = CALLER_MAX + 29 + MAX_TEXT;
 /// Head of an `RCV` answer, before the text.
 pub const RCV_HEAD: usize = 8;
 /// `IPC_STAT`, `IPC_SET`, `IPC_RMID` (include/uapi/linux/ipc.h).
@@ -41,11 +49,159 @@ pub const IPC_RMID: i32 = 0;
 pub const IPC_SET: i32 = 1;
 pub const IPC_STAT: i32 = 2;
 
+/// Most operations of one `SEMOP` (the kernel's `SEMOPM` is 500).
+pub const MAX_SOPS: usize = 1024;
+/// Most semaphores a `GETALL` or `SETALL` carries across nodes.
+pub const MAX_SEMS: usize = MAX_TEXT / 2;
+/// Longest `SEMCTL` answer.
+pub const MAX_SEM_ANSWER: usize = 4 + SEM_STAT_LEN + 2 * MAX_SEMS;
+/// `semctl()` commands (include/uapi/linux/sem.h, ipc.h).
+pub const GETPID: i32 = 11;
+pub const GETVAL: i32 = 12;
+pub const GETALL: i32 = 13;
+pub const GETNCNT: i32 = 14;
+pub const GETZCNT: i32 = 15;
+pub const SETVAL: i32 = 16;
+pub const SETALL: i32 = 17;
+pub const SEM_STAT: i32 = 18;
+pub const SEM_STAT_ANY: i32 = 20;
+
 const CALLER_MAX: usize = 4 * 8 + 5 * 8 + 4 + 1 + 4 * MAX_GROUPS;
 const GET: u8 = 1;
 const SND: u8 = 2;
 const RCV: u8 = 3;
 const CTL: u8 = 4;
+const SEMGET: u8 = 5;
+const SEMOP: u8 = 6;
+const SEMCTL: u8 = 7;
+const SEMBUF_LEN: usize = 6;
+
+/// Whether a request is one of the semaphores' (by its op byte).
+pub fn is_sem(req: &[u8]) -> bool {
+    matches!(req.first(), Some(&(SEMGET | SEMOP | SEMCTL)))
+}
+
+/// Whether `cmd` answers a [`SemStat`].
+pub fn is_stat(cmd: i32) -> bool {
+    matches!(cmd, IPC_STAT | SEM_STAT | SEM_STAT_ANY)
+}
+
+/// One semaphore operation (`struct sembuf`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sembuf {
+    pub num: u16,
+    pub op: i16,
+    pub flg: i16,
+}
+
+impl Sembuf {
+    /// From the 6 bytes of a `struct sembuf` in the host's byte order.
+    pub fn from_ne_bytes(b: [u8; SEMBUF_LEN]) -> Self {
+        Sembuf {
+            num: u16::from_ne_bytes([b[0], b[1]]),
+            op: i16::from_ne_bytes([b[2], b[3]]),
+            flg: i16::from_ne_bytes([b[4], b[5]]),
+        }
+    }
+
+    /// Writes it (little-endian) into `out`, of [`Sembuf::LEN`] bytes.
+    pub fn put(&self, out: &mut [u8]) -> Option<()> {
+        let mut w = Writer::new(out);
+        w.u16(self.num)?;
+        w.put(&self.op.to_le_bytes())?;
+        w.put(&self.flg.to_le_bytes())
+    }
+
+    /// Bytes of one operation.
+    pub const LEN: usize = SEMBUF_LEN;
+}
+
+/// A `SEMOP`'s operations as they travel: 1 to [`MAX_SOPS`], checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sops<'a>(&'a [u8]);
+
+impl<'a> Sops<'a> {
+    /// `b` as operations written by [`Sembuf::put`]; `None` if its length
+    /// is not a whole number of them, or there are none or too many.
+    pub fn new(b: &'a [u8]) -> Option<Self> {
+        let n = b.len() / SEMBUF_LEN;
+        (b.len() % SEMBUF_LEN == 0 && (1..=MAX_SOPS).contains(&n)).then_some(Sops(b))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len() / SEMBUF_LEN
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The operations, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Sembuf> + 'a {
+        self.0.chunks_exact(SEMBUF_LEN).map(|c| Sembuf {
+            num: u16::from_le_bytes([c[0], c[1]]),
+            op: i16::from_le_bytes([c[2], c[3]]),
+            flg: i16::from_le_bytes([c[4], c[5]]),
+        })
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+/// Semaphore values as they travel (`u16`, little-endian): at most
+/// [`MAX_SEMS`], checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vals<'a>(&'a [u8]);
+
+impl<'a> Vals<'a> {
+    /// `b` as values; `None` for an odd length or too many.
+    pub fn new(b: &'a [u8]) -> Option<Self> {
+        (b.len() % 2 == 0 && b.len() / 2 <= MAX_SEMS).then_some(Vals(b))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len() / 2
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The values, in order.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + 'a {
+        self.0
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+/// Writes `vals` into `out` as [`Vals`]; the bytes written.
+pub fn put_vals(vals: impl Iterator<Item = u16>, out: &mut [u8]) -> Option<usize> {
+    let mut w = Writer::new(out);
+    let mut n = 0usize;
+    for v in vals {
+        n = n.checked_add(1)?;
+        if n > MAX_SEMS {
+            return None;
+        }
+        w.u16(v)?;
+    }
+    Some(w.len())
+}
+
+/// A semaphore set's `IPC_SET` operands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SemSet {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
 
 /// The node whose queue `id` is, if `id` is an id at all.
 pub fn home_of(id: i32) -> Option<u8> {
@@ -138,6 +294,23 @@ pub enum Op<'a> {
         cmd: i32,
         set: Set,
     },
+    SemGet {
+        key: i32,
+        nsems: i32,
+        flags: i32,
+    },
+    SemOp {
+        id: i32,
+        sops: Sops<'a>,
+    },
+    SemCtl {
+        id: i32,
+        semnum: i32,
+        cmd: i32,
+        val: i32,
+        set: SemSet,
+        vals: Vals<'a>,
+    },
 }
 
 /// A request to the queue's node (or the key directory).
@@ -157,6 +330,9 @@ impl<'a> Request<'a> {
             Op::Snd { .. } => SND,
             Op::Rcv { .. } => RCV,
             Op::Ctl { .. } => CTL,
+            Op::SemGet { .. } => SEMGET,
+            Op::SemOp { .. } => SEMOP,
+            Op::SemCtl { .. } => SEMCTL,
         };
         w.u8(op)?;
         self.caller.put(&mut w)?;
@@ -200,6 +376,33 @@ impl<'a> Request<'a> {
                 w.u32(set.gid)?;
                 w.u32(set.mode)?;
                 w.u64(set.qbytes)?;
+            }
+            Op::SemGet { key, nsems, flags } => {
+                w.i32(key)?;
+                w.i32(nsems)?;
+                w.i32(flags)?;
+            }
+            Op::SemOp { id, sops } => {
+                Sops::new(sops.bytes())?;
+                w.i32(id)?;
+                w.put(sops.bytes())?;
+            }
+            Op::SemCtl {
+                id,
+                semnum,
+                cmd,
+                val,
+                set,
+                vals,
+            } => {
+                Vals::new(vals.bytes())?;
+                for v in [id, semnum, cmd, val] {
+                    w.i32(v)?;
+                }
+                for v in [set.uid, set.gid, set.mode] {
+                    w.u32(v)?;
+                }
+                w.put(vals.bytes())?;
             }
         }
         Some(w.len())
@@ -249,6 +452,27 @@ impl<'a> Request<'a> {
                     mode: r.u32()?,
                     qbytes: r.u64()?,
                 },
+            },
+            SEMGET => Op::SemGet {
+                key: r.i32()?,
+                nsems: r.i32()?,
+                flags: r.i32()?,
+            },
+            SEMOP => Op::SemOp {
+                id: r.i32()?,
+                sops: Sops::new(r.rest())?,
+            },
+            SEMCTL => Op::SemCtl {
+                id: r.i32()?,
+                semnum: r.i32()?,
+                cmd: r.i32()?,
+                val: r.i32()?,
+                set: SemSet {
+                    uid: r.u32()?,
+                    gid: r.u32()?,
+                    mode: r.u32()?,
+                },
+                vals: Vals::new(r.rest())?,
             },
             _ => return None,
         };
@@ -322,6 +546,93 @@ impl Stat {
     }
 }
 
+/// A set's state for `IPC_STAT` and `SEM_STAT` (`struct semid64_ds`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SemStat {
+    pub key: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cuid: u32,
+    pub cgid: u32,
+    pub mode: u32,
+    pub seq: u32,
+    pub otime: i64,
+    pub ctime: i64,
+    pub nsems: u64,
+}
+
+/// Length of an encoded [`SemStat`].
+pub const SEM_STAT_LEN: usize = 4 * 7 + 8 * 3;
+
+impl SemStat {
+    fn put(&self, w: &mut Writer<'_>) -> Option<()> {
+        w.i32(self.key)?;
+        for v in [
+            self.uid, self.gid, self.cuid, self.cgid, self.mode, self.seq,
+        ] {
+            w.u32(v)?;
+        }
+        w.i64(self.otime)?;
+        w.i64(self.ctime)?;
+        w.u64(self.nsems)
+    }
+
+    fn get(r: &mut Reader<'_>) -> Option<Self> {
+        Some(SemStat {
+            key: r.i32()?,
+            uid: r.u32()?,
+            gid: r.u32()?,
+            cuid: r.u32()?,
+            cgid: r.u32()?,
+            mode: r.u32()?,
+            seq: r.u32()?,
+            otime: r.i64()?,
+            ctime: r.i64()?,
+            nsems: r.u64()?,
+        })
+    }
+}
+
+/// A `SEMCTL` answer: the command's result (`GETVAL`'s value, `SEM_STAT`'s
+/// id, else 0), then the set's state for the `*_STAT` commands or the
+/// values for `GETALL`, nothing for the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SemAnswer<'a> {
+    pub ret: i32,
+    pub stat: Option<SemStat>,
+    pub vals: Vals<'a>,
+}
+
+impl<'a> SemAnswer<'a> {
+    pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        let mut w = Writer::new(out);
+        w.i32(self.ret)?;
+        if let Some(s) = &self.stat {
+            s.put(&mut w)?;
+        }
+        w.put(self.vals.bytes())?;
+        Some(w.len())
+    }
+
+    /// The answer to command `cmd`; `None` if it is not one.
+    pub fn decode(cmd: i32, b: &'a [u8]) -> Option<Self> {
+        let mut r = Reader::new(b);
+        let ret = r.i32()?;
+        let stat = if is_stat(cmd) {
+            Some(SemStat::get(&mut r)?)
+        } else {
+            None
+        };
+        let vals = if cmd == GETALL {
+            Vals::new(r.rest())?
+        } else {
+            Vals::default()
+        };
+        r.end()?;
+        Some(SemAnswer { ret, stat, vals })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +659,8 @@ mod tests {
         // A cut request is refused (a `SND` is one whole with less text).
         let head = match r.op {
             Op::Snd { text, .. } => n - text.len(),
+            Op::SemOp { sops, .. } => n - sops.bytes().len(),
+            Op::SemCtl { vals, .. } => n - vals.bytes().len(),
             _ => n,
         };
         for k in 0..head {
@@ -494,6 +807,176 @@ mod tests {
         assert_eq!(s.encode(&mut b), Some(STAT_LEN));
         assert_eq!(Stat::decode(&b), Some(s));
         assert_eq!(Stat::decode(&b[..STAT_LEN - 1]), None);
+    }
+
+    fn sops(ops: &[Sembuf], out: &mut [u8]) -> usize {
+        for (i, s) in ops.iter().enumerate() {
+            s.put(&mut out[i * Sembuf::LEN..]).unwrap();
+        }
+        ops.len() * Sembuf::LEN
+    }
+
+    #[test]
+    fn sem_requests_round_trip() {
+        round(Request {
+            caller: caller(2),
+            op: Op::SemGet {
+                key: 0x5520,
+                nsems: 2,
+                flags: 0o1600,
+            },
+        });
+        let ops = [
+            Sembuf {
+                num: 0,
+                op: -1,
+                flg: 0,
+            },
+            Sembuf {
+                num: 1,
+                op: 2,
+                flg: 0o4000,
+            },
+        ];
+        let mut b = [0u8; 64];
+        let n = sops(&ops, &mut b);
+        let s = Sops::new(&b[..n]).unwrap();
+        assert_eq!(s.len(), 2);
+        assert!(s.iter().eq(ops.iter().copied()));
+        round(Request {
+            caller: caller(0),
+            op: Op::SemOp { id: 257, sops: s },
+        });
+        let vals = [1u8, 0, 2, 0, 0xff, 0x7f];
+        let v = Vals::new(&vals).unwrap();
+        assert!(v.iter().eq([1u16, 2, 0x7fff]));
+        round(Request {
+            caller: caller(1),
+            op: Op::SemCtl {
+                id: 300,
+                semnum: 0,
+                cmd: SETALL,
+                val: 0,
+                set: SemSet::default(),
+                vals: v,
+            },
+        });
+        round(Request {
+            caller: caller(1),
+            op: Op::SemCtl {
+                id: 300,
+                semnum: 1,
+                cmd: IPC_SET,
+                val: 5,
+                set: SemSet {
+                    uid: 1000,
+                    gid: 1000,
+                    mode: 0o600,
+                },
+                vals: Vals::default(),
+            },
+        });
+    }
+
+    #[test]
+    fn bad_sem_requests_are_refused() {
+        let mut b = [0u8; MAX_REQUEST + 16];
+        // No operation, part of one, too many.
+        assert_eq!(Sops::new(&[]), None);
+        assert_eq!(Sops::new(&[0u8; 5]), None);
+        assert_eq!(Sops::new(&[0u8; 7]), None);
+        assert!(Sops::new(&[0u8; MAX_SOPS * Sembuf::LEN]).is_some());
+        assert_eq!(Sops::new(&[0u8; (MAX_SOPS + 1) * Sembuf::LEN]), None);
+        // Odd or too many values.
+        assert_eq!(Vals::new(&[0u8; 3]), None);
+        assert_eq!(Vals::new(&[0u8; 2 * MAX_SEMS + 2]), None);
+        assert_eq!(
+            put_vals(core::iter::repeat(1).take(MAX_SEMS + 1), &mut b),
+            None
+        );
+        // A SEMOP whose operations were cut.
+        let ok = [0u8; 2 * Sembuf::LEN];
+        let n = Request {
+            caller: caller(0),
+            op: Op::SemOp {
+                id: 1,
+                sops: Sops::new(&ok).unwrap(),
+            },
+        }
+        .encode(&mut b)
+        .unwrap();
+        for k in n - 2 * Sembuf::LEN..n {
+            if k != n - Sembuf::LEN {
+                assert_eq!(Request::decode(&b[..k]), None, "cut at {k}");
+            }
+        }
+        // A SEMCTL with an odd number of value bytes.
+        let n = Request {
+            caller: caller(0),
+            op: Op::SemCtl {
+                id: 1,
+                semnum: 0,
+                cmd: SETALL,
+                val: 0,
+                set: SemSet::default(),
+                vals: Vals::new(&[1, 0]).unwrap(),
+            },
+        }
+        .encode(&mut b)
+        .unwrap();
+        assert_eq!(Request::decode(&b[..n - 1]), None);
+        assert!(is_sem(&b[..n]));
+        b[0] = GET;
+        assert!(!is_sem(&b[..n]));
+    }
+
+    #[test]
+    fn sem_answers_round_trip() {
+        let st = SemStat {
+            key: 0x5520,
+            uid: 1000,
+            gid: 1000,
+            cuid: 1000,
+            cgid: 1000,
+            mode: 0o600,
+            seq: 3,
+            otime: 4,
+            ctime: 5,
+            nsems: 2,
+        };
+        let mut b = [0u8; MAX_SEM_ANSWER];
+        for cmd in [IPC_STAT, SEM_STAT, SEM_STAT_ANY] {
+            let a = SemAnswer {
+                ret: 7,
+                stat: Some(st),
+                vals: Vals::default(),
+            };
+            let n = a.encode(&mut b).unwrap();
+            assert_eq!(n, 4 + SEM_STAT_LEN);
+            assert_eq!(SemAnswer::decode(cmd, &b[..n]), Some(a));
+            assert_eq!(SemAnswer::decode(cmd, &b[..n - 1]), None);
+            assert_eq!(SemAnswer::decode(cmd, &b[..n + 1]), None);
+            assert_eq!(SemAnswer::decode(GETVAL, &b[..n]), None);
+        }
+        let mut v = [0u8; 6];
+        assert_eq!(put_vals([3u16, 4, 5].into_iter(), &mut v), Some(6));
+        let a = SemAnswer {
+            ret: 0,
+            stat: None,
+            vals: Vals::new(&v).unwrap(),
+        };
+        let n = a.encode(&mut b).unwrap();
+        assert_eq!(SemAnswer::decode(GETALL, &b[..n]), Some(a));
+        assert_eq!(SemAnswer::decode(GETALL, &b[..n - 1]), None);
+        let a = SemAnswer {
+            ret: 9,
+            stat: None,
+            vals: Vals::default(),
+        };
+        let n = a.encode(&mut b).unwrap();
+        assert_eq!(SemAnswer::decode(GETVAL, &b[..n]), Some(a));
+        assert_eq!(SemAnswer::decode(GETVAL, &b[..n + 1]), None);
+        assert_eq!(SemAnswer::decode(GETVAL, &b[..3]), None);
     }
 
     #[test]

@@ -120,6 +120,13 @@ fn services(data: &[u8]) {
         assert_eq!(st.encode(&mut out), Some(data.len()));
         assert_eq!(&out[..], data);
     }
+    for cmd in [ipc::IPC_STAT, ipc::GETALL, ipc::GETVAL] {
+        if let Some(a) = ipc::SemAnswer::decode(cmd, data) {
+            let mut out = vec![0u8; ipc::MAX_SEM_ANSWER];
+            assert_eq!(a.encode(&mut out), Some(data.len()));
+            assert_eq!(&out[..data.len()], data);
+        }
+    }
     if let Some(r) = rfile::Request::decode(data) {
         let mut out = vec![0u8; rfile::MAX_REQUEST];
         let n = r.encode(&mut out).expect("decoded file request re-encodes");
