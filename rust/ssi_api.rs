@@ -125,7 +125,11 @@ pub trait Drainer: Sync + Send + 'static {
 ///
 /// Called by ssi.ko only, with the `ctx` given to `register_drainer` (a
 /// `D` kept alive by the registration).
-unsafe extern "C" fn drainer_trampoline<D: Drainer>(ctx: *mut c_void, node: u8, force: bool) -> i32 {
+unsafe extern "C" fn drainer_trampoline<D: Drainer>(
+    ctx: *mut c_void,
+    node: u8,
+    force: bool,
+) -> i32 {
     // SAFETY: `ctx` points to the `D` the registration keeps alive.
     match unsafe { &*ctx.cast::<D>() }.drain(node, force) {
         Ok(()) => 0,

@@ -210,9 +210,7 @@ fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
         return Ok(());
     }
     let snap = snapshot(st, s.period_ms, shared.policy_since_ns, s.drain, retiring)?;
-    let stuck = draining
-        && snap.procs.iter().any(|p| p.movable)
-        && nowhere(me, &snap.others);
+    let stuck = draining && snap.procs.iter().any(|p| p.movable) && nowhere(me, &snap.others);
     if stuck && !st.nowhere.load(Ordering::Relaxed) {
         pr_warn!("draining: no node accepts guests, every process stays\n");
     }

@@ -214,7 +214,15 @@ mod tests {
         assert_eq!(parse_remove(b"3"), Ok((id(3), false)));
         assert_eq!(parse_remove(b"3\n"), Ok((id(3), false)));
         assert_eq!(parse_remove(b"3 force\n"), Ok((id(3), true)));
-        for bad in [&b"3 forc"[..], b"3  force", b"force", b" force", b"0 force", b"3 force x", b""] {
+        for bad in [
+            &b"3 forc"[..],
+            b"3  force",
+            b"force",
+            b" force",
+            b"0 force",
+            b"3 force x",
+            b"",
+        ] {
             assert!(parse_remove(bad).is_err(), "{bad:?}");
         }
     }

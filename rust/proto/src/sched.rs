@@ -1695,7 +1695,10 @@ mod tests {
             nowhere: true,
             ..Retiring::default()
         };
-        for (k, why) in [Why::Home, Why::Pinned, Why::Nowhere].into_iter().enumerate() {
+        for (k, why) in [Why::Home, Why::Pinned, Why::Nowhere]
+            .into_iter()
+            .enumerate()
+        {
             assert!(r.push(Pending {
                 pid: 100 + k as u32,
                 at: 3,
