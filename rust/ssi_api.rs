@@ -110,6 +110,60 @@ impl Drop for MigratorRegistration {
     }
 }
 
+/// The drain of a node before a write to `/sys/kernel/ssi/remove`
+/// retires it, which one module (the scheduler) offers `ssi.ko`.
+pub trait Drainer: Sync + Send + 'static {
+    /// Drains `node`: `Ok` to retire it, an error (returned by the write)
+    /// to keep it. `force`: what cannot leave may stay behind. Sleeps,
+    /// bounded; ends early on a signal.
+    fn drain(&self, node: u8, force: bool) -> Result;
+}
+
+/// The C drainer `register_drainer` gives ssi.ko for `D`.
+///
+/// # Safety
+///
+/// Called by ssi.ko only, with the `ctx` given to `register_drainer` (a
+/// `D` kept alive by the registration).
+unsafe extern "C" fn drainer_trampoline<D: Drainer>(
+    ctx: *mut c_void,
+    node: u8,
+    force: bool,
+) -> i32 {
+    // SAFETY: `ctx` points to the `D` the registration keeps alive.
+    match unsafe { &*ctx.cast::<D>() }.drain(node, force) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The drainer offered, with its own reference to it; withdrawn on drop
+/// (which waits for a drain in progress) before the reference goes.
+pub struct DrainerRegistration<D: Drainer> {
+    drainer: ffi::ssi_drainer_t,
+    d: kernel::sync::Arc<D>,
+}
+
+/// Offers `d` to `ssi.ko` until the registration is dropped; `EBUSY` if
+/// another module offers one.
+pub fn register_drainer<D: Drainer>(d: kernel::sync::Arc<D>) -> Result<DrainerRegistration<D>> {
+    let ctx = (&*d as *const D).cast_mut().cast::<c_void>();
+    let drainer: ffi::ssi_drainer_t = Some(drainer_trampoline::<D>);
+    // SAFETY: `ctx` points into `d`, which the registration keeps alive
+    // until it has unregistered; the trampoline matches its type.
+    check(unsafe { ffi::ssi_drainer_register(drainer, ctx) })?;
+    Ok(DrainerRegistration { drainer, d })
+}
+
+impl<D: Drainer> Drop for DrainerRegistration<D> {
+    fn drop(&mut self) {
+        let ctx = (&*self.d as *const D).cast_mut().cast::<c_void>();
+        // SAFETY: returns once no drain runs through it; `self.d` is
+        // dropped after.
+        unsafe { ffi::ssi_drainer_unregister(self.drainer, ctx) };
+    }
+}
+
 /// The current members: bit N of byte N / 8 for node N.
 pub fn members() -> Result<[u8; 32]> {
     let mut out = [0u8; 32];

@@ -14,7 +14,9 @@ use kernel::{
 
 use crate::cluster::{me, now_ns, State, STALE_PERIODS};
 use crate::kernel_ext::{hooks::PID_SHIFT, kthread};
-use crate::proto::sched::{drain, Balancer, Move, NodeLoad, Policy, Proc, RoundRobin, MAX_MOVES};
+use crate::proto::sched::{
+    drain, may_leave, nowhere, ring, Balancer, Move, NodeLoad, Policy, Proc, RoundRobin, MAX_MOVES,
+};
 use crate::ssi_api;
 
 /// How long a process whose migration failed is left alone.
@@ -67,8 +69,16 @@ struct Snapshot {
 }
 
 /// The loads, the members (sorted, this node among them, the node being
-/// drained left out unless it is this one) and this node's processes.
-fn snapshot(st: &State, period_ms: u32, since_ns: u64, drained: u8) -> Result<Snapshot> {
+/// drained and those that refuse guests left out unless it is this one)
+/// and this node's processes (those born here left out of the movable
+/// ones if `keep_home`, or while `retiring`).
+fn snapshot(
+    st: &State,
+    period_ms: u32,
+    since_ns: u64,
+    drained: u8,
+    retiring: bool,
+) -> Result<Snapshot> {
     let me_id = me();
     let now = now_ns();
     let members = ssi_api::members()?;
@@ -91,24 +101,25 @@ fn snapshot(st: &State, period_ms: u32, since_ns: u64, drained: u8) -> Result<Sn
                     cpus: p.probe.cpus,
                     load: p.probe.busy,
                     recent: p.probe.busy_recent,
+                    refuses_guests: p.probe.refuses_guests,
                 },
                 GFP_KERNEL,
             )?;
         }
     }
     // Sorted, this node among them.
-    let mut ids = KVec::with_capacity(others.len() + 1, GFP_KERNEL)?;
-    for node in 1..=255u8 {
-        if node == me_id || others.iter().any(|o| o.node == node) {
-            ids.push(node, GFP_KERNEL)?;
-        }
-    }
+    let mut ring_ids = [0u8; 256];
+    let k = ring(me_id, &others, &mut ring_ids);
+    let mut ids = KVec::with_capacity(k, GFP_KERNEL)?;
+    ids.extend_from_slice(&ring_ids[..k], GFP_KERNEL)?;
+    let keep_home = st.keep_home.load(Ordering::Relaxed);
     let l = st.local.lock();
     let me = NodeLoad {
         node: me_id,
         cpus: l.probe.cpus.max(1),
         load: l.probe.busy,
         recent: l.probe.busy_recent,
+        refuses_guests: l.probe.refuses_guests,
     };
     let mut procs = KVec::with_capacity(l.tracks.len(), GFP_KERNEL)?;
     for t in l.tracks.iter() {
@@ -118,7 +129,8 @@ fn snapshot(st: &State, period_ms: u32, since_ns: u64, drained: u8) -> Result<Sn
             && t.may
             && t.threads == 1
             && t.pid >> PID_SHIFT != 0
-            && t.refused_until <= now;
+            && t.refused_until <= now
+            && may_leave(t.pid >> PID_SHIFT == u32::from(me_id), keep_home, retiring);
         procs.push(
             Proc {
                 pid: t.pid,
@@ -190,11 +202,19 @@ fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
     let shared = st.settings();
     let s = shared.s;
     let me = me();
-    let draining = s.drain != 0 && s.drain == me;
+    // A `remove` of this node drains it too (its guests alone).
+    let retiring = st.retiring_until_ns.load(Ordering::Relaxed) > now_ns();
+    let draining = (s.drain != 0 && s.drain == me) || retiring;
     if (s.policy == Policy::None && !draining) || me == 0 {
+        st.nowhere.store(false, Ordering::Relaxed);
         return Ok(());
     }
-    let snap = snapshot(st, s.period_ms, shared.policy_since_ns, s.drain)?;
+    let snap = snapshot(st, s.period_ms, shared.policy_since_ns, s.drain, retiring)?;
+    let stuck = draining && snap.procs.iter().any(|p| p.movable) && nowhere(me, &snap.others);
+    if stuck && !st.nowhere.load(Ordering::Relaxed) {
+        pr_warn!("draining: no node accepts guests, every process stays\n");
+    }
+    st.nowhere.store(stuck, Ordering::Relaxed);
     let mut out = [Move::default(); MAX_MOVES];
     let n = match s.policy {
         _ if draining => drain(bal, me, &snap.others, &snap.procs, &mut out),
@@ -230,6 +250,7 @@ pub(crate) fn run(st: &State) {
     let mut bal = Balancer::default();
     let mut rr = RoundRobin::default();
     let mut seen = 0u32;
+    let mut out_drain = 0u64;
     while !kthread::should_stop() {
         {
             let mut l = st.local.lock();
@@ -244,5 +265,32 @@ pub(crate) fn run(st: &State) {
             break;
         }
         let _ = period(st, &mut bal, &mut rr);
+        out_drain = withdraw_drain(st, out_drain);
     }
+}
+
+/// A drain that names a node out of the view (retired by `remove`, or
+/// gone) for [`STALE_PERIODS`] periods is withdrawn by the member with
+/// the lowest id: otherwise the node would be drained again if it came
+/// back. Returns the periods counted.
+fn withdraw_drain(st: &State, periods: u64) -> u64 {
+    let drained = st.settings().s.drain;
+    if drained == 0 || ssi_api::is_member(drained) {
+        return 0;
+    }
+    if periods + 1 < STALE_PERIODS {
+        return periods + 1;
+    }
+    let lowest = ssi_api::members()
+        .ok()
+        .and_then(|m| (1..=255u8).find(|&n| m[usize::from(n / 8)] & (1 << (n % 8)) != 0));
+    if lowest == Some(me()) {
+        let _ = st.write(|s| {
+            if s.drain == drained {
+                s.drain = 0;
+            }
+        });
+        pr_info!("drain of node {} withdrawn: it left the view\n", drained);
+    }
+    0
 }

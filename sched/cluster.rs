@@ -4,7 +4,7 @@
 //! (`rust/proto/src/sched.rs`): probes one-way to every member each
 //! period, settings by request to every member after a write here.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     new_condvar, new_mutex,
@@ -13,7 +13,7 @@ use kernel::{
 };
 
 use crate::probe::Local;
-use crate::proto::sched::{Msg, Policy, Probe, Settings, MAX_MSG};
+use crate::proto::sched::{Msg, Policy, Probe, Settings, MAX_MSG, MAX_RETIRING};
 use crate::ssi_api;
 
 /// The scheduler's RPC service (module services are 256 and up).
@@ -67,7 +67,19 @@ pub(crate) struct State {
     pub(crate) tick: CondVar,
     #[pin]
     pub(crate) history: Mutex<crate::balance::History>,
+    /// The latest `remove` written here (`remove_pending`).
+    #[pin]
+    pub(crate) removal: Mutex<crate::retire::Removal>,
     pub(crate) counts: Counts,
+    /// This node's knobs (not shared): it takes guests; its own
+    /// processes stay home.
+    pub(crate) accept_guests: AtomicBool,
+    pub(crate) keep_home: AtomicBool,
+    /// Until then (monotonic ns) a `remove` of this node is draining it:
+    /// only its guests leave.
+    pub(crate) retiring_until_ns: AtomicU64,
+    /// Draining, a process could leave but no node accepts guests.
+    pub(crate) nowhere: AtomicBool,
 }
 
 /// This node's id, 0 while unset.
@@ -92,7 +104,12 @@ impl State {
             local <- new_mutex!(local),
             tick <- new_condvar!(),
             history <- new_mutex!(crate::balance::History::default()),
+            removal <- new_mutex!(crate::retire::Removal::default()),
             counts: Counts::default(),
+            accept_guests: AtomicBool::new(true),
+            keep_home: AtomicBool::new(false),
+            retiring_until_ns: AtomicU64::new(0),
+            nowhere: AtomicBool::new(false),
         }))
     }
 
@@ -172,7 +189,7 @@ impl State {
 impl ssi_api::Service for State {
     /// A probe or new settings from `src`. Runs on the core's receive
     /// thread: it only updates tables.
-    fn handle(&self, src: u8, req: &[u8], _resp: &mut [u8]) -> Result<usize> {
+    fn handle(&self, src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
         let Some(msg) = Msg::decode(req).filter(|_| src != 0) else {
             self.counts.malformed.fetch_add(1, Ordering::Relaxed);
             return Err(EINVAL);
@@ -193,6 +210,15 @@ impl ssi_api::Service for State {
                     .settings_received
                     .fetch_add(1, Ordering::Relaxed);
                 self.adopt(s);
+            }
+            Msg::Retire => {
+                let mut b = [0u8; MAX_RETIRING];
+                let n = crate::retire::status(self).encode(&mut b);
+                let out = resp
+                    .get_mut(..n)
+                    .ok_or_else(crate::kernel_ext::errno::emsgsize)?;
+                out.copy_from_slice(&b[..n]);
+                return Ok(n);
             }
         }
         Ok(0)

@@ -14,7 +14,7 @@ use crate::kernel_ext::sysfs::{Attribute, ShowBuf};
 use crate::proto::knob;
 use crate::proto::sched::{Policy, MAX_MARGIN_PCT, MAX_PERIOD_MS, MAX_RESIDENCE_MS};
 
-pub(crate) static ATTRS: [Attribute<State>; 11] = [
+pub(crate) static ATTRS: [Attribute<State>; 14] = [
     Attribute::rw(c_str!("policy"), show_policy, store_policy),
     Attribute::rw(c_str!("period_ms"), show_period, store_period),
     Attribute::rw(c_str!("margin_pct"), show_margin, store_margin),
@@ -26,7 +26,42 @@ pub(crate) static ATTRS: [Attribute<State>; 11] = [
     Attribute::ro(c_str!("stats"), show_stats),
     Attribute::ro(c_str!("moves"), show_moves),
     Attribute::ro(c_str!("home"), show_home),
+    Attribute::rw(c_str!("accept_guests"), show_accept, store_accept),
+    Attribute::rw(c_str!("keep_home"), show_keep_home, store_keep_home),
+    Attribute::ro(c_str!("remove_pending"), show_remove_pending),
 ];
+
+fn show_accept(st: &State, out: &mut ShowBuf<'_>) -> Result {
+    let on = st.accept_guests.load(Ordering::Relaxed);
+    writeln!(out, "{}", u8::from(on)).map_err(fmt_err)
+}
+
+/// `0` or `1`: whether other nodes may send this node processes (this
+/// node's alone; its probes tell the others).
+fn store_accept(st: &State, buf: &[u8]) -> Result {
+    let v = knob::parse_u32(buf, 1).map_err(|_| EINVAL)?;
+    st.accept_guests.store(v == 1, Ordering::Relaxed);
+    Ok(())
+}
+
+fn show_keep_home(st: &State, out: &mut ShowBuf<'_>) -> Result {
+    let on = st.keep_home.load(Ordering::Relaxed);
+    writeln!(out, "{}", u8::from(on)).map_err(fmt_err)
+}
+
+/// `0` or `1`: whether the processes born on this node stay here
+/// (balance, round robin and drain move only its guests); this node's
+/// alone.
+fn store_keep_home(st: &State, buf: &[u8]) -> Result {
+    let v = knob::parse_u32(buf, 1).map_err(|_| EINVAL)?;
+    st.keep_home.store(v == 1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The latest `remove` written on this node (`retire.rs`).
+fn show_remove_pending(st: &State, out: &mut ShowBuf<'_>) -> Result {
+    crate::retire::show(st, out).map_err(fmt_err)
+}
 
 fn fmt_err(_: core::fmt::Error) -> Error {
     EINVAL

@@ -242,6 +242,7 @@ fn end_period(st: &State, period_ms: u32) -> Result {
             guests,
             busy: busy.min(MAX_LOAD),
             busy_recent,
+            refuses_guests: !st.accept_guests.load(core::sync::atomic::Ordering::Relaxed),
         };
         l.probe
     };

@@ -7,7 +7,8 @@
 //! (`cluster.rs`), and its balancer thread (`balance.rs`) asks the policy
 //! in force (`rust/proto/src/sched.rs`) which of its processes go where,
 //! then moves them through the ghost module's migration. The settings,
-//! in `/sys/kernel/ssi/sched/` (`knobs.rs`), are the same on every node.
+//! in `/sys/kernel/ssi/sched/` (`knobs.rs`), are the same on every node;
+//! a write to `/sys/kernel/ssi/remove` drains the node first (`retire.rs`).
 
 use kernel::prelude::*;
 use kernel::{alloc::flags::GFP_KERNEL, c_str, sync::Arc};
@@ -23,10 +24,13 @@ mod balance;
 mod cluster;
 mod knobs;
 mod probe;
+mod retire;
 
 use kernel_ext::kthread::KThread;
 use kernel_ext::sysfs::{SysfsDir, SysfsParent};
-use ssi_api::{ListenerRegistration, MembershipListener, OwnedServiceRegistration};
+use ssi_api::{
+    DrainerRegistration, ListenerRegistration, MembershipListener, OwnedServiceRegistration,
+};
 
 module! {
     type: Sched,
@@ -54,6 +58,8 @@ static LOG: Log = Log;
 struct Sched {
     // Dropped first: no file is read or written once it is gone.
     _sysfs: SysfsDir<cluster::State>,
+    // Then the drain `remove` runs (withdrawing it waits for one running).
+    _drainer: DrainerRegistration<cluster::State>,
     // The balancer before the prober, whose ticks it waits for.
     _balancer: KThread,
     _prober: KThread,
@@ -70,6 +76,7 @@ impl kernel::Module for Sched {
         let prober = KThread::spawn(c_str!("ssi_sched_probe"), move || probe::run(&s))?;
         let s = st.clone();
         let balancer = KThread::spawn(c_str!("ssi_sched"), move || balance::run(&s))?;
+        let drainer = ssi_api::register_drainer(st.clone())?;
         let parent = SysfsParent::ssi().ok_or(ENODEV)?;
         let sysfs = SysfsDir::new_in(parent, c_str!("sched"), &knobs::ATTRS, st)?;
         match ssi_api::node_id() {
@@ -78,6 +85,7 @@ impl kernel::Module for Sched {
         }
         Ok(Sched {
             _sysfs: sysfs,
+            _drainer: drainer,
             _balancer: balancer,
             _prober: prober,
             _service: service,

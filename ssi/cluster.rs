@@ -204,7 +204,10 @@ pub(crate) struct Core {
     pub(crate) moved: Mutex<KVec<(u32, u8)>>,
     /// The migration the ghost module offers the other modules.
     #[pin]
-    pub(crate) migrator: crate::migrator::Slot,
+    pub(crate) migrator: crate::migrator::Slot<crate::migrator::Migrator>,
+    /// The drain the scheduler runs before a node retires.
+    #[pin]
+    pub(crate) drainer: crate::migrator::Slot<crate::migrator::Drainer>,
     /// Requests for the worker thread (worker.rs), and its wake-up.
     #[pin]
     pub(crate) jobs: Mutex<crate::worker::Queue>,
@@ -283,6 +286,7 @@ impl Core {
                 task_cache <- new_mutex!(task_cache),
                 moved <- new_mutex!(KVec::new()),
                 migrator <- crate::migrator::Slot::new(),
+                drainer <- crate::migrator::Slot::new(),
                 jobs <- new_mutex!(jobs),
                 jobs_ready <- new_condvar!(),
                 lane <- crate::worker::Lane::new(lane_jobs),

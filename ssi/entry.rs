@@ -112,6 +112,36 @@ pub extern "C" fn ssi_migrate(pid: u32, node: u8) -> i32 {
     with_core(|core| core.migrator.migrate(pid, node), ENODEV.to_errno())
 }
 
+/// Offers `drainer` (the scheduler's), run by a write to
+/// `/sys/kernel/ssi/remove` before the node retires; `EBUSY` if one is
+/// offered. `drainer` and `ctx` must stay valid until unregistered.
+#[no_mangle]
+pub extern "C" fn ssi_drainer_register(
+    drainer: Option<crate::migrator::Drainer>,
+    ctx: *mut c_void,
+) -> i32 {
+    let Some(d) = drainer else {
+        return EINVAL.to_errno();
+    };
+    with_core(
+        |core| match core.drainer.register(d, ctx) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        },
+        ENODEV.to_errno(),
+    )
+}
+
+/// Withdraws `drainer`; returns once no drain runs through it.
+#[no_mangle]
+pub extern "C" fn ssi_drainer_unregister(
+    drainer: Option<crate::migrator::Drainer>,
+    ctx: *mut c_void,
+) {
+    let Some(d) = drainer else { return };
+    with_core(|core| core.drainer.unregister(d, ctx), ())
+}
+
 /// Publishes `core` to the exported functions.
 pub(crate) fn publish(core: &Arc<Core>) {
     CORE.store(Arc::into_raw(core.clone()).cast_mut(), Ordering::Release);
@@ -722,6 +752,8 @@ check_signatures! {
     ssi_migrator_register(_, _);
     ssi_migrator_unregister(_, _);
     ssi_migrate(_, _);
+    ssi_drainer_register(_, _);
+    ssi_drainer_unregister(_, _);
     ssi_sysfs_dir();
     ssi_members(_);
     ssi_membership_register(_, _);

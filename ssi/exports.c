@@ -61,6 +61,8 @@ EXPORT_SYMBOL_GPL(ssi_task_moved);
 EXPORT_SYMBOL_GPL(ssi_task_at);
 EXPORT_SYMBOL_GPL(ssi_migrator_register);
 EXPORT_SYMBOL_GPL(ssi_migrator_unregister);
+EXPORT_SYMBOL_GPL(ssi_drainer_register);
+EXPORT_SYMBOL_GPL(ssi_drainer_unregister);
 EXPORT_SYMBOL_GPL(ssi_migrate);
 EXPORT_SYMBOL_GPL(ssi_sysfs_dir);
 EXPORT_SYMBOL_GPL(ssi_members);

@@ -116,16 +116,28 @@ fn store_add(core: &Core, buf: &[u8]) -> Result {
     Ok(())
 }
 
-/// `ID`: retires node ID gracefully on every node (itself included).
+/// `ID` or `ID force`: retires node ID gracefully on every node (itself
+/// included), once the scheduler, if loaded, drained it (which may take
+/// a while and refuse: `force` confirms that what cannot leave stays).
 fn store_remove(core: &Core, buf: &[u8]) -> Result {
-    let id = knob::parse_node_id(buf).map_err(|_| EINVAL)?.get() as u8;
-    {
+    let (id, force) = knob::parse_remove(buf).map_err(|_| EINVAL)?;
+    let id = id.get() as u8;
+    let known = |core: &Core| {
         let s = core.state.lock();
         let m = &s.membership;
         let known = id == core.me() || m.view().members.contains(id) || m.observed().contains(id);
-        if !known || m.retired().contains(id) {
-            return Err(ENOENT);
-        }
+        known && !m.retired().contains(id)
+    };
+    if !known(core) {
+        return Err(ENOENT);
+    }
+    let ret = core.drainer.drain(id, force);
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    // Retired meanwhile (by a write on another node).
+    if !known(core) {
+        return Err(ENOENT);
     }
     core.send(Kind::Retire, 0, 0, 0, 0, &[id])?;
     if id == core.me() {

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! The migration of a local process to another node, offered by the ghost
-//! module (`ssi_migrator_register`) to the other modules (`ssi_migrate`):
-//! the scheduler moves processes through it without naming the ghost
-//! module. One migrator at a time; unregistering waits for the
-//! migrations in progress.
+//! What one module offers the others through `ssi.ko` without being
+//! named: the migration of a local process, offered by the ghost module
+//! (`ssi_migrator_register`) and asked for by the scheduler
+//! (`ssi_migrate`); the drain before a node retires, offered by the
+//! scheduler (`ssi_drainer_register`) and run by a write to
+//! `/sys/kernel/ssi/remove`. One offer of each at a time; withdrawing it
+//! waits for the calls in progress.
 
 use kernel::{ffi::c_void, new_condvar, new_mutex, prelude::*, sync::CondVar, sync::Mutex};
 
@@ -11,26 +13,30 @@ use crate::header;
 
 /// The ghost module's migrator: `ssi_api.h`'s `ssi_migrator_t`, not null.
 pub(crate) type Migrator = unsafe extern "C" fn(*mut c_void, u32, u8) -> i32;
+/// The scheduler's drain: `ssi_api.h`'s `ssi_drainer_t`, not null.
+pub(crate) type Drainer = unsafe extern "C" fn(*mut c_void, u8, bool) -> i32;
 
-// The header's type is this, or null: anything else fails the build.
+// The header's types are these, or null: anything else fails the build.
 const _: fn(header::ssi_migrator_t) -> Option<Migrator> = |m| m;
+const _: fn(header::ssi_drainer_t) -> Option<Drainer> = |d| d;
 
-struct Inner {
-    /// The migrator and its context.
-    offered: Option<(Migrator, usize)>,
-    /// Migrations running through it.
+struct Inner<F> {
+    /// The function and its context.
+    offered: Option<(F, usize)>,
+    /// Calls running through it.
     running: usize,
 }
 
+/// One offered function.
 #[pin_data]
-pub(crate) struct Slot {
+pub(crate) struct Slot<F: Copy + PartialEq> {
     #[pin]
-    inner: Mutex<Inner>,
+    inner: Mutex<Inner<F>>,
     #[pin]
     idle: CondVar,
 }
 
-impl Slot {
+impl<F: Copy + PartialEq> Slot<F> {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Slot {
             inner <- new_mutex!(Inner {
@@ -41,21 +47,21 @@ impl Slot {
         })
     }
 
-    /// Offers `m` with `ctx`; `EBUSY` if a migrator is offered already.
-    pub(crate) fn register(&self, m: Migrator, ctx: *mut c_void) -> Result {
+    /// Offers `f` with `ctx`; `EBUSY` if one is offered already.
+    pub(crate) fn register(&self, f: F, ctx: *mut c_void) -> Result {
         let mut i = self.inner.lock();
         if i.offered.is_some() {
             return Err(EBUSY);
         }
-        i.offered = Some((m, ctx as usize));
+        i.offered = Some((f, ctx as usize));
         Ok(())
     }
 
-    /// Withdraws `m` (if it is the one offered); returns once no migration
+    /// Withdraws `f` (if it is the one offered); returns once no call
     /// runs through it.
-    pub(crate) fn unregister(&self, m: Migrator, ctx: *mut c_void) {
+    pub(crate) fn unregister(&self, f: F, ctx: *mut c_void) {
         let mut i = self.inner.lock();
-        if i.offered == Some((m, ctx as usize)) {
+        if i.offered == Some((f, ctx as usize)) {
             i.offered = None;
         }
         while i.running != 0 {
@@ -63,26 +69,49 @@ impl Slot {
         }
     }
 
-    /// Migrates process `pid` of this node to `node` through the migrator
-    /// offered: its result, `ENOSYS` if none is.
-    pub(crate) fn migrate(&self, pid: u32, node: u8) -> i32 {
-        let (m, ctx) = {
+    /// `call(f, ctx)` with the function offered; `None` if none is.
+    /// `unregister` waits for it to return.
+    fn call(&self, call: impl FnOnce(F, *mut c_void) -> i32) -> Option<i32> {
+        let (f, ctx) = {
             let mut i = self.inner.lock();
-            let Some(o) = i.offered else {
-                return crate::kernel_ext::errno::enosys().to_errno();
-            };
+            let o = i.offered?;
             i.running += 1;
             o
         };
-        // SAFETY: `m` and `ctx` stay valid until unregistered (the
-        // contract of `ssi_migrator_register`), and `unregister` waits for
-        // `running` to drop to 0, which it does only after this call.
-        let ret = unsafe { m(ctx as *mut c_void, pid, node) };
+        let ret = call(f, ctx as *mut c_void);
         let mut i = self.inner.lock();
         i.running -= 1;
         if i.running == 0 {
             self.idle.notify_all();
         }
-        ret
+        Some(ret)
+    }
+}
+
+impl Slot<Migrator> {
+    /// Migrates process `pid` of this node to `node` through the migrator
+    /// offered: its result, `ENOSYS` if none is.
+    pub(crate) fn migrate(&self, pid: u32, node: u8) -> i32 {
+        self.call(|m, ctx| {
+            // SAFETY: `m` and `ctx` stay valid until unregistered (the
+            // contract of `ssi_migrator_register`), and `unregister`
+            // waits for this call to return.
+            unsafe { m(ctx, pid, node) }
+        })
+        .unwrap_or_else(|| crate::kernel_ext::errno::enosys().to_errno())
+    }
+}
+
+impl Slot<Drainer> {
+    /// Drains `node` before it retires through the drainer offered: 0 to
+    /// retire it (also when none is offered), or a negative errno.
+    pub(crate) fn drain(&self, node: u8, force: bool) -> i32 {
+        self.call(|d, ctx| {
+            // SAFETY: `d` and `ctx` stay valid until unregistered (the
+            // contract of `ssi_drainer_register`), and `unregister` waits
+            // for this call to return.
+            unsafe { d(ctx, node, force) }
+        })
+        .unwrap_or(0)
     }
 }

@@ -38,6 +38,13 @@ typedef long (*ssi_chunk_fn_t)(void *ctx, u8 *buf, size_t cap);
  * it runs there, or a negative errno (it goes on here).
  */
 typedef int (*ssi_migrator_t)(void *ctx, u32 pid, u8 node);
+/*
+ * The scheduler's drain of node before a write to /sys/kernel/ssi/remove
+ * retires it: 0 to retire it, or a negative errno that the write returns
+ * (the node stays). force: the writer confirmed that what cannot leave
+ * may stay behind. Sleeps (bounded, ends early on a signal).
+ */
+typedef int (*ssi_drainer_t)(void *ctx, u8 node, bool force);
 
 /*
  * The module that carries open pipes across migrations (dynstreams), for
@@ -75,6 +82,8 @@ u8 ssi_task_at(u32 pid);
 int ssi_migrator_register(ssi_migrator_t migrator, void *ctx);
 void ssi_migrator_unregister(ssi_migrator_t migrator, void *ctx);
 int ssi_migrate(u32 pid, u8 node);
+int ssi_drainer_register(ssi_drainer_t drainer, void *ctx);
+void ssi_drainer_unregister(ssi_drainer_t drainer, void *ctx);
 struct kobject *ssi_sysfs_dir(void);
 int ssi_members(u8 *out);
 int ssi_membership_register(ssi_listener_t listener, void *ctx);

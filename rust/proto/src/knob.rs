@@ -104,6 +104,16 @@ pub fn parse_add(buf: &[u8]) -> Result<(NodeId, [u8; 4]), KnobError> {
     Ok((parse_node_id(id)?, parse_ipv4(addr)?))
 }
 
+/// Parses a write to `/sys/kernel/ssi/remove`: `ID`, or `ID force` (retire
+/// it even if processes that cannot leave stay behind).
+pub fn parse_remove(buf: &[u8]) -> Result<(NodeId, bool), KnobError> {
+    let text = strip_newline(buf);
+    match text.strip_suffix(b" force") {
+        Some(id) => Ok((parse_node_id(id)?, true)),
+        None => Ok((parse_node_id(text)?, false)),
+    }
+}
+
 /// Smallest and largest failure timeouts: TIPC's link tolerance range.
 pub const FAILURE_TIMEOUT_MS: core::ops::RangeInclusive<u32> = 50..=30_000;
 
@@ -199,6 +209,25 @@ mod tests {
     }
 
     #[test]
+    fn remove() {
+        let id = |n| NodeId::new(n).unwrap();
+        assert_eq!(parse_remove(b"3"), Ok((id(3), false)));
+        assert_eq!(parse_remove(b"3\n"), Ok((id(3), false)));
+        assert_eq!(parse_remove(b"3 force\n"), Ok((id(3), true)));
+        for bad in [
+            &b"3 forc"[..],
+            b"3  force",
+            b"force",
+            b" force",
+            b"0 force",
+            b"3 force x",
+            b"",
+        ] {
+            assert!(parse_remove(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn keys() {
         let hex = "00112233445566778899aabbccddeeffFFEEDDCCBBAA99887766554433221100";
         let k = parse_key(hex.as_bytes()).unwrap();
@@ -225,6 +254,7 @@ mod tests {
         #[test]
         fn add_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
             let _ = parse_add(&bytes);
+            let _ = parse_remove(&bytes);
             let mut f = [0u32; 3];
             let _ = parse_fields(&bytes, &mut f);
         }

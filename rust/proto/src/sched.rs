@@ -6,12 +6,16 @@
 //! |--------------|----------------------------|-----------------------|--------|
 //! | 1 `PROBE`    | one-way, to every member   | [`Probe`], [`Settings`] |      |
 //! | 2 `SETTINGS` | request                    | [`Settings`]          | empty  |
+//! | 3 `RETIRE`   | request, to the node `remove` names | none         | [`Retiring`] |
 //!
 //! [`Probe`]: `seq: u32`, `cpus: u16`, `load: u32`, `recent: u32`,
 //! `mem_total_kb: u64`, `mem_free_kb: u64`, `procs: u16`, `guests: u16`,
-//! `busy: u32`, `busy_recent: u32`.
+//! `busy: u32`, `busy_recent: u32`, `refuses_guests: u8` (0 or 1).
 //! [`Settings`]: `gen: u64`, `policy: u8`, `period_ms: u32`,
-//! `margin_pct: u16`, `residence_ms: u32`, `drain: u8`. Decoding checks exact lengths
+//! `margin_pct: u16`, `residence_ms: u32`, `drain: u8`.
+//! [`Retiring`]: `moving: u16`, `nowhere: u8` (0 or 1), `n: u8` (at most
+//! [`MAX_PENDING`]), then `n` times `pid: u32`, `at: u8`, `why: u8`
+//! ([`Why`]). Decoding checks exact lengths
 //! and every range; a message out of range is refused whole.
 //!
 //! Loads are in thousandths of a runnable task ("milli-tasks"): a node
@@ -22,11 +26,12 @@ use super::codec::{Reader, Writer};
 
 const PROBE: u8 = 1;
 const SETTINGS: u8 = 2;
+const RETIRE: u8 = 3;
 
 /// Length of an encoded [`Settings`].
 pub const SETTINGS_LEN: usize = 8 + 1 + 4 + 2 + 4 + 1;
 /// Length of an encoded [`Probe`].
-pub const PROBE_LEN: usize = 4 + 2 + 4 + 4 + 8 + 8 + 2 + 2 + 4 + 4;
+pub const PROBE_LEN: usize = 4 + 2 + 4 + 4 + 8 + 8 + 2 + 2 + 4 + 4 + 1;
 /// Longest encoded message.
 pub const MAX_MSG: usize = 1 + PROBE_LEN + SETTINGS_LEN;
 
@@ -176,6 +181,8 @@ pub struct Probe {
     /// noise to it.
     pub busy: u32,
     pub busy_recent: u32,
+    /// Its knob `accept_guests` is 0: no node sends it a process.
+    pub refuses_guests: bool,
 }
 
 impl Probe {
@@ -191,6 +198,11 @@ impl Probe {
             guests: r.u16()?,
             busy: r.u32()?,
             busy_recent: r.u32()?,
+            refuses_guests: match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
         };
         let ok = p.cpus > 0
             && p.load <= MAX_LOAD
@@ -212,7 +224,8 @@ impl Probe {
         w.u16(self.procs)?;
         w.u16(self.guests)?;
         w.u32(self.busy)?;
-        w.u32(self.busy_recent)
+        w.u32(self.busy_recent)?;
+        w.u8(u8::from(self.refuses_guests))
     }
 }
 
@@ -221,6 +234,10 @@ impl Probe {
 pub enum Msg {
     Probe(Probe, Settings),
     Settings(Settings),
+    /// To the node a write to `remove` names: drain your guests only
+    /// (for a few periods, renewed by each `RETIRE`); answered with
+    /// [`Retiring`].
+    Retire,
 }
 
 impl Msg {
@@ -233,6 +250,7 @@ impl Msg {
                 Msg::Probe(p, Settings::decode_from(&mut r)?)
             }
             SETTINGS => Msg::Settings(Settings::decode_from(&mut r)?),
+            RETIRE => Msg::Retire,
             _ => return None,
         };
         r.end()?;
@@ -258,6 +276,7 @@ impl Msg {
                 w.u8(SETTINGS)?;
                 s.encode_into(w)
             }
+            Msg::Retire => w.u8(RETIRE),
         }
     }
 }
@@ -359,6 +378,168 @@ pub struct NodeLoad {
     pub cpus: u16,
     pub load: u32,
     pub recent: u32,
+    /// Its `accept_guests` is 0: no policy sends it a process.
+    pub refuses_guests: bool,
+}
+
+/// Whether a policy of node `me` may send a process to `o`: another
+/// node, that accepts guests.
+pub fn target(me: u8, o: &NodeLoad) -> bool {
+    o.node != me && o.node != 0 && !o.refuses_guests
+}
+
+/// Whether a process of this node may leave it, by the node's knobs:
+/// `home` (born here) stays if `keep_home` is set, or while the node is
+/// `retiring` (its stub, parent and files stay here: away, it would lose
+/// them when the node leaves).
+pub fn may_leave(home: bool, keep_home: bool, retiring: bool) -> bool {
+    !home || !(keep_home || retiring)
+}
+
+/// Why a process keeps a node from retiring (`remove`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// Born there: its stub, parent and files are there (running there,
+    /// or elsewhere at `at`).
+    Home = 1,
+    /// A guest that may not move (forbidden, threads, children,
+    /// refused by ghost).
+    Pinned = 2,
+    /// A guest that may move, but no node accepts guests.
+    Nowhere = 3,
+}
+
+impl Why {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            1 => Some(Why::Home),
+            2 => Some(Why::Pinned),
+            3 => Some(Why::Nowhere),
+            _ => None,
+        }
+    }
+
+    /// Its name in `remove_pending` and the kernel log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Why::Home => "home",
+            Why::Pinned => "pinned",
+            Why::Nowhere => "nowhere",
+        }
+    }
+}
+
+/// Most processes a [`Retiring`] lists.
+pub const MAX_PENDING: usize = 32;
+/// Length of the longest encoded [`Retiring`].
+pub const MAX_RETIRING: usize = 2 + 1 + 1 + MAX_PENDING * 6;
+
+/// A process that keeps a node from retiring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub pid: u32,
+    /// The node that runs it.
+    pub at: u8,
+    pub why: Why,
+}
+
+/// A node's answer to `RETIRE`: how far its drain is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retiring {
+    /// Its guests that may still leave (moving, or about to).
+    pub moving: u16,
+    /// A guest could leave but no node accepts guests.
+    pub nowhere: bool,
+    /// The processes that keep it, the first `n`.
+    pub pending: [Pending; MAX_PENDING],
+    pub n: usize,
+}
+
+impl Default for Retiring {
+    fn default() -> Self {
+        Retiring {
+            moving: 0,
+            nowhere: false,
+            pending: [Pending {
+                pid: 0,
+                at: 0,
+                why: Why::Home,
+            }; MAX_PENDING],
+            n: 0,
+        }
+    }
+}
+
+impl Retiring {
+    /// Adds `p` if there is room; returns whether there was.
+    pub fn push(&mut self, p: Pending) -> bool {
+        match self.pending.get_mut(self.n) {
+            Some(slot) => {
+                *slot = p;
+                self.n += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The processes listed.
+    pub fn list(&self) -> &[Pending] {
+        &self.pending[..self.n]
+    }
+
+    /// Drained: nothing moving, nothing keeping it.
+    pub fn done(&self) -> bool {
+        self.moving == 0 && self.n == 0
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let mut r = Reader::new(b);
+        let mut out = Retiring {
+            moving: r.u16()?,
+            nowhere: match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
+            ..Retiring::default()
+        };
+        let n = usize::from(r.u8()?);
+        if n > MAX_PENDING {
+            return None;
+        }
+        for _ in 0..n {
+            let pid = r.u32()?;
+            let at = r.u8()?;
+            let why = Why::from_u8(r.u8()?)?;
+            if pid == 0 || at == 0 {
+                return None;
+            }
+            out.push(Pending { pid, at, why });
+        }
+        r.end()?;
+        Some(out)
+    }
+
+    /// Encodes it into `out`; returns its length.
+    pub fn encode(&self, out: &mut [u8; MAX_RETIRING]) -> usize {
+        let mut w = Writer::new(out);
+        // MAX_RETIRING holds the longest: the writes cannot fail.
+        let _ = self.encode_into(&mut w);
+        w.len()
+    }
+
+    fn encode_into(&self, w: &mut Writer<'_>) -> Option<()> {
+        w.u16(self.moving)?;
+        w.u8(u8::from(self.nowhere))?;
+        w.u8(self.n as u8)?;
+        for p in self.list() {
+            w.u32(p.pid)?;
+            w.u8(p.at)?;
+            w.u8(p.why as u8)?;
+        }
+        Some(())
+    }
 }
 
 /// A process of this node, as the policies see it.
@@ -526,7 +707,7 @@ impl Balancer {
                 o.cpus,
             )
         };
-        let others_ok = |o: &&NodeLoad| o.node != me.node && o.node != 0 && o.node != s.drain;
+        let others_ok = |o: &&NodeLoad| target(me.node, o) && o.node != s.drain;
         let rank = others
             .iter()
             .filter(others_ok)
@@ -610,8 +791,8 @@ impl Balancer {
 
 /// Draining node `me`: each movable process (whatever its load and time
 /// here) goes to the node where it adds least, counting what was sent
-/// there (per CPU), up to `out.len()` per period; returns how many.
-/// Every process moved is held.
+/// there (per CPU), among those that accept guests, up to `out.len()`
+/// per period; returns how many. Every process moved is held.
 pub fn drain(
     bal: &mut Balancer,
     me: u8,
@@ -630,7 +811,7 @@ pub fn drain(
         }
         let best = others
             .iter()
-            .filter(|o| o.node != me && o.node != 0)
+            .filter(|o| target(me, o))
             .map(|o| {
                 let seen = u64::from(o.load.max(o.recent))
                     + bal.sent_to(o.node)
@@ -638,11 +819,31 @@ pub fn drain(
                 (per_cpu(seen, o.cpus), o.node)
             })
             .min();
+        // Nowhere accepts guests ([`nowhere`] says so).
         let Some((_, node)) = best else { break };
         out[n] = Move { pid: p.pid, node };
         n += 1;
         bal.hold(p.pid);
         bal.record_sent(node, p.load.max(MIN_PROC_LOAD));
+    }
+    n
+}
+
+/// Whether no node but `me` among `others` accepts guests: a drain of
+/// `me` has nowhere to send its processes.
+pub fn nowhere(me: u8, others: &[NodeLoad]) -> bool {
+    !others.iter().any(|o| target(me, o))
+}
+
+/// The nodes round robin of node `me` places among, into `out`: `me`
+/// and the others that accept guests, sorted; returns how many.
+pub fn ring(me: u8, others: &[NodeLoad], out: &mut [u8; 256]) -> usize {
+    let mut n = 0;
+    for node in 1..=255u8 {
+        if node == me || others.iter().any(|o| o.node == node && target(me, o)) {
+            out[n] = node;
+            n += 1;
+        }
     }
     n
 }
@@ -728,13 +929,18 @@ mod tests {
             guests: 3,
             busy: 3000,
             busy_recent: 3000,
+            refuses_guests: true,
         }
     }
 
     #[test]
     fn round_trips() {
         let mut b = [0u8; MAX_MSG];
-        for m in [Msg::Probe(probe(), settings()), Msg::Settings(settings())] {
+        for m in [
+            Msg::Probe(probe(), settings()),
+            Msg::Settings(settings()),
+            Msg::Retire,
+        ] {
             let n = m.encode(&mut b);
             assert_eq!(Msg::decode(&b[..n]), Some(m));
             // Exact length: one byte less or more is refused.
@@ -780,6 +986,10 @@ mod tests {
         // Policy byte out of range.
         let n = Msg::Settings(settings()).encode(&mut b);
         b[9] = 3;
+        assert_eq!(Msg::decode(&b[..n]), None);
+        // refuses_guests out of range.
+        let n = Msg::Probe(probe(), settings()).encode(&mut b);
+        b[PROBE_LEN] = 2;
         assert_eq!(Msg::decode(&b[..n]), None);
         let bad_probes = [
             Probe { cpus: 0, ..probe() },
@@ -938,6 +1148,8 @@ mod tests {
         /// Busy load that is no job (the harness's commands), added to
         /// this period's probe.
         noise: u32,
+        /// Its `accept_guests` is 0.
+        refuses: bool,
     }
 
     #[derive(Clone, Debug)]
@@ -967,6 +1179,7 @@ mod tests {
                     rr: RoundRobin::default(),
                     up: true,
                     noise: 0,
+                    refuses: false,
                 })
                 .collect();
             Sim {
@@ -1039,9 +1252,9 @@ mod tests {
                     cpus: n.cpus,
                     load: n.published.0,
                     recent: n.published.1,
+                    refuses_guests: n.refuses,
                 })
                 .collect();
-            let members: Vec<u8> = loads.iter().map(|l| l.node).collect();
             let mut moves = Vec::new();
             for n in &mut self.nodes {
                 if !n.up {
@@ -1074,13 +1287,18 @@ mod tests {
                     cpus: n.cpus,
                     load: n.avg.avg,
                     recent: n.recent,
+                    refuses_guests: false,
                 };
                 let mut out = [Move::default(); MAX_MOVES];
                 let k = match self.s.policy {
                     _ if self.s.drain == n.id => drain(&mut n.bal, n.id, &loads, &procs, &mut out),
                     Policy::None => 0,
                     Policy::Balance => n.bal.decide(&me, &loads, &procs, &self.s, &mut out),
-                    Policy::RoundRobin => n.rr.place(n.id, &members, &procs, &self.s, &mut out),
+                    Policy::RoundRobin => {
+                        let mut ids = [0u8; 256];
+                        let k = ring(n.id, &loads, &mut ids);
+                        n.rr.place(n.id, &ids[..k], &procs, &self.s, &mut out)
+                    }
                 };
                 for m in &out[..k] {
                     moves.push((n.id, *m));
@@ -1469,5 +1687,128 @@ mod tests {
             sim.step();
         }
         assert_eq!(sim.counts(), [2, 2, 0]);
+    }
+    #[test]
+    fn retiring_round_trips() {
+        let mut r = Retiring {
+            moving: 2,
+            nowhere: true,
+            ..Retiring::default()
+        };
+        for (k, why) in [Why::Home, Why::Pinned, Why::Nowhere]
+            .into_iter()
+            .enumerate()
+        {
+            assert!(r.push(Pending {
+                pid: 100 + k as u32,
+                at: 3,
+                why,
+            }));
+        }
+        let mut b = [0u8; MAX_RETIRING];
+        let n = r.encode(&mut b);
+        assert_eq!(Retiring::decode(&b[..n]), Some(r));
+        assert_eq!(Retiring::decode(&b[..n - 1]), None);
+        let mut longer = b[..n].to_vec();
+        longer.push(0);
+        assert_eq!(Retiring::decode(&longer), None);
+        // A reason, a node, a pid, a flag or a count out of range.
+        for (at, v) in [(n - 1, 4u8), (n - 2, 0), (2, 2), (3, 4)] {
+            let mut bad = b[..n].to_vec();
+            bad[at] = v;
+            assert_eq!(Retiring::decode(&bad), None, "byte {at} = {v}");
+        }
+        let mut bad = b[..n].to_vec();
+        bad[4..8].copy_from_slice(&[0; 4]);
+        assert_eq!(Retiring::decode(&bad), None);
+        // Full: the longest fits, one more is not taken.
+        let mut full = Retiring::default();
+        for pid in 1..=MAX_PENDING as u32 {
+            assert!(full.push(Pending {
+                pid,
+                at: 1,
+                why: Why::Home,
+            }));
+        }
+        assert!(!full.push(Pending {
+            pid: 99,
+            at: 1,
+            why: Why::Home,
+        }));
+        let n = full.encode(&mut b);
+        assert_eq!(n, MAX_RETIRING);
+        assert_eq!(Retiring::decode(&b[..n]), Some(full));
+        assert!(Retiring::default().done());
+        assert!(!full.done());
+    }
+
+    #[test]
+    fn knobs_choose_targets() {
+        let node = |node, refuses_guests| NodeLoad {
+            node,
+            cpus: 1,
+            load: 0,
+            recent: 0,
+            refuses_guests,
+        };
+        let others = [node(1, false), node(2, true), node(4, false)];
+        assert!(target(3, &others[0]));
+        assert!(!target(3, &others[1]));
+        assert!(!target(1, &others[0]));
+        assert!(!nowhere(3, &others));
+        assert!(nowhere(3, &[node(2, true)]));
+        assert!(nowhere(1, &[node(1, false), node(2, true)]));
+        let mut ids = [0u8; 256];
+        let k = ring(3, &others, &mut ids);
+        assert_eq!(&ids[..k], &[1, 3, 4]);
+        // keep_home keeps processes born here; a node retiring keeps
+        // them too; guests always may leave.
+        assert!(may_leave(true, false, false));
+        assert!(!may_leave(true, true, false));
+        assert!(!may_leave(true, false, true));
+        assert!(may_leave(false, true, true));
+        // A drain with nowhere to go moves nothing.
+        let procs = [Proc {
+            pid: 7,
+            load: 1000,
+            here_ms: 0,
+            movable: true,
+            unplaced: false,
+        }];
+        let mut out = [Move::default(); MAX_MOVES];
+        let mut bal = Balancer::default();
+        assert_eq!(drain(&mut bal, 3, &[node(2, true)], &procs, &mut out), 0);
+        assert_eq!(drain(&mut bal, 3, &others, &procs, &mut out), 1);
+        assert_ne!(out[0].node, 2);
+    }
+
+    #[test]
+    fn a_node_that_refuses_guests_gets_none() {
+        for policy in [Policy::Balance, Policy::RoundRobin] {
+            let mut s = balance();
+            s.policy = policy;
+            let mut sim = Sim::new(&[1, 1, 1, 1], s);
+            sim.nodes[1].refuses = true;
+            for _ in 0..9 {
+                sim.spawn(1, 100_000);
+            }
+            for j in sim.jobs.iter_mut() {
+                j.unplaced = true;
+            }
+            for _ in 0..40 {
+                sim.step();
+            }
+            let c = sim.counts();
+            assert_eq!(c[1], 0, "{policy:?}: {c:?}");
+            assert_eq!(c.iter().sum::<usize>(), 9);
+            assert!(c[2] > 0 && c[3] > 0, "{policy:?}: {c:?}");
+            // Drained: node 1's jobs go to 3 and 4 only.
+            sim.s.drain = 1;
+            for _ in 0..40 {
+                sim.step();
+            }
+            let c = sim.counts();
+            assert_eq!((c[0], c[1]), (0, 0), "{policy:?}: {c:?}");
+        }
     }
 }

@@ -67,6 +67,7 @@ fn returned(data: &[u8]) {
 
 fn knobs(data: &[u8]) {
     let _ = knob::parse_add(data);
+    let _ = knob::parse_remove(data);
     let _ = knob::parse_key(data);
     let _ = knob::parse_failure_timeout(data);
     let mut f = [0u32; 3];
@@ -160,6 +161,11 @@ fn services(data: &[u8]) {
     if let Some(m) = sched::Msg::decode(data) {
         let mut out = [0u8; sched::MAX_MSG];
         let n = m.encode(&mut out);
+        assert_eq!(&out[..n], data);
+    }
+    if let Some(r) = sched::Retiring::decode(data) {
+        let mut out = [0u8; sched::MAX_RETIRING];
+        let n = r.encode(&mut out);
         assert_eq!(&out[..n], data);
     }
     let _ = sched::Policy::parse(data);
