@@ -155,6 +155,14 @@ pub struct Token {
 }
 
 impl Token {
+    /// The handle a migrated end's token names.
+    pub fn at(&self) -> Option<At> {
+        match self.source {
+            Source::Handle { export, handle, .. } => Some(At { export, handle }),
+            _ => None,
+        }
+    }
+
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let mut w = Writer::new(out);
         self.encode_into(&mut w)?;
