@@ -520,7 +520,15 @@ impl Anchor {
             .iter()
             .any(|h| h.export.pipe == pipe && h.export.end != end);
         let me = nodes::me();
-        let source = if ends.both() || other_away {
+        let source = if t.moving(pipe) {
+            // Moving already: its stub closing the files it carried.
+            Source::Move {
+                pid,
+                fd,
+                pipe,
+                uses: u8::try_from(ends.uses()).map_err(|_| eopnotsupp())?,
+            }
+        } else if ends.both() || other_away {
             let info = f.pipe_info()?;
             if info.size > moving::MAX_PIPE_SIZE
                 || !t.only_users(pipe, &ends, &info, f.identity())
