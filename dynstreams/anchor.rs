@@ -515,34 +515,51 @@ impl Anchor {
         let task = TaskRef::get(pid)?;
         let ends = moving::Ends::of(&task, pipe)?;
         let t = self.tables.lock();
-        let other_away = t
-            .handles
-            .iter()
-            .any(|h| h.export.pipe == pipe && h.export.end != end);
         let me = nodes::me();
+        let uses = u8::try_from(ends.uses()).map_err(|_| eopnotsupp())?;
         let source = if t.moving(pipe) {
             // Moving already: its stub closing the files it carried.
             Source::Move {
                 pid,
                 fd,
                 pipe,
-                uses: u8::try_from(ends.uses()).map_err(|_| eopnotsupp())?,
-            }
-        } else if ends.both() || other_away {
-            let info = f.pipe_info()?;
-            if info.size > moving::MAX_PIPE_SIZE
-                || !t.only_users(pipe, &ends, &info, f.identity())
-            {
-                return Err(eopnotsupp());
-            }
-            Source::Move {
-                pid,
-                fd,
-                pipe,
-                uses: u8::try_from(ends.uses()).map_err(|_| eopnotsupp())?,
+                uses,
             }
         } else {
-            Source::Fd { pid, fd }
+            let other = match end {
+                End::Read => End::Write,
+                End::Write => End::Read,
+            };
+            let info = f.pipe_info()?;
+            let (mine, theirs) = (
+                t.others(pipe, &ends, &info, end, f.identity()),
+                t.others(pipe, &ends, &info, other, f.identity()),
+            );
+            // The other end only carried elsewhere: nobody here has it.
+            let other_away = !ends.holds(other)
+                && theirs == 0
+                && t.handles
+                    .iter()
+                    .any(|h| h.export.pipe == pipe && h.export.end == other);
+            // Both ends would be away (nobody else here holds either):
+            // the pipe moves; a pipe shared with another process here
+            // cannot, and with both ends that is refused.
+            if ends.both() && (mine != 0 || theirs != 0) {
+                return Err(eopnotsupp());
+            }
+            if ends.both() || (other_away && mine == 0) {
+                if info.size > moving::MAX_PIPE_SIZE {
+                    return Err(eopnotsupp());
+                }
+                Source::Move {
+                    pid,
+                    fd,
+                    pipe,
+                    uses,
+                }
+            } else {
+                Source::Fd { pid, fd }
+            }
         };
         drop(t);
         let t = Token {

@@ -113,6 +113,10 @@ impl Ends {
         self.uses
     }
 
+    pub(super) fn holds(&self, end: End) -> bool {
+        self.files.iter().any(|f| f.1 == end)
+    }
+
     pub(super) fn both(&self) -> bool {
         self.files.iter().any(|f| f.1 == End::Read) && self.files.iter().any(|f| f.1 == End::Write)
     }
@@ -127,35 +131,61 @@ impl Tables {
         self.forwards.iter().any(|f| f.old == at)
     }
 
-    /// Whether the pipe's only users here are the process's files `e`
-    /// and the handles' exports, and no other process shares those files
-    /// (`extra`: the identity of a file the caller holds one more
-    /// reference on).
-    pub(super) fn only_users(&self, pipe: u64, e: &Ends, info: &PipeInfo, extra: u64) -> bool {
-        let mut ids: KVec<(u64, End)> = KVec::new();
-        let exports = self.handles.iter().filter(|h| h.export.pipe == pipe);
-        let mine = e.files.iter().map(|f| (f.0.identity(), f.1));
-        for (id, end) in Iterator::chain(
-            mine,
-            exports.map(|h| (h.export.file.identity(), h.export.end)),
-        ) {
-            if !ids.iter().any(|i| i.0 == id) && ids.push((id, end), GFP_KERNEL).is_err() {
-                return false;
-            }
-        }
-        let readers = ids.iter().filter(|i| i.1 == End::Read).count();
-        if readers != info.readers as usize || ids.len() - readers != info.writers as usize {
-            return false;
-        }
-        e.files.iter().all(|(f, _, fds)| {
+    /// References to the pipe's files of end `end` here that neither the
+    /// process's fds `e` nor the handles' exports explain: other
+    /// processes' (`extra`: the identity of a file the caller holds one
+    /// more reference on). A file that is not the process's nor exported
+    /// counts one.
+    pub(super) fn others(&self, pipe: u64, e: &Ends, info: &PipeInfo, end: End, extra: u64) -> u64 {
+        let mut ids: KVec<(u64, u64)> = KVec::new();
+        let mut others = 0;
+        for (f, _, fds) in e.files.iter().filter(|f| f.1 == end) {
             let id = f.identity();
             let mut expected = u64::from(*fds) + 1 + u64::from(id == extra);
-            for h in self.handles.iter().filter(|h| h.export.file.identity() == id) {
-                // The export's reference, and its watcher's.
-                expected += 1 + u64::from(h.watcher.is_some());
+            expected += self.export_refs(id);
+            others += f.count().saturating_sub(expected);
+            if ids.push((id, 0), GFP_KERNEL).is_err() {
+                return u64::MAX;
             }
-            f.count() <= expected
-        })
+        }
+        for h in self
+            .handles
+            .iter()
+            .filter(|h| h.export.pipe == pipe && h.export.end == end)
+        {
+            let id = h.export.file.identity();
+            if ids.iter().any(|i| i.0 == id) {
+                continue;
+            }
+            others += h.export.file.count().saturating_sub(self.export_refs(id));
+            if ids.push((id, 0), GFP_KERNEL).is_err() {
+                return u64::MAX;
+            }
+        }
+        let open = match end {
+            End::Read => info.readers,
+            End::Write => info.writers,
+        };
+        others + (open as u64).saturating_sub(ids.len() as u64)
+    }
+
+    /// The references the anchor holds on exported file `id`: the
+    /// export's, and its watchers'.
+    fn export_refs(&self, id: u64) -> u64 {
+        let mut exported = false;
+        let mut n = 0;
+        for h in self.handles.iter().filter(|h| h.export.file.identity() == id) {
+            exported = true;
+            n += u64::from(h.watcher.is_some());
+        }
+        n + u64::from(exported)
+    }
+
+    /// Whether the pipe's only users here are the process's files `e` and
+    /// the handles' exports.
+    pub(super) fn only_users(&self, pipe: u64, e: &Ends, info: &PipeInfo, extra: u64) -> bool {
+        self.others(pipe, e, info, End::Read, extra) == 0
+            && self.others(pipe, e, info, End::Write, extra) == 0
     }
 }
 
