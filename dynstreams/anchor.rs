@@ -274,7 +274,7 @@ impl Anchor {
         Ok(Attached::LEN)
     }
 
-    fn read(&self, at: At, seq: u64, count: u32, resp: &mut [u8]) -> Result<usize> {
+    fn read(&self, src: u8, at: At, seq: u64, count: u32, resp: &mut [u8]) -> Result<usize> {
         let count = count as usize;
         let head = seq.to_le_bytes();
         let export = {
@@ -323,11 +323,14 @@ impl Anchor {
         h.read.read(n);
         h.held = held;
         h.bytes += n as u64;
-        stats::add(&STATS.anchor_read, n);
+        // A proxy of this node whose pipe moved here carries nothing.
+        if src != nodes::me() {
+            stats::add(&STATS.anchor_read, n);
+        }
         Ok(READ_HEAD + n)
     }
 
-    fn write(&self, at: At, seq: u64, data: &[u8], resp: &mut [u8]) -> Result<usize> {
+    fn write(&self, src: u8, at: At, seq: u64, data: &[u8], resp: &mut [u8]) -> Result<usize> {
         let (export, skip) = {
             let mut t = self.tables.lock();
             let h = t.find(at)?;
@@ -360,7 +363,9 @@ impl Anchor {
             h.bytes += n as u64;
             h.write.wrote(skip, n)
         };
-        stats::add(&STATS.anchor_written, done - skip.min(done));
+        if src != nodes::me() {
+            stats::add(&STATS.anchor_written, done - skip.min(done));
+        }
         let out = resp.get_mut(..4).ok_or(EINVAL)?;
         out.copy_from_slice(&(done as u32).to_le_bytes());
         Ok(4)
@@ -665,8 +670,8 @@ impl ssi_api::Service for Server {
                 gid,
                 privileged,
             } => a.attach(src, &token, (uid, gid, privileged), resp),
-            Request::Read { at, seq, count } => a.read(at, seq, count, resp),
-            Request::Write { at, seq, data } => a.write(at, seq, data, resp),
+            Request::Read { at, seq, count } => a.read(src, at, seq, count, resp),
+            Request::Write { at, seq, data } => a.write(src, at, seq, data, resp),
             Request::Detach { at } => a.detach(src, at),
             Request::Watch { at, proxy, epoch } => a.watch(src, at, proxy, epoch),
             Request::Nread { at } => a.nread(at, resp),
