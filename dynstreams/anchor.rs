@@ -140,7 +140,11 @@ impl Tables {
             .iter()
             .position(|h| h.id == at.handle && h.export.id == at.export)
         else {
-            return Err(if self.forwarded(at) { exdev() } else { estale() });
+            return Err(if self.forwarded(at) {
+                exdev()
+            } else {
+                estale()
+            });
         };
         if self.moving(self.handles[i].export.pipe) {
             return Err(EAGAIN);

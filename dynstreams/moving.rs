@@ -174,7 +174,11 @@ impl Tables {
     fn export_refs(&self, id: u64) -> u64 {
         let mut exported = false;
         let mut n = 0;
-        for h in self.handles.iter().filter(|h| h.export.file.identity() == id) {
+        for h in self
+            .handles
+            .iter()
+            .filter(|h| h.export.file.identity() == id)
+        {
             exported = true;
             n += u64::from(h.watcher.is_some());
         }
@@ -295,7 +299,11 @@ impl Anchor {
         resp: &mut [u8],
     ) -> Result<usize> {
         let t = self.tables.lock();
-        let m = t.moves.iter().find(|m| m.id == mv && m.dest == src).ok_or_else(estale)?;
+        let m = t
+            .moves
+            .iter()
+            .find(|m| m.id == mv && m.dest == src)
+            .ok_or_else(estale)?;
         let r = take_range(m.snap.len(), offset, count).ok_or(EINVAL)?;
         let out = resp.get_mut(..r.len()).ok_or(EINVAL)?;
         out.copy_from_slice(&m.snap[r]);
@@ -323,7 +331,9 @@ impl Anchor {
 
     /// `ABORT`: the pipe stays.
     pub(super) fn abort(&self, src: u8, mv: u64) -> Result<usize> {
-        let gone = vec::take_first(&mut self.tables.lock().moves, |m| m.id == mv && m.dest == src);
+        let gone = vec::take_first(&mut self.tables.lock().moves, |m| {
+            m.id == mv && m.dest == src
+        });
         if gone.is_some() {
             pr_info!("pipe move {} aborted by node {}\n", mv, src);
         }
@@ -334,7 +344,11 @@ impl Anchor {
     /// `WHERE`: the new place of a handle that moved.
     pub(super) fn where_is(&self, src: u8, at: At, resp: &mut [u8]) -> Result<usize> {
         let mut t = self.tables.lock();
-        let f = t.forwards.iter_mut().find(|f| f.old == at).ok_or_else(estale)?;
+        let f = t
+            .forwards
+            .iter_mut()
+            .find(|f| f.old == at)
+            .ok_or_else(estale)?;
         let w = Where {
             node: f.node,
             at: f.new,
@@ -355,7 +369,11 @@ impl Anchor {
     /// `DETACH` of a handle that moved: its new anchor hears it.
     pub(super) fn detach_forward(&self, src: u8, at: At) -> Result<usize> {
         let mut t = self.tables.lock();
-        let f = t.forwards.iter_mut().find(|f| f.old == at).ok_or_else(estale)?;
+        let f = t
+            .forwards
+            .iter_mut()
+            .find(|f| f.old == at)
+            .ok_or_else(estale)?;
         let (node, new) = (f.node, f.new);
         if let Some((_, c)) = f.holders.iter_mut().find(|(n, _)| *n == src) {
             *c = c.saturating_sub(1);
@@ -447,7 +465,11 @@ impl Anchor {
                     );
                     let _ = dropped.push(h, GFP_KERNEL);
                 }
-                pr_info!("pipe moved to node {} ({} handles)\n", m.dest, m.handles.len());
+                pr_info!(
+                    "pipe moved to node {} ({} handles)\n",
+                    m.dest,
+                    m.handles.len()
+                );
                 let _ = done.push(m, GFP_KERNEL);
             }
             vec::retain(&mut t.forwards, |f| {
@@ -496,7 +518,13 @@ impl Anchor {
     /// The end a `Move` token names, for the current task (the migrating
     /// process being restored here): the pipe moves here the first time.
     pub(super) fn arrive(&self, t: &Token, flags: u32) -> Result<FdFile> {
-        let Source::Move { pid, fd, pipe, uses } = t.source else {
+        let Source::Move {
+            pid,
+            fd,
+            pipe,
+            uses,
+        } = t.source
+        else {
             return Err(EINVAL);
         };
         let nonblock = flags & bindings::O_NONBLOCK != 0;
@@ -601,7 +629,13 @@ impl Anchor {
             })
             .encode(&mut req)
             .ok_or(EINVAL)?;
-            let got = ssi_api::call(anchor, SERVICE, &req[..n], &mut snap[off..off + count], 5000)?;
+            let got = ssi_api::call(
+                anchor,
+                SERVICE,
+                &req[..n],
+                &mut snap[off..off + count],
+                5000,
+            )?;
             if got != count {
                 return Err(EIO);
             }

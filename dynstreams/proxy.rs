@@ -12,8 +12,8 @@
 //! the view, reads see end of file and writes `EPIPE` and `SIGPIPE`, as if
 //! the other end's process had been killed, and pollers wake.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::proto::dynstreams::moving::Where;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
     alloc::{
         flags::{GFP_ATOMIC, GFP_KERNEL},

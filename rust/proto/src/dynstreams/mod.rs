@@ -50,9 +50,9 @@
 use super::codec::{Reader, Writer};
 
 pub mod cursor;
-pub mod moving;
 #[cfg(test)]
 mod model;
+pub mod moving;
 #[cfg(test)]
 mod tests;
 
@@ -136,7 +136,12 @@ pub enum Source {
     /// of process `pid`, frozen at the anchor; `pipe` names the pipe
     /// there, and `uses` is how many of the process's fds are ends of it
     /// (the destination makes the pipe once for all of them).
-    Move { pid: u32, fd: u32, pipe: u64, uses: u8 },
+    Move {
+        pid: u32,
+        fd: u32,
+        pipe: u64,
+        uses: u8,
+    },
 }
 
 /// How a ghost stream carries an end of a pipe (the `File` section's
@@ -189,7 +194,12 @@ impl Token {
                 w.u64(handle)?;
                 w.u64(seq)
             }
-            Source::Move { pid, fd, pipe, uses } => {
+            Source::Move {
+                pid,
+                fd,
+                pipe,
+                uses,
+            } => {
                 w.u8(BY_MOVE)?;
                 w.u32(pid)?;
                 w.u32(fd)?;
@@ -243,7 +253,12 @@ impl Token {
                 if pid == 0 || pid > i32::MAX as u32 || fd >= MAX_FD || uses == 0 {
                     return None;
                 }
-                Source::Move { pid, fd, pipe, uses }
+                Source::Move {
+                    pid,
+                    fd,
+                    pipe,
+                    uses,
+                }
             }
             _ => return None,
         };
@@ -313,16 +328,30 @@ pub enum Request<'a> {
         privileged: bool,
     },
     /// Bytes `offset..offset + count` of a move's snapshot.
-    Take { mv: u64, offset: u32, count: u32 },
+    Take {
+        mv: u64,
+        offset: u32,
+        count: u32,
+    },
     /// The handles of a move, made anew at the sender (in the order of
     /// [`moving::Moved`]'s).
-    Placed { mv: u64, ats: moving::Ats },
+    Placed {
+        mv: u64,
+        ats: moving::Ats,
+    },
     /// The move failed at the sender: the pipe stays.
-    Abort { mv: u64 },
+    Abort {
+        mv: u64,
+    },
     /// Where a handle that moved is now.
-    Where { at: At },
+    Where {
+        at: At,
+    },
     /// Node `node` holds a moved handle no more (it told the old anchor).
-    Release { at: At, node: u8 },
+    Release {
+        at: At,
+        node: u8,
+    },
 }
 
 pub(crate) fn read_at(r: &mut Reader<'_>) -> Option<At> {

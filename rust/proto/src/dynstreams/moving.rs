@@ -113,7 +113,9 @@ impl Moved {
     /// The snapshot's length: the pipe's bytes and every held chunk.
     pub fn snapshot_len(&self) -> Option<u64> {
         self.handles()
-            .try_fold(u64::from(self.bytes), |a, h| a.checked_add(u64::from(h.held)))
+            .try_fold(u64::from(self.bytes), |a, h| {
+                a.checked_add(u64::from(h.held))
+            })
             .filter(|&n| n <= MAX_SNAPSHOT)
     }
 
