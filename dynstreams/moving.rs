@@ -590,11 +590,11 @@ impl Anchor {
         let mut answer = KVec::from_elem(0u8, MOVED_MAX, GFP_KERNEL)?;
         let mut tries = 0;
         let got = loop {
-            match ssi_api::call(anchor, SERVICE, &req[..n], &mut answer, 5000) {
+            match ssi_api::call_killable(anchor, SERVICE, &req[..n], &mut answer, 5000) {
                 // A read or write of a handle in progress there.
                 Err(e) if e == EAGAIN && tries < 200 => {
                     tries += 1;
-                    kthread::sleep_ms(10);
+                    crate::kernel_ext::migrate::sleep_ms(10);
                 }
                 r => break r?,
             }
@@ -629,7 +629,7 @@ impl Anchor {
             })
             .encode(&mut req)
             .ok_or(EINVAL)?;
-            let got = ssi_api::call(
+            let got = ssi_api::call_killable(
                 anchor,
                 SERVICE,
                 &req[..n],
@@ -714,7 +714,7 @@ impl Anchor {
             .encode(&mut req)
             .ok_or(EINVAL)?;
         let mut answer = [0u8; 4];
-        ssi_api::call(anchor, SERVICE, &req[..n], &mut answer, 5000)?;
+        ssi_api::call_killable(anchor, SERVICE, &req[..n], &mut answer, 5000)?;
         let mut t = self.tables.lock();
         for h in made {
             t.handles.push(h, GFP_KERNEL)?;

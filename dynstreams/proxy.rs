@@ -634,7 +634,7 @@ pub(crate) fn open(t: &Token, flags: u32) -> Result<FdFile> {
                 }
             }
             // Its pipe is moving.
-            Err(e) if e == EAGAIN && tries < 40 => kthread::sleep_ms(100),
+            Err(e) if e == EAGAIN && tries < 40 => crate::kernel_ext::migrate::sleep_ms(100),
             r => return r,
         }
         tries += 1;
@@ -658,7 +658,7 @@ fn open_at(t: &Token, flags: u32) -> Result<FdFile> {
     let generation = nodes::generation(t.anchor);
     let seq = Arc::pin_init(new_mutex!(0u64), GFP_KERNEL)?;
     let mut answer = [0u8; Attached::LEN];
-    let got = ssi_api::call(t.anchor, SERVICE, &req[..n], &mut answer, CALL_TIMEOUT_MS)?;
+    let got = ssi_api::call_killable(t.anchor, SERVICE, &req[..n], &mut answer, CALL_TIMEOUT_MS)?;
     let a = Attached::decode(answer.get(..got).ok_or(EIO)?).ok_or(EIO)?;
     if a.end != t.end {
         return Err(EIO);
