@@ -227,7 +227,10 @@ impl Anchor {
             // A read or write in progress: the destination asks again.
             return Err(EAGAIN);
         }
-        if hs.clone().count() > MAX_HANDLES || !t.only_users(pipe, &ends, &info, f.identity()) {
+        if hs.clone().count() > MAX_HANDLES
+            || hs.clone().any(|h| h.holders.len() > MAX_HOLDERS)
+            || !t.only_users(pipe, &ends, &info, f.identity())
+        {
             return Err(eopnotsupp());
         }
         // The bytes, under the lock: no handle moves any meanwhile.
