@@ -433,11 +433,24 @@ impl Anchor {
         let mut stale: KVec<Arrival> = KVec::new();
         {
             let mut t = self.tables.lock();
-            while let Some(m) = vec::take_first(&mut t.moves, |m| {
-                now.saturating_sub(m.started) > MOVE_TIMEOUT_MS
-                    || (m.placed.is_some() && m.files.iter().all(|f| f.count() <= 1))
-            }) {
-                if m.placed.is_none() || m.files.iter().any(|f| f.count() > 1) {
+            // Committed once the process's files have no reference left
+            // but the move's and the anchor's own (an end that came back
+            // here is also an export's file).
+            let mut ready: KVec<(u64, bool)> = KVec::new();
+            for m in t.moves.iter() {
+                let closed = m.placed.is_some()
+                    && m.files
+                        .iter()
+                        .all(|f| f.count() <= 1 + t.export_refs(f.identity()));
+                if closed || now.saturating_sub(m.started) > MOVE_TIMEOUT_MS {
+                    let _ = ready.push((m.id, closed), GFP_KERNEL);
+                }
+            }
+            for &(id, closed) in ready.iter() {
+                let Some(m) = vec::take_first(&mut t.moves, |m| m.id == id) else {
+                    continue;
+                };
+                if !closed {
                     pr_info!("pipe move {} to node {} dropped: not done\n", m.id, m.dest);
                     let _ = done.push(m, GFP_KERNEL);
                     continue;
