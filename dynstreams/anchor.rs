@@ -20,8 +20,13 @@ use kernel::{
     sync::{Arc, Mutex},
 };
 
+#[path = "moving.rs"]
+mod moving;
+pub(crate) use moving::exdev;
+
 use crate::kernel_ext::{
-    file::FdFile,
+    cred,
+    file::{FdFile, PipeInfo},
     global::Published,
     kthread,
     kthread::KThread,
@@ -33,8 +38,8 @@ use crate::kernel_ext::{
 use crate::nodes;
 use crate::proto::dynstreams::{
     cursor::{ReadCursor, ReadStep, WriteCursor},
-    At, Attached, End, Request, Source, Token, POLLERR, POLLHUP, POLLIN, POLLOUT, READY_MASK,
-    READ_HEAD, SERVICE,
+    At, Attached, End, Request, Source, Token, MAX_IO, POLLERR, POLLHUP, POLLIN, POLLOUT,
+    READY_MASK, READ_HEAD, SERVICE,
 };
 use crate::ssi_api;
 use crate::stats::{self, STATS};
@@ -74,6 +79,10 @@ struct Handle {
     watches: KVec<(u8, u64, u64)>,
     /// The pipe's wake-ups, while there are watches.
     watcher: Option<Watcher>,
+    /// The node it moved from with its pipe (0: made here).
+    from: u8,
+    /// Reads and writes of the pipe in progress (a move waits for none).
+    busy: u32,
 }
 
 impl Handle {
@@ -88,6 +97,8 @@ impl Handle {
             bytes: 0,
             watches: KVec::new(),
             watcher: None,
+            from: 0,
+            busy: 0,
         }
     }
 }
@@ -114,10 +125,35 @@ fn poke(_cookie: u64) {
 struct Tables {
     handles: KVec<Handle>,
     next: u64,
+    /// Pipes moving away, handles that moved, pipes that arrived.
+    moves: KVec<moving::Move>,
+    forwards: KVec<moving::Forward>,
+    arrivals: KVec<moving::Arrival>,
 }
 
 impl Tables {
+    /// A handle to serve: `EXDEV` if it moved, `EAGAIN` while its pipe
+    /// moves.
     fn find(&mut self, at: At) -> Result<&mut Handle> {
+        let Some(i) = self
+            .handles
+            .iter()
+            .position(|h| h.id == at.handle && h.export.id == at.export)
+        else {
+            return Err(if self.forwarded(at) {
+                exdev()
+            } else {
+                estale()
+            });
+        };
+        if self.moving(self.handles[i].export.pipe) {
+            return Err(EAGAIN);
+        }
+        Ok(&mut self.handles[i])
+    }
+
+    /// A handle, whatever its pipe does.
+    fn find_any(&mut self, at: At) -> Result<&mut Handle> {
         self.handles
             .iter_mut()
             .find(|h| h.id == at.handle && h.export.id == at.export)
@@ -214,6 +250,7 @@ impl Anchor {
                     seq: 0,
                 }
             }
+            Source::Move { .. } => return Err(EINVAL),
             Source::Handle { export, handle, .. } => {
                 let at = At { export, handle };
                 let mut t = self.tables.lock();
@@ -241,7 +278,7 @@ impl Anchor {
         Ok(Attached::LEN)
     }
 
-    fn read(&self, at: At, seq: u64, count: u32, resp: &mut [u8]) -> Result<usize> {
+    fn read(&self, src: u8, at: At, seq: u64, count: u32, resp: &mut [u8]) -> Result<usize> {
         let count = count as usize;
         let head = seq.to_le_bytes();
         let export = {
@@ -262,26 +299,42 @@ impl Anchor {
                     out[READ_HEAD..].copy_from_slice(&h.held);
                     return Ok(READ_HEAD + n);
                 }
-                ReadStep::Fresh => h.export.clone(),
+                ReadStep::Fresh => {
+                    h.busy += 1;
+                    h.export.clone()
+                }
             }
         };
-        let out = resp.get_mut(..READ_HEAD + count).ok_or(EINVAL)?;
-        let mut held = KVec::with_capacity(count, GFP_KERNEL)?;
-        let n = export.file.read_shared(&mut out[READ_HEAD..], None, true)?;
-        out[..READ_HEAD].copy_from_slice(&head);
-        held.extend_from_slice(&out[READ_HEAD..READ_HEAD + n], GFP_KERNEL)?;
+        let out = resp.get_mut(..READ_HEAD + count).ok_or(EINVAL);
+        let held = KVec::with_capacity(count, GFP_KERNEL).map_err(Error::from);
+        let r = match (out, held) {
+            (Ok(out), Ok(mut held)) => export
+                .file
+                .read_shared(&mut out[READ_HEAD..], None, true)
+                .and_then(|n| {
+                    out[..READ_HEAD].copy_from_slice(&head);
+                    held.extend_from_slice(&out[READ_HEAD..READ_HEAD + n], GFP_KERNEL)?;
+                    Ok((n, held))
+                }),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
         let mut t = self.tables.lock();
         // Gone meanwhile (its node left): the bytes go nowhere, as they
         // would with a reader killed after its read.
-        let h = t.find(at)?;
+        let h = t.find_any(at)?;
+        h.busy -= 1;
+        let (n, held) = r?;
         h.read.read(n);
         h.held = held;
         h.bytes += n as u64;
-        stats::add(&STATS.anchor_read, n);
+        // A proxy of this node whose pipe moved here carries nothing.
+        if src != nodes::me() {
+            stats::add(&STATS.anchor_read, n);
+        }
         Ok(READ_HEAD + n)
     }
 
-    fn write(&self, at: At, seq: u64, data: &[u8], resp: &mut [u8]) -> Result<usize> {
+    fn write(&self, src: u8, at: At, seq: u64, data: &[u8], resp: &mut [u8]) -> Result<usize> {
         let (export, skip) = {
             let mut t = self.tables.lock();
             let h = t.find(at)?;
@@ -292,26 +345,31 @@ impl Anchor {
                 stats::add(&STATS.refused, 1);
                 return Err(EINVAL);
             };
+            h.busy += 1;
             (h.export.clone(), skip)
         };
-        let rest = data.get(skip..).ok_or(EINVAL)?;
+        let rest = data.get(skip..).unwrap_or(&[]);
         let n = if rest.is_empty() {
-            0
+            Ok(0)
         } else {
             match export.file.write_shared(rest, None, true) {
-                Ok(n) => n.min(rest.len()),
+                Ok(n) => Ok(n.min(rest.len())),
                 // Part of it was written before: say so.
-                Err(e) if e == EAGAIN && skip > 0 => 0,
-                Err(e) => return Err(e),
+                Err(e) if e == EAGAIN && skip > 0 => Ok(0),
+                Err(e) => Err(e),
             }
         };
         let done = {
             let mut t = self.tables.lock();
-            let h = t.find(at)?;
+            let h = t.find_any(at)?;
+            h.busy -= 1;
+            let n = n?;
             h.bytes += n as u64;
             h.write.wrote(skip, n)
         };
-        stats::add(&STATS.anchor_written, n);
+        if src != nodes::me() {
+            stats::add(&STATS.anchor_written, done - skip.min(done));
+        }
         let out = resp.get_mut(..4).ok_or(EINVAL)?;
         out.copy_from_slice(&(done as u32).to_le_bytes());
         Ok(4)
@@ -320,7 +378,11 @@ impl Anchor {
     fn detach(&self, src: u8, at: At) -> Result<usize> {
         let gone = {
             let mut t = self.tables.lock();
-            let h = t.find(at)?;
+            if t.forwarded(at) {
+                drop(t);
+                return self.detach_forward(src, at);
+            }
+            let h = t.find_any(at)?;
             if let Some((_, c)) = h.holders.iter_mut().find(|(n, _)| *n == src) {
                 *c = c.saturating_sub(1);
             }
@@ -348,7 +410,7 @@ impl Anchor {
     fn watch(&self, src: u8, at: At, proxy: u64, epoch: u64) -> Result<usize> {
         {
             let mut t = self.tables.lock();
-            let h = t.find(at)?;
+            let h = t.find_any(at)?;
             if !h.holders.iter().any(|(n, _)| *n == src) {
                 return Err(estale());
             }
@@ -428,6 +490,7 @@ impl Anchor {
         if !any {
             return;
         }
+        self.reap_moves(&left);
         let mut gone = KVec::new();
         {
             let mut t = self.tables.lock();
@@ -450,34 +513,68 @@ impl Anchor {
     }
 
     /// The token of a pipe end that runs here, for a migration of process
-    /// `pid`. Refused (`EOPNOTSUPP`) when it would leave both ends of the
-    /// pipe away from this node with the data relayed here: the other
-    /// end is carried elsewhere already, or the process holds both.
+    /// `pid`. When the migration would leave both ends of the pipe away
+    /// from this node (the process holds both, or the other end is only
+    /// carried elsewhere), the pipe moves with the process (a `Move`
+    /// token) if nobody else here uses it; otherwise that is refused
+    /// (`EOPNOTSUPP`): the data would be relayed here.
     fn describe(&self, f: &FdFile, pid: u32, fd: u32, tok: &mut [u8]) -> Result<(usize, u8)> {
         let end = end_of(f)?;
         let pipe = f.inode_identity();
-        if self
-            .tables
-            .lock()
-            .handles
-            .iter()
-            .any(|h| h.export.pipe == pipe && h.export.end != end)
-        {
-            return Err(eopnotsupp());
-        }
         let task = TaskRef::get(pid)?;
-        let mut from = 0;
-        while let Some((n, g)) = task.next_file(from) {
-            if g.inode_identity() == pipe && end_of(&g).map_or(true, |e| e != end) {
+        let ends = moving::Ends::of(&task, pipe)?;
+        let t = self.tables.lock();
+        let me = nodes::me();
+        let uses = u8::try_from(ends.uses()).map_err(|_| eopnotsupp())?;
+        let source = if t.moving(pipe) {
+            // Moving already: its stub closing the files it carried.
+            Source::Move {
+                pid,
+                fd,
+                pipe,
+                uses,
+            }
+        } else {
+            let other = match end {
+                End::Read => End::Write,
+                End::Write => End::Read,
+            };
+            let info = f.pipe_info()?;
+            let (mine, theirs) = (
+                t.others(pipe, &ends, &info, end, f.identity()),
+                t.others(pipe, &ends, &info, other, f.identity()),
+            );
+            // The other end only carried elsewhere: nobody here has it.
+            let other_away = !ends.holds(other)
+                && theirs == 0
+                && t.handles
+                    .iter()
+                    .any(|h| h.export.pipe == pipe && h.export.end == other);
+            // Both ends would be away (nobody else here holds either):
+            // the pipe moves; a pipe shared with another process here
+            // cannot, and with both ends that is refused.
+            if ends.both() && (mine != 0 || theirs != 0) {
                 return Err(eopnotsupp());
             }
-            from = n.checked_add(1).ok_or(EINVAL)?;
-        }
-        let me = nodes::me();
+            if ends.both() || (other_away && mine == 0) {
+                if info.size > moving::MAX_PIPE_SIZE {
+                    return Err(eopnotsupp());
+                }
+                Source::Move {
+                    pid,
+                    fd,
+                    pipe,
+                    uses,
+                }
+            } else {
+                Source::Fd { pid, fd }
+            }
+        };
+        drop(t);
         let t = Token {
             end,
             anchor: me,
-            source: Source::Fd { pid, fd },
+            source,
         };
         Ok((t.encode(tok).ok_or(EINVAL)?, me))
     }
@@ -535,6 +632,18 @@ pub(crate) fn describe(f: &FdFile, pid: u32, fd: u32, tok: &mut [u8]) -> Result<
     ANCHOR.get().ok_or(ENODEV)?.describe(f, pid, fd, tok)
 }
 
+/// The end of a pipe that moves here with the process being restored.
+pub(crate) fn arrive(t: &Token, flags: u32) -> Result<FdFile> {
+    ANCHOR.get().ok_or(ENODEV)?.arrive(t, flags)
+}
+
+/// A request of a proxy of this node whose anchor is this node too (its
+/// pipe moved here): served at once, as if it came from here.
+pub(crate) fn serve_local(req: &[u8], resp: &mut [u8]) -> Result<usize> {
+    use crate::ssi_api::Service;
+    SERVER.handle(nodes::me(), req, resp)
+}
+
 /// The pipe end of a token whose anchor is this node.
 pub(crate) fn local(t: &Token) -> Result<FdFile> {
     ANCHOR.get().ok_or(ENODEV)?.local(t)
@@ -565,11 +674,23 @@ impl ssi_api::Service for Server {
                 gid,
                 privileged,
             } => a.attach(src, &token, (uid, gid, privileged), resp),
-            Request::Read { at, seq, count } => a.read(at, seq, count, resp),
-            Request::Write { at, seq, data } => a.write(at, seq, data, resp),
+            Request::Read { at, seq, count } => a.read(src, at, seq, count, resp),
+            Request::Write { at, seq, data } => a.write(src, at, seq, data, resp),
             Request::Detach { at } => a.detach(src, at),
             Request::Watch { at, proxy, epoch } => a.watch(src, at, proxy, epoch),
             Request::Nread { at } => a.nread(at, resp),
+            Request::Move {
+                pid,
+                fd,
+                uid,
+                gid,
+                privileged,
+            } => a.start_move(src, (pid, fd), (uid, gid, privileged), resp),
+            Request::Take { mv, offset, count } => a.take(src, mv, offset, count, resp),
+            Request::Placed { mv, ats } => a.placed(src, mv, ats),
+            Request::Abort { mv } => a.abort(src, mv),
+            Request::Where { at } => a.where_is(src, at, resp),
+            Request::Release { at, node } => a.release(src, at, node),
             Request::Ready { proxy, epoch, mask } => {
                 (a.on_ready)(src, proxy, epoch, mask);
                 Ok(0)
@@ -601,6 +722,9 @@ impl Running {
                 tables <- new_mutex!(Tables {
                     handles: KVec::new(),
                     next: 0,
+                    moves: KVec::new(),
+                    forwards: KVec::new(),
+                    arrivals: KVec::new(),
                 }),
                 reaped: core::array::from_fn(|n| AtomicU32::new(nodes::generation(n as u8))),
                 notify <- PollQueue::new(),
@@ -622,6 +746,7 @@ impl Running {
                 };
                 DIRTY.store(false, Ordering::Release);
                 a.reap();
+                a.settle_moves();
                 a.notify_ready();
                 a.notify.sleep(100, || {
                     DIRTY.load(Ordering::Acquire) || kthread::should_stop()

@@ -12,6 +12,7 @@
 //! the view, reads see end of file and writes `EPIPE` and `SIGPIPE`, as if
 //! the other end's process had been killed, and pollers wake.
 
+use crate::proto::dynstreams::moving::Where;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
     alloc::{
@@ -24,7 +25,7 @@ use kernel::{
     uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
 };
 
-use crate::anchor::estale;
+use crate::anchor::{estale, exdev};
 use crate::kernel_ext::{
     cred, errno,
     file::FdFile,
@@ -54,7 +55,8 @@ const READY_WAIT_MS: u32 = 1000;
 #[pin_data]
 struct Ready {
     id: u64,
-    anchor: u8,
+    /// The proxy's anchor (it changes when the pipe moves).
+    anchor: AtomicU32,
     /// The poll bits of the last `READY` of this epoch (0: unknown).
     mask: AtomicU32,
     /// Bumped whenever what the proxy knows goes stale: a request that
@@ -113,7 +115,7 @@ pub(crate) fn ready(src: u8, proxy: u64, epoch: u64, mask: u32) {
     let Some(r) = r else {
         return;
     };
-    if r.anchor != src {
+    if r.anchor.load(Ordering::Acquire) != u32::from(src) {
         stats::add(&STATS.refused, 1);
         return;
     }
@@ -132,18 +134,89 @@ pub(crate) fn node_left(node: u8) {
     let Some(reg) = REGISTRY.get() else {
         return;
     };
-    for r in reg.list.lock().iter().filter(|r| r.anchor == node) {
+    for r in reg
+        .list
+        .lock()
+        .iter()
+        .filter(|r| r.anchor.load(Ordering::Acquire) == u32::from(node))
+    {
         r.queue.wake();
     }
 }
 
+/// Where a proxy's handle is: its anchor, its name there, and the
+/// anchor's generation when it was attached (changed, under the proxy's
+/// sequence lock, when its pipe moves).
+struct Route {
+    anchor: AtomicU32,
+    export: AtomicU64,
+    handle: AtomicU64,
+    generation: AtomicU32,
+}
+
+impl Route {
+    fn new(anchor: u8, at: At, generation: u32) -> Self {
+        Route {
+            anchor: AtomicU32::new(u32::from(anchor)),
+            export: AtomicU64::new(at.export),
+            handle: AtomicU64::new(at.handle),
+            generation: AtomicU32::new(generation),
+        }
+    }
+
+    fn anchor(&self) -> u8 {
+        self.anchor.load(Ordering::Acquire) as u8
+    }
+
+    fn at(&self) -> At {
+        At {
+            export: self.export.load(Ordering::Acquire),
+            handle: self.handle.load(Ordering::Acquire),
+        }
+    }
+
+    fn set(&self, anchor: u8, at: At) {
+        self.generation
+            .store(nodes::generation(anchor), Ordering::Release);
+        self.export.store(at.export, Ordering::Release);
+        self.handle.store(at.handle, Ordering::Release);
+        self.anchor.store(u32::from(anchor), Ordering::Release);
+    }
+}
+
+/// A call to the service of `node`; served here at once if it is this
+/// node (a pipe that moved here).
+fn call_at(node: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
+    if node == nodes::me() {
+        crate::anchor::serve_local(req, resp)
+    } else {
+        ssi_api::call_killable(node, SERVICE, req, resp, CALL_TIMEOUT_MS)
+    }
+}
+
+/// A one-way message to the service of `node` (or this node's).
+fn send_at(node: u8, req: &[u8]) -> Result {
+    if node == nodes::me() {
+        let mut none = [0u8; 0];
+        crate::anchor::serve_local(req, &mut none).map(|_| ())
+    } else {
+        ssi_api::send_oneway(node, SERVICE, req)
+    }
+}
+
+/// Where handle `at` of `anchor` is now that its pipe moved.
+fn where_is(anchor: u8, at: At) -> Result<Where> {
+    let mut req = [0u8; 32];
+    let n = (Request::Where { at }).encode(&mut req).ok_or(EINVAL)?;
+    let mut answer = [0u8; Where::LEN];
+    let got = call_at(anchor, &req[..n], &mut answer)?;
+    Where::decode(answer.get(..got).ok_or(EIO)?).ok_or(EIO)
+}
+
 /// A migrated end's file.
 pub(crate) struct Proxy {
-    anchor: u8,
-    at: At,
+    route: Route,
     end: End,
-    /// The anchor's generation when this was made.
-    generation: u32,
     /// The next sequence number of its direction; held for a request.
     seq: Arc<Mutex<u64>>,
     ready: Arc<Ready>,
@@ -156,11 +229,30 @@ enum Outcome {
     Again,
     /// The other side is gone: end of file, or `EPIPE`.
     Closed,
+    /// The pipe moved: ask its new anchor.
+    Moved,
 }
 
 impl Proxy {
     fn gone(&self) -> bool {
-        nodes::generation(self.anchor) != self.generation
+        nodes::generation(self.route.anchor()) != self.route.generation.load(Ordering::Acquire)
+    }
+
+    /// The handle moved with its pipe: asks its old anchor where it is
+    /// now, and goes on there (called with the sequence lock held).
+    fn follow(&self) -> Result<Outcome> {
+        let w = match where_is(self.route.anchor(), self.route.at()) {
+            Ok(w) => w,
+            Err(e) if e == estale() => return Ok(Outcome::Closed),
+            Err(e) => return Err(e),
+        };
+        self.route.set(w.node, w.at);
+        self.ready
+            .anchor
+            .store(u32::from(w.node), Ordering::Release);
+        self.ready.watched.store(0, Ordering::Release);
+        self.stale();
+        Ok(Outcome::Moved)
     }
 
     /// One call to the anchor, its errors sorted.
@@ -168,14 +260,24 @@ impl Proxy {
         if self.gone() {
             return Ok(Err(Outcome::Closed));
         }
+        if self.route.anchor() == nodes::me() {
+            return match crate::anchor::serve_local(req, resp) {
+                Ok(n) => Ok(Ok(n)),
+                Err(e) if e == EAGAIN => Ok(Err(Outcome::Again)),
+                Err(e) if e == EPIPE || e == estale() => Ok(Err(Outcome::Closed)),
+                Err(e) if e == exdev() => Ok(Err(self.follow()?)),
+                Err(e) => Err(e),
+            };
+        }
         // Only SIGKILL ends the wait: a migration's safe point (a signal
         // to the process) waits for the answer, so that the sequence
         // number the ghost stream carries counts every byte the anchor
         // moved; were it cut, a process going back to the anchor would
         // lose the chunk read for it (tests/scenarios/100, part 1).
-        match ssi_api::call_killable(self.anchor, SERVICE, req, resp, CALL_TIMEOUT_MS) {
+        match ssi_api::call_killable(self.route.anchor(), SERVICE, req, resp, CALL_TIMEOUT_MS) {
             Ok(n) => Ok(Ok(n)),
             Err(e) if e == EAGAIN => Ok(Err(Outcome::Again)),
+            Err(e) if e == exdev() => Ok(Err(self.follow()?)),
             Err(e)
                 if e == EPIPE
                     || e == estale()
@@ -197,7 +299,7 @@ impl Proxy {
         let mut seq = self.seq.lock();
         let mut req = [0u8; 64];
         let n = Request::Read {
-            at: self.at,
+            at: self.route.at(),
             seq: *seq,
             count: count as u32,
         }
@@ -212,7 +314,9 @@ impl Proxy {
         // If this fails the bytes stay held at the anchor for the next read.
         out.write_slice(data)?;
         *seq += data.len() as u64;
-        stats::add(&STATS.proxy_read, data.len());
+        if self.route.anchor() != nodes::me() {
+            stats::add(&STATS.proxy_read, data.len());
+        }
         Ok(Outcome::Done(data.len()))
     }
 
@@ -222,7 +326,7 @@ impl Proxy {
         let mut seq = self.seq.lock();
         let mut head = [0u8; WRITE_HEAD];
         Request::Write {
-            at: self.at,
+            at: self.route.at(),
             seq: *seq,
             data: &[],
         }
@@ -236,7 +340,9 @@ impl Proxy {
         };
         let done = decode_written(answer.get(..got).ok_or(EIO)?, len).ok_or(EIO)?;
         *seq += done as u64;
-        stats::add(&STATS.proxy_written, done);
+        if self.route.anchor() != nodes::me() {
+            stats::add(&STATS.proxy_written, done);
+        }
         Ok(if done == 0 {
             Outcome::Again
         } else {
@@ -260,17 +366,17 @@ impl Proxy {
         }
         let mut req = [0u8; 64];
         let Some(n) = (Request::Watch {
-            at: self.at,
+            at: self.route.at(),
             proxy: r.id,
             epoch,
         })
         .encode(&mut req) else {
             return;
         };
-        if let Err(e) = ssi_api::send_oneway(self.anchor, SERVICE, &req[..n]) {
+        if let Err(e) = send_at(self.route.anchor(), &req[..n]) {
             // The next poll or wait asks again.
             r.watched.store(0, Ordering::Release);
-            pr_warn!("watch to node {} lost: {:?}\n", self.anchor, e);
+            pr_warn!("watch to node {} lost: {:?}\n", self.route.anchor(), e);
         }
     }
 
@@ -301,16 +407,18 @@ impl Proxy {
 
     /// The token that carries it in a migration.
     pub(crate) fn describe(&self, tok: &mut [u8]) -> Result<(usize, u8)> {
+        let seq = self.seq.lock();
+        let (anchor, at) = (self.route.anchor(), self.route.at());
         let t = Token {
             end: self.end,
-            anchor: self.anchor,
+            anchor,
             source: Source::Handle {
-                export: self.at.export,
-                handle: self.at.handle,
-                seq: *self.seq.lock(),
+                export: at.export,
+                handle: at.handle,
+                seq: *seq,
             },
         };
-        Ok((t.encode(tok).ok_or(EINVAL)?, self.anchor))
+        Ok((t.encode(tok).ok_or(EINVAL)?, anchor))
     }
 }
 
@@ -332,6 +440,7 @@ impl StreamOps for Proxy {
             match o {
                 Outcome::Done(n) => return Ok(n),
                 Outcome::Closed => return Ok(0),
+                Outcome::Moved => continue,
                 Outcome::Again if nonblock => {
                     // An edge-triggered epoll hears when it is ready.
                     self.arm();
@@ -371,6 +480,7 @@ impl StreamOps for Proxy {
                 let done = total + sent;
                 match outcome {
                     Outcome::Done(n) => sent += n,
+                    Outcome::Moved => continue,
                     Outcome::Closed if done > 0 => return Ok(done),
                     Outcome::Closed => {
                         signal::raise_sigpipe();
@@ -427,27 +537,36 @@ impl StreamOps for Proxy {
         if cmd != FIONREAD {
             return Err(ENOTTY);
         }
-        let n = if self.gone() {
-            0
-        } else {
+        let mut n = 0;
+        for _ in 0..4 {
+            if self.gone() {
+                break;
+            }
             let mut req = [0u8; 32];
-            let len = (Request::Nread { at: self.at })
-                .encode(&mut req)
-                .ok_or(EINVAL)?;
+            let len = (Request::Nread {
+                at: self.route.at(),
+            })
+            .encode(&mut req)
+            .ok_or(EINVAL)?;
             let mut answer = [0u8; 4];
-            match ssi_api::call_killable(
-                self.anchor,
-                SERVICE,
-                &req[..len],
-                &mut answer,
-                CALL_TIMEOUT_MS,
-            ) {
-                Ok(4) => u32::from_le_bytes(answer),
+            match call_at(self.route.anchor(), &req[..len], &mut answer) {
+                Ok(4) => {
+                    n = u32::from_le_bytes(answer);
+                    break;
+                }
                 Ok(_) => return Err(EIO),
-                Err(e) if e == estale() || e == errno::ehostdown() || e == errno::eshutdown() => 0,
+                Err(e) if e == estale() || e == errno::ehostdown() || e == errno::eshutdown() => {
+                    break
+                }
+                Err(e) if e == exdev() => {
+                    let _seq = self.seq.lock();
+                    self.follow()?;
+                }
+                // The pipe is moving: it holds what it held.
+                Err(e) if e == EAGAIN => kthread::sleep_ms(100),
                 Err(e) => return Err(e),
             }
-        };
+        }
         let v = i32::try_from(n).unwrap_or(i32::MAX);
         UserSlice::new(arg, 4)
             .writer()
@@ -471,9 +590,14 @@ impl Drop for Proxy {
         // migration leaves behind) runs with SIGKILL pending, which would
         // end a call's wait before the anchor heard it.
         let mut req = [0u8; 64];
-        if let Some(n) = (Request::Detach { at: self.at }).encode(&mut req) {
-            if let Err(e) = ssi_api::send_oneway(self.anchor, SERVICE, &req[..n]) {
-                pr_warn!("detach from node {} lost: {:?}\n", self.anchor, e);
+        let anchor = self.route.anchor();
+        if let Some(n) = (Request::Detach {
+            at: self.route.at(),
+        })
+        .encode(&mut req)
+        {
+            if let Err(e) = send_at(anchor, &req[..n]) {
+                pr_warn!("detach from node {} lost: {:?}\n", anchor, e);
             }
         }
     }
@@ -489,6 +613,35 @@ pub(crate) fn of(f: &FdFile) -> Option<&Proxy> {
 /// A proxy for the end a token names, attached at its anchor, with the
 /// `O_NONBLOCK` of `flags`; the current task's ids go with the request.
 pub(crate) fn open(t: &Token, flags: u32) -> Result<FdFile> {
+    let mut t = *t;
+    let mut tries = 0;
+    loop {
+        match open_at(&t, flags) {
+            // Its pipe moved: attach where it is now (here: the end itself).
+            Err(e) if e == exdev() && tries < 4 => {
+                let Source::Handle { seq, .. } = t.source else {
+                    return Err(e);
+                };
+                let w = where_is(t.anchor, t.at().ok_or(EINVAL)?)?;
+                t.anchor = w.node;
+                t.source = Source::Handle {
+                    export: w.at.export,
+                    handle: w.at.handle,
+                    seq,
+                };
+                if t.anchor == nodes::me() {
+                    return crate::anchor::local(&t);
+                }
+            }
+            // Its pipe is moving.
+            Err(e) if e == EAGAIN && tries < 40 => crate::kernel_ext::migrate::sleep_ms(100),
+            r => return r,
+        }
+        tries += 1;
+    }
+}
+
+fn open_at(t: &Token, flags: u32) -> Result<FdFile> {
     if !ssi_api::is_member(t.anchor) {
         return Err(errno::ehostdown());
     }
@@ -505,7 +658,7 @@ pub(crate) fn open(t: &Token, flags: u32) -> Result<FdFile> {
     let generation = nodes::generation(t.anchor);
     let seq = Arc::pin_init(new_mutex!(0u64), GFP_KERNEL)?;
     let mut answer = [0u8; Attached::LEN];
-    let got = ssi_api::call(t.anchor, SERVICE, &req[..n], &mut answer, CALL_TIMEOUT_MS)?;
+    let got = ssi_api::call_killable(t.anchor, SERVICE, &req[..n], &mut answer, CALL_TIMEOUT_MS)?;
     let a = Attached::decode(answer.get(..got).ok_or(EIO)?).ok_or(EIO)?;
     if a.end != t.end {
         return Err(EIO);
@@ -514,12 +667,13 @@ pub(crate) fn open(t: &Token, flags: u32) -> Result<FdFile> {
     *seq.lock() = match t.source {
         Source::Fd { .. } => a.seq,
         Source::Handle { seq, .. } => seq,
+        Source::Move { .. } => return Err(EINVAL),
     };
     let reg = REGISTRY.get().ok_or(ENODEV)?;
     let ready = Arc::pin_init(
         pin_init!(Ready {
             id: reg.next.fetch_add(1, Ordering::Relaxed) + 1,
-            anchor: t.anchor,
+            anchor: AtomicU32::new(u32::from(t.anchor)),
             mask: AtomicU32::new(0),
             epoch: AtomicU64::new(0),
             watched: AtomicU64::new(0),
@@ -530,10 +684,8 @@ pub(crate) fn open(t: &Token, flags: u32) -> Result<FdFile> {
     // Under a spinlock (the listener must not block): no sleeping allocation.
     reg.list.lock().push(ready.clone(), GFP_ATOMIC)?;
     let p = Proxy {
-        anchor: t.anchor,
-        at: a.at,
+        route: Route::new(t.anchor, a.at, generation),
         end: t.end,
-        generation,
         seq,
         ready,
     };

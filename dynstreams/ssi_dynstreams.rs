@@ -33,7 +33,7 @@ use kernel_ext::{
     file::FdFile,
     sysfs::{Attribute, ShowBuf, SysfsDir, SysfsParent},
 };
-use proto::dynstreams::Token;
+use proto::dynstreams::{Source, Token};
 use stats::STATS;
 
 module! {
@@ -57,6 +57,12 @@ impl ssi_streams::Carrier for Carrier {
 
     fn attach(&self, tok: &[u8], flags: u32) -> Result<FdFile> {
         let t = Token::decode(tok).ok_or(EINVAL)?;
+        if let Source::Move { .. } = t.source {
+            if t.anchor == nodes::me() {
+                return Err(EINVAL);
+            }
+            return anchor::arrive(&t, flags);
+        }
         if t.anchor == nodes::me() {
             anchor::local(&t)
         } else {
@@ -75,11 +81,13 @@ fn show_stats(a: &anchor::Anchor, out: &mut ShowBuf<'_>) -> Result {
     let s = &STATS;
     writeln!(
         out,
-        "anchor_read {}\nanchor_written {}\nproxy_read {}\nproxy_written {}\nhandles {}\nproxies {}\nmalformed {}\nrefused {}",
+        "anchor_read {}\nanchor_written {}\nproxy_read {}\nproxy_written {}\nmoved_out {}\nmoved_in {}\nhandles {}\nproxies {}\nmalformed {}\nrefused {}",
         stats::get(&s.anchor_read),
         stats::get(&s.anchor_written),
         stats::get(&s.proxy_read),
         stats::get(&s.proxy_written),
+        stats::get(&s.moved_out),
+        stats::get(&s.moved_in),
         a.handles(),
         stats::get(&s.proxies_made).saturating_sub(stats::get(&s.proxies_released)),
         stats::get(&s.malformed),

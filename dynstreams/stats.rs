@@ -14,6 +14,9 @@ pub(crate) struct Stats {
     pub(crate) proxy_read: AtomicU64,
     /// Bytes this node's proxies wrote to their anchors.
     pub(crate) proxy_written: AtomicU64,
+    /// Bytes of pipes that moved away from here, and that moved here.
+    pub(crate) moved_out: AtomicU64,
+    pub(crate) moved_in: AtomicU64,
     /// Requests refused as malformed.
     pub(crate) malformed: AtomicU64,
     /// Requests refused by a cursor (out of order) or for an unknown
@@ -29,6 +32,8 @@ pub(crate) static STATS: Stats = Stats {
     anchor_written: AtomicU64::new(0),
     proxy_read: AtomicU64::new(0),
     proxy_written: AtomicU64::new(0),
+    moved_out: AtomicU64::new(0),
+    moved_in: AtomicU64::new(0),
     malformed: AtomicU64::new(0),
     refused: AtomicU64::new(0),
     proxies_made: AtomicU64::new(0),

@@ -455,6 +455,77 @@ impl FdFile {
         self.mode() & S_IFMT == S_IFIFO
     }
 
+    /// A pipe or FIFO's open read and write files, size and bytes
+    /// (`EBADF` if it is not one).
+    pub fn pipe_info(&self) -> Result<PipeInfo> {
+        let mut out = bindings::ssi_ghost_pipe_info {
+            readers: 0,
+            writers: 0,
+            size: 0,
+            bytes: 0,
+        };
+        // SAFETY: an open file; `out` is writable; the call takes the
+        // pipe's own lock.
+        let ret = unsafe { bindings::ssi_ghost_pipe_info(self.ptr, &mut out) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(PipeInfo {
+            readers: out.readers,
+            writers: out.writers,
+            size: out.size,
+            bytes: out.bytes,
+        })
+    }
+
+    /// Copies bytes of a pipe from byte `offset` of what it holds into
+    /// `buf`, leaving them in the pipe; returns how many.
+    pub fn pipe_peek(&self, buf: &mut [u8], offset: usize) -> Result<usize> {
+        // SAFETY: an open file; `buf` is writable for its length; the call
+        // takes the pipe's own lock.
+        let n = unsafe {
+            bindings::ssi_ghost_pipe_peek(self.ptr, buf.as_mut_ptr().cast(), buf.len(), offset)
+        };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        Ok((n as usize).min(buf.len()))
+    }
+
+    /// A new pipe, as `pipe(2)` makes it for the current task: its read
+    /// and write ends, of at least `size` bytes (0: the default).
+    pub fn new_pipe(size: u32) -> Result<(Self, Self)> {
+        let mut res: [*mut bindings::file; 2] = [core::ptr::null_mut(); 2];
+        // SAFETY: `res` is writable for the two files the call makes.
+        let ret = unsafe { bindings::ssi_ghost_pipe_create(res.as_mut_ptr(), size) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: on success both are counted references, ours.
+        Ok((FdFile { ptr: res[0] }, FdFile { ptr: res[1] }))
+    }
+
+    /// Sets or clears `O_NONBLOCK` of a file that no other task uses yet
+    /// (a pipe end made for a process being restored).
+    pub fn set_nonblock_fresh(&self, on: bool) {
+        // SAFETY: an open file; the caller's is the only task that uses
+        // it, so nothing reads or writes `f_flags` meanwhile.
+        unsafe {
+            let f = &mut (*self.ptr).f_flags;
+            if on {
+                *f |= bindings::O_NONBLOCK;
+            } else {
+                *f &= !bindings::O_NONBLOCK;
+            }
+        }
+    }
+
+    /// How many references the open file has now (racy: a hint).
+    pub fn count(&self) -> u64 {
+        // SAFETY: an open file, only read.
+        unsafe { bindings::ssi_ghost_file_count(self.ptr) as u64 }
+    }
+
     /// The bytes a pipe or FIFO holds (`FIONREAD`); `EBADF` if it is not one.
     pub fn pipe_nread(&self) -> Result<u32> {
         // SAFETY: an open file; the call takes the pipe's own lock.
@@ -465,6 +536,18 @@ impl FdFile {
             Ok(n as u32)
         }
     }
+}
+
+/// What [`FdFile::pipe_info`] tells of a pipe.
+#[derive(Clone, Copy, Debug)]
+pub struct PipeInfo {
+    /// Open files of each end.
+    pub readers: u32,
+    pub writers: u32,
+    /// Its size in bytes.
+    pub size: u32,
+    /// The bytes it holds.
+    pub bytes: u32,
 }
 
 /// The file of an [`FdFile`] kept from being written while this lives

@@ -299,6 +299,14 @@ fn dynstreams(data: &[u8]) {
     if let Some(a) = ds::Attached::decode(data) {
         assert_eq!(&a.encode()[..], data);
     }
+    if let Some(m) = ds::moving::Moved::decode(data) {
+        let mut out = vec![0u8; ds::moving::MOVED_MAX];
+        let n = m.encode(&mut out).expect("decoded move re-encodes");
+        assert_eq!(&out[..n], data);
+    }
+    if let Some(w) = ds::moving::Where::decode(data) {
+        assert_eq!(&w.encode()[..], data);
+    }
     let _ = ds::decode_read_answer(data, 0, ds::MAX_IO as u32);
     let _ = ds::decode_written(data, ds::MAX_IO);
 }

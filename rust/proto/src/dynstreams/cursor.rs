@@ -26,6 +26,11 @@ impl WriteCursor {
         self.next
     }
 
+    /// The cursor of a handle that moved with its pipe.
+    pub fn resume(next: u64) -> Self {
+        WriteCursor { next }
+    }
+
     /// A `WRITE` of `len` bytes numbered from `seq`: how many of its first
     /// bytes are in the pipe already (the rest are to be written), or
     /// `None` if it starts after `next` (bytes before it are missing: a
@@ -79,6 +84,16 @@ impl ReadCursor {
         self.next
     }
 
+    /// The cursor of a handle that moved with its pipe, `held` bytes
+    /// before `next` held for a replay (at most `next`).
+    pub fn resume(next: u64, held: usize) -> Self {
+        let held = held.min(usize::try_from(next).unwrap_or(usize::MAX));
+        ReadCursor {
+            next,
+            held: (next - held as u64, held),
+        }
+    }
+
     /// Length of the chunk held for a replay (0: none).
     pub fn held(&self) -> usize {
         self.held.1
@@ -105,5 +120,23 @@ impl ReadCursor {
     pub fn read(&mut self, n: usize) {
         self.held = (self.next, n);
         self.next = self.next.saturating_add(n as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resumed_cursors_go_on() {
+        let mut r = ReadCursor::new();
+        r.read(5);
+        let m = ReadCursor::resume(r.next(), r.held());
+        assert_eq!(m, r);
+        assert_eq!(m.ask(0, 5), ReadStep::Replay);
+        assert_eq!(m.ask(5, 5), ReadStep::Fresh);
+        let w = WriteCursor::resume(9);
+        assert_eq!(w.offer(9, 4), Some(0));
+        assert_eq!(w.offer(10, 4), None);
     }
 }

@@ -20,6 +20,19 @@
 //! | 5 `WATCH`  | `export: u64`, `handle: u64`, `proxy: u64`, `epoch: u64` | none (one-way)            |
 //! | 6 `READY`  | `proxy: u64`, `epoch: u64`, `mask: u32`            | none (one-way, anchor to proxy) |
 //! | 7 `NREAD`  | `export: u64`, `handle: u64`                       | `bytes: u32`                    |
+//! | 8 `MOVE`   | `pid: u32`, `fd: u32`, `uid: u32`, `gid: u32`, `flags: u8` | [`moving::Moved`]        |
+//! | 9 `TAKE`   | `move: u64`, `offset: u32`, `count: u32`           | 0 to `count` bytes              |
+//! | 10 `PLACED` | `move: u64`, `n: u8`, `n` x (`export: u64`, `handle: u64`) | nothing                 |
+//! | 11 `ABORT` | `move: u64`                                        | none (one-way)                  |
+//! | 12 `WHERE` | `export: u64`, `handle: u64`                       | `node: u8`, `export: u64`, `handle: u64` |
+//! | 13 `RELEASE` | `export: u64`, `handle: u64`, `node: u8`         | none (one-way, old anchor to new) |
+//!
+//! Moving a pipe (`moving`): when a migration would leave both ends of a
+//! pipe away from its anchor, the destination asks the anchor to `MOVE`
+//! it (the migrating process, frozen there, is `pid`), `TAKE`s its bytes,
+//! makes the pipe and the handles anew and says where (`PLACED`); the old
+//! anchor answers `EXDEV` to the handles' requests from then on, and
+//! `WHERE` tells a proxy its handle's new place.
 //!
 //! `count` and the data are 1 to [`MAX_IO`] bytes; `flags` bit 0: the
 //! caller has `CAP_SYS_PTRACE`. Errors are the RPC's status: `EAGAIN`
@@ -39,6 +52,7 @@ use super::codec::{Reader, Writer};
 pub mod cursor;
 #[cfg(test)]
 mod model;
+pub mod moving;
 #[cfg(test)]
 mod tests;
 
@@ -69,6 +83,12 @@ const DETACH: u8 = 4;
 const WATCH: u8 = 5;
 const READY: u8 = 6;
 const NREAD: u8 = 7;
+const MOVE: u8 = 8;
+const TAKE: u8 = 9;
+const PLACED: u8 = 10;
+const ABORT: u8 = 11;
+const WHERE: u8 = 12;
+const RELEASE: u8 = 13;
 
 /// Poll bits a `READY` carries (the kernel's `EPOLL*` values).
 pub const POLLIN: u32 = 0x001;
@@ -83,6 +103,7 @@ pub const READY_MASK: u32 = POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | 
 const TOKEN_VERSION: u8 = 1;
 const BY_FD: u8 = 1;
 const BY_HANDLE: u8 = 2;
+const BY_MOVE: u8 = 3;
 
 /// Which end of a pipe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,14 +132,25 @@ pub enum Source {
     /// A migrated end: its handle, and the next sequence number of its
     /// direction as the proxy that carried it had it.
     Handle { export: u64, handle: u64, seq: u64 },
+    /// An end of a pipe that moves with the migrating process: fd `fd`
+    /// of process `pid`, frozen at the anchor; `pipe` names the pipe
+    /// there, and `uses` is how many of the process's fds are ends of it
+    /// (the destination makes the pipe once for all of them).
+    Move {
+        pid: u32,
+        fd: u32,
+        pipe: u64,
+        uses: u8,
+    },
 }
 
 /// How a ghost stream carries an end of a pipe (the `File` section's
 /// bytes of a `Stream` file, opaque to the ghost module).
 ///
 /// Layout: `version: u8` (1), `end: u8`, `anchor: u8`, `by: u8` (1: fd,
-/// 2: handle), then `pid: u32`, `fd: u32`, or `export: u64`, `handle:
-/// u64`, `seq: u64`.
+/// 2: handle, 3: move), then `pid: u32`, `fd: u32`, or `export: u64`,
+/// `handle: u64`, `seq: u64`, or `pid: u32`, `fd: u32`, `pipe: u64`,
+/// `uses: u8`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
     pub end: End,
@@ -128,6 +160,14 @@ pub struct Token {
 }
 
 impl Token {
+    /// The handle a migrated end's token names.
+    pub fn at(&self) -> Option<At> {
+        match self.source {
+            Source::Handle { export, handle, .. } => Some(At { export, handle }),
+            _ => None,
+        }
+    }
+
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let mut w = Writer::new(out);
         self.encode_into(&mut w)?;
@@ -153,6 +193,18 @@ impl Token {
                 w.u64(export)?;
                 w.u64(handle)?;
                 w.u64(seq)
+            }
+            Source::Move {
+                pid,
+                fd,
+                pipe,
+                uses,
+            } => {
+                w.u8(BY_MOVE)?;
+                w.u32(pid)?;
+                w.u32(fd)?;
+                w.u64(pipe)?;
+                w.u8(uses)
             }
         }
     }
@@ -191,6 +243,21 @@ impl Token {
                     export,
                     handle,
                     seq,
+                }
+            }
+            BY_MOVE => {
+                let pid = r.u32()?;
+                let fd = r.u32()?;
+                let pipe = r.u64()?;
+                let uses = r.u8()?;
+                if pid == 0 || pid > i32::MAX as u32 || fd >= MAX_FD || uses == 0 {
+                    return None;
+                }
+                Source::Move {
+                    pid,
+                    fd,
+                    pipe,
+                    uses,
                 }
             }
             _ => return None,
@@ -251,9 +318,43 @@ pub enum Request<'a> {
     Nread {
         at: At,
     },
+    /// Move the pipe whose end is fd `fd` of process `pid` (frozen here)
+    /// to the sender.
+    Move {
+        pid: u32,
+        fd: u32,
+        uid: u32,
+        gid: u32,
+        privileged: bool,
+    },
+    /// Bytes `offset..offset + count` of a move's snapshot.
+    Take {
+        mv: u64,
+        offset: u32,
+        count: u32,
+    },
+    /// The handles of a move, made anew at the sender (in the order of
+    /// [`moving::Moved`]'s).
+    Placed {
+        mv: u64,
+        ats: moving::Ats,
+    },
+    /// The move failed at the sender: the pipe stays.
+    Abort {
+        mv: u64,
+    },
+    /// Where a handle that moved is now.
+    Where {
+        at: At,
+    },
+    /// Node `node` holds a moved handle no more (it told the old anchor).
+    Release {
+        at: At,
+        node: u8,
+    },
 }
 
-fn read_at(r: &mut Reader<'_>) -> Option<At> {
+pub(crate) fn read_at(r: &mut Reader<'_>) -> Option<At> {
     let export = r.u64()?;
     let handle = r.u64()?;
     (export != 0 && handle != 0).then_some(At { export, handle })
@@ -317,6 +418,58 @@ impl<'a> Request<'a> {
             NREAD => Request::Nread {
                 at: read_at(&mut r)?,
             },
+            MOVE => {
+                let pid = r.u32()?;
+                let fd = r.u32()?;
+                let uid = r.u32()?;
+                let gid = r.u32()?;
+                let flags = r.u8()?;
+                if pid == 0 || pid > i32::MAX as u32 || fd >= MAX_FD || flags & !PRIVILEGED != 0 {
+                    return None;
+                }
+                Request::Move {
+                    pid,
+                    fd,
+                    uid,
+                    gid,
+                    privileged: flags & PRIVILEGED != 0,
+                }
+            }
+            TAKE => {
+                let mv = r.u64()?;
+                let offset = r.u32()?;
+                let count = r.u32()?;
+                if mv == 0 || count == 0 || count as usize > MAX_IO {
+                    return None;
+                }
+                Request::Take { mv, offset, count }
+            }
+            PLACED => {
+                let mv = r.u64()?;
+                let ats = moving::Ats::read(&mut r)?;
+                if mv == 0 {
+                    return None;
+                }
+                Request::Placed { mv, ats }
+            }
+            ABORT => {
+                let mv = r.u64()?;
+                if mv == 0 {
+                    return None;
+                }
+                Request::Abort { mv }
+            }
+            WHERE => Request::Where {
+                at: read_at(&mut r)?,
+            },
+            RELEASE => {
+                let at = read_at(&mut r)?;
+                let node = r.u8()?;
+                if node == 0 {
+                    return None;
+                }
+                Request::Release { at, node }
+            }
             _ => return None,
         };
         r.end()?;
@@ -376,6 +529,46 @@ impl<'a> Request<'a> {
                 w.u8(NREAD)?;
                 w.u64(at.export)?;
                 w.u64(at.handle)?;
+            }
+            Request::Move {
+                pid,
+                fd,
+                uid,
+                gid,
+                privileged,
+            } => {
+                w.u8(MOVE)?;
+                w.u32(pid)?;
+                w.u32(fd)?;
+                w.u32(uid)?;
+                w.u32(gid)?;
+                w.u8(if privileged { PRIVILEGED } else { 0 })?;
+            }
+            Request::Take { mv, offset, count } => {
+                w.u8(TAKE)?;
+                w.u64(mv)?;
+                w.u32(offset)?;
+                w.u32(count)?;
+            }
+            Request::Placed { mv, ref ats } => {
+                w.u8(PLACED)?;
+                w.u64(mv)?;
+                ats.write(&mut w)?;
+            }
+            Request::Abort { mv } => {
+                w.u8(ABORT)?;
+                w.u64(mv)?;
+            }
+            Request::Where { at } => {
+                w.u8(WHERE)?;
+                w.u64(at.export)?;
+                w.u64(at.handle)?;
+            }
+            Request::Release { at, node } => {
+                w.u8(RELEASE)?;
+                w.u64(at.export)?;
+                w.u64(at.handle)?;
+                w.u8(node)?;
             }
         }
         Some(w.len())
