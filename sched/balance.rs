@@ -272,9 +272,20 @@ pub(crate) fn run(st: &State) {
 /// A drain that names a node out of the view (retired by `remove`, or
 /// gone) for [`STALE_PERIODS`] periods is withdrawn by the member with
 /// the lowest id: otherwise the node would be drained again if it came
-/// back. Returns the periods counted.
+/// back. The node whose `remove` retired it withdraws it at once (it may
+/// be back before those periods). Returns the periods counted.
 fn withdraw_drain(st: &State, periods: u64) -> u64 {
     let drained = st.settings().s.drain;
+    let retired = st.retired.swap(0, Ordering::Relaxed);
+    if drained != 0 && retired == drained {
+        let _ = st.write(|s| {
+            if s.drain == drained {
+                s.drain = 0;
+            }
+        });
+        pr_info!("drain of node {} withdrawn: its remove is done\n", drained);
+        return 0;
+    }
     if drained == 0 || ssi_api::is_member(drained) {
         return 0;
     }

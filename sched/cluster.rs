@@ -4,7 +4,7 @@
 //! (`rust/proto/src/sched.rs`): probes one-way to every member each
 //! period, settings by request to every member after a write here.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     new_condvar, new_mutex,
@@ -80,6 +80,9 @@ pub(crate) struct State {
     pub(crate) retiring_until_ns: AtomicU64,
     /// Draining, a process could leave but no node accepts guests.
     pub(crate) nowhere: AtomicBool,
+    /// A node a `remove` written here drained and let retire: its drain
+    /// is withdrawn at the next period, even if it is back already.
+    pub(crate) retired: AtomicU8,
 }
 
 /// This node's id, 0 while unset.
@@ -110,6 +113,7 @@ impl State {
             keep_home: AtomicBool::new(false),
             retiring_until_ns: AtomicU64::new(0),
             nowhere: AtomicBool::new(false),
+            retired: AtomicU8::new(0),
         }))
     }
 

@@ -231,11 +231,13 @@ pub(crate) fn drain(st: &State, node: u8, force: bool) -> Result {
         Ok(()) => {
             pr_info!("remove {}: drained\n", node);
             set(Stage::Drained, r);
+            st.retired.store(node, Ordering::Relaxed);
             Ok(())
         }
         Err(_) if force => {
             log(node, &r, true);
             set(Stage::Forced, r);
+            st.retired.store(node, Ordering::Relaxed);
             Ok(())
         }
         Err(e) => {
