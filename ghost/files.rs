@@ -201,7 +201,7 @@ impl Files {
             // Back home: the stub it is restored into still holds it.
             (FileKind::Remote, Policy::Migration { .. }) if d.node == me => return Ok(()),
             (FileKind::Remote, _) => {
-                let f = rfile::open_remote(d.node, d.remote_pid, d.remote_fd, d.flags)
+                let f = rfile::open_remote(d.node, d.remote_pid, d.remote_fd, d.flags, true)
                     .map_err(|e| refuse(Reason::MissingFile, d.fd, e))?;
                 Opened::Remote(f)
             }
@@ -214,7 +214,7 @@ impl Files {
                 Opened::Stream(f)
             }
             (_, Policy::Migration { node, pid }) => {
-                let f = rfile::open_remote(node, pid, d.fd, d.flags)
+                let f = rfile::open_remote(node, pid, d.fd, d.flags, true)
                     .map_err(|e| refuse(Reason::MissingFile, d.fd, e))?;
                 Opened::Remote(f)
             }

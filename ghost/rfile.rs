@@ -180,11 +180,20 @@ pub(crate) type Origin = (u8, u32, u32);
 impl Remote {
     /// One call; `EIO` if the node is away or left meanwhile.
     fn call(&self, req: &[u8], resp: &mut [u8]) -> Result<usize> {
+        self.call_woken(req, resp, false)
+    }
+
+    /// [`Self::call`], which only SIGKILL interrupts if `killable`.
+    fn call_woken(&self, req: &[u8], resp: &mut [u8], killable: bool) -> Result<usize> {
         let generation = generation(self.node);
         if !ssi_api::is_member(self.node) {
             return Err(EIO);
         }
-        let r = ssi_api::call(self.node, SERVICE_RFILE, req, resp, CALL_TIMEOUT_MS);
+        let r = if killable {
+            ssi_api::call_killable(self.node, SERVICE_RFILE, req, resp, CALL_TIMEOUT_MS)
+        } else {
+            ssi_api::call(self.node, SERVICE_RFILE, req, resp, CALL_TIMEOUT_MS)
+        };
         if generation != self::generation(self.node) {
             return Err(EIO);
         }
@@ -307,8 +316,16 @@ pub(crate) fn origin_of(f: &FdFile) -> Option<Origin> {
 /// `flags`, for the current task
 /// (its ids and `CAP_SYS_PTRACE` are what the serving node checks).
 /// `ESRCH`, `EBADF`, `EPERM` from the serving node; `EHOSTDOWN` if `node`
-/// is not a member; `EREMOTE` if that fd is itself a remote file.
-pub(crate) fn open_remote(node: u8, pid: u32, fd: u32, flags: u32) -> Result<NewFile> {
+/// is not a member; `EREMOTE` if that fd is itself a remote file. Only
+/// SIGKILL interrupts the call if `restoring` (a restore must not fail
+/// because a signal arrived: it is delivered afterwards).
+pub(crate) fn open_remote(
+    node: u8,
+    pid: u32,
+    fd: u32,
+    flags: u32,
+    restoring: bool,
+) -> Result<NewFile> {
     if node == 0 {
         return Err(EINVAL);
     }
@@ -333,7 +350,7 @@ pub(crate) fn open_remote(node: u8, pid: u32, fd: u32, flags: u32) -> Result<New
     let mut req = [0u8; 64];
     let n = Request::Info(target).encode(&mut req).ok_or(EINVAL)?;
     let mut answer = [0u8; Info::LEN];
-    let got = remote.call(&req[..n], &mut answer)?;
+    let got = remote.call_woken(&req[..n], &mut answer, restoring)?;
     let info = Info::decode(answer.get(..got).ok_or(EIO)?).ok_or(EIO)?;
     // The access the file allows, at most (`O_ACCMODE`: the file's own).
     let has = info.flags & bindings::O_ACCMODE;
@@ -360,7 +377,7 @@ pub(crate) fn install_remote(
     remote_fd: u32,
     open_flags: u32,
 ) -> Result {
-    let f = open_remote(node, pid, remote_fd, open_flags)?;
+    let f = open_remote(node, pid, remote_fd, open_flags, true)?;
     f.install_at(fd_number, open_flags & bindings::O_CLOEXEC != 0)
 }
 
@@ -383,7 +400,7 @@ pub(crate) fn getfd(a: &mut GetFdArg) -> Result<u32> {
     if a.pid == 0 || a.pid > i32::MAX as u32 || fd >= crate::proto::rfile::MAX_FD {
         return Err(EINVAL);
     }
-    let f = open_remote(node, a.pid, fd, a.flags)?;
+    let f = open_remote(node, a.pid, fd, a.flags, false)?;
     let new_fd = f.install(a.flags & bindings::O_CLOEXEC != 0)?;
     a.new_fd = new_fd as i32;
     Ok(new_fd)
