@@ -5,9 +5,33 @@
 
 use super::*;
 
+/// How long `BEGIN` is asked again while the destination is busy.
+const BUSY_MS: u32 = 10_000;
+/// The pause between two `BEGIN`s refused as busy.
+const BUSY_RETRY_MS: u32 = 50;
+
+/// `BEGIN`, asked again while `dst` answers `EBUSY` (its worker's queue
+/// or its places for incoming streams full, both passing), for
+/// [`BUSY_MS`] at most.
+fn begin(dst: u8, mig: u64, pid: u32, home: u8) -> Result {
+    let mut waited = 0;
+    loop {
+        match call(dst, Msg::Begin { mig, pid, home }) {
+            Err(e) if e == EBUSY && waited < BUSY_MS => {
+                if km::killed() {
+                    return Err(EINTR);
+                }
+                km::sleep_ms(BUSY_RETRY_MS);
+                waited += BUSY_RETRY_MS;
+            }
+            r => return r,
+        }
+    }
+}
+
 /// Sends the stream in `c` to `dst`: `BEGIN`, the `DATA` window, `GO`.
 fn send_stream(dst: u8, mig: u64, pid: u32, home: u8, c: &Chunks) -> Result {
-    call(dst, Msg::Begin { mig, pid, home })?;
+    begin(dst, mig, pid, home)?;
     let mut bufs = c.bufs().iter();
     ssi_api::send_window(dst, SERVICE, 8, CALL_TIMEOUT_MS, |out: &mut [u8]| {
         let Some(b) = bufs.next() else {
