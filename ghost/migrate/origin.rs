@@ -349,7 +349,11 @@ impl Drop for Pending {
 pub(crate) fn place_self(node: u8) -> Result {
     let m = get().ok_or_else(crate::kernel_ext::errno::eshutdown)?;
     let pid = task::current_pid();
-    let t = TaskRef::get(pid)?;
+    // Only a user process has a program to place.
+    let t = TaskRef::get(pid).map_err(|_| EINVAL)?;
+    if t.info().kthread {
+        return Err(EINVAL);
+    }
     let mut a = MigrateArg {
         pid,
         node: u32::from(node),
