@@ -231,6 +231,8 @@ pub(crate) struct Migrator {
     next: AtomicU64,
     /// Stubs running the module's code.
     stubs_running: AtomicUsize,
+    /// Self-migrations queued for a task's return to user mode, not ended.
+    later_pending: AtomicUsize,
     /// Migrations a user may make from here at once (`max_per_user`).
     pub(crate) max_per_user: AtomicU32,
     pub(crate) counts: Counts,
@@ -285,6 +287,7 @@ impl Migrator {
             changed <- new_condvar!(),
             next: AtomicU64::new(1),
             stubs_running: AtomicUsize::new(0),
+            later_pending: AtomicUsize::new(0),
             max_per_user: AtomicU32::new(MAX_PER_USER),
             counts: Counts::default(),
         })
@@ -394,11 +397,17 @@ static LISTENER: Listener = Listener;
 /// The migration this module offers the others (`ssi_api::migrate`): the
 /// scheduler's. The caller is a kernel thread, so the checks are those of
 /// `MIGRATE` by root: the process's own `CAN_MIGRATE` and what it holds.
+/// `pid` 0 is the calling process itself, after `execve()` (placement of
+/// a new program): checked as its own `MIGRATE`, queued for its return
+/// to user mode; if it fails there, the program runs on here.
 struct Offer;
 
 impl ssi_api::Migrator for Offer {
     fn migrate(&self, pid: u32, node: u8) -> Result {
-        if pid == 0 || pid == crate::kernel_ext::task::current_pid() {
+        if pid == 0 {
+            return origin::place_self(node);
+        }
+        if pid == crate::kernel_ext::task::current_pid() {
             return Err(EINVAL);
         }
         let mut a = MigrateArg {
@@ -819,7 +828,9 @@ impl Drop for Running {
             }
         }
         self.m.changed.notify_all();
-        while self.m.stubs_running.load(Ordering::Acquire) != 0 {
+        while self.m.stubs_running.load(Ordering::Acquire) != 0
+            || self.m.later_pending.load(Ordering::Acquire) != 0
+        {
             km::sleep_ms(10);
         }
         self.worker = None;

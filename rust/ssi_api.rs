@@ -55,6 +55,9 @@ pub fn task_at(pid: u32) -> Option<u8> {
 /// the ghost module offers: `Ok` once it runs there; an error if it goes
 /// on here (`ENOSYS` while the ghost module is not loaded). Sleeps until
 /// the migration ended; must not be called from a handler or listener.
+/// `pid` 0 is the caller itself, which `execve()` just gave a new
+/// program: `Ok` once its migration is queued for its return to user
+/// mode (if it fails there, it runs on here).
 pub fn migrate(pid: u32, node: u8) -> Result {
     // SAFETY: plain values.
     check(unsafe { ffi::ssi_migrate(pid, node) })

@@ -33,6 +33,8 @@ pub(crate) struct Done {
     pub(crate) policy: u8,
     /// 0, or the errno of a failure.
     pub(crate) errno: i32,
+    /// Placed at `execve` (queued for its return to user mode).
+    pub(crate) exec: bool,
     /// This node's load and the process's when it decided.
     pub(crate) local: u32,
     pub(crate) load: u32,
@@ -47,7 +49,7 @@ pub(crate) struct History {
 }
 
 impl History {
-    fn push(&mut self, d: Done) {
+    pub(crate) fn push(&mut self, d: Done) {
         self.ring[self.next] = d;
         self.next = (self.next + 1) % HISTORY;
         self.len = (self.len + 1).min(HISTORY);
@@ -68,17 +70,10 @@ struct Snapshot {
     procs: KVec<Proc>,
 }
 
-/// The loads, the members (sorted, this node among them, the node being
-/// drained and those that refuse guests left out unless it is this one)
-/// and this node's processes (those born here left out of the movable
-/// ones if `keep_home`, or while `retiring`).
-fn snapshot(
-    st: &State,
-    period_ms: u32,
-    since_ns: u64,
-    drained: u8,
-    retiring: bool,
-) -> Result<Snapshot> {
+/// The other nodes' loads (the node being drained and those not heard
+/// from lately left out), and the members round robin places among
+/// (sorted, this node among them, those that refuse guests left out).
+pub(crate) fn loads(st: &State, period_ms: u32, drained: u8) -> Result<(KVec<NodeLoad>, KVec<u8>)> {
     let me_id = me();
     let now = now_ns();
     let members = ssi_api::members()?;
@@ -112,6 +107,34 @@ fn snapshot(
     let k = ring(me_id, &others, &mut ring_ids);
     let mut ids = KVec::with_capacity(k, GFP_KERNEL)?;
     ids.extend_from_slice(&ring_ids[..k], GFP_KERNEL)?;
+    Ok((others, ids))
+}
+
+/// This node's load as the policies see it.
+pub(crate) fn local_load(st: &State) -> NodeLoad {
+    let l = st.local.lock();
+    NodeLoad {
+        node: me(),
+        cpus: l.probe.cpus.max(1),
+        load: l.probe.busy,
+        recent: l.probe.busy_recent,
+        refuses_guests: l.probe.refuses_guests,
+    }
+}
+
+/// The loads and members ([`loads`]) and this node's processes (those
+/// born here left out of the movable ones if `keep_home`, or while
+/// `retiring`).
+fn snapshot(
+    st: &State,
+    period_ms: u32,
+    since_ns: u64,
+    drained: u8,
+    retiring: bool,
+) -> Result<Snapshot> {
+    let me_id = me();
+    let now = now_ns();
+    let (others, ids) = loads(st, period_ms, drained)?;
     let keep_home = st.keep_home.load(Ordering::Relaxed);
     let l = st.local.lock();
     let me = NodeLoad {
@@ -191,6 +214,7 @@ fn make(st: &State, m: &Move, by: Cause, snap: &Snapshot) {
             Cause::Drain => BY_DRAIN,
         },
         errno,
+        exec: false,
         local: snap.me.load,
         load,
     });

@@ -13,7 +13,7 @@ use kernel::{
 };
 
 use crate::probe::Local;
-use crate::proto::sched::{Msg, Policy, Probe, Settings, MAX_MSG, MAX_RETIRING};
+use crate::proto::sched::{ExecPlacer, Msg, Policy, Probe, Settings, MAX_MSG, MAX_RETIRING};
 use crate::ssi_api;
 
 /// The scheduler's RPC service (module services are 256 and up).
@@ -50,6 +50,9 @@ pub(crate) struct Counts {
     pub(crate) settings_unsent: AtomicU64,
     pub(crate) moves: AtomicU64,
     pub(crate) moves_failed: AtomicU64,
+    /// Programs sent to another node at `execve` (queued), or refused.
+    pub(crate) exec_placed: AtomicU64,
+    pub(crate) exec_failed: AtomicU64,
 }
 
 /// Everything the scheduler's threads, service and files share.
@@ -70,6 +73,9 @@ pub(crate) struct State {
     /// The latest `remove` written here (`remove_pending`).
     #[pin]
     pub(crate) removal: Mutex<crate::retire::Removal>,
+    /// Placement of new programs at `execve` (`place.rs`).
+    #[pin]
+    pub(crate) exec: Mutex<ExecPlacer>,
     pub(crate) counts: Counts,
     /// This node's knobs (not shared): it takes guests; its own
     /// processes stay home.
@@ -108,6 +114,7 @@ impl State {
             tick <- new_condvar!(),
             history <- new_mutex!(crate::balance::History::default()),
             removal <- new_mutex!(crate::retire::Removal::default()),
+            exec <- new_mutex!(ExecPlacer::default()),
             counts: Counts::default(),
             accept_guests: AtomicBool::new(true),
             keep_home: AtomicBool::new(false),

@@ -14,12 +14,13 @@ use crate::kernel_ext::sysfs::{Attribute, ShowBuf};
 use crate::proto::knob;
 use crate::proto::sched::{Policy, MAX_MARGIN_PCT, MAX_PERIOD_MS, MAX_RESIDENCE_MS};
 
-pub(crate) static ATTRS: [Attribute<State>; 14] = [
+pub(crate) static ATTRS: [Attribute<State>; 15] = [
     Attribute::rw(c_str!("policy"), show_policy, store_policy),
     Attribute::rw(c_str!("period_ms"), show_period, store_period),
     Attribute::rw(c_str!("margin_pct"), show_margin, store_margin),
     Attribute::rw(c_str!("residence_ms"), show_residence, store_residence),
     Attribute::rw(c_str!("drain"), show_drain, store_drain),
+    Attribute::rw(c_str!("exec_placement"), show_exec, store_exec),
     Attribute::ro(c_str!("load"), show_load),
     Attribute::ro(c_str!("nodes"), show_nodes),
     Attribute::ro(c_str!("processes"), show_processes),
@@ -123,6 +124,17 @@ fn store_drain(st: &State, buf: &[u8]) -> Result {
         return Err(EINVAL);
     }
     st.write(|s| s.drain = node)
+}
+
+fn show_exec(st: &State, out: &mut ShowBuf<'_>) -> Result {
+    writeln!(out, "{}", u8::from(st.settings().s.exec_placement)).map_err(fmt_err)
+}
+
+/// `0` or `1`: whether the policy in force also places each new program
+/// at `execve` (`place.rs`). On every node.
+fn store_exec(st: &State, buf: &[u8]) -> Result {
+    let v = knob::parse_u32(buf, 1).map_err(|_| EINVAL)?;
+    st.write(|s| s.exec_placement = v == 1)
 }
 
 /// This node's probe.
@@ -274,6 +286,8 @@ fn show_stats(st: &State, out: &mut ShowBuf<'_>) -> Result {
         ("settings_unsent", &c.settings_unsent),
         ("moves", &c.moves),
         ("moves_failed", &c.moves_failed),
+        ("exec_placed", &c.exec_placed),
+        ("exec_failed", &c.exec_failed),
     ];
     for (k, v) in rows {
         writeln!(out, "{k} {}", v.load(Ordering::Relaxed)).map_err(fmt_err)?;
@@ -292,12 +306,18 @@ fn show_moves(st: &State, out: &mut ShowBuf<'_>) -> Result {
         };
         writeln!(
             out,
-            "{} pid {} to node {} by {}: {} (local load {}, process load {})",
+            "{} pid {} to node {} by {}{}: {} (local load {}, process load {})",
             d.at_ms,
             d.pid,
             d.node,
             policy,
-            if d.errno == 0 { "ok" } else { "failed" },
+            if d.exec { " at exec" } else { "" },
+            match (d.errno, d.exec) {
+                (0, false) => "ok",
+                // The migration runs on its return to user mode.
+                (0, true) => "queued",
+                _ => "failed",
+            },
             d.local,
             d.load
         )

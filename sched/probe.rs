@@ -96,6 +96,33 @@ impl Local {
     }
 }
 
+impl Local {
+    /// Program `pid` was just placed at `execve`: placed for good (round
+    /// robin does not place it again) and here since now (no policy
+    /// moves it before its residence time, nor while it leaves).
+    pub(crate) fn placed_at_exec(&mut self, pid: u32, now: u64) -> Result {
+        match self.tracks.iter_mut().find(|t| t.pid == pid) {
+            Some(t) => {
+                t.placed = true;
+                t.here_ns = now;
+            }
+            None => self.tracks.push(
+                Track {
+                    pid,
+                    seen_ns: now,
+                    here_ns: now,
+                    may: true,
+                    placed: true,
+                    seen: true,
+                    ..Track::default()
+                },
+                GFP_KERNEL,
+            )?,
+        }
+        Ok(())
+    }
+}
+
 /// Takes one sample into `st.local`.
 fn sample(st: &State, buf: &mut KVec<load::ProcSample>) -> Result {
     crate::kernel_ext::vec::retain(buf, |_| false);

@@ -23,6 +23,7 @@ mod ssi_api;
 mod balance;
 mod cluster;
 mod knobs;
+mod place;
 mod probe;
 mod retire;
 
@@ -58,6 +59,8 @@ static LOG: Log = Log;
 struct Sched {
     // Dropped first: no file is read or written once it is gone.
     _sysfs: SysfsDir<cluster::State>,
+    // No program is placed at `execve` once it is gone.
+    _placement: place::Placement,
     // Then the drain `remove` runs (withdrawing it waits for one running).
     _drainer: DrainerRegistration<cluster::State>,
     // The balancer before the prober, whose ticks it waits for.
@@ -68,7 +71,7 @@ struct Sched {
 }
 
 impl kernel::Module for Sched {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
         let listener = ssi_api::register_listener(&LOG)?;
         let st = Arc::pin_init(cluster::State::new()?, GFP_KERNEL)?;
         let service = ssi_api::register_service_arc(cluster::SERVICE, st.clone())?;
@@ -78,13 +81,15 @@ impl kernel::Module for Sched {
         let balancer = KThread::spawn(c_str!("ssi_sched"), move || balance::run(&s))?;
         let drainer = ssi_api::register_drainer(st.clone())?;
         let parent = SysfsParent::ssi().ok_or(ENODEV)?;
-        let sysfs = SysfsDir::new_in(parent, c_str!("sched"), &knobs::ATTRS, st)?;
+        let sysfs = SysfsDir::new_in(parent, c_str!("sched"), &knobs::ATTRS, st.clone())?;
+        let placement = place::Placement::start(module, &st)?;
         match ssi_api::node_id() {
             Some(id) => pr_info!("loaded on node {}, /sys/kernel/ssi/sched\n", id.get()),
             None => pr_info!("loaded, node id unset, /sys/kernel/ssi/sched\n"),
         }
         Ok(Sched {
             _sysfs: sysfs,
+            _placement: placement,
             _drainer: drainer,
             _balancer: balancer,
             _prober: prober,

@@ -106,7 +106,9 @@ pub extern "C" fn ssi_migrator_unregister(
 
 /// Migrates process `pid` of this node to `node` through the migrator
 /// offered: 0 once it runs there, a negative errno if it goes on here
-/// (`ENOSYS` while no migrator is offered). Sleeps; not from a handler.
+/// (`ENOSYS` while no migrator is offered); `pid` 0, the caller after
+/// `execve()`: 0 once queued for its return to user mode. Sleeps; not
+/// from a handler.
 #[no_mangle]
 pub extern "C" fn ssi_migrate(pid: u32, node: u8) -> i32 {
     with_core(|core| core.migrator.migrate(pid, node), ENODEV.to_errno())

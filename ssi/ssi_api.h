@@ -35,7 +35,9 @@ typedef void (*ssi_listener_t)(void *ctx, u8 node, bool up);
 typedef long (*ssi_chunk_fn_t)(void *ctx, u8 *buf, size_t cap);
 /*
  * The ghost module's migration of process pid of this node to node: 0 once
- * it runs there, or a negative errno (it goes on here).
+ * it runs there, or a negative errno (it goes on here). pid 0: the calling
+ * process itself, which execve() just gave a new program, on its way back
+ * to user mode: 0 once queued (if it fails there, it goes on here).
  */
 typedef int (*ssi_migrator_t)(void *ctx, u32 pid, u8 node);
 /*

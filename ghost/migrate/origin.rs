@@ -324,12 +324,20 @@ pub(crate) fn migrate(a: &mut MigrateArg) -> Result {
 fn later_self(m: &'static Migrator, t: &TaskRef, a: &mut MigrateArg, report: bool) -> Result {
     let mut plan = Plan::new(m, t, a, true)?;
     let mut arg = MigrateArg { ..*a };
+    // Counted until the work ended: the module waits for it to unload.
+    let pending = Pending::new(m);
     km::later(move || {
         let ret = plan.run(&mut arg);
         let home = plan.guest_home.is_none();
         plan.finish(&mut arg, &ret);
         match ret {
-            Ok(()) if home => stub_main(arg.pid),
+            Ok(()) if home => {
+                // The stub is counted on its own, and ends without
+                // returning here.
+                drop(pending);
+                stub_main(arg.pid);
+                return;
+            }
             Ok(()) => crate::kernel_ext::task::kill_current(),
             Err(e) if report => {
                 let mut r = regset::regs();
@@ -338,7 +346,46 @@ fn later_self(m: &'static Migrator, t: &TaskRef, a: &mut MigrateArg, report: boo
             }
             Err(_) => {}
         }
+        drop(pending);
     })
+}
+
+/// A self-migration queued and not ended yet.
+struct Pending(&'static Migrator);
+
+impl Pending {
+    fn new(m: &'static Migrator) -> Self {
+        m.later_pending.fetch_add(1, Ordering::AcqRel);
+        Pending(m)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.later_pending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The current process, which `execve()` just gave a new program, goes
+/// to `node` on its way back to user mode, checked as its own `MIGRATE`
+/// (its `CAN_MIGRATE`, what it holds, its user's limit): `Ok` once
+/// queued. A migration that fails there leaves it running here, silently.
+pub(crate) fn place_self(node: u8) -> Result {
+    let m = get().ok_or_else(crate::kernel_ext::errno::eshutdown)?;
+    let pid = task::current_pid();
+    // Only a user process has a program to place.
+    let t = TaskRef::get(pid).map_err(|_| EINVAL)?;
+    if t.info().kthread {
+        return Err(EINVAL);
+    }
+    let mut a = MigrateArg {
+        pid,
+        node: u32::from(node),
+        flags: MODE_DEFAULT,
+        reason: Reason::None,
+        detail: 0,
+    };
+    later_self(m, &t, &mut a, false)
 }
 
 /// Whether `node` may take a process from here (another member).

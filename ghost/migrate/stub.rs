@@ -6,6 +6,13 @@
 
 use super::*;
 
+/// `SIG_DFL`, `SIG_IGN`, and the handler a stub takes instead of them
+/// (never called: see `stub_loop`).
+const SIG_DFL: u64 = 0;
+const SIG_IGN: u64 = 1;
+const NEVER_RUN: u64 = 2;
+const SIGCHLD: usize = 17;
+
 /// Frees the stub's memory but the area of its arguments and environment
 /// (its `/proc` files keep showing them).
 fn shrink() {
@@ -73,10 +80,28 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
     // say whether it still runs it), and how many times it had left.
     let mut lost: Option<kernel::time::Ktime> = None;
     let mut seen_left = left(m.stub_at(pid)?);
-    // Every signal must wake the stub: nothing blocked.
+    // Every signal must reach the stub, to be sent on: nothing blocked,
+    // and none left default or ignored here. A default fatal one ends a
+    // process as it is sent (the kernel's shortcut), so the stub would
+    // die of it instead of sending it on, and an ignored one is dropped
+    // as it is sent; the process may have handlers where it runs that it
+    // had not here (one placed at `execve` has none yet). The stub never
+    // runs a handler: it does not return to user mode as a stub, and its
+    // process's handlers come back with it.
     if let Ok(mut s) = signal::new_signals() {
         signal::signals(&mut s);
         s.blocked = 0;
+        for (k, a) in s.action.iter_mut().enumerate() {
+            // SIGCHLD's disposition says how the stub's own children (if
+            // any) are reaped: it stays.
+            if k + 1 == SIGCHLD {
+                continue;
+            }
+            if a.handler == SIG_DFL || a.handler == SIG_IGN {
+                a.handler = NEVER_RUN;
+                a.flags = 0;
+            }
+        }
         signal::set_signals(&s);
     }
     loop {

@@ -11,6 +11,7 @@
 pub mod chrdev;
 pub mod cred;
 pub mod errno;
+pub mod exec;
 pub mod file;
 pub mod fs;
 pub mod global;

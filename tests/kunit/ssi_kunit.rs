@@ -498,7 +498,8 @@ static NO_MIGRATOR: NoMigrator = NoMigrator;
 
 /// The ghost module offers its migration: another offer is refused, a
 /// migration of init to this very node reaches ghost and is refused there
-/// (not `ENOSYS`); init is no stub.
+/// (not `ENOSYS`), and so is the placement of the caller (pid 0), a
+/// kernel thread; init is no stub.
 fn migrator_offered_by_ghost(t: &Test) {
     let Some(me) = ssi_api::node_id() else {
         return kunit_expect!(t, false);

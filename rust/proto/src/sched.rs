@@ -12,7 +12,8 @@
 //! `mem_total_kb: u64`, `mem_free_kb: u64`, `procs: u16`, `guests: u16`,
 //! `busy: u32`, `busy_recent: u32`, `refuses_guests: u8` (0 or 1).
 //! [`Settings`]: `gen: u64`, `policy: u8`, `period_ms: u32`,
-//! `margin_pct: u16`, `residence_ms: u32`, `drain: u8`.
+//! `margin_pct: u16`, `residence_ms: u32`, `drain: u8`, `exec_placement: u8`
+//! (0 or 1).
 //! [`Retiring`]: `moving: u16`, `nowhere: u8` (0 or 1), `n: u8` (at most
 //! [`MAX_PENDING`]), then `n` times `pid: u32`, `at: u8`, `why: u8`
 //! ([`Why`]). Decoding checks exact lengths
@@ -29,7 +30,7 @@ const SETTINGS: u8 = 2;
 const RETIRE: u8 = 3;
 
 /// Length of an encoded [`Settings`].
-pub const SETTINGS_LEN: usize = 8 + 1 + 4 + 2 + 4 + 1;
+pub const SETTINGS_LEN: usize = 8 + 1 + 4 + 2 + 4 + 1 + 1;
 /// Length of an encoded [`Probe`].
 pub const PROBE_LEN: usize = 4 + 2 + 4 + 4 + 8 + 8 + 2 + 2 + 4 + 4 + 1;
 /// Longest encoded message.
@@ -102,6 +103,8 @@ pub struct Settings {
     /// The node being drained (0: none): it sends every process it can
     /// away, whatever the policy, and no node sends it one.
     pub drain: u8,
+    /// The policy places programs at `execve` too ([`ExecPlacer`]).
+    pub exec_placement: bool,
 }
 
 impl Default for Settings {
@@ -113,6 +116,7 @@ impl Default for Settings {
             margin_pct: 130,
             residence_ms: 3000,
             drain: 0,
+            exec_placement: false,
         }
     }
 }
@@ -145,6 +149,11 @@ impl Settings {
             margin_pct: r.u16()?,
             residence_ms: r.u32()?,
             drain: r.u8()?,
+            exec_placement: match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
         };
         s.valid().then_some(s)
     }
@@ -155,7 +164,8 @@ impl Settings {
         w.u32(self.period_ms)?;
         w.u16(self.margin_pct)?;
         w.u32(self.residence_ms)?;
-        w.u8(self.drain)
+        w.u8(self.drain)?;
+        w.u8(u8::from(self.exec_placement))
     }
 }
 
@@ -900,6 +910,128 @@ impl RoundRobin {
     }
 }
 
+/// Programs placed at `execve` that a node remembers, to count them on
+/// top of the probes until these show them.
+const EXEC_SLOTS: usize = 32;
+/// What a new program is taken to weigh: a whole CPU (a program that
+/// does not is not worth a migration, but `execve` cannot tell).
+pub const EXEC_LOAD: u32 = 1000;
+
+/// Placement of new programs at `execve` on one node (the knob
+/// `exec_placement`): round robin starts each on the next node in turn
+/// (this one included: it stays), balance on the node where it adds
+/// least if that is below this node's load with it, and only if this
+/// node has no CPU left for it; `none` places nothing. Its memory: the
+/// programs it placed lately, each counted as [`EXEC_LOAD`] on its node
+/// for [`SENT_PERIODS`] periods while it lives, so that a burst of
+/// programs (which the probes do not show yet) spreads.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecPlacer {
+    next: usize,
+    /// `(node, pid, at_ms)`; pid 0: free.
+    placed: [(u8, u32, u64); EXEC_SLOTS],
+}
+
+impl Default for ExecPlacer {
+    fn default() -> Self {
+        ExecPlacer {
+            next: 0,
+            placed: [(0, 0, 0); EXEC_SLOTS],
+        }
+    }
+}
+
+impl ExecPlacer {
+    /// What was placed on `node` lately and still runs (`alive`).
+    fn placed_on(
+        &self,
+        node: u8,
+        now_ms: u64,
+        window_ms: u64,
+        alive: &impl Fn(u32) -> bool,
+    ) -> u64 {
+        self.placed
+            .iter()
+            .filter(|&&(n, pid, at)| {
+                n == node && pid != 0 && now_ms.saturating_sub(at) < window_ms && alive(pid)
+            })
+            .count() as u64
+            * u64::from(EXEC_LOAD)
+    }
+
+    fn record(&mut self, node: u8, pid: u32, now_ms: u64, window_ms: u64) {
+        let k = self
+            .placed
+            .iter()
+            .position(|&(_, p, at)| p == 0 || now_ms.saturating_sub(at) >= window_ms)
+            .unwrap_or_else(|| {
+                // All recent: the oldest goes.
+                let mut k = 0;
+                for (i, &(_, _, at)) in self.placed.iter().enumerate() {
+                    if at < self.placed[k].2 {
+                        k = i;
+                    }
+                }
+                k
+            });
+        self.placed[k] = (node, pid, now_ms);
+    }
+
+    /// Where program `pid`, just started by `execve` on node `me`, runs:
+    /// `Some(me.node)` (it stays), another node, or `None` if the policy
+    /// places nothing at exec (or the knob is off). `others` are the
+    /// other nodes' loads (the drained node left out), `members` the
+    /// round-robin ring ([`ring`]), `alive` whether a PID still names a
+    /// process here (running, or the stub of one that left).
+    pub fn place(
+        &mut self,
+        now_ms: u64,
+        pid: u32,
+        me: &NodeLoad,
+        others: &[NodeLoad],
+        members: &[u8],
+        s: &Settings,
+        alive: impl Fn(u32) -> bool,
+    ) -> Option<u8> {
+        if !s.exec_placement || s.drain == me.node {
+            return None;
+        }
+        let window = u64::from(s.period_ms) * u64::from(SENT_PERIODS);
+        let node = match s.policy {
+            Policy::None => return None,
+            Policy::RoundRobin => {
+                if members.is_empty() || !members.contains(&me.node) {
+                    return None;
+                }
+                let node = members[self.next % members.len()];
+                self.next = (self.next + 1) % members.len();
+                node
+            }
+            Policy::Balance => {
+                let seen = |o: &NodeLoad| {
+                    u64::from(o.load.max(o.recent)) + self.placed_on(o.node, now_ms, window, &alive)
+                };
+                let local_total = seen(me) + u64::from(EXEC_LOAD);
+                let capacity = u64::from(me.cpus.max(1)) * 1000;
+                let local = per_cpu(local_total, me.cpus);
+                let margin = u64::from(EXEC_LOAD) * u64::from(s.margin_pct) / 100;
+                let best = others
+                    .iter()
+                    .filter(|o| target(me.node, o) && o.node != s.drain)
+                    .map(|o| (per_cpu(seen(o), o.cpus) + per_cpu(margin, o.cpus), o.node))
+                    .min();
+                match best {
+                    // Without a CPU here for it, where it adds least.
+                    Some((cost, node)) if local_total > capacity && cost < local => node,
+                    _ => me.node,
+                }
+            }
+        };
+        self.record(node, pid, now_ms, window);
+        Some(node)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -914,6 +1046,7 @@ mod tests {
             margin_pct: 130,
             residence_ms: 3000,
             drain: 0,
+            exec_placement: false,
         }
     }
 
@@ -1810,5 +1943,163 @@ mod tests {
             let c = sim.counts();
             assert_eq!((c[0], c[1]), (0, 0), "{policy:?}: {c:?}");
         }
+    }
+
+    fn idle(node: u8) -> NodeLoad {
+        NodeLoad {
+            node,
+            cpus: 2,
+            load: 0,
+            recent: 0,
+            refuses_guests: false,
+        }
+    }
+
+    #[test]
+    fn exec_placement_byte_checked() {
+        let mut b = [0u8; MAX_MSG];
+        let on = Settings {
+            exec_placement: true,
+            ..settings()
+        };
+        let n = Msg::Settings(on).encode(&mut b);
+        assert_eq!(Msg::decode(&b[..n]), Some(Msg::Settings(on)));
+        b[n - 1] = 2;
+        assert_eq!(Msg::decode(&b[..n]), None);
+    }
+
+    #[test]
+    fn exec_round_robin_takes_turns() {
+        let s = Settings {
+            policy: Policy::RoundRobin,
+            exec_placement: true,
+            ..settings()
+        };
+        let others = [idle(2), idle(3), idle(4)];
+        let mut ids = [0u8; 256];
+        let k = ring(1, &others, &mut ids);
+        let mut p = ExecPlacer::default();
+        let got: Vec<_> = (0..8)
+            .map(|j| p.place(0, 100 + j, &idle(1), &others, &ids[..k], &s, |_| true))
+            .collect();
+        let want: Vec<_> = [1, 2, 3, 4, 1, 2, 3, 4].iter().map(|&n| Some(n)).collect();
+        assert_eq!(got, want);
+        // A node that refuses guests is out of the ring.
+        let mut no3 = others;
+        no3[1].refuses_guests = true;
+        let k = ring(1, &no3, &mut ids);
+        let mut p = ExecPlacer::default();
+        for j in 0..6 {
+            let n = p.place(0, j + 1, &idle(1), &no3, &ids[..k], &s, |_| true);
+            assert_ne!(n, Some(3));
+        }
+    }
+
+    #[test]
+    fn exec_off_none_or_drained_places_nothing() {
+        let others = [idle(2), idle(3)];
+        let members = [1, 2, 3];
+        let mut p = ExecPlacer::default();
+        for s in [
+            Settings {
+                policy: Policy::RoundRobin,
+                ..settings()
+            },
+            Settings {
+                policy: Policy::None,
+                exec_placement: true,
+                ..settings()
+            },
+            Settings {
+                policy: Policy::Balance,
+                exec_placement: true,
+                drain: 1,
+                ..settings()
+            },
+        ] {
+            for j in 0..4 {
+                let busy = NodeLoad {
+                    load: 8000,
+                    ..idle(1)
+                };
+                assert_eq!(
+                    p.place(0, j + 1, &busy, &others, &members, &s, |_| true),
+                    None
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn exec_balance_spreads_a_burst() {
+        let s = Settings {
+            policy: Policy::Balance,
+            exec_placement: true,
+            ..settings()
+        };
+        let others = [idle(2), idle(3), idle(4)];
+        let mut p = ExecPlacer::default();
+        let mut per = [0usize; 5];
+        for j in 0..8 {
+            let n = p
+                .place(10, 100 + j, &idle(1), &others, &[], &s, |_| true)
+                .unwrap();
+            per[usize::from(n)] += 1;
+        }
+        assert_eq!(per[1..], [2, 2, 2, 2]);
+        // One program on an idle node has a CPU there: it stays.
+        let mut p = ExecPlacer::default();
+        assert_eq!(p.place(0, 7, &idle(1), &others, &[], &s, |_| true), Some(1));
+        // Programs that ended no longer count: the next stays too.
+        let mut p = ExecPlacer::default();
+        for j in 0..4 {
+            p.place(0, 100 + j, &idle(1), &others, &[], &s, |_| true);
+        }
+        assert_eq!(
+            p.place(0, 200, &idle(1), &others, &[], &s, |_| false),
+            Some(1)
+        );
+        // Nor do they after the window: the probes show them by then.
+        assert_eq!(
+            p.place(
+                3 * u64::from(s.period_ms),
+                201,
+                &idle(1),
+                &others,
+                &[],
+                &s,
+                |_| true
+            ),
+            Some(1)
+        );
+        // A busy node sends only where it adds least with the margin, and
+        // never to a node that refuses guests.
+        let busy = NodeLoad {
+            load: 4000,
+            ..idle(1)
+        };
+        let near = [
+            NodeLoad {
+                load: 4000,
+                ..idle(2)
+            },
+            NodeLoad {
+                refuses_guests: true,
+                ..idle(3)
+            },
+        ];
+        let mut p = ExecPlacer::default();
+        // 2000 + 650 per CPU there against 2500 here: it stays.
+        assert_eq!(p.place(0, 1, &busy, &near, &[], &s, |_| true), Some(1));
+        // 1500 + 650 against 2500: it goes.
+        let lighter = [
+            NodeLoad {
+                load: 3000,
+                ..idle(2)
+            },
+            near[1],
+        ];
+        let mut p = ExecPlacer::default();
+        assert_eq!(p.place(0, 1, &busy, &lighter, &[], &s, |_| true), Some(2));
     }
 }
