@@ -24,13 +24,11 @@ use crate::kernel_ext::{
 use crate::msg::{ask_counted, count, directory, elsewhere, me, prepare, status, Stats};
 use crate::proto::ipc::{
     home_of, is_stat, put_vals, range, Op, Request, SemAnswer, SemSet, SemStat, Sembuf, Sops, Vals,
-    GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_RMID, IPC_SET, IPC_STAT, MAX_REQUEST, MAX_SEMS,
-    MAX_SEM_ANSWER, MAX_SOPS, SEM_STAT, SEM_STAT_ANY, SERVICE, SETALL, SETVAL,
+    GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_RMID, IPC_SET, IPC_STAT, MAX_SEMS,
+    MAX_SEM_ANSWER, MAX_SOPS, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL,
 };
 use crate::ssi_api;
 
-/// How long one request may take (the set's node never waits).
-const CALL_TIMEOUT_MS: u32 = 5000;
 /// Longest pause before asking again.
 const MAX_PAUSE_MS: u32 = 20;
 /// `EIDRM` (include/uapi/asm-generic/errno.h).

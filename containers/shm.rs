@@ -32,7 +32,7 @@ use crate::kernel_ext::{
     vec::{retain, swap_remove},
 };
 use crate::msg::{ask_counted, count, directory, elsewhere, me, prepare, status, Stats};
-use crate::proto::dsm::{Access, Copy, Home, Msg, Obj, State, MAX_HEAD};
+use crate::proto::dsm::{Access, Copy, Dir, Home, Msg, Obj, State, MAX_HEAD};
 use crate::proto::ipc::{
     home_of, range, Op, Request, SemSet, ShmStat, IPC_RMID, IPC_SET, IPC_STAT, SHM_STAT_LEN,
 };
@@ -85,6 +85,10 @@ struct Seg {
     /// shadow elsewhere.
     local: i32,
     home: u8,
+    /// `local`'s memory: kept while the entry lives, so that a segment
+    /// removed (`IPC_RMID`) while other nodes hold copies keeps serving
+    /// them, as a segment stays while it is attached.
+    file: Arc<ShmFile>,
     /// This node's copy of each page.
     copies: KVVec<Copy>,
     /// The directory of each page (on the home only).
@@ -172,13 +176,16 @@ fn ensure_home(segs: &mut Segs, id: i32) -> Result<&mut Seg> {
     if let Some(i) = segs.list.iter().position(|s| s.id == id) {
         return Ok(&mut segs.list[i]);
     }
-    let (_file, size) = ShmFile::of(id)?;
+    let (file, size) = ShmFile::of(id)?;
     let pages = pages_of(size);
     if pages > MAX_PAGES {
         return Err(EFBIG);
     }
-    // Entries of segments removed since go first.
-    retain(&mut segs.list, |s| ShmFile::of(s.local).is_ok());
+    // Entries of this node's segments removed since, of which no other
+    // node holds a copy, go first.
+    retain(&mut segs.list, |s| {
+        s.home != me() || ShmFile::of(s.id).is_ok() || !s.dir.iter().all(only_home)
+    });
     let mut dir = KVVec::with_capacity(pages, GFP_KERNEL)?;
     for p in 0..pages {
         dir.push(
@@ -193,12 +200,23 @@ fn ensure_home(segs: &mut Segs, id: i32) -> Result<&mut Seg> {
         id,
         local: id,
         home: me(),
+        file: Arc::new(file, GFP_KERNEL)?,
         copies: new_copies(id, me(), pages)?,
         dir,
     };
     segs.list.push(seg, GFP_KERNEL)?;
     let n = segs.list.len();
     Ok(&mut segs.list[n - 1])
+}
+
+/// Whether only the home's memory and copy hold a page, and nothing waits.
+fn only_home(d: &Home<QUEUE>) -> bool {
+    let alone = match d.dir() {
+        Dir::Uncached => true,
+        Dir::Exclusive(o) => o == me(),
+        Dir::Shared(set) => set.iter().all(|n| n == me()),
+    };
+    alone && d.serving().is_none() && d.waiting() == 0
 }
 
 /// Whether `s` allows a read, or a write.
@@ -251,7 +269,7 @@ fn count_by(c: &AtomicU64, n: u64) {
 fn run(shm: &Shm, from: u8, first: Msg, payload: &[u8]) {
     let mut work: KVec<(u8, Msg)> = KVec::new();
     let mut out: KVec<Item> = KVec::new();
-    handle(shm, from, first, payload, &mut out);
+    deliver(shm, from, first, payload, &mut out);
     loop {
         while let Some(it) = swap_remove(&mut out, 0) {
             if it.to == me() {
@@ -264,13 +282,13 @@ fn run(shm: &Shm, from: u8, first: Msg, payload: &[u8]) {
         let Some((f, m)) = swap_remove(&mut work, 0) else {
             return;
         };
-        handle(shm, f, m, &[], &mut out);
+        deliver(shm, f, m, &[], &mut out);
     }
 }
 
 /// Handles one message of the protocol: the page's directory (on the
 /// home) or this node's copy. A message refused changes nothing.
-fn handle(shm: &Shm, from: u8, msg: Msg, payload: &[u8], out: &mut KVec<Item>) {
+fn deliver(shm: &Shm, from: u8, msg: Msg, payload: &[u8], out: &mut KVec<Item>) {
     if let Err(e) = try_handle(shm, from, msg, payload, out) {
         if e != ENOMEM {
             count(&DSM.refused);
@@ -282,16 +300,15 @@ fn try_handle(shm: &Shm, from: u8, msg: Msg, payload: &[u8], out: &mut KVec<Item
     let obj = msg.obj();
     let id = obj.container as i32;
     let index = obj.index;
-    let local = {
+    let file = {
         let mut g = shm.segs.lock();
         let s = if msg.to_home() {
             ensure_home(&mut g, id)?
         } else {
             g.by_id(id).ok_or(EINVAL)?
         };
-        s.local
+        s.file.clone()
     };
-    let (file, _) = ShmFile::of(local)?;
     let i = usize::try_from(index).map_err(|_| EINVAL)?;
     // Another node's page, read under the page's lock.
     let mut buf = page_buf()?;
@@ -451,6 +468,7 @@ impl ShmSegs for Segments {
             }
             let copies = new_copies(id, node, pages)?;
             let local = ipc::shadow_new(size)?;
+            let file = Arc::new(ShmFile::of(local)?.0, GFP_KERNEL)?;
             let mut g = shm.segs.lock();
             if let Some(s) = g.by_id(id) {
                 // Another attach made one first (this one stays unused).
@@ -461,6 +479,7 @@ impl ShmSegs for Segments {
                     id,
                     local,
                     home: node,
+                    file,
                     copies,
                     dir: KVVec::new(),
                 },
@@ -539,7 +558,7 @@ impl ShmSegs for Segments {
                     if !ssi_api::is_member(home) {
                         // The home left: the page is lost (issue 15,
                         // item 6, not done).
-                        return Err(EHOSTDOWN);
+                        return Err(crate::kernel_ext::errno::ehostdown());
                     }
                     if kthread::signal_pending() {
                         // Not a spin while a signal waits for the fault's
