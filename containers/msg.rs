@@ -146,8 +146,20 @@ fn pause(ms: &mut u32) -> Result {
 /// Sends `op` to `node` as the current task; asks again after a pause
 /// while the answer is `again` and the call may wait.
 fn ask(node: u8, op: Op<'_>, again: Option<Error>, resp: &mut [u8]) -> Result<usize> {
+    ask_counted(&STATS, node, op, again, resp)
+}
+
+/// [`ask`] for queues, semaphore sets or segments: each request sent is
+/// counted in `stats.sent`.
+pub(crate) fn ask_counted(
+    stats: &Stats,
+    node: u8,
+    op: Op<'_>,
+    again: Option<Error>,
+    resp: &mut [u8],
+) -> Result<usize> {
     if !ssi_api::is_member(node) {
-        // No such queue any more (its node left): as an unknown id.
+        // No such object any more (its node left): as an unknown id.
         return Err(EINVAL);
     }
     let mut req = KVec::from_elem(0u8, MAX_REQUEST, GFP_KERNEL)?;
@@ -159,7 +171,7 @@ fn ask(node: u8, op: Op<'_>, again: Option<Error>, resp: &mut [u8]) -> Result<us
     .ok_or(EINVAL)?;
     let mut ms = 1;
     loop {
-        count(&STATS.sent);
+        count(&stats.sent);
         match ssi_api::call(node, SERVICE, &req[..n], resp, CALL_TIMEOUT_MS) {
             Err(e) if Some(e) == again => pause(&mut ms)?,
             r => return r,
@@ -316,6 +328,9 @@ impl ssi_api::Service for Service {
     fn handle(&self, _src: u8, req: &[u8], resp: &mut [u8]) -> Result<usize> {
         if crate::proto::ipc::is_sem(req) {
             return crate::sem::handle(req, resp);
+        }
+        if crate::proto::ipc::is_shm(req) {
+            return crate::shm::handle(req, resp);
         }
         let Some(r) = Request::decode(req) else {
             count(&STATS.malformed);

@@ -21,16 +21,14 @@ use crate::kernel_ext::{
     ipc::{self, SemSets, Sembuf as KSembuf, SemidDs, SEM_UNDO},
     kthread,
 };
-use crate::msg::{caller, count, directory, elsewhere, me, prepare, status, Stats};
+use crate::msg::{ask_counted, count, directory, elsewhere, me, prepare, status, Stats};
 use crate::proto::ipc::{
     home_of, is_stat, put_vals, range, Op, Request, SemAnswer, SemSet, SemStat, Sembuf, Sops, Vals,
-    GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_RMID, IPC_SET, IPC_STAT, MAX_REQUEST, MAX_SEMS,
-    MAX_SEM_ANSWER, MAX_SOPS, SEM_STAT, SEM_STAT_ANY, SERVICE, SETALL, SETVAL,
+    GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_RMID, IPC_SET, IPC_STAT, MAX_SEMS,
+    MAX_SEM_ANSWER, MAX_SOPS, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL,
 };
 use crate::ssi_api;
 
-/// How long one request may take (the set's node never waits).
-const CALL_TIMEOUT_MS: u32 = 5000;
 /// Longest pause before asking again.
 const MAX_PAUSE_MS: u32 = 20;
 /// `EIDRM` (include/uapi/asm-generic/errno.h).
@@ -41,19 +39,7 @@ pub(crate) static STATS: Stats = Stats::new();
 
 /// Sends `op` to `node` as the current task, once.
 fn ask(node: u8, op: Op<'_>, resp: &mut [u8]) -> Result<usize> {
-    if !ssi_api::is_member(node) {
-        // No such set any more (its node left): as an unknown id.
-        return Err(EINVAL);
-    }
-    let mut req = KVec::from_elem(0u8, MAX_REQUEST, GFP_KERNEL)?;
-    let n = Request {
-        caller: caller()?,
-        op,
-    }
-    .encode(&mut req)
-    .ok_or(EINVAL)?;
-    count(&STATS.sent);
-    ssi_api::call(node, SERVICE, &req[..n], resp, CALL_TIMEOUT_MS)
+    ask_counted(&STATS, node, op, None, resp)
 }
 
 /// The deadline of a relative timeout, in ns of `ktime_get()`.

@@ -42,8 +42,9 @@ fn refuse(a: &mut DumpArg, reason: Reason, detail: u64, e: Error) -> Result<u64>
 /// Why the area `v` cannot be carried, if it cannot.
 fn odd_area(v: &mm::VmaInfo) -> Option<Reason> {
     // Private mappings of tmpfs files (the initramfs) are files like any
-    // other; shared ones of shmem are SysV shm, memfd or shared anonymous.
-    if v.kind & mm::KIND_SHMEM != 0 && v.vm_flags & mm::VM_SHARED != 0 {
+    // other; shared ones of shmem are SysV shm, memfd or shared anonymous,
+    // read-only ones too (`shmat(SHM_RDONLY)`: `VM_MAYSHARE` alone).
+    if v.kind & mm::KIND_SHMEM != 0 && v.vm_flags & (mm::VM_SHARED | mm::VM_MAYSHARE) != 0 {
         Some(Reason::SharedMemory)
     } else if v.vm_flags & (mm::VM_IO | mm::VM_PFNMAP) != 0 && v.kind & mm::KIND_SPECIAL == 0 {
         Some(Reason::DeviceMapping)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! SysV message queues and semaphores across the cluster: the kernel's
-//! hook (`include/linux/ssi_ipc.h`) and what a node runs for a queue or a
-//! semaphore set it holds.
+//! SysV message queues, semaphores and shared memory across the cluster:
+//! the kernel's hook (`include/linux/ssi_ipc.h`), what a node runs for a
+//! queue, a semaphore set or a segment it holds, and the pages of a
+//! segment coherent across the cluster.
 
 use kernel::{alloc::flags::GFP_KERNEL, bindings, prelude::*};
 
@@ -18,6 +19,32 @@ pub type MsqidDs = bindings::msqid64_ds;
 pub type SemidDs = bindings::semid64_ds;
 /// One semaphore operation (`struct sembuf`).
 pub type Sembuf = bindings::sembuf;
+/// A segment's state for `IPC_STAT` and `IPC_SET` (`struct shmid64_ds`).
+pub type ShmidDs = bindings::shmid64_ds;
+/// Bytes of a page (x86_64).
+pub const PAGE_SIZE: usize = 4096;
+
+/// What a module does with the shared memory segments of the initial IPC
+/// namespace; as [`MsgQueues`] for `shmget`, `shmat` and `shmctl`.
+pub trait ShmSegs {
+    /// The indices `[lo, hi)` this node gives its segments. Must not sleep.
+    fn range() -> (i32, i32);
+    /// `shmget()` of a key other than `IPC_PRIVATE`.
+    fn shmget(key: i32, size: usize, flags: i32) -> Option<isize>;
+    /// `shmat()`: for another node's segment, once that node has allowed
+    /// it, the id of this node's segment to attach instead.
+    fn shmat(id: i32, flags: i32) -> Option<isize>;
+    /// `shmctl()` with `IPC_STAT` (fills `ds`), `IPC_SET` or `IPC_RMID`.
+    fn shmctl(id: i32, cmd: i32, ds: &mut ShmidDs) -> Option<isize>;
+    /// Whether this node's segment `id` is coherent across the cluster
+    /// (called when it is mapped).
+    fn coherent(id: i32) -> bool;
+    /// Before an access to page `pgoff` of this node's segment `id` (no
+    /// page lock held): make it readable, or writable, here.
+    fn fetch(id: i32, pgoff: u64, write: bool) -> Result;
+    /// With the page locked: whether the access may go on.
+    fn valid(id: i32, pgoff: u64, write: bool) -> bool;
+}
 
 /// What a module does with the semaphore sets of the initial IPC
 /// namespace; as [`MsgQueues`].
@@ -227,24 +254,122 @@ unsafe extern "C" fn semctl_tramp<S: SemSets>(
     unsafe { taken(S::semctl(id, semnum, cmd, val, p as usize, ds), ret) }
 }
 
-/// `Q` and `S` registered with the kernel until drop.
+/// `ssi_ipc_ops::shm_range`.
+///
+/// # Safety
+///
+/// As [`range_tramp`].
+unsafe extern "C" fn shm_range_tramp<H: ShmSegs>(lo: *mut i32, hi: *mut i32) {
+    let (l, h) = H::range();
+    // SAFETY: the kernel passes writable pointers.
+    unsafe {
+        *lo = l;
+        *hi = h;
+    }
+}
+
+/// `ssi_ipc_ops::shmget`.
+///
+/// # Safety
+///
+/// As [`get_tramp`].
+unsafe extern "C" fn shmget_tramp<H: ShmSegs>(
+    key: i32,
+    size: usize,
+    flags: i32,
+    ret: *mut kernel::ffi::c_long,
+) -> bool {
+    // SAFETY: `ret` is writable (the kernel's promise).
+    unsafe { taken(H::shmget(key, size, flags), ret) }
+}
+
+/// `ssi_ipc_ops::shmat`.
+///
+/// # Safety
+///
+/// As [`get_tramp`].
+unsafe extern "C" fn shmat_tramp<H: ShmSegs>(
+    id: i32,
+    flags: i32,
+    ret: *mut kernel::ffi::c_long,
+) -> bool {
+    // SAFETY: `ret` is writable (the kernel's promise).
+    unsafe { taken(H::shmat(id, flags), ret) }
+}
+
+/// `ssi_ipc_ops::shmctl`.
+///
+/// # Safety
+///
+/// As [`get_tramp`], with `ds` a live `struct shmid64_ds`.
+unsafe extern "C" fn shmctl_tramp<H: ShmSegs>(
+    id: i32,
+    cmd: i32,
+    ds: *mut ShmidDs,
+    ret: *mut kernel::ffi::c_long,
+) -> bool {
+    // SAFETY: the kernel passes its own `shmid64_ds`, only used here.
+    let ds = unsafe { &mut *ds };
+    // SAFETY: `ret` is writable.
+    unsafe { taken(H::shmctl(id, cmd, ds), ret) }
+}
+
+/// `ssi_ipc_ops::shm_coherent`.
+///
+/// # Safety
+///
+/// Called by the kernel only.
+unsafe extern "C" fn shm_coherent_tramp<H: ShmSegs>(id: i32) -> bool {
+    H::coherent(id)
+}
+
+/// `ssi_ipc_ops::shm_fetch`.
+///
+/// # Safety
+///
+/// Called by the kernel only, in a fault, with no page lock held.
+unsafe extern "C" fn shm_fetch_tramp<H: ShmSegs>(
+    id: i32,
+    pgoff: kernel::ffi::c_ulong,
+    write: bool,
+) -> i32 {
+    match H::fetch(id, pgoff as u64, write) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `ssi_ipc_ops::shm_valid`.
+///
+/// # Safety
+///
+/// Called by the kernel only, with the page locked.
+unsafe extern "C" fn shm_valid_tramp<H: ShmSegs>(
+    id: i32,
+    pgoff: kernel::ffi::c_ulong,
+    write: bool,
+) -> bool {
+    H::valid(id, pgoff as u64, write)
+}
+
+/// `Q`, `S` and `H` registered with the kernel until drop.
 ///
 /// # Invariants
 ///
 /// `ops` is registered and neither moved nor freed until drop has
 /// unregistered it (which waits for the callbacks in flight).
-pub struct Registration<Q: MsgQueues, S: SemSets> {
+pub struct Registration<Q: MsgQueues, S: SemSets, H: ShmSegs> {
     ops: KBox<bindings::ssi_ipc_ops>,
-    _q: core::marker::PhantomData<(Q, S)>,
+    _q: core::marker::PhantomData<(Q, S, H)>,
 }
 
 // SAFETY: the ops table is read-only after registration.
-unsafe impl<Q: MsgQueues, S: SemSets> Send for Registration<Q, S> {}
+unsafe impl<Q: MsgQueues, S: SemSets, H: ShmSegs> Send for Registration<Q, S, H> {}
 // SAFETY: as above.
-unsafe impl<Q: MsgQueues, S: SemSets> Sync for Registration<Q, S> {}
+unsafe impl<Q: MsgQueues, S: SemSets, H: ShmSegs> Sync for Registration<Q, S, H> {}
 
-impl<Q: MsgQueues, S: SemSets> Registration<Q, S> {
-    /// Registers `Q` and `S`; `EBUSY` if another module did.
+impl<Q: MsgQueues, S: SemSets, H: ShmSegs> Registration<Q, S, H> {
+    /// Registers `Q`, `S` and `H`; `EBUSY` if another module did.
     pub fn new(module: &'static kernel::ThisModule) -> Result<Self> {
         let ops = KBox::new(
             bindings::ssi_ipc_ops {
@@ -258,6 +383,13 @@ impl<Q: MsgQueues, S: SemSets> Registration<Q, S> {
                 semget: Some(semget_tramp::<S>),
                 semop: Some(semop_tramp::<S>),
                 semctl: Some(semctl_tramp::<S>),
+                shm_range: Some(shm_range_tramp::<H>),
+                shmget: Some(shmget_tramp::<H>),
+                shmat: Some(shmat_tramp::<H>),
+                shmctl: Some(shmctl_tramp::<H>),
+                shm_coherent: Some(shm_coherent_tramp::<H>),
+                shm_fetch: Some(shm_fetch_tramp::<H>),
+                shm_valid: Some(shm_valid_tramp::<H>),
             },
             GFP_KERNEL,
         )?;
@@ -274,7 +406,7 @@ impl<Q: MsgQueues, S: SemSets> Registration<Q, S> {
     }
 }
 
-impl<Q: MsgQueues, S: SemSets> Drop for Registration<Q, S> {
+impl<Q: MsgQueues, S: SemSets, H: ShmSegs> Drop for Registration<Q, S, H> {
     fn drop(&mut self) {
         // SAFETY: registered in `new`; returns once no callback runs.
         unsafe { bindings::ssi_ipc_unregister(&*self.ops) };
@@ -362,4 +494,126 @@ pub fn semctl_here(
     // SAFETY: `p` is NULL or writable for `n` values, `ds` a live,
     // writable `semid64_ds`, both during the call.
     result(unsafe { bindings::ssi_semctl_kernel(id, semnum, cmd, val, p, n, ds) })
+}
+
+/// `shmget()` here, as the current task; the id.
+pub fn shmget_here(key: i32, size: usize, flags: i32) -> Result<i32> {
+    // SAFETY: no preconditions; runs in the current task's namespace.
+    let r = result(unsafe { bindings::ssi_shmget_kernel(key, size, flags) })?;
+    i32::try_from(r).map_err(|_| EINVAL)
+}
+
+/// The checks of `shmat()` of segment `id` here, as the current task: its
+/// size if it may be attached with `flags`.
+pub fn shmat_check_here(id: i32, flags: i32) -> Result<usize> {
+    let mut size = 0usize;
+    // SAFETY: `size` is writable.
+    result(unsafe { bindings::ssi_shmat_check_kernel(id, flags, &mut size) })?;
+    Ok(size)
+}
+
+/// `shmctl()` of segment `id` here (`IPC_STAT`, `IPC_SET`, `IPC_RMID`).
+pub fn shmctl_here(id: i32, cmd: i32, ds: &mut ShmidDs) -> Result {
+    // SAFETY: `ds` is a live, writable `shmid64_ds`.
+    result(unsafe { bindings::ssi_shmctl_kernel(id, cmd, ds) }).map(|_| ())
+}
+
+/// A new segment of `size` bytes owned by root, mode 0600, to hold this
+/// node's copy of another node's segment; its id.
+pub fn shadow_new(size: usize) -> Result<i32> {
+    // SAFETY: no preconditions.
+    let r = result(unsafe { bindings::ssi_shm_shadow_kernel(size) })?;
+    i32::try_from(r).map_err(|_| EINVAL)
+}
+
+/// The memory of one of this node's segments (its shmem file).
+///
+/// # Invariants
+///
+/// `ptr` holds a reference to the file, dropped on drop.
+pub struct ShmFile {
+    ptr: *mut bindings::file,
+}
+
+impl ShmFile {
+    /// The file of segment `id` of the initial namespace and the
+    /// segment's size; `EINVAL` or `EIDRM` if there is no such segment.
+    pub fn of(id: i32) -> Result<(Self, usize)> {
+        let mut size = 0usize;
+        // SAFETY: `size` is writable.
+        let ptr = unsafe { bindings::ssi_shm_file(id, &mut size) };
+        let v = ptr as isize;
+        if (-4095..0).contains(&v) {
+            return Err(Error::from_errno(v as i32));
+        }
+        // INVARIANT: `ssi_shm_file` returned a referenced file.
+        Ok((ShmFile { ptr }, size))
+    }
+
+    /// Page `index`, locked (made, zeroed, if it was not there): nobody
+    /// maps it here anew until it is unlocked.
+    pub fn lock_page(&self, index: u64) -> Result<LockedPage<'_>> {
+        // SAFETY: `ptr` is a referenced shmem file (the invariant).
+        let folio = unsafe { bindings::ssi_shm_lock_page(self.ptr, index as _) };
+        let v = folio as isize;
+        if (-4095..0).contains(&v) {
+            return Err(Error::from_errno(v as i32));
+        }
+        // INVARIANT: a locked, referenced folio of one page.
+        Ok(LockedPage {
+            folio,
+            _file: core::marker::PhantomData,
+        })
+    }
+
+    /// Unmaps page `index` from every process of this node.
+    pub fn zap(&self, index: u64) {
+        // SAFETY: `ptr` is a referenced file (the invariant).
+        unsafe { bindings::ssi_shm_zap(self.ptr, index as _) };
+    }
+}
+
+impl Drop for ShmFile {
+    fn drop(&mut self) {
+        // SAFETY: the reference the invariant holds, dropped once.
+        unsafe { bindings::fput(self.ptr) };
+    }
+}
+
+// SAFETY: a file reference may be used and dropped from any thread.
+unsafe impl Send for ShmFile {}
+// SAFETY: its operations take their own locks.
+unsafe impl Sync for ShmFile {}
+
+/// A page of a segment, locked, unlocked on drop.
+///
+/// # Invariants
+///
+/// `folio` is a locked, referenced folio of one page, unlocked and
+/// released on drop.
+pub struct LockedPage<'a> {
+    folio: *mut bindings::folio,
+    _file: core::marker::PhantomData<&'a ShmFile>,
+}
+
+impl LockedPage<'_> {
+    /// Copies the page into `buf`.
+    pub fn read(&self, buf: &mut [u8; PAGE_SIZE]) {
+        // SAFETY: the folio is locked (the invariant) and one page long;
+        // `buf` is writable for a page.
+        unsafe { bindings::ssi_shm_page_copy(self.folio, buf.as_mut_ptr().cast(), false) };
+    }
+
+    /// Copies `buf` into the page.
+    pub fn write(&self, buf: &[u8; PAGE_SIZE]) {
+        // SAFETY: as above; the kernel only reads `buf`.
+        unsafe { bindings::ssi_shm_page_copy(self.folio, buf.as_ptr().cast_mut().cast(), true) };
+    }
+}
+
+impl Drop for LockedPage<'_> {
+    fn drop(&mut self) {
+        // SAFETY: locked and referenced (the invariant), released once.
+        unsafe { bindings::ssi_shm_unlock_page(self.folio) };
+    }
 }

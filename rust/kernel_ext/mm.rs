@@ -14,6 +14,9 @@ pub const VM_WRITE: u64 = 0x2;
 pub const VM_EXEC: u64 = 0x4;
 pub const VM_SHARED: u64 = 0x8;
 pub const VM_MAYWRITE: u64 = 0x20;
+/// A `MAP_SHARED` mapping, writable or not (`VM_SHARED` is cleared for a
+/// file opened read-only, as `shmat(SHM_RDONLY)` does).
+pub const VM_MAYSHARE: u64 = 0x80;
 pub const VM_GROWSDOWN: u64 = 0x100;
 pub const VM_PFNMAP: u64 = 0x400;
 pub const VM_IO: u64 = 0x4000;

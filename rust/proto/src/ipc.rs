@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! SysV message queues and semaphores across the cluster
+//! SysV message queues, semaphores and shared memory across the cluster
 //! (Documentation/ssi/containers.rst, "SysV message queues", "SysV
-//! semaphores"): the requests a node sends to the node that holds a queue
-//! or a semaphore set, run there in the caller's credentials.
+//! semaphores", "SysV shared memory"): the requests a node sends to the
+//! node that holds a queue, a semaphore set or a segment, run there in the
+//! caller's credentials. (The pages of a segment move with the coherence
+//! protocol, `dsm`.)
 //!
 //! An id names its node: node `k` gives its queues and its sets the
 //! indices `[k * RANGE, (k + 1) * RANGE)` (the low [`IDX_BITS`] bits of an
@@ -17,6 +19,9 @@
 //! | 5 `SEMGET` | `key: i32`, `nsems: i32`, `flags: i32`          | `id: i32`                   |
 //! | 6 `SEMOP`  | `id: i32`, 1 to [`MAX_SOPS`] [`Sembuf`]s        | `u8`: 0 done, 1 would wait  |
 //! | 7 `SEMCTL` | `id: i32`, `semnum: i32`, `cmd: i32`, `val: i32`, `uid, gid, mode: u32`, values (`SETALL`) | [`SemAnswer`] |
+//! | 8 `SHMGET` | `key: i32`, `size: u64`, `flags: i32`           | `id: i32`                   |
+//! | 9 `SHMAT`  | `id: i32`, `flags: i32`                         | `size: u64`                 |
+//! | 10 `SHMCTL` | `id: i32`, `cmd: i32`, `uid, gid, mode: u32`   | [`ShmStat`] for `IPC_STAT`  |
 //!
 //! A [`Sembuf`] is `num: u16`, `op: i16`, `flg: i16`; semaphore values
 //! are `u16`s, at most [`MAX_SEMS`] of them.
@@ -74,11 +79,19 @@ const CTL: u8 = 4;
 const SEMGET: u8 = 5;
 const SEMOP: u8 = 6;
 const SEMCTL: u8 = 7;
+const SHMGET: u8 = 8;
+const SHMAT: u8 = 9;
+const SHMCTL: u8 = 10;
 const SEMBUF_LEN: usize = 6;
 
 /// Whether a request is one of the semaphores' (by its op byte).
 pub fn is_sem(req: &[u8]) -> bool {
     matches!(req.first(), Some(&(SEMGET | SEMOP | SEMCTL)))
+}
+
+/// Whether a request is one of the shared memory's (by its op byte).
+pub fn is_shm(req: &[u8]) -> bool {
+    matches!(req.first(), Some(&(SHMGET | SHMAT | SHMCTL)))
 }
 
 /// Whether `cmd` answers a [`SemStat`].
@@ -311,6 +324,20 @@ pub enum Op<'a> {
         set: SemSet,
         vals: Vals<'a>,
     },
+    ShmGet {
+        key: i32,
+        size: u64,
+        flags: i32,
+    },
+    ShmAt {
+        id: i32,
+        flags: i32,
+    },
+    ShmCtl {
+        id: i32,
+        cmd: i32,
+        set: SemSet,
+    },
 }
 
 /// A request to the queue's node (or the key directory).
@@ -333,6 +360,9 @@ impl<'a> Request<'a> {
             Op::SemGet { .. } => SEMGET,
             Op::SemOp { .. } => SEMOP,
             Op::SemCtl { .. } => SEMCTL,
+            Op::ShmGet { .. } => SHMGET,
+            Op::ShmAt { .. } => SHMAT,
+            Op::ShmCtl { .. } => SHMCTL,
         };
         w.u8(op)?;
         self.caller.put(&mut w)?;
@@ -404,6 +434,22 @@ impl<'a> Request<'a> {
                 }
                 w.put(vals.bytes())?;
             }
+            Op::ShmGet { key, size, flags } => {
+                w.i32(key)?;
+                w.u64(size)?;
+                w.i32(flags)?;
+            }
+            Op::ShmAt { id, flags } => {
+                w.i32(id)?;
+                w.i32(flags)?;
+            }
+            Op::ShmCtl { id, cmd, set } => {
+                w.i32(id)?;
+                w.i32(cmd)?;
+                for v in [set.uid, set.gid, set.mode] {
+                    w.u32(v)?;
+                }
+            }
         }
         Some(w.len())
     }
@@ -473,6 +519,24 @@ impl<'a> Request<'a> {
                     mode: r.u32()?,
                 },
                 vals: Vals::new(r.rest())?,
+            },
+            SHMGET => Op::ShmGet {
+                key: r.i32()?,
+                size: r.u64()?,
+                flags: r.i32()?,
+            },
+            SHMAT => Op::ShmAt {
+                id: r.i32()?,
+                flags: r.i32()?,
+            },
+            SHMCTL => Op::ShmCtl {
+                id: r.i32()?,
+                cmd: r.i32()?,
+                set: SemSet {
+                    uid: r.u32()?,
+                    gid: r.u32()?,
+                    mode: r.u32()?,
+                },
             },
             _ => return None,
         };
@@ -590,6 +654,69 @@ impl SemStat {
             ctime: r.i64()?,
             nsems: r.u64()?,
         })
+    }
+}
+
+/// A segment's state for `IPC_STAT` (`struct shmid64_ds`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShmStat {
+    pub key: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cuid: u32,
+    pub cgid: u32,
+    pub mode: u32,
+    pub seq: u32,
+    pub cpid: i32,
+    pub lpid: i32,
+    pub atime: i64,
+    pub dtime: i64,
+    pub ctime: i64,
+    pub segsz: u64,
+    pub nattch: u64,
+}
+
+/// Length of an encoded [`ShmStat`].
+pub const SHM_STAT_LEN: usize = 4 * 9 + 8 * 5;
+
+impl ShmStat {
+    pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        let mut w = Writer::new(out);
+        w.i32(self.key)?;
+        for v in [
+            self.uid, self.gid, self.cuid, self.cgid, self.mode, self.seq,
+        ] {
+            w.u32(v)?;
+        }
+        w.i32(self.cpid)?;
+        w.i32(self.lpid)?;
+        for v in [self.atime, self.dtime, self.ctime] {
+            w.i64(v)?;
+        }
+        w.u64s(&[self.segsz, self.nattch])?;
+        Some(w.len())
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let mut r = Reader::new(b);
+        let s = ShmStat {
+            key: r.i32()?,
+            uid: r.u32()?,
+            gid: r.u32()?,
+            cuid: r.u32()?,
+            cgid: r.u32()?,
+            mode: r.u32()?,
+            seq: r.u32()?,
+            cpid: r.i32()?,
+            lpid: r.i32()?,
+            atime: r.i64()?,
+            dtime: r.i64()?,
+            ctime: r.i64()?,
+            segsz: r.u64()?,
+            nattch: r.u64()?,
+        };
+        r.end()?;
+        Some(s)
     }
 }
 
@@ -989,5 +1116,70 @@ mod tests {
             assert_eq!(home_of((5 << IDX_BITS) + lo), Some(k));
         }
         assert_eq!(home_of(-1), None);
+    }
+
+    #[test]
+    fn shm_requests_round_trip() {
+        for op in [
+            Op::ShmGet {
+                key: 77,
+                size: 4096,
+                flags: 0o1666,
+            },
+            Op::ShmAt {
+                id: 131072,
+                flags: 0o10000,
+            },
+            Op::ShmCtl {
+                id: 129,
+                cmd: IPC_SET,
+                set: SemSet {
+                    uid: 1000,
+                    gid: 1000,
+                    mode: 0o600,
+                },
+            },
+        ] {
+            round(Request {
+                caller: caller(3),
+                op,
+            });
+        }
+        let mut b = [0u8; MAX_REQUEST];
+        let n = Request {
+            caller: caller(0),
+            op: Op::ShmAt { id: 1, flags: 0 },
+        }
+        .encode(&mut b)
+        .unwrap();
+        assert!(is_shm(&b[..n]) && !is_sem(&b[..n]));
+        // An unknown op byte is refused.
+        b[0] = 11;
+        assert_eq!(Request::decode(&b[..n]), None);
+    }
+
+    #[test]
+    fn shm_stat_round_trips() {
+        let s = ShmStat {
+            key: -5,
+            uid: 1,
+            gid: 2,
+            cuid: 3,
+            cgid: 4,
+            mode: 0o640,
+            seq: 6,
+            cpid: 7,
+            lpid: 8,
+            atime: 9,
+            dtime: 10,
+            ctime: 11,
+            segsz: 4096,
+            nattch: 2,
+        };
+        let mut b = [0u8; SHM_STAT_LEN + 1];
+        assert_eq!(s.encode(&mut b), Some(SHM_STAT_LEN));
+        assert_eq!(ShmStat::decode(&b[..SHM_STAT_LEN]), Some(s));
+        assert_eq!(ShmStat::decode(&b[..SHM_STAT_LEN - 1]), None);
+        assert_eq!(ShmStat::decode(&b), None);
     }
 }

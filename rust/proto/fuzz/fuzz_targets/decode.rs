@@ -121,6 +121,11 @@ fn services(data: &[u8]) {
         assert_eq!(st.encode(&mut out), Some(data.len()));
         assert_eq!(&out[..], data);
     }
+    if let Some(st) = ipc::ShmStat::decode(data) {
+        let mut out = [0u8; ipc::SHM_STAT_LEN];
+        assert_eq!(st.encode(&mut out), Some(data.len()));
+        assert_eq!(&out[..], data);
+    }
     for cmd in [ipc::IPC_STAT, ipc::GETALL, ipc::GETVAL] {
         if let Some(a) = ipc::SemAnswer::decode(cmd, data) {
             let mut out = vec![0u8; ipc::MAX_SEM_ANSWER];
