@@ -27,6 +27,7 @@ pub(crate) use moving::exdev;
 use crate::kernel_ext::{
     cred,
     file::{FdFile, PipeInfo},
+    sock,
     global::Published,
     kthread,
     kthread::KThread,
@@ -38,7 +39,7 @@ use crate::kernel_ext::{
 use crate::nodes;
 use crate::proto::dynstreams::{
     cursor::{ReadCursor, ReadStep, WriteCursor},
-    At, Attached, End, Request, Source, Token, MAX_IO, POLLERR, POLLHUP, POLLIN, POLLOUT,
+    At, Attached, End, Request, Source, Token, MAX_IO, POLLERR, POLLHUP,
     READY_MASK, READ_HEAD, SERVICE,
 };
 use crate::ssi_api;
@@ -75,8 +76,9 @@ struct Handle {
     held: KVec<u8>,
     /// Bytes it carried, both directions.
     bytes: u64,
-    /// `(node, proxy, epoch)`: proxies to send `READY` once it is ready.
-    watches: KVec<(u8, u64, u64)>,
+    /// `(node, proxy, epoch, want)`: proxies to send `READY` once one of
+    /// the poll bits `want` is set.
+    watches: KVec<(u8, u64, u64, u32)>,
     /// The pipe's wake-ups, while there are watches.
     watcher: Option<Watcher>,
     /// The node it moved from with its pipe (0: made here).
@@ -103,13 +105,6 @@ impl Handle {
     }
 }
 
-/// Which poll bits make an end ready for its proxy (closed included).
-fn wanted(end: End) -> u32 {
-    match end {
-        End::Read => POLLIN | POLLHUP | POLLERR,
-        End::Write => POLLOUT | POLLHUP | POLLERR,
-    }
-}
 
 /// Set by a pipe's wake-up, cleared by the notifier.
 static DIRTY: AtomicBool = AtomicBool::new(false);
@@ -189,8 +184,15 @@ pub(crate) struct Anchor {
 
 static ANCHOR: Published<Anchor> = Published::new();
 
-/// Which end `f` is (`EOPNOTSUPP` for a FIFO open for both).
+/// Which end `f` is: a pipe's (`EOPNOTSUPP` for a FIFO open for both),
+/// or a connected UNIX stream socket's (`Both`).
 fn end_of(f: &FdFile) -> Result<End> {
+    if sock::unix_stream(f) {
+        return Ok(End::Both);
+    }
+    if !f.is_fifo() {
+        return Err(eopnotsupp());
+    }
     match f.flags() & bindings::O_ACCMODE {
         bindings::O_RDONLY => Ok(End::Read),
         bindings::O_WRONLY => Ok(End::Write),
@@ -216,7 +218,7 @@ impl Anchor {
                     return Err(EPERM);
                 }
                 let f = FdFile::of_task(&task, fd)?;
-                if !f.is_fifo() || end_of(&f)? != token.end {
+                if end_of(&f)? != token.end {
                     return Err(EINVAL);
                 }
                 let mut holders = KVec::new();
@@ -263,7 +265,7 @@ impl Anchor {
                     None => h.holders.push((src, 1), GFP_KERNEL)?,
                 }
                 let seq = match token.end {
-                    End::Read => h.read.next(),
+                    End::Read | End::Both => h.read.next(),
                     End::Write => h.write.next(),
                 };
                 Attached {
@@ -284,7 +286,7 @@ impl Anchor {
         let export = {
             let mut t = self.tables.lock();
             let h = t.find(at)?;
-            if h.export.end != End::Read {
+            if h.export.end == End::Write {
                 return Err(EINVAL);
             }
             match h.read.ask(seq, count) {
@@ -338,7 +340,7 @@ impl Anchor {
         let (export, skip) = {
             let mut t = self.tables.lock();
             let h = t.find(at)?;
-            if h.export.end != End::Write {
+            if h.export.end == End::Read {
                 return Err(EINVAL);
             }
             let Some(skip) = h.write.offer(seq, data.len()) else {
@@ -407,7 +409,7 @@ impl Anchor {
 
     /// Records that proxy `proxy` of node `src` waits for its end to be
     /// ready; the notifier answers (at once if it is). Never blocks.
-    fn watch(&self, src: u8, at: At, proxy: u64, epoch: u64) -> Result<usize> {
+    fn watch(&self, src: u8, at: At, proxy: u64, epoch: u64, want: u32) -> Result<usize> {
         {
             let mut t = self.tables.lock();
             let h = t.find_any(at)?;
@@ -415,8 +417,8 @@ impl Anchor {
                 return Err(estale());
             }
             match h.watches.iter_mut().find(|w| w.0 == src && w.1 == proxy) {
-                Some(w) => w.2 = epoch,
-                None => h.watches.push((src, proxy, epoch), GFP_KERNEL)?,
+                Some(w) => (w.2, w.3) = (epoch, want),
+                None => h.watches.push((src, proxy, epoch, want), GFP_KERNEL)?,
             }
             if h.watcher.is_none() {
                 h.watcher = Some(Watcher::new(h.export.file.try_clone()?, poke, h.id)?);
@@ -437,10 +439,15 @@ impl Anchor {
                     continue;
                 };
                 let mask = w.mask();
-                if mask & wanted(h.export.end) == 0 {
+                // Closed counts as ready, whatever was wanted.
+                let ready = |want: u32| mask & (want | POLLHUP | POLLERR) != 0;
+                if !h.watches.iter().any(|w| ready(w.3)) {
                     continue;
                 }
-                for &(node, proxy, epoch) in h.watches.iter() {
+                for &(node, proxy, epoch, want) in h.watches.iter() {
+                    if !ready(want) {
+                        continue;
+                    }
                     if out
                         .push((node, proxy, epoch, mask & READY_MASK), GFP_KERNEL)
                         .is_err()
@@ -449,10 +456,12 @@ impl Anchor {
                         return;
                     }
                 }
-                vec::retain(&mut h.watches, |_| false);
-                if let Some(w) = h.watcher.take() {
-                    // Dropped outside the lock.
-                    let _ = idle.push(w, GFP_KERNEL);
+                vec::retain(&mut h.watches, |w| !ready(w.3));
+                if h.watches.is_empty() {
+                    if let Some(w) = h.watcher.take() {
+                        // Dropped outside the lock.
+                        let _ = idle.push(w, GFP_KERNEL);
+                    }
                 }
             }
         }
@@ -474,6 +483,20 @@ impl Anchor {
         let out = resp.get_mut(..4).ok_or(EINVAL)?;
         out.copy_from_slice(&n.to_le_bytes());
         Ok(4)
+    }
+
+    /// `shutdown(2)` of a socket's end.
+    fn shutdown(&self, src: u8, at: At, how: u8) -> Result<usize> {
+        let export = {
+            let mut t = self.tables.lock();
+            let h = t.find(at)?;
+            if h.export.end != End::Both || !h.holders.iter().any(|(n, _)| *n == src) {
+                return Err(EINVAL);
+            }
+            h.export.clone()
+        };
+        sock::shutdown(&export.file, u32::from(how))?;
+        Ok(0)
     }
 
     /// Drops what the nodes that left held.
@@ -520,11 +543,20 @@ impl Anchor {
     /// (`EOPNOTSUPP`): the data would be relayed here.
     fn describe(&self, f: &FdFile, pid: u32, fd: u32, tok: &mut [u8]) -> Result<(usize, u8)> {
         let end = end_of(f)?;
+        let me = nodes::me();
+        if end == End::Both {
+            // A socket's end stays here: the migrated end talks to it.
+            let t = Token {
+                end,
+                anchor: me,
+                source: Source::Fd { pid, fd },
+            };
+            return Ok((t.encode(tok).ok_or(EINVAL)?, me));
+        }
         let pipe = f.inode_identity();
         let task = TaskRef::get(pid)?;
         let ends = moving::Ends::of(&task, pipe)?;
         let t = self.tables.lock();
-        let me = nodes::me();
         let uses = u8::try_from(ends.uses()).map_err(|_| eopnotsupp())?;
         let source = if t.moving(pipe) {
             // Moving already: its stub closing the files it carried.
@@ -537,7 +569,7 @@ impl Anchor {
         } else {
             let other = match end {
                 End::Read => End::Write,
-                End::Write => End::Read,
+                End::Write | End::Both => End::Read,
             };
             let info = f.pipe_info()?;
             let (mine, theirs) = (
@@ -605,6 +637,7 @@ impl Anchor {
             let end = match h.export.end {
                 End::Read => "read",
                 End::Write => "write",
+                End::Both => "socket",
             };
             write!(
                 out,
@@ -677,7 +710,13 @@ impl ssi_api::Service for Server {
             Request::Read { at, seq, count } => a.read(src, at, seq, count, resp),
             Request::Write { at, seq, data } => a.write(src, at, seq, data, resp),
             Request::Detach { at } => a.detach(src, at),
-            Request::Watch { at, proxy, epoch } => a.watch(src, at, proxy, epoch),
+            Request::Watch {
+                at,
+                proxy,
+                epoch,
+                want,
+            } => a.watch(src, at, proxy, epoch, want),
+            Request::Shutdown { at, how } => a.shutdown(src, at, how),
             Request::Nread { at } => a.nread(at, resp),
             Request::Move {
                 pid,
