@@ -200,6 +200,21 @@ fn end_of(f: &FdFile) -> Result<End> {
     }
 }
 
+/// Whether process `t` holds the socket whose [`sock::identity`] is `id`.
+fn holds(t: &TaskRef, id: u64) -> bool {
+    let mut from = 0;
+    while let Some((fd, f)) = t.next_file(from) {
+        if sock::identity(&f) == id {
+            return true;
+        }
+        let Some(next) = fd.checked_add(1) else {
+            return false;
+        };
+        from = next;
+    }
+    false
+}
+
 impl Anchor {
     fn attach(
         &self,
@@ -545,7 +560,19 @@ impl Anchor {
         let end = end_of(f)?;
         let me = nodes::me();
         if end == End::Both {
-            // A socket's end stays here: the migrated end talks to it.
+            // A socket's end stays here: the migrated end talks to it,
+            // unless its peer is away already, or leaves with it: both
+            // would talk to this node, a relay.
+            let peer = sock::peer_identity(f);
+            let exported = self
+                .tables
+                .lock()
+                .handles
+                .iter()
+                .any(|h| h.export.end == End::Both && sock::identity(&h.export.file) == peer);
+            if peer == 0 || exported || holds(&TaskRef::get(pid)?, peer) {
+                return Err(eopnotsupp());
+            }
             let t = Token {
                 end,
                 anchor: me,
@@ -659,7 +686,9 @@ impl Anchor {
 
 /// The anchor's token for `f`, if it is a pipe end.
 pub(crate) fn describe(f: &FdFile, pid: u32, fd: u32, tok: &mut [u8]) -> Result<(usize, u8)> {
-    if !f.is_fifo() {
+    // Other sockets (datagram, listening, other families) are no stream
+    // the carrier knows: refused as before.
+    if !f.is_fifo() && !sock::unix_stream(f) {
         return Err(crate::ssi_streams::enoent());
     }
     ANCHOR.get().ok_or(ENODEV)?.describe(f, pid, fd, tok)

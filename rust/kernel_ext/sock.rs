@@ -77,6 +77,42 @@ pub fn unix_stream(f: &FdFile) -> bool {
     matches!(kind(f), Some((PF_UNIX, t, true)) if t == i32::from(SOCK_STREAM))
 }
 
+extern "C" {
+    // net/unix/af_unix.c (include/net/af_unix.h, not in the bindings):
+    // the peer of a UNIX socket, with a reference.
+    fn unix_peer_get(sk: *mut bindings::sock) -> *mut bindings::sock;
+    // net/ipv4/inet_hashtables.c (include/net/sock.h): drops a reference
+    // to a full socket (`sock_put()` is inline).
+    fn sock_gen_put(sk: *mut bindings::sock);
+}
+
+/// An identity of the connection end `f` is (its `struct sock`), compared
+/// only; 0 if it is not a socket.
+pub fn identity(f: &FdFile) -> u64 {
+    // SAFETY: the socket of an open file; `sk` is only read.
+    socket_of(f).map_or(0, |s| unsafe { (*s).sk } as usize as u64)
+}
+
+/// The [`identity`] of the peer of UNIX stream socket `f` (0: none).
+pub fn peer_identity(f: &FdFile) -> u64 {
+    if !unix_stream(f) {
+        return 0;
+    }
+    let Some(s) = socket_of(f) else {
+        return 0;
+    };
+    // SAFETY: a UNIX socket of an open file we hold: its `sk` lives.
+    let peer = unsafe { unix_peer_get((*s).sk) };
+    if peer.is_null() {
+        return 0;
+    }
+    // SAFETY: `unix_peer_get` took a reference, given back here; `f`'s
+    // socket keeps its own reference to its peer, so this is never the
+    // last one.
+    unsafe { sock_gen_put(peer) };
+    peer as usize as u64
+}
+
 /// `shutdown(2)` of socket file `f` (`how`: 0 to 2).
 pub fn shutdown(f: &FdFile, how: u32) -> Result {
     let s = socket_of(f).ok_or_else(crate::kernel_ext::errno::enotsock)?;
