@@ -27,11 +27,11 @@ pub(crate) use moving::exdev;
 use crate::kernel_ext::{
     cred,
     file::{FdFile, PipeInfo},
-    sock,
     global::Published,
     kthread,
     kthread::KThread,
     poll::{PollQueue, Watcher},
+    sock,
     sysfs::ShowBuf,
     task::TaskRef,
     vec,
@@ -39,8 +39,8 @@ use crate::kernel_ext::{
 use crate::nodes;
 use crate::proto::dynstreams::{
     cursor::{ReadCursor, ReadStep, WriteCursor},
-    At, Attached, End, Request, Source, Token, MAX_IO, POLLERR, POLLHUP,
-    READY_MASK, READ_HEAD, SERVICE,
+    At, Attached, End, Request, Source, Token, MAX_IO, POLLERR, POLLHUP, READY_MASK, READ_HEAD,
+    SERVICE,
 };
 use crate::ssi_api;
 use crate::stats::{self, STATS};
@@ -104,7 +104,6 @@ impl Handle {
         }
     }
 }
-
 
 /// Set by a pipe's wake-up, cleared by the notifier.
 static DIRTY: AtomicBool = AtomicBool::new(false);
