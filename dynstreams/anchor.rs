@@ -64,6 +64,30 @@ struct Export {
     pipe: u64,
 }
 
+impl Export {
+    /// Reads without blocking (`EAGAIN`: nothing yet, 0: end of file).
+    fn read_nowait(&self, buf: &mut [u8]) -> Result<usize> {
+        if self.end != End::Both {
+            return self.file.read_shared(buf, None, true);
+        }
+        let (n, dropped) = sock::recv_nowait(&self.file, buf)?;
+        if dropped {
+            // Descriptors or credentials the peer sent to a migrated end:
+            // they cannot be carried, and the kernel dropped them.
+            stats::add(&STATS.sock_ctrunc, 1);
+        }
+        Ok(n)
+    }
+
+    /// Writes without blocking (`EAGAIN`: no room, `EPIPE`: no reader).
+    fn write_nowait(&self, buf: &[u8]) -> Result<usize> {
+        if self.end != End::Both {
+            return self.file.write_shared(buf, None, true);
+        }
+        sock::send_nowait(&self.file, buf)
+    }
+}
+
 /// A migrated end: who uses it, and its sequence numbers.
 struct Handle {
     id: u64,
@@ -324,14 +348,11 @@ impl Anchor {
         let out = resp.get_mut(..READ_HEAD + count).ok_or(EINVAL);
         let held = KVec::with_capacity(count, GFP_KERNEL).map_err(Error::from);
         let r = match (out, held) {
-            (Ok(out), Ok(mut held)) => export
-                .file
-                .read_shared(&mut out[READ_HEAD..], None, true)
-                .and_then(|n| {
-                    out[..READ_HEAD].copy_from_slice(&head);
-                    held.extend_from_slice(&out[READ_HEAD..READ_HEAD + n], GFP_KERNEL)?;
-                    Ok((n, held))
-                }),
+            (Ok(out), Ok(mut held)) => export.read_nowait(&mut out[READ_HEAD..]).and_then(|n| {
+                out[..READ_HEAD].copy_from_slice(&head);
+                held.extend_from_slice(&out[READ_HEAD..READ_HEAD + n], GFP_KERNEL)?;
+                Ok((n, held))
+            }),
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         let mut t = self.tables.lock();
@@ -368,7 +389,7 @@ impl Anchor {
         let n = if rest.is_empty() {
             Ok(0)
         } else {
-            match export.file.write_shared(rest, None, true) {
+            match export.write_nowait(rest) {
                 Ok(n) => Ok(n.min(rest.len())),
                 // Part of it was written before: say so.
                 Err(e) if e == EAGAIN && skip > 0 => Ok(0),

@@ -27,6 +27,9 @@ pub(crate) struct Stats {
     pub(crate) sock_read: AtomicU64,
     pub(crate) sock_written: AtomicU64,
     pub(crate) sock_proxies: AtomicU64,
+    /// Reads of a socket for a migrated end that dropped ancillary data
+    /// the peer sent (descriptors, credentials).
+    pub(crate) sock_ctrunc: AtomicU64,
     /// Proxies made on this node, and released.
     pub(crate) proxies_made: AtomicU64,
     pub(crate) proxies_released: AtomicU64,
@@ -44,6 +47,7 @@ pub(crate) static STATS: Stats = Stats {
     sock_read: AtomicU64::new(0),
     sock_written: AtomicU64::new(0),
     sock_proxies: AtomicU64::new(0),
+    sock_ctrunc: AtomicU64::new(0),
     proxies_made: AtomicU64::new(0),
     proxies_released: AtomicU64::new(0),
 };

@@ -113,6 +113,52 @@ pub fn peer_identity(f: &FdFile) -> u64 {
     peer as usize as u64
 }
 
+/// `MSG_CTRUNC`: ancillary data was dropped.
+const MSG_CTRUNC: u32 = 0x8;
+
+/// Reads from socket file `f` without blocking (`EAGAIN` if there is
+/// nothing): the bytes and whether ancillary data that came with them
+/// (descriptors, credentials) was dropped (no control buffer is given).
+pub fn recv_nowait(f: &FdFile, buf: &mut [u8]) -> Result<(usize, bool)> {
+    let s = socket_of(f).ok_or_else(crate::kernel_ext::errno::enotsock)?;
+    // SAFETY: all-zero is a valid, empty `msghdr`.
+    let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+    let mut v = bindings::kvec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: a socket of an open file we hold; `v` points into `buf`,
+    // writable for its length, during the call.
+    let n = unsafe {
+        bindings::kernel_recvmsg(s, &mut msg, &mut v, 1, buf.len(), MSG_DONTWAIT as c_int)
+    };
+    if n < 0 {
+        return Err(Error::from_errno(n));
+    }
+    Ok(((n as usize).min(buf.len()), msg.msg_flags & MSG_CTRUNC != 0))
+}
+
+/// Writes to socket file `f` without blocking and without `SIGPIPE`:
+/// how many bytes went in (`EAGAIN` if none could, `EPIPE` if the peer
+/// is gone).
+pub fn send_nowait(f: &FdFile, buf: &[u8]) -> Result<usize> {
+    let s = socket_of(f).ok_or_else(crate::kernel_ext::errno::enotsock)?;
+    // SAFETY: all-zero is a valid, empty `msghdr`.
+    let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+    msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+    let mut v = bindings::kvec {
+        iov_base: buf.as_ptr().cast_mut().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: a socket of an open file we hold; the socket only reads
+    // `buf` through `v` during the call.
+    let n = unsafe { bindings::kernel_sendmsg(s, &mut msg, &mut v, 1, buf.len()) };
+    if n < 0 {
+        return Err(Error::from_errno(n));
+    }
+    Ok((n as usize).min(buf.len()))
+}
+
 /// `shutdown(2)` of socket file `f` (`how`: 0 to 2).
 pub fn shutdown(f: &FdFile, how: u32) -> Result {
     let s = socket_of(f).ok_or_else(crate::kernel_ext::errno::enotsock)?;
