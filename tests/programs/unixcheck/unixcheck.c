@@ -147,8 +147,14 @@ static int child(int fd, int fd2, int rounds, long delay)
 		check_socket(fd);
 		if (recv(fd, &c, 1, MSG_DONTWAIT) != -1 || errno != EAGAIN)
 			bad("child", "dontwait", round);
+		/*
+		 * A migration ends a poll() with EINTR (its restart block is
+		 * not carried, Documentation/ssi/ghost.rst): poll again.
+		 */
 		p = (struct pollfd){ fd, POLLOUT, 0 };
-		if (poll(&p, 1, 10000) != 1 || !(p.revents & POLLOUT))
+		while ((k = poll(&p, 1, 10000)) < 0 && errno == EINTR)
+			;
+		if (k != 1 || !(p.revents & POLLOUT))
 			bad("child", "pollout", p.revents);
 		n = size_of(round, 0);
 		for (i = 0; i < n; i++)
