@@ -28,6 +28,8 @@
  *   prints "scm errno N" (0 if it went), then sends "k" and exits 0.
  * unixcheck dgram SECONDS
  *   holds a datagram socketpair for SECONDS (prints "dgram P").
+ * unixcheck both SECONDS
+ *   holds both ends of a stream socketpair for SECONDS (prints "both P").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -321,16 +323,16 @@ int main(int argc, char **argv)
 		return pair(atoi(argv[2]), atol(argv[3]));
 	if (argc == 2 && !strcmp(argv[1], "scm"))
 		return scm();
-	if (argc == 3 && !strcmp(argv[1], "dgram")) {
-		int sv[2];
+	if (argc == 3 && (!strcmp(argv[1], "dgram") || !strcmp(argv[1], "both"))) {
+		int dgram = !strcmp(argv[1], "dgram"), sv[2];
 
-		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
+		if (socketpair(AF_UNIX, dgram ? SOCK_DGRAM : SOCK_STREAM, 0, sv))
 			return 1;
-		printf("dgram %d\n", (int)getpid());
+		printf("%s %d\n", argv[1], (int)getpid());
 		fflush(stdout);
 		sleep(atoi(argv[2]));
 		return 0;
 	}
-	fprintf(stderr, "usage: unixcheck pair ROUNDS DELAY_MS | scm | dgram SECONDS\n");
+	fprintf(stderr, "usage: unixcheck pair ROUNDS DELAY_MS | scm | dgram|both SECONDS\n");
 	return 2;
 }
