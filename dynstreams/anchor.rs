@@ -31,6 +31,7 @@ use crate::kernel_ext::{
     kthread,
     kthread::KThread,
     poll::{PollQueue, Watcher},
+    sock,
     sysfs::ShowBuf,
     task::TaskRef,
     vec,
@@ -38,8 +39,8 @@ use crate::kernel_ext::{
 use crate::nodes;
 use crate::proto::dynstreams::{
     cursor::{ReadCursor, ReadStep, WriteCursor},
-    At, Attached, End, Request, Source, Token, MAX_IO, POLLERR, POLLHUP, POLLIN, POLLOUT,
-    READY_MASK, READ_HEAD, SERVICE,
+    At, Attached, End, Request, Source, Token, MAX_IO, POLLERR, POLLHUP, READY_MASK, READ_HEAD,
+    SERVICE,
 };
 use crate::ssi_api;
 use crate::stats::{self, STATS};
@@ -63,6 +64,30 @@ struct Export {
     pipe: u64,
 }
 
+impl Export {
+    /// Reads without blocking (`EAGAIN`: nothing yet, 0: end of file).
+    fn read_nowait(&self, buf: &mut [u8]) -> Result<usize> {
+        if self.end != End::Both {
+            return self.file.read_shared(buf, None, true);
+        }
+        let (n, dropped) = sock::recv_nowait(&self.file, buf)?;
+        if dropped {
+            // Descriptors or credentials the peer sent to a migrated end:
+            // they cannot be carried, and the kernel dropped them.
+            stats::add(&STATS.sock_ctrunc, 1);
+        }
+        Ok(n)
+    }
+
+    /// Writes without blocking (`EAGAIN`: no room, `EPIPE`: no reader).
+    fn write_nowait(&self, buf: &[u8]) -> Result<usize> {
+        if self.end != End::Both {
+            return self.file.write_shared(buf, None, true);
+        }
+        sock::send_nowait(&self.file, buf)
+    }
+}
+
 /// A migrated end: who uses it, and its sequence numbers.
 struct Handle {
     id: u64,
@@ -75,8 +100,9 @@ struct Handle {
     held: KVec<u8>,
     /// Bytes it carried, both directions.
     bytes: u64,
-    /// `(node, proxy, epoch)`: proxies to send `READY` once it is ready.
-    watches: KVec<(u8, u64, u64)>,
+    /// `(node, proxy, epoch, want)`: proxies to send `READY` once one of
+    /// the poll bits `want` is set.
+    watches: KVec<(u8, u64, u64, u32)>,
     /// The pipe's wake-ups, while there are watches.
     watcher: Option<Watcher>,
     /// The node it moved from with its pipe (0: made here).
@@ -100,14 +126,6 @@ impl Handle {
             from: 0,
             busy: 0,
         }
-    }
-}
-
-/// Which poll bits make an end ready for its proxy (closed included).
-fn wanted(end: End) -> u32 {
-    match end {
-        End::Read => POLLIN | POLLHUP | POLLERR,
-        End::Write => POLLOUT | POLLHUP | POLLERR,
     }
 }
 
@@ -189,13 +207,35 @@ pub(crate) struct Anchor {
 
 static ANCHOR: Published<Anchor> = Published::new();
 
-/// Which end `f` is (`EOPNOTSUPP` for a FIFO open for both).
+/// Which end `f` is: a pipe's (`EOPNOTSUPP` for a FIFO open for both),
+/// or a connected UNIX stream socket's (`Both`).
 fn end_of(f: &FdFile) -> Result<End> {
+    if sock::unix_stream(f) {
+        return Ok(End::Both);
+    }
+    if !f.is_fifo() {
+        return Err(eopnotsupp());
+    }
     match f.flags() & bindings::O_ACCMODE {
         bindings::O_RDONLY => Ok(End::Read),
         bindings::O_WRONLY => Ok(End::Write),
         _ => Err(eopnotsupp()),
     }
+}
+
+/// Whether process `t` holds the socket whose [`sock::identity`] is `id`.
+fn holds(t: &TaskRef, id: u64) -> bool {
+    let mut from = 0;
+    while let Some((fd, f)) = t.next_file(from) {
+        if sock::identity(&f) == id {
+            return true;
+        }
+        let Some(next) = fd.checked_add(1) else {
+            return false;
+        };
+        from = next;
+    }
+    false
 }
 
 impl Anchor {
@@ -216,7 +256,7 @@ impl Anchor {
                     return Err(EPERM);
                 }
                 let f = FdFile::of_task(&task, fd)?;
-                if !f.is_fifo() || end_of(&f)? != token.end {
+                if end_of(&f)? != token.end {
                     return Err(EINVAL);
                 }
                 let mut holders = KVec::new();
@@ -263,7 +303,7 @@ impl Anchor {
                     None => h.holders.push((src, 1), GFP_KERNEL)?,
                 }
                 let seq = match token.end {
-                    End::Read => h.read.next(),
+                    End::Read | End::Both => h.read.next(),
                     End::Write => h.write.next(),
                 };
                 Attached {
@@ -284,7 +324,7 @@ impl Anchor {
         let export = {
             let mut t = self.tables.lock();
             let h = t.find(at)?;
-            if h.export.end != End::Read {
+            if h.export.end == End::Write {
                 return Err(EINVAL);
             }
             match h.read.ask(seq, count) {
@@ -308,14 +348,11 @@ impl Anchor {
         let out = resp.get_mut(..READ_HEAD + count).ok_or(EINVAL);
         let held = KVec::with_capacity(count, GFP_KERNEL).map_err(Error::from);
         let r = match (out, held) {
-            (Ok(out), Ok(mut held)) => export
-                .file
-                .read_shared(&mut out[READ_HEAD..], None, true)
-                .and_then(|n| {
-                    out[..READ_HEAD].copy_from_slice(&head);
-                    held.extend_from_slice(&out[READ_HEAD..READ_HEAD + n], GFP_KERNEL)?;
-                    Ok((n, held))
-                }),
+            (Ok(out), Ok(mut held)) => export.read_nowait(&mut out[READ_HEAD..]).and_then(|n| {
+                out[..READ_HEAD].copy_from_slice(&head);
+                held.extend_from_slice(&out[READ_HEAD..READ_HEAD + n], GFP_KERNEL)?;
+                Ok((n, held))
+            }),
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         let mut t = self.tables.lock();
@@ -338,7 +375,7 @@ impl Anchor {
         let (export, skip) = {
             let mut t = self.tables.lock();
             let h = t.find(at)?;
-            if h.export.end != End::Write {
+            if h.export.end == End::Read {
                 return Err(EINVAL);
             }
             let Some(skip) = h.write.offer(seq, data.len()) else {
@@ -352,7 +389,7 @@ impl Anchor {
         let n = if rest.is_empty() {
             Ok(0)
         } else {
-            match export.file.write_shared(rest, None, true) {
+            match export.write_nowait(rest) {
                 Ok(n) => Ok(n.min(rest.len())),
                 // Part of it was written before: say so.
                 Err(e) if e == EAGAIN && skip > 0 => Ok(0),
@@ -407,7 +444,7 @@ impl Anchor {
 
     /// Records that proxy `proxy` of node `src` waits for its end to be
     /// ready; the notifier answers (at once if it is). Never blocks.
-    fn watch(&self, src: u8, at: At, proxy: u64, epoch: u64) -> Result<usize> {
+    fn watch(&self, src: u8, at: At, proxy: u64, epoch: u64, want: u32) -> Result<usize> {
         {
             let mut t = self.tables.lock();
             let h = t.find_any(at)?;
@@ -415,8 +452,8 @@ impl Anchor {
                 return Err(estale());
             }
             match h.watches.iter_mut().find(|w| w.0 == src && w.1 == proxy) {
-                Some(w) => w.2 = epoch,
-                None => h.watches.push((src, proxy, epoch), GFP_KERNEL)?,
+                Some(w) => (w.2, w.3) = (epoch, want),
+                None => h.watches.push((src, proxy, epoch, want), GFP_KERNEL)?,
             }
             if h.watcher.is_none() {
                 h.watcher = Some(Watcher::new(h.export.file.try_clone()?, poke, h.id)?);
@@ -437,10 +474,15 @@ impl Anchor {
                     continue;
                 };
                 let mask = w.mask();
-                if mask & wanted(h.export.end) == 0 {
+                // Closed counts as ready, whatever was wanted.
+                let ready = |want: u32| mask & (want | POLLHUP | POLLERR) != 0;
+                if !h.watches.iter().any(|w| ready(w.3)) {
                     continue;
                 }
-                for &(node, proxy, epoch) in h.watches.iter() {
+                for &(node, proxy, epoch, want) in h.watches.iter() {
+                    if !ready(want) {
+                        continue;
+                    }
                     if out
                         .push((node, proxy, epoch, mask & READY_MASK), GFP_KERNEL)
                         .is_err()
@@ -449,10 +491,12 @@ impl Anchor {
                         return;
                     }
                 }
-                vec::retain(&mut h.watches, |_| false);
-                if let Some(w) = h.watcher.take() {
-                    // Dropped outside the lock.
-                    let _ = idle.push(w, GFP_KERNEL);
+                vec::retain(&mut h.watches, |w| !ready(w.3));
+                if h.watches.is_empty() {
+                    if let Some(w) = h.watcher.take() {
+                        // Dropped outside the lock.
+                        let _ = idle.push(w, GFP_KERNEL);
+                    }
                 }
             }
         }
@@ -474,6 +518,20 @@ impl Anchor {
         let out = resp.get_mut(..4).ok_or(EINVAL)?;
         out.copy_from_slice(&n.to_le_bytes());
         Ok(4)
+    }
+
+    /// `shutdown(2)` of a socket's end.
+    fn shutdown(&self, src: u8, at: At, how: u8) -> Result<usize> {
+        let export = {
+            let mut t = self.tables.lock();
+            let h = t.find(at)?;
+            if h.export.end != End::Both || !h.holders.iter().any(|(n, _)| *n == src) {
+                return Err(EINVAL);
+            }
+            h.export.clone()
+        };
+        sock::shutdown(&export.file, u32::from(how))?;
+        Ok(0)
     }
 
     /// Drops what the nodes that left held.
@@ -520,11 +578,32 @@ impl Anchor {
     /// (`EOPNOTSUPP`): the data would be relayed here.
     fn describe(&self, f: &FdFile, pid: u32, fd: u32, tok: &mut [u8]) -> Result<(usize, u8)> {
         let end = end_of(f)?;
+        let me = nodes::me();
+        if end == End::Both {
+            // A socket's end stays here: the migrated end talks to it,
+            // unless its peer is away already, or leaves with it: both
+            // would talk to this node, a relay.
+            let peer = sock::peer_identity(f);
+            let exported = self
+                .tables
+                .lock()
+                .handles
+                .iter()
+                .any(|h| h.export.end == End::Both && sock::identity(&h.export.file) == peer);
+            if peer == 0 || exported || holds(&TaskRef::get(pid)?, peer) {
+                return Err(eopnotsupp());
+            }
+            let t = Token {
+                end,
+                anchor: me,
+                source: Source::Fd { pid, fd },
+            };
+            return Ok((t.encode(tok).ok_or(EINVAL)?, me));
+        }
         let pipe = f.inode_identity();
         let task = TaskRef::get(pid)?;
         let ends = moving::Ends::of(&task, pipe)?;
         let t = self.tables.lock();
-        let me = nodes::me();
         let uses = u8::try_from(ends.uses()).map_err(|_| eopnotsupp())?;
         let source = if t.moving(pipe) {
             // Moving already: its stub closing the files it carried.
@@ -537,7 +616,7 @@ impl Anchor {
         } else {
             let other = match end {
                 End::Read => End::Write,
-                End::Write => End::Read,
+                End::Write | End::Both => End::Read,
             };
             let info = f.pipe_info()?;
             let (mine, theirs) = (
@@ -605,6 +684,7 @@ impl Anchor {
             let end = match h.export.end {
                 End::Read => "read",
                 End::Write => "write",
+                End::Both => "socket",
             };
             write!(
                 out,
@@ -626,7 +706,9 @@ impl Anchor {
 
 /// The anchor's token for `f`, if it is a pipe end.
 pub(crate) fn describe(f: &FdFile, pid: u32, fd: u32, tok: &mut [u8]) -> Result<(usize, u8)> {
-    if !f.is_fifo() {
+    // Other sockets (datagram, listening, other families) are no stream
+    // the carrier knows: refused as before.
+    if !f.is_fifo() && !sock::unix_stream(f) {
         return Err(crate::ssi_streams::enoent());
     }
     ANCHOR.get().ok_or(ENODEV)?.describe(f, pid, fd, tok)
@@ -677,7 +759,13 @@ impl ssi_api::Service for Server {
             Request::Read { at, seq, count } => a.read(src, at, seq, count, resp),
             Request::Write { at, seq, data } => a.write(src, at, seq, data, resp),
             Request::Detach { at } => a.detach(src, at),
-            Request::Watch { at, proxy, epoch } => a.watch(src, at, proxy, epoch),
+            Request::Watch {
+                at,
+                proxy,
+                epoch,
+                want,
+            } => a.watch(src, at, proxy, epoch, want),
+            Request::Shutdown { at, how } => a.shutdown(src, at, how),
             Request::Nread { at } => a.nread(at, resp),
             Request::Move {
                 pid,

@@ -165,6 +165,7 @@ impl Tables {
         let open = match end {
             End::Read => info.readers,
             End::Write => info.writers,
+            End::Both => 0,
         };
         others + (open as u64).saturating_sub(ids.len() as u64)
     }
@@ -253,7 +254,7 @@ impl Anchor {
                 *s = hd;
             }
             let (next, held) = match h.export.end {
-                End::Read => (h.read.next(), h.held.len()),
+                End::Read | End::Both => (h.read.next(), h.held.len()),
                 End::Write => (h.write.next(), 0),
             };
             snap.extend_from_slice(&h.held[..held], GFP_KERNEL)?;
@@ -466,8 +467,8 @@ impl Anchor {
                     for &hd in h.holders.iter() {
                         let _ = holders.push(hd, GFP_KERNEL);
                     }
-                    for &(node, proxy, epoch) in h.watches.iter() {
-                        let _ = wake.push((node, proxy, epoch, wanted(h.export.end)), GFP_KERNEL);
+                    for &(node, proxy, epoch, want) in h.watches.iter() {
+                        let _ = wake.push((node, proxy, epoch, want), GFP_KERNEL);
                     }
                     let _ = t.forwards.push(
                         Forward {
@@ -554,6 +555,7 @@ impl Anchor {
                 let f = match t.end {
                     End::Read => a.read.try_clone()?,
                     End::Write => a.write.try_clone()?,
+                    End::Both => return Err(EINVAL),
                 };
                 f.set_nonblock_fresh(nonblock);
                 a.uses = a.uses.saturating_sub(1);
@@ -571,6 +573,7 @@ impl Anchor {
         let f = match t.end {
             End::Read => r.try_clone()?,
             End::Write => w.try_clone()?,
+            End::Both => return Err(EINVAL),
         };
         f.set_nonblock_fresh(nonblock);
         if uses > 1 {
@@ -678,13 +681,15 @@ impl Anchor {
             let slot = match hs.end {
                 End::Read => 0,
                 End::Write => 1,
+                // Only pipes move.
+                End::Both => return Err(EINVAL),
             };
             let export = match &exports[slot] {
                 Some(e) => e.clone(),
                 None => {
                     let file = match hs.end {
                         End::Read => r.try_clone()?,
-                        End::Write => w.try_clone()?,
+                        End::Write | End::Both => w.try_clone()?,
                     };
                     let id = t.id();
                     let e = Arc::new(
@@ -715,7 +720,7 @@ impl Anchor {
                         .extend_from_slice(&snap[held_at..held_at + held], GFP_KERNEL)?;
                     held_at += held;
                 }
-                End::Write => h.write = WriteCursor::resume(hs.next),
+                End::Write | End::Both => h.write = WriteCursor::resume(hs.next),
             }
             ats.push(At {
                 export: export.id,

@@ -33,13 +33,15 @@ use crate::kernel_ext::{
     kthread,
     poll::{PollQueue, PollTable},
     signal,
+    sock::{self, MsgIter, SockFile, SockOps, SockProtoOps},
     stream::{NewFile, StreamFops, StreamOps, FIONREAD},
     vec,
 };
 use crate::nodes;
 use crate::proto::dynstreams::{
     decode_read_answer, decode_written, At, Attached, End, Request, Source, Token, MAX_IO, POLLERR,
-    POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, READ_HEAD, SERVICE, TOKEN_MAX, WRITE_HEAD,
+    POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM, READ_HEAD, SERVICE, TOKEN_MAX,
+    WRITE_HEAD,
 };
 use crate::ssi_api;
 use crate::stats::{self, STATS};
@@ -62,8 +64,9 @@ struct Ready {
     /// Bumped whenever what the proxy knows goes stale: a request that
     /// moved bytes, or found the pipe empty or full.
     epoch: AtomicU64,
-    /// The epoch + 1 a `WATCH` went out for (0: none).
+    /// The epoch + 1 a `WATCH` went out for (0: none), and what it wanted.
     watched: AtomicU64,
+    watched_want: AtomicU32,
     #[pin]
     queue: PollQueue,
 }
@@ -213,12 +216,67 @@ fn where_is(anchor: u8, at: At) -> Result<Where> {
     Where::decode(answer.get(..got).ok_or(EIO)?).ok_or(EIO)
 }
 
-/// A migrated end's file.
+/// Where a proxy's bytes come from or go to: the caller's buffer of a
+/// `read(2)`/`write(2)` or of a socket's `recvmsg`/`sendmsg`.
+pub(crate) trait Sink {
+    fn room(&self) -> usize;
+    fn put(&mut self, b: &[u8]) -> Result;
+}
+
+pub(crate) trait Spring {
+    fn left(&self) -> usize;
+    fn take(&mut self, b: &mut [u8]) -> Result;
+}
+
+impl Sink for UserSliceWriter {
+    fn room(&self) -> usize {
+        self.len()
+    }
+    fn put(&mut self, b: &[u8]) -> Result {
+        self.write_slice(b)
+    }
+}
+
+impl Spring for UserSliceReader {
+    fn left(&self) -> usize {
+        self.len()
+    }
+    fn take(&mut self, b: &mut [u8]) -> Result {
+        self.read_slice(b)
+    }
+}
+
+impl Sink for MsgIter {
+    fn room(&self) -> usize {
+        self.len()
+    }
+    fn put(&mut self, b: &[u8]) -> Result {
+        MsgIter::put(self, b)
+    }
+}
+
+impl Spring for MsgIter {
+    fn left(&self) -> usize {
+        self.len()
+    }
+    fn take(&mut self, b: &mut [u8]) -> Result {
+        MsgIter::take(self, b)
+    }
+}
+
+/// What a reader of a proxy waits for, and a writer.
+const READABLE: u32 = POLLIN | POLLRDHUP;
+const WRITABLE: u32 = POLLOUT;
+
+/// A migrated end's file (a pipe's) or socket (a UNIX stream socket's).
 pub(crate) struct Proxy {
     route: Route,
     end: End,
-    /// The next sequence number of its direction; held for a request.
+    /// The next sequence number of its reads (a pipe's one direction);
+    /// held for a request.
     seq: Arc<Mutex<u64>>,
+    /// A socket's: of its writes.
+    wseq: Arc<Mutex<u64>>,
     ready: Arc<Ready>,
 }
 
@@ -234,6 +292,15 @@ enum Outcome {
 }
 
 impl Proxy {
+    /// The sequence lock of its writes.
+    fn wseq(&self) -> &Mutex<u64> {
+        if self.end == End::Both {
+            &self.wseq
+        } else {
+            &self.seq
+        }
+    }
+
     fn gone(&self) -> bool {
         nodes::generation(self.route.anchor()) != self.route.generation.load(Ordering::Acquire)
     }
@@ -294,7 +361,7 @@ impl Proxy {
         }
     }
 
-    fn read_once(&self, out: &mut UserSliceWriter, count: usize) -> Result<Outcome> {
+    fn read_once(&self, out: &mut impl Sink, count: usize) -> Result<Outcome> {
         let mut answer = KVec::from_elem(0u8, READ_HEAD + count, GFP_KERNEL)?;
         let mut seq = self.seq.lock();
         let mut req = [0u8; 64];
@@ -312,10 +379,13 @@ impl Proxy {
         let data =
             decode_read_answer(answer.get(..got).ok_or(EIO)?, *seq, count as u32).ok_or(EIO)?;
         // If this fails the bytes stay held at the anchor for the next read.
-        out.write_slice(data)?;
+        out.put(data)?;
         *seq += data.len() as u64;
         if self.route.anchor() != nodes::me() {
             stats::add(&STATS.proxy_read, data.len());
+            if self.end == End::Both {
+                stats::add(&STATS.sock_read, data.len());
+            }
         }
         Ok(Outcome::Done(data.len()))
     }
@@ -323,7 +393,7 @@ impl Proxy {
     /// Writes `buf[WRITE_HEAD..]` (its head is written in front of it).
     fn write_once(&self, buf: &mut [u8]) -> Result<Outcome> {
         let len = buf.len() - WRITE_HEAD;
-        let mut seq = self.seq.lock();
+        let mut seq = self.wseq().lock();
         let mut head = [0u8; WRITE_HEAD];
         Request::Write {
             at: self.route.at(),
@@ -342,6 +412,9 @@ impl Proxy {
         *seq += done as u64;
         if self.route.anchor() != nodes::me() {
             stats::add(&STATS.proxy_written, done);
+            if self.end == End::Both {
+                stats::add(&STATS.sock_written, done);
+            }
         }
         Ok(if done == 0 {
             Outcome::Again
@@ -357,11 +430,13 @@ impl Proxy {
         self.ready.mask.store(0, Ordering::Release);
     }
 
-    /// Asks the anchor for a `READY`, once per epoch.
-    fn arm(&self) {
+    /// Asks the anchor for a `READY` when one of `want`'s bits is set,
+    /// once per epoch (and per want).
+    fn arm(&self, want: u32) {
         let r = &self.ready;
         let epoch = r.epoch.load(Ordering::Acquire);
-        if r.watched.swap(epoch + 1, Ordering::AcqRel) == epoch + 1 {
+        let before = r.watched_want.swap(want, Ordering::AcqRel);
+        if r.watched.swap(epoch + 1, Ordering::AcqRel) == epoch + 1 && before == want {
             return;
         }
         let mut req = [0u8; 64];
@@ -369,6 +444,7 @@ impl Proxy {
             at: self.route.at(),
             proxy: r.id,
             epoch,
+            want,
         })
         .encode(&mut req) else {
             return;
@@ -385,19 +461,22 @@ impl Proxy {
         match self.end {
             End::Read => POLLIN | POLLRDNORM | POLLHUP,
             End::Write => POLLOUT | POLLWRNORM | POLLERR,
+            End::Both => POLLIN | POLLRDNORM | POLLHUP | POLLOUT | POLLWRNORM | POLLERR,
         }
     }
 
     /// Waits until the anchor says the end is ready (or its node left,
     /// or a second passed); `ERESTARTSYS` on a signal.
-    fn wait_ready(&self) -> Result {
+    fn wait_ready(&self, want: u32) -> Result {
         if kthread::signal_pending() {
             return Err(ERESTARTSYS);
         }
-        self.arm();
+        self.arm(want);
         let r = &self.ready;
         r.queue.sleep(READY_WAIT_MS, || {
-            r.mask.load(Ordering::Acquire) != 0 || self.gone() || kthread::signal_pending()
+            r.mask.load(Ordering::Acquire) & (want | POLLHUP | POLLERR) != 0
+                || self.gone()
+                || kthread::signal_pending()
         });
         if kthread::signal_pending() {
             return Err(ERESTARTSYS);
@@ -408,6 +487,11 @@ impl Proxy {
     /// The token that carries it in a migration.
     pub(crate) fn describe(&self, tok: &mut [u8]) -> Result<(usize, u8)> {
         let seq = self.seq.lock();
+        let wseq = if self.end == End::Both {
+            *self.wseq.lock()
+        } else {
+            0
+        };
         let (anchor, at) = (self.route.anchor(), self.route.at());
         let t = Token {
             end: self.end,
@@ -416,21 +500,20 @@ impl Proxy {
                 export: at.export,
                 handle: at.handle,
                 seq: *seq,
+                wseq,
             },
         };
         Ok((t.encode(tok).ok_or(EINVAL)?, anchor))
     }
 }
 
-impl StreamOps for Proxy {
-    fn read(&self, out: &mut UserSliceWriter, pos: Option<i64>, nonblock: bool) -> Result<usize> {
-        if pos.is_some() {
-            return Err(errno::espipe());
-        }
-        if self.end != End::Read {
+impl Proxy {
+    /// A read: blocking unless `nonblock`.
+    fn read_into(&self, out: &mut impl Sink, nonblock: bool) -> Result<usize> {
+        if self.end == End::Write {
             return Err(EBADF);
         }
-        let count = out.len().min(MAX_IO);
+        let count = out.room().min(MAX_IO);
         if count == 0 {
             return Ok(0);
         }
@@ -443,27 +526,21 @@ impl StreamOps for Proxy {
                 Outcome::Moved => continue,
                 Outcome::Again if nonblock => {
                     // An edge-triggered epoll hears when it is ready.
-                    self.arm();
+                    self.arm(READABLE);
                     return Err(EAGAIN);
                 }
-                Outcome::Again => self.wait_ready()?,
+                Outcome::Again => self.wait_ready(READABLE)?,
             }
         }
     }
 
-    fn write(
-        &self,
-        input: &mut UserSliceReader,
-        pos: Option<i64>,
-        nonblock: bool,
-    ) -> Result<usize> {
-        if pos.is_some() {
-            return Err(errno::espipe());
-        }
-        if self.end != End::Write {
+    /// A write: blocking unless `nonblock`; `SIGPIPE` with `EPIPE` if
+    /// `sigpipe`.
+    fn write_from(&self, input: &mut impl Spring, nonblock: bool, sigpipe: bool) -> Result<usize> {
+        if self.end == End::Read {
             return Err(EBADF);
         }
-        let len = input.len();
+        let len = input.left();
         let mut buf = KVec::from_elem(0u8, WRITE_HEAD + len.min(MAX_IO), GFP_KERNEL)?;
         let mut total = 0;
         while total < len {
@@ -471,7 +548,7 @@ impl StreamOps for Proxy {
             // anchor's pipe_write() takes whole or not at all.
             let chunk = (len - total).min(MAX_IO);
             let b = buf.get_mut(..WRITE_HEAD + chunk).ok_or(EINVAL)?;
-            input.read_slice(&mut b[WRITE_HEAD..])?;
+            input.take(&mut b[WRITE_HEAD..])?;
             let mut sent = 0;
             while sent < chunk {
                 // The head goes in front of what is left to send.
@@ -483,15 +560,17 @@ impl StreamOps for Proxy {
                     Outcome::Moved => continue,
                     Outcome::Closed if done > 0 => return Ok(done),
                     Outcome::Closed => {
-                        signal::raise_sigpipe();
+                        if sigpipe {
+                            signal::raise_sigpipe();
+                        }
                         return Err(EPIPE);
                     }
                     Outcome::Again if nonblock => {
-                        self.arm();
+                        self.arm(WRITABLE);
                         return if done > 0 { Ok(done) } else { Err(EAGAIN) };
                     }
                     Outcome::Again => {
-                        if let Err(e) = self.wait_ready() {
+                        if let Err(e) = self.wait_ready(WRITABLE) {
                             return if done > 0 { Ok(done) } else { Err(e) };
                         }
                     }
@@ -500,6 +579,52 @@ impl StreamOps for Proxy {
             total += chunk;
         }
         Ok(total)
+    }
+
+    /// `shutdown(2)` of a socket's end, at its anchor.
+    fn shut(&self, how: u32) -> Result {
+        let mut req = [0u8; 32];
+        let n = (Request::Shutdown {
+            at: self.route.at(),
+            how: how as u8,
+        })
+        .encode(&mut req)
+        .ok_or(EINVAL)?;
+        for _ in 0..40 {
+            let r = {
+                let _seq = self.wseq().lock();
+                self.call(&req[..n], &mut [])?
+            };
+            self.stale();
+            match r {
+                Ok(_) => return Ok(()),
+                Err(Outcome::Closed) => return Err(errno::enotconn()),
+                Err(Outcome::Moved) => continue,
+                Err(_) => kthread::sleep_ms(50),
+            }
+        }
+        Err(EAGAIN)
+    }
+}
+
+impl StreamOps for Proxy {
+    fn read(&self, out: &mut UserSliceWriter, pos: Option<i64>, nonblock: bool) -> Result<usize> {
+        if pos.is_some() {
+            return Err(errno::espipe());
+        }
+        self.read_into(out, nonblock)
+    }
+
+    fn write(
+        &self,
+        input: &mut UserSliceReader,
+        pos: Option<i64>,
+        nonblock: bool,
+    ) -> Result<usize> {
+        if pos.is_some() {
+            return Err(errno::espipe());
+        }
+        self.write_from(input, nonblock, true)
     }
 
     fn seek(&self, _offset: i64, _whence: u32) -> Result<i64> {
@@ -516,13 +641,39 @@ impl StreamOps for Proxy {
             return self.closed_mask();
         }
         let m = self.ready.mask.load(Ordering::Acquire);
-        let ready = match self.end {
-            End::Read => m & (POLLIN | POLLHUP | POLLERR),
-            End::Write => m & (POLLOUT | POLLHUP | POLLERR),
+        let want = match self.end {
+            End::Read => READABLE,
+            End::Write => WRITABLE,
+            End::Both => {
+                let asked = table.requested();
+                let mut w = 0;
+                if asked & (POLLIN | POLLRDNORM | POLLRDHUP) != 0 {
+                    w |= READABLE;
+                }
+                if asked & (POLLOUT | POLLWRNORM) != 0 {
+                    w |= WRITABLE;
+                }
+                if w == 0 {
+                    READABLE | WRITABLE
+                } else {
+                    w
+                }
+            }
         };
+        let ready = m & (want | POLLHUP | POLLERR);
         if ready == 0 {
-            self.arm();
+            self.arm(want);
             return 0;
+        }
+        if self.end == End::Both {
+            let mut m = m;
+            if m & POLLIN != 0 {
+                m |= POLLRDNORM;
+            }
+            if m & POLLOUT != 0 {
+                m |= POLLWRNORM;
+            }
+            return m;
         }
         // A write end whose reader left is writable (to EPIPE), as a pipe is.
         match self.end {
@@ -603,11 +754,50 @@ impl Drop for Proxy {
     }
 }
 
-static FOPS: StreamFops<Proxy> = StreamFops::new(&crate::THIS_MODULE);
+impl SockOps for Proxy {
+    fn recv(&self, out: &mut MsgIter, flags: u32) -> Result<usize> {
+        if flags & (sock::MSG_PEEK | sock::MSG_OOB | sock::MSG_ERRQUEUE) != 0 {
+            return Err(errno::eopnotsupp());
+        }
+        let nonblock = flags & sock::MSG_DONTWAIT != 0;
+        let mut total = self.read_into(out, nonblock)?;
+        // MSG_WAITALL: on until full, end of file, or an error.
+        while flags & sock::MSG_WAITALL != 0 && !nonblock && total > 0 && out.len() > 0 {
+            match self.read_into(out, false) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+        Ok(total)
+    }
 
-/// The proxy of `f`, if it is one.
+    fn send(&self, input: &mut MsgIter, flags: u32) -> Result<usize> {
+        if flags & sock::MSG_OOB != 0 {
+            return Err(errno::eopnotsupp());
+        }
+        let n = self.write_from(
+            input,
+            flags & sock::MSG_DONTWAIT != 0,
+            flags & sock::MSG_NOSIGNAL == 0,
+        )?;
+        Ok(n)
+    }
+
+    fn poll(&self, table: &PollTable) -> u32 {
+        StreamOps::poll(self, table)
+    }
+
+    fn shutdown(&self, how: u32) -> Result {
+        self.shut(how)
+    }
+}
+
+static FOPS: StreamFops<Proxy> = StreamFops::new(&crate::THIS_MODULE);
+static SOPS: SockProtoOps<Proxy> = SockProtoOps::new(&crate::THIS_MODULE);
+
+/// The proxy of `f`, if it is one (a pipe's file or a socket's).
 pub(crate) fn of(f: &FdFile) -> Option<&Proxy> {
-    FOPS.data_of(f)
+    FOPS.data_of(f).or_else(|| SOPS.data_of(f))
 }
 
 /// A proxy for the end a token names, attached at its anchor, with the
@@ -619,7 +809,7 @@ pub(crate) fn open(t: &Token, flags: u32) -> Result<FdFile> {
         match open_at(&t, flags) {
             // Its pipe moved: attach where it is now (here: the end itself).
             Err(e) if e == exdev() && tries < 4 => {
-                let Source::Handle { seq, .. } = t.source else {
+                let Source::Handle { seq, wseq, .. } = t.source else {
                     return Err(e);
                 };
                 let w = where_is(t.anchor, t.at().ok_or(EINVAL)?)?;
@@ -628,6 +818,7 @@ pub(crate) fn open(t: &Token, flags: u32) -> Result<FdFile> {
                     export: w.at.export,
                     handle: w.at.handle,
                     seq,
+                    wseq,
                 };
                 if t.anchor == nodes::me() {
                     return crate::anchor::local(&t);
@@ -657,6 +848,7 @@ fn open_at(t: &Token, flags: u32) -> Result<FdFile> {
     .ok_or(EINVAL)?;
     let generation = nodes::generation(t.anchor);
     let seq = Arc::pin_init(new_mutex!(0u64), GFP_KERNEL)?;
+    let wseq = Arc::pin_init(new_mutex!(0u64), GFP_KERNEL)?;
     let mut answer = [0u8; Attached::LEN];
     let got = ssi_api::call_killable(t.anchor, SERVICE, &req[..n], &mut answer, CALL_TIMEOUT_MS)?;
     let a = Attached::decode(answer.get(..got).ok_or(EIO)?).ok_or(EIO)?;
@@ -664,9 +856,10 @@ fn open_at(t: &Token, flags: u32) -> Result<FdFile> {
         return Err(EIO);
     }
     // A migrated end goes on from the number its last node had.
-    *seq.lock() = match t.source {
-        Source::Fd { .. } => a.seq,
-        Source::Handle { seq, .. } => seq,
+    (*seq.lock(), *wseq.lock()) = match t.source {
+        // A fresh handle: a socket's writes start from 0 too.
+        Source::Fd { .. } => (a.seq, 0),
+        Source::Handle { seq, wseq, .. } => (seq, wseq),
         Source::Move { .. } => return Err(EINVAL),
     };
     let reg = REGISTRY.get().ok_or(ENODEV)?;
@@ -677,6 +870,7 @@ fn open_at(t: &Token, flags: u32) -> Result<FdFile> {
             mask: AtomicU32::new(0),
             epoch: AtomicU64::new(0),
             watched: AtomicU64::new(0),
+            watched_want: AtomicU32::new(0),
             queue <- PollQueue::new(),
         }),
         GFP_KERNEL,
@@ -687,12 +881,18 @@ fn open_at(t: &Token, flags: u32) -> Result<FdFile> {
         route: Route::new(t.anchor, a.at, generation),
         end: t.end,
         seq,
+        wseq,
         ready,
     };
     stats::add(&STATS.proxies_made, 1);
     let acc = match t.end {
         End::Read => bindings::O_RDONLY,
         End::Write => bindings::O_WRONLY,
+        // A UNIX stream socket of its own whose operations are the proxy's.
+        End::Both => {
+            stats::add(&STATS.sock_proxies, 1);
+            return SockFile::new(&SOPS, p, flags & bindings::O_NONBLOCK);
+        }
     };
     Ok(NewFile::new(&FOPS, p, acc | (flags & bindings::O_NONBLOCK))?.into_file())
 }

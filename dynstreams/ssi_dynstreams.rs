@@ -81,7 +81,7 @@ fn show_stats(a: &anchor::Anchor, out: &mut ShowBuf<'_>) -> Result {
     let s = &STATS;
     writeln!(
         out,
-        "anchor_read {}\nanchor_written {}\nproxy_read {}\nproxy_written {}\nmoved_out {}\nmoved_in {}\nhandles {}\nproxies {}\nmalformed {}\nrefused {}",
+        "anchor_read {}\nanchor_written {}\nproxy_read {}\nproxy_written {}\nmoved_out {}\nmoved_in {}\nhandles {}\nproxies {}\nmalformed {}\nrefused {}\nsock_read {}\nsock_written {}\nsock_proxies {}\nsock_ctrunc {}",
         stats::get(&s.anchor_read),
         stats::get(&s.anchor_written),
         stats::get(&s.proxy_read),
@@ -92,6 +92,10 @@ fn show_stats(a: &anchor::Anchor, out: &mut ShowBuf<'_>) -> Result {
         stats::get(&s.proxies_made).saturating_sub(stats::get(&s.proxies_released)),
         stats::get(&s.malformed),
         stats::get(&s.refused),
+        stats::get(&s.sock_read),
+        stats::get(&s.sock_written),
+        stats::get(&s.sock_proxies),
+        stats::get(&s.sock_ctrunc),
     )
     .map_err(|_| EINVAL)
 }

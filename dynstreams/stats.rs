@@ -22,6 +22,14 @@ pub(crate) struct Stats {
     /// Requests refused by a cursor (out of order) or for an unknown
     /// handle.
     pub(crate) refused: AtomicU64,
+    /// Of `proxy_read` and `proxy_written`: the bytes of UNIX sockets'
+    /// ends, and the socket proxies made here.
+    pub(crate) sock_read: AtomicU64,
+    pub(crate) sock_written: AtomicU64,
+    pub(crate) sock_proxies: AtomicU64,
+    /// Reads of a socket for a migrated end that dropped ancillary data
+    /// the peer sent (descriptors, credentials).
+    pub(crate) sock_ctrunc: AtomicU64,
     /// Proxies made on this node, and released.
     pub(crate) proxies_made: AtomicU64,
     pub(crate) proxies_released: AtomicU64,
@@ -36,6 +44,10 @@ pub(crate) static STATS: Stats = Stats {
     moved_in: AtomicU64::new(0),
     malformed: AtomicU64::new(0),
     refused: AtomicU64::new(0),
+    sock_read: AtomicU64::new(0),
+    sock_written: AtomicU64::new(0),
+    sock_proxies: AtomicU64::new(0),
+    sock_ctrunc: AtomicU64::new(0),
     proxies_made: AtomicU64::new(0),
     proxies_released: AtomicU64::new(0),
 };

@@ -30,11 +30,16 @@ const REOPEN_FLAGS: u32 = bindings::O_ACCMODE
     | bindings::O_DSYNC
     | bindings::O_NOATIME;
 
+/// `S_IFSOCK`: a socket (a connected UNIX stream socket's end the
+/// carrier carries, or its proxy).
+const S_IFSOCK: u32 = 0o140000;
+
 /// Whether `f` (fd `fd` of process `pid`) may be a stream the carrier
-/// knows: a pipe, or a file without an inode type of its own (the
-/// carrier's proxies), remote files excepted.
+/// knows: a pipe, a socket, or a file without an inode type of its own
+/// (the carrier's proxies), remote files excepted.
 fn maybe_stream(f: &FdFile) -> bool {
-    (f.is_fifo() || f.mode() & file::S_IFMT == 0) && rfile::origin_of(f).is_none()
+    (f.is_fifo() || f.mode() & file::S_IFMT == 0 || f.mode() & file::S_IFMT == S_IFSOCK)
+        && rfile::origin_of(f).is_none()
 }
 
 /// The token of `f` if the carrier carries it: its length in `tok` and

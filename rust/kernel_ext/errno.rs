@@ -67,3 +67,18 @@ pub fn ekeyrejected() -> Error {
 pub fn enobufs() -> Error {
     errno(bindings::ENOBUFS)
 }
+
+/// `EOPNOTSUPP`.
+pub fn eopnotsupp() -> Error {
+    Error::from_errno(-95)
+}
+
+/// `ENOTCONN`.
+pub fn enotconn() -> Error {
+    Error::from_errno(-107)
+}
+
+/// `ENOTSOCK`.
+pub fn enotsock() -> Error {
+    Error::from_errno(-88)
+}

@@ -30,6 +30,7 @@ pub mod remote;
 pub mod rlimit;
 pub mod seq;
 pub mod signal;
+pub mod sock;
 pub mod stream;
 pub mod sysfs;
 pub mod task;

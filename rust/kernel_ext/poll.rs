@@ -122,6 +122,16 @@ impl PollTable {
         PollTable { file, pt }
     }
 
+    /// The events the poller asked for (`poll_requested_events`): all
+    /// for a bare poll.
+    pub fn requested(&self) -> u32 {
+        if self.pt.is_null() {
+            return !0;
+        }
+        // SAFETY: by `from_raw`'s contract, a valid table.
+        unsafe { (*self.pt)._key }
+    }
+
     /// Queues the poller on `q` (`poll_wait`); nothing for a bare poll.
     /// The queue must live as long as the file (it is freed with it:
     /// select and poll hold a reference to the file, epoll forgets its

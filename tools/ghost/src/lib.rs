@@ -82,7 +82,9 @@ pub fn reason_text(reason: Reason, detail: u64) -> String {
         Pipe => format!(
             "it holds a pipe (fd {detail}) that cannot be carried: a checkpoint, both of its ends leaving their node, or no ssi_dynstreams"
         ),
-        Socket => format!("it holds a socket (fd {detail}); sockets cannot be carried yet"),
+        Socket => format!(
+            "it holds a socket (fd {detail}): only a connected UNIX stream socket migrates"
+        ),
         OtherFile => format!(
             "fd {detail} is neither a regular file nor a character device (eventfd, epoll, directory...)"
         ),

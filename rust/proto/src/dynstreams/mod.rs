@@ -17,7 +17,7 @@
 //! | 2 `READ`   | `export: u64`, `handle: u64`, `seq: u64`, `count: u32` | `seq: u64`, then 0 to `count` bytes (none: end of file) |
 //! | 3 `WRITE`  | `export: u64`, `handle: u64`, `seq: u64`, data     | `done: u32`                     |
 //! | 4 `DETACH` | `export: u64`, `handle: u64`                       | nothing                         |
-//! | 5 `WATCH`  | `export: u64`, `handle: u64`, `proxy: u64`, `epoch: u64` | none (one-way)            |
+//! | 5 `WATCH`  | `export: u64`, `handle: u64`, `proxy: u64`, `epoch: u64`, `want: u32` | none (one-way) |
 //! | 6 `READY`  | `proxy: u64`, `epoch: u64`, `mask: u32`            | none (one-way, anchor to proxy) |
 //! | 7 `NREAD`  | `export: u64`, `handle: u64`                       | `bytes: u32`                    |
 //! | 8 `MOVE`   | `pid: u32`, `fd: u32`, `uid: u32`, `gid: u32`, `flags: u8` | [`moving::Moved`]        |
@@ -26,6 +26,7 @@
 //! | 11 `ABORT` | `move: u64`                                        | none (one-way)                  |
 //! | 12 `WHERE` | `export: u64`, `handle: u64`                       | `node: u8`, `export: u64`, `handle: u64` |
 //! | 13 `RELEASE` | `export: u64`, `handle: u64`, `node: u8`         | none (one-way, old anchor to new) |
+//! | 14 `SHUTDOWN` | `export: u64`, `handle: u64`, `how: u8`         | nothing                         |
 //!
 //! Moving a pipe (`moving`): when a migration would leave both ends of a
 //! pipe away from its anchor, the destination asks the anchor to `MOVE`
@@ -70,7 +71,7 @@ pub const READ_HEAD: usize = 8;
 /// Longest encoded request: a `WRITE` of [`MAX_IO`] bytes.
 pub const MAX_REQUEST: usize = WRITE_HEAD + MAX_IO;
 /// Longest token.
-pub const TOKEN_MAX: usize = 28;
+pub const TOKEN_MAX: usize = 36;
 /// Highest fd number a token names.
 pub const MAX_FD: u32 = 1 << 20;
 /// `flags` of `ATTACH`: the caller has `CAP_SYS_PTRACE`.
@@ -89,6 +90,7 @@ const PLACED: u8 = 10;
 const ABORT: u8 = 11;
 const WHERE: u8 = 12;
 const RELEASE: u8 = 13;
+const SHUTDOWN: u8 = 14;
 
 /// Poll bits a `READY` carries (the kernel's `EPOLL*` values).
 pub const POLLIN: u32 = 0x001;
@@ -97,8 +99,12 @@ pub const POLLERR: u32 = 0x008;
 pub const POLLHUP: u32 = 0x010;
 pub const POLLRDNORM: u32 = 0x040;
 pub const POLLWRNORM: u32 = 0x100;
+pub const POLLRDHUP: u32 = 0x2000;
 /// Every bit a `READY` may carry.
-pub const READY_MASK: u32 = POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM;
+pub const READY_MASK: u32 =
+    POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM | POLLRDHUP;
+/// `SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`: the highest `how` of `SHUTDOWN`.
+pub const SHUT_RDWR: u8 = 2;
 
 const TOKEN_VERSION: u8 = 1;
 const BY_FD: u8 = 1;
@@ -111,6 +117,8 @@ const BY_MOVE: u8 = 3;
 pub enum End {
     Read = 1,
     Write = 2,
+    /// An end of a connected UNIX stream socket: reads and writes.
+    Both = 3,
 }
 
 impl End {
@@ -118,6 +126,7 @@ impl End {
         match v {
             1 => Some(End::Read),
             2 => Some(End::Write),
+            3 => Some(End::Both),
             _ => None,
         }
     }
@@ -130,8 +139,14 @@ pub enum Source {
     /// anchor while the migration it is part of runs.
     Fd { pid: u32, fd: u32 },
     /// A migrated end: its handle, and the next sequence number of its
-    /// direction as the proxy that carried it had it.
-    Handle { export: u64, handle: u64, seq: u64 },
+    /// direction as the proxy that carried it had it (a socket's: of its
+    /// reads, and `wseq` of its writes; 0 for a pipe's).
+    Handle {
+        export: u64,
+        handle: u64,
+        seq: u64,
+        wseq: u64,
+    },
     /// An end of a pipe that moves with the migrating process: fd `fd`
     /// of process `pid`, frozen at the anchor; `pipe` names the pipe
     /// there, and `uses` is how many of the process's fds are ends of it
@@ -149,7 +164,7 @@ pub enum Source {
 ///
 /// Layout: `version: u8` (1), `end: u8`, `anchor: u8`, `by: u8` (1: fd,
 /// 2: handle, 3: move), then `pid: u32`, `fd: u32`, or `export: u64`,
-/// `handle: u64`, `seq: u64`, or `pid: u32`, `fd: u32`, `pipe: u64`,
+/// `handle: u64`, `seq: u64` (and `wseq: u64` for a socket's end), or `pid: u32`, `fd: u32`, `pipe: u64`,
 /// `uses: u8`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
@@ -188,11 +203,19 @@ impl Token {
                 export,
                 handle,
                 seq,
+                wseq,
             } => {
                 w.u8(BY_HANDLE)?;
                 w.u64(export)?;
                 w.u64(handle)?;
-                w.u64(seq)
+                w.u64(seq)?;
+                if self.end == End::Both {
+                    w.u64(wseq)
+                } else if wseq == 0 {
+                    Some(())
+                } else {
+                    None
+                }
             }
             Source::Move {
                 pid,
@@ -236,6 +259,7 @@ impl Token {
                 let export = r.u64()?;
                 let handle = r.u64()?;
                 let seq = r.u64()?;
+                let wseq = if end == End::Both { r.u64()? } else { 0 };
                 if export == 0 || handle == 0 {
                     return None;
                 }
@@ -243,6 +267,7 @@ impl Token {
                     export,
                     handle,
                     seq,
+                    wseq,
                 }
             }
             BY_MOVE => {
@@ -302,11 +327,14 @@ pub enum Request<'a> {
     Detach {
         at: At,
     },
-    /// Tell `proxy` (an id of the sender's) once its end is ready.
+    /// Tell `proxy` (an id of the sender's) once its end is ready: one
+    /// of the bits of `want` (a socket's end waits for reading or for
+    /// writing; a pipe's end for its one direction).
     Watch {
         at: At,
         proxy: u64,
         epoch: u64,
+        want: u32,
     },
     /// Proxy `proxy`'s end is ready as of its `epoch`: `mask`.
     Ready {
@@ -351,6 +379,12 @@ pub enum Request<'a> {
     Release {
         at: At,
         node: u8,
+    },
+    /// `shutdown(2)` of a socket's end: `how` is `SHUT_RD` (0) to
+    /// [`SHUT_RDWR`].
+    Shutdown {
+        at: At,
+        how: u8,
     },
 }
 
@@ -401,11 +435,21 @@ impl<'a> Request<'a> {
             DETACH => Request::Detach {
                 at: read_at(&mut r)?,
             },
-            WATCH => Request::Watch {
-                at: read_at(&mut r)?,
-                proxy: r.u64()?,
-                epoch: r.u64()?,
-            },
+            WATCH => {
+                let at = read_at(&mut r)?;
+                let proxy = r.u64()?;
+                let epoch = r.u64()?;
+                let want = r.u32()?;
+                if want == 0 || want & !READY_MASK != 0 {
+                    return None;
+                }
+                Request::Watch {
+                    at,
+                    proxy,
+                    epoch,
+                    want,
+                }
+            }
             READY => {
                 let proxy = r.u64()?;
                 let epoch = r.u64()?;
@@ -470,6 +514,14 @@ impl<'a> Request<'a> {
                 }
                 Request::Release { at, node }
             }
+            SHUTDOWN => {
+                let at = read_at(&mut r)?;
+                let how = r.u8()?;
+                if how > SHUT_RDWR {
+                    return None;
+                }
+                Request::Shutdown { at, how }
+            }
             _ => return None,
         };
         r.end()?;
@@ -512,12 +564,18 @@ impl<'a> Request<'a> {
                 w.u64(at.export)?;
                 w.u64(at.handle)?;
             }
-            Request::Watch { at, proxy, epoch } => {
+            Request::Watch {
+                at,
+                proxy,
+                epoch,
+                want,
+            } => {
                 w.u8(WATCH)?;
                 w.u64(at.export)?;
                 w.u64(at.handle)?;
                 w.u64(proxy)?;
                 w.u64(epoch)?;
+                w.u32(want)?;
             }
             Request::Ready { proxy, epoch, mask } => {
                 w.u8(READY)?;
@@ -569,6 +627,12 @@ impl<'a> Request<'a> {
                 w.u64(at.export)?;
                 w.u64(at.handle)?;
                 w.u8(node)?;
+            }
+            Request::Shutdown { at, how } => {
+                w.u8(SHUTDOWN)?;
+                w.u64(at.export)?;
+                w.u64(at.handle)?;
+                w.u8(how)?;
             }
         }
         Some(w.len())

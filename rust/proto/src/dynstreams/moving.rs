@@ -71,6 +71,7 @@ impl HandleState {
         if usize::from(nholders) > MAX_HOLDERS
             || held as usize > MAX_IO
             || (end == End::Write && held != 0)
+            || end == End::Both
             || u64::from(held) > next
         {
             return None;

@@ -10,7 +10,7 @@ const AT: At = At {
     handle: 9,
 };
 
-fn tokens() -> [Token; 2] {
+fn tokens() -> [Token; 3] {
     [
         Token {
             end: End::Read,
@@ -24,6 +24,17 @@ fn tokens() -> [Token; 2] {
                 export: 7,
                 handle: 9,
                 seq: 1 << 40,
+                wseq: 0,
+            },
+        },
+        Token {
+            end: End::Both,
+            anchor: 2,
+            source: Source::Handle {
+                export: 7,
+                handle: 9,
+                seq: 3,
+                wseq: 1 << 41,
             },
         },
     ]
@@ -49,7 +60,7 @@ fn bad_tokens_refused() {
     let mut b = [0u8; TOKEN_MAX];
     let t = tokens()[0];
     let n = t.encode(&mut b).unwrap();
-    for (at, v) in [(0, 2), (1, 0), (1, 3), (2, 0), (3, 3)] {
+    for (at, v) in [(0, 2), (1, 0), (1, 4), (2, 0), (3, 4)] {
         let mut c = b;
         c[at] = v;
         assert_eq!(Token::decode(&c[..n]), None, "byte {} = {}", at, v);
@@ -68,15 +79,27 @@ fn bad_tokens_refused() {
             export: 0,
             handle: 1,
             seq: 0,
+            wseq: 0,
         },
         ..t
     };
     let n = h.encode(&mut b).unwrap();
     assert_eq!(Token::decode(&b[..n]), None);
+    // A pipe's end carries no write number.
+    let p = Token {
+        source: Source::Handle {
+            export: 1,
+            handle: 1,
+            seq: 0,
+            wseq: 5,
+        },
+        ..t
+    };
+    assert_eq!(p.encode(&mut b), None);
 }
 
-fn requests(data: &[u8]) -> [Request<'_>; 8] {
-    let [a, b] = tokens();
+fn requests(data: &[u8]) -> [Request<'_>; 10] {
+    let [a, b, c] = tokens();
     [
         Request::Attach {
             token: a,
@@ -105,7 +128,15 @@ fn requests(data: &[u8]) -> [Request<'_>; 8] {
             at: AT,
             proxy: 7,
             epoch: 0,
+            want: POLLIN | POLLHUP | POLLRDHUP,
         },
+        Request::Attach {
+            token: c,
+            uid: 1000,
+            gid: 1000,
+            privileged: false,
+        },
+        Request::Shutdown { at: AT, how: 1 },
         Request::Ready {
             proxy: 7,
             epoch: 9,
@@ -178,7 +209,7 @@ fn bad_requests_refused() {
         assert_eq!(Request::decode(&b[..n]), None);
     }
     // READY: a null proxy, a bit it may not carry.
-    for (proxy, mask) in [(0, POLLIN), (7, 0x2000)] {
+    for (proxy, mask) in [(0, POLLIN), (7, 0x4000)] {
         let n = Request::Ready {
             proxy,
             epoch: 1,
@@ -188,6 +219,21 @@ fn bad_requests_refused() {
         .unwrap();
         assert_eq!(Request::decode(&b[..n]), None);
     }
+    // WATCH for nothing, or for a bit no READY carries; SHUTDOWN past
+    // SHUT_RDWR.
+    for want in [0, 0x4000] {
+        let n = Request::Watch {
+            at: AT,
+            proxy: 7,
+            epoch: 1,
+            want,
+        }
+        .encode(&mut b)
+        .unwrap();
+        assert_eq!(Request::decode(&b[..n]), None);
+    }
+    let n = Request::Shutdown { at: AT, how: 3 }.encode(&mut b).unwrap();
+    assert_eq!(Request::decode(&b[..n]), None);
     // Unknown flags of ATTACH.
     let n = requests(&[1])[0].encode(&mut b).unwrap();
     b[n - 1] = 2;
