@@ -332,28 +332,42 @@ impl ssi_api::Service for Service {
         if crate::proto::ipc::is_shm(req) {
             return crate::shm::handle(req, resp);
         }
-        let Some(r) = Request::decode(req) else {
-            count(&STATS.malformed);
-            return Err(EINVAL);
-        };
-        let mine = match r.op {
+        let mine = |op: &Op<'_>| match *op {
             Op::Get { .. } => true,
             Op::Snd { id, .. } | Op::Rcv { id, .. } | Op::Ctl { id, .. } => {
                 home_of(id) == Some(me())
             }
-            // Semaphores' requests went to `sem::handle`.
+            // Semaphores' and segments' requests went to their modules.
             _ => false,
         };
-        let creds = match mine.then(|| prepare(&r.caller)) {
-            Some(Ok(c)) => c,
-            _ => {
-                count(&STATS.refused);
-                return Err(EINVAL);
-            }
-        };
-        count(&STATS.served);
-        creds.act(|| run(r.op, resp))
+        serve(&STATS, req, resp, mine, run)
     }
+}
+
+/// Runs another node's request `req` here: dropped and counted in `stats`
+/// if malformed, refused and counted unless `mine` says it is this node's
+/// to run (and its caller's credentials can be built), else `run` as the
+/// caller; the answer's length.
+pub(crate) fn serve(
+    stats: &Stats,
+    req: &[u8],
+    resp: &mut [u8],
+    mine: impl FnOnce(&Op<'_>) -> bool,
+    run: impl FnOnce(Op<'_>, &mut [u8]) -> Result<usize>,
+) -> Result<usize> {
+    let Some(r) = Request::decode(req) else {
+        count(&stats.malformed);
+        return Err(EINVAL);
+    };
+    let creds = match mine(&r.op).then(|| prepare(&r.caller)) {
+        Some(Ok(c)) => c,
+        _ => {
+            count(&stats.refused);
+            return Err(EINVAL);
+        }
+    };
+    count(&stats.served);
+    creds.act(|| run(r.op, resp))
 }
 
 /// Runs `op` here, as the current credentials; the answer's length.

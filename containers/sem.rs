@@ -21,11 +21,11 @@ use crate::kernel_ext::{
     ipc::{self, SemSets, Sembuf as KSembuf, SemidDs, SEM_UNDO},
     kthread,
 };
-use crate::msg::{ask_counted, count, directory, elsewhere, me, prepare, status, Stats};
+use crate::msg::{ask_counted, directory, elsewhere, me, serve, status, Stats};
 use crate::proto::ipc::{
-    home_of, is_stat, put_vals, range, Op, Request, SemAnswer, SemSet, SemStat, Sembuf, Sops, Vals,
-    GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_RMID, IPC_SET, IPC_STAT, MAX_SEMS,
-    MAX_SEM_ANSWER, MAX_SOPS, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL,
+    home_of, is_stat, put_vals, range, Op, SemAnswer, SemSet, SemStat, Sembuf, Sops, Vals, GETALL,
+    GETNCNT, GETPID, GETVAL, GETZCNT, IPC_RMID, IPC_SET, IPC_STAT, MAX_SEMS, MAX_SEM_ANSWER,
+    MAX_SOPS, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL,
 };
 use crate::ssi_api;
 
@@ -283,24 +283,12 @@ fn stat_of(ds: &SemidDs) -> SemStat {
 /// Runs another node's request for this node's sets (and keys, as the
 /// directory), on the core's worker thread (`msg::Service` hands it over).
 pub(crate) fn handle(req: &[u8], resp: &mut [u8]) -> Result<usize> {
-    let Some(r) = Request::decode(req) else {
-        count(&STATS.malformed);
-        return Err(EINVAL);
-    };
-    let mine = match r.op {
+    let mine = |op: &Op<'_>| match *op {
         Op::SemGet { .. } => true,
         Op::SemOp { id, .. } | Op::SemCtl { id, .. } => home_of(id) == Some(me()),
         _ => false,
     };
-    let creds = match mine.then(|| prepare(&r.caller)) {
-        Some(Ok(c)) => c,
-        _ => {
-            count(&STATS.refused);
-            return Err(EINVAL);
-        }
-    };
-    count(&STATS.served);
-    creds.act(|| run(r.op, resp))
+    serve(&STATS, req, resp, mine, run)
 }
 
 /// Runs `op` here, as the current credentials; the answer's length.

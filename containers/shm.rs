@@ -31,10 +31,10 @@ use crate::kernel_ext::{
     kthread,
     vec::{retain, swap_remove},
 };
-use crate::msg::{ask_counted, count, directory, elsewhere, me, prepare, status, Stats};
+use crate::msg::{ask_counted, count, directory, elsewhere, me, serve, status, Stats};
 use crate::proto::dsm::{Access, Copy, Dir, Home, Msg, Obj, State, MAX_HEAD};
 use crate::proto::ipc::{
-    home_of, range, Op, Request, SemSet, ShmStat, IPC_RMID, IPC_SET, IPC_STAT, SHM_STAT_LEN,
+    home_of, range, Op, SemSet, ShmStat, IPC_RMID, IPC_SET, IPC_STAT, SHM_STAT_LEN,
 };
 use crate::ssi_api;
 
@@ -626,25 +626,13 @@ fn stat_of(ds: &ShmidDs) -> ShmStat {
 /// Runs another node's request for this node's segments (and keys, as the
 /// directory), on the core's worker thread (`msg::Service` hands it over).
 pub(crate) fn handle(req: &[u8], resp: &mut [u8]) -> Result<usize> {
-    let Some(r) = Request::decode(req) else {
-        count(&STATS.malformed);
-        return Err(EINVAL);
-    };
     let shadow = |id| SHM.get().is_some_and(|s| s.segs.lock().is_shadow(id));
-    let mine = match r.op {
+    let mine = |op: &Op<'_>| match *op {
         Op::ShmGet { .. } => true,
         Op::ShmAt { id, .. } | Op::ShmCtl { id, .. } => home_of(id) == Some(me()) && !shadow(id),
         _ => false,
     };
-    let creds = match mine.then(|| prepare(&r.caller)) {
-        Some(Ok(c)) => c,
-        _ => {
-            count(&STATS.refused);
-            return Err(EINVAL);
-        }
-    };
-    count(&STATS.served);
-    creds.act(|| run_request(r.op, resp))
+    serve(&STATS, req, resp, mine, run_request)
 }
 
 /// Runs `op` here, as the current credentials; the answer's length.
