@@ -11,8 +11,10 @@
  *                              with CLAIM as the sender's node id: a View
  *                              naming only CLAIM, an Ask, a kill(SIGKILL) of
  *                              PID as root with CAP_KILL, a Response, a
- *                              heartbeat, a ghost-service one-way, and a
- *                              Retire of node RETIRE; prints "sent N"
+ *                              heartbeat, a ghost-service one-way, a
+ *                              request to the pipe and SysV IPC services, a
+ *                              coherence (DSM) one-way, and a Retire of
+ *                              node RETIRE; prints "sent N"
  */
 #include <errno.h>
 #include <linux/tipc.h>
@@ -159,6 +161,9 @@ static int send_all(uint8_t claim, uint8_t dst, int32_t pid, uint8_t retire)
 	sent += send_msg(dst, claim, RESPONSE, 8, 1, NULL, 0);
 	sent += send_msg(dst, claim, ONEWAY, 2, 0, cpus, sizeof(cpus));
 	sent += send_msg(dst, claim, ONEWAY, 300, 0, junk, sizeof(junk));
+	sent += send_msg(dst, claim, REQUEST, 302, 78, junk, sizeof(junk));
+	sent += send_msg(dst, claim, REQUEST, 303, 79, junk, sizeof(junk));
+	sent += send_msg(dst, claim, ONEWAY, 304, 0, junk, sizeof(junk));
 	sent += send_msg(dst, claim, RETIRE, 0, 0, &retire, 1);
 	printf("sent %d\n", sent);
 	return 0;
