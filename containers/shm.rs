@@ -560,6 +560,12 @@ impl ShmSegs for Segments {
                         // item 6, not done).
                         return Err(crate::kernel_ext::errno::ehostdown());
                     }
+                    if crate::kernel_ext::migrate::killed() {
+                        // The task dies: its fault need not end well (a
+                        // page whose only copy was on a lost node would
+                        // keep it waiting, unkillable, otherwise).
+                        return Err(EINTR);
+                    }
                     if kthread::signal_pending() {
                         // Not a spin while a signal waits for the fault's
                         // end: the answer comes within milliseconds.
