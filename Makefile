@@ -58,7 +58,6 @@ programs:
 	gcc -O2 -static -o tests/programs/bin/pipecheck tests/programs/pipecheck/pipecheck.c
 	gcc -O2 -Wall -static -o tests/programs/bin/pipeline tests/programs/pipeline/pipeline.c
 	gcc -O2 -Wall -static -o tests/programs/bin/unixcheck tests/programs/unixcheck/unixcheck.c
-	gcc -O2 -static -o tests/programs/bin/spin tests/programs/spin/spin.c
 	gcc -O2 -Wall -static -o tests/programs/bin/pollcheck tests/programs/pollcheck/pollcheck.c
 	gcc -O2 -Wall -static -o tests/programs/bin/msgq tests/programs/msgq/msgq.c
 	gcc -O2 -Wall -static -o tests/programs/bin/semcount tests/programs/semcount/semcount.c
