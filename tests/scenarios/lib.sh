@@ -93,6 +93,18 @@ as() {
 # alive K PID: node K sees /proc/PID (it runs it, or lists it from another node).
 alive() { on "$1" sh -c "test -d /proc/$2" 2>/dev/null; }
 
+# restored K PID [SECONDS]: node K finished restoring PID (its kernel log
+# says "pid PID restored"). A restart's process has its PID from the start
+# but the restorer's credentials and name until the restore ends.
+restored() {
+	local end=$((SECONDS + ${3:-30}))
+	while ((SECONDS < end)); do
+		on "$1" sh -c "dmesg | grep -q 'pid $2 restored'" && return 0
+		sleep 0.1
+	done
+	fail "node $1: pid $2 not restored"
+}
+
 # detach K OUT CMD...: CMD detached on node K (its own session, stdin
 # /dev/null, stdout and stderr to OUT); prints its PID.
 detach() {
