@@ -113,6 +113,7 @@ fn show_migration(_: &Pages, out: &mut ShowBuf<'_>) -> Result {
         ("expired", c.expired.load(Ordering::Relaxed)),
         ("foreign", c.foreign.load(Ordering::Relaxed)),
         ("user_busy", c.user_busy.load(Ordering::Relaxed)),
+        ("kills_followed", c.kills_followed.load(Ordering::Relaxed)),
         ("refused", c.refused.load(Ordering::Relaxed)),
         ("malformed", c.malformed.load(Ordering::Relaxed)),
     ];

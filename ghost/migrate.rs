@@ -197,6 +197,9 @@ struct State {
     went: KVec<Left>,
     /// Processes back in their stub here, with the node they came from.
     back: KVec<Left>,
+    /// Processes whose stub here was killed, with the node last sent the
+    /// kill: a process that hopped on before it arrived is sent it again.
+    killed: KVec<Left>,
     outgoing: KVec<Outgoing>,
     /// Guests that ended here or went on, for [`FATE_KEEP_MS`].
     fates: KVec<Fate>,
@@ -220,6 +223,8 @@ pub(crate) struct Counts {
     pub(crate) expired: AtomicU64,
     /// `MIGRATE`s refused (`EAGAIN`): the user's limit was reached.
     pub(crate) user_busy: AtomicU64,
+    /// Kills that reached a node the process had just left, sent on.
+    pub(crate) kills_followed: AtomicU64,
 }
 
 #[pin_data]
@@ -278,6 +283,7 @@ impl Migrator {
                 guests: KVec::new(),
                 went: KVec::new(),
                 back: KVec::new(),
+                killed: KVec::new(),
                 outgoing: KVec::new(),
                 fates: KVec::new(),
                 queue: KVec::new(),
@@ -566,6 +572,14 @@ impl Migrator {
                 self.changed.notify_all();
             }
             Msg::Moved { pid, node } => {
+                if remembered(&s.killed, pid) == Some(src) {
+                    // Its stub was killed: the kill follows it.
+                    remember(&mut s.killed, pid, node);
+                    drop(s);
+                    self.counts.kills_followed.fetch_add(1, Ordering::Relaxed);
+                    send(node, Msg::Signal { pid, sig: KILLED });
+                    return Ok(());
+                }
                 let st = s.stubs.iter_mut().find(|x| x.pid == pid).ok_or(ENOENT)?;
                 if st.at != src {
                     return self.foreign(src, "MOVED");
@@ -607,6 +621,10 @@ impl Migrator {
                     .iter()
                     .any(|x| x.pid == pid && (x.at == src || x.prev == src))
                     || remembered(&s.back, pid) == Some(src);
+                if !from_its_node && remembered(&s.killed, pid).is_some() {
+                    // Its stub was killed, and the kill sent on (`MOVED`).
+                    return Ok(());
+                }
                 if !from_its_node {
                     return if s.guests.iter().any(|g| g.pid == pid)
                         || s.stubs.iter().any(|x| x.pid == pid)

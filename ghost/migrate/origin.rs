@@ -242,6 +242,12 @@ impl Plan {
                 for sig in (1..=64u32).filter(|n| late & (1 << (n - 1)) != 0) {
                     send(home, Msg::Signal { pid, sig });
                 }
+                // Killed after the stream left (its stub's kill reached
+                // this copy mid-hop): home sends it on to `dst`.
+                if km::killed() {
+                    m.counts.kills_followed.fetch_add(1, Ordering::Relaxed);
+                    send(home, Msg::Signal { pid, sig: KILLED });
+                }
             }
         }
         r

@@ -111,6 +111,8 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
         }
         let at = m.stub_at(pid)?;
         if km::killed() {
+            // Recorded first: a `MOVED` from `at` sends the kill on.
+            remember(&mut m.state.lock().killed, pid, at);
             send(at, Msg::Signal { pid, sig: KILLED });
             return None;
         }
