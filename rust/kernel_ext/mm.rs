@@ -53,8 +53,9 @@ impl Mm {
     pub fn of(task: &TaskRef) -> Option<Self> {
         // SAFETY: `task` is live; the result is a counted mm or null.
         let ptr = unsafe { bindings::ssi_ghost_get_mm(task.as_ptr()) };
-        // INVARIANT: a counted reference.
-        (!ptr.is_null()).then_some(Mm { ptr, owned: true })
+        // INVARIANT: a counted reference. Built only if not null: `then_some`
+        // would build (and drop, putting a null mm) it either way.
+        (!ptr.is_null()).then(|| Mm { ptr, owned: true })
     }
 
     /// The current task's address space.
@@ -62,7 +63,7 @@ impl Mm {
         // SAFETY: reads `current->mm`.
         let ptr = unsafe { bindings::ssi_ghost_current_mm() };
         // INVARIANT: the current task's mm, which lives as long as it runs.
-        (!ptr.is_null()).then_some(Mm { ptr, owned: false })
+        (!ptr.is_null()).then(|| Mm { ptr, owned: false })
     }
 
     /// The first area that ends above `addr`, its file's path in `path`

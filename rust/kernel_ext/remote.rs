@@ -174,7 +174,8 @@ impl HeldMm {
     pub fn current() -> Option<Self> {
         // SAFETY: takes a reference on `current->mm` if there is one.
         let ptr = unsafe { bindings::ssi_remote_grab() };
-        (!ptr.is_null()).then_some(HeldMm { ptr })
+        // Built only if not null (its drop gives the reference back).
+        (!ptr.is_null()).then(|| HeldMm { ptr })
     }
 
     pub fn name(&self) -> MmName {
