@@ -918,6 +918,9 @@ impl Balancer {
         s: &Settings,
     ) -> u64 {
         let low = s.mem_low_pct;
+        if low == 0 {
+            return 0;
+        }
         let roomiest = others
             .iter()
             .filter(|o| target(me.node, o) && o.node != s.drain && !short(o, low, 0))
