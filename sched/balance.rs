@@ -118,6 +118,8 @@ fn node_load(node: u8, p: &Probe) -> NodeLoad {
         mem_total_kb: p.mem_total_kb,
         mem_avail_kb: p.mem_avail_kb,
         mem_movable_kb: p.mem_movable_kb,
+        mem_sent_to: p.mem_sent_to,
+        mem_sent_kb: p.mem_sent_kb,
     }
 }
 
@@ -242,6 +244,7 @@ fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
     if (s.policy == Policy::None && !draining && s.mem_low_pct == 0) || me == 0 {
         st.nowhere.store(false, Ordering::Relaxed);
         st.mem_movable_kb.store(0, Ordering::Relaxed);
+        st.mem_claim.store(0, Ordering::Relaxed);
         return Ok(());
     }
     let snap = snapshot(st, s.period_ms, shared.policy_since_ns, s.drain, retiring)?;
@@ -273,6 +276,8 @@ fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
     // probes say it, so that every node assigns receivers alike.
     let candidate = bal.candidate_kb(&snap.me, &snap.others, &snap.procs, &s);
     st.mem_movable_kb.store(candidate, Ordering::Relaxed);
+    st.mem_claim
+        .store(crate::cluster::pack_claim(bal.claim()), Ordering::Relaxed);
     let by = if relieved > 0 {
         Cause::Memory
     } else if draining {

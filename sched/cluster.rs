@@ -94,6 +94,19 @@ pub(crate) struct State {
     /// What memory relief would move first from this node (kB), as the
     /// balancer found it: the next probe says it.
     pub(crate) mem_movable_kb: AtomicU64,
+    /// Where this node sent most memory lately and how much
+    /// (`Balancer::claim`), as `node << 56 | kB`: the next probe says it.
+    pub(crate) mem_claim: AtomicU64,
+}
+
+/// `Balancer::claim`'s `(node, kB)` packed for [`State::mem_claim`].
+pub(crate) fn pack_claim((node, kb): (u8, u64)) -> u64 {
+    (u64::from(node) << 56) | kb.min((1 << 56) - 1)
+}
+
+/// [`pack_claim`]'s inverse.
+pub(crate) fn unpack_claim(v: u64) -> (u8, u64) {
+    ((v >> 56) as u8, v & ((1 << 56) - 1))
 }
 
 /// This node's id, 0 while unset.
@@ -127,6 +140,7 @@ impl State {
             nowhere: AtomicBool::new(false),
             retired: AtomicU8::new(0),
             mem_movable_kb: AtomicU64::new(0),
+            mem_claim: AtomicU64::new(0),
         }))
     }
 

@@ -164,6 +164,8 @@ fn show_load(st: &State, out: &mut ShowBuf<'_>) -> Result {
         ("mem_free_kb", p.mem_free_kb),
         ("mem_avail_kb", p.mem_avail_kb),
         ("mem_movable_kb", p.mem_movable_kb),
+        ("mem_sent_to", u64::from(p.mem_sent_to)),
+        ("mem_sent_kb", p.mem_sent_kb),
         ("procs", u64::from(p.procs)),
         ("guests", u64::from(p.guests)),
         ("busy", u64::from(p.busy)),
