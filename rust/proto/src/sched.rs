@@ -460,9 +460,11 @@ pub fn target(me: u8, o: &NodeLoad) -> bool {
     o.node != me && o.node != 0 && !o.refuses_guests
 }
 
-/// Whether `avail_kb` of `total_kb` is below `pct` percent.
+/// Whether `avail_kb` of `total_kb` is below `pct` percent. (In u64: a
+/// u128 division is a call the kernel does not have, and kB values stay
+/// far below 2^57.)
 fn below(avail_kb: u64, total_kb: u64, pct: u64) -> bool {
-    u128::from(avail_kb) * 100 < u128::from(total_kb) * u128::from(pct)
+    avail_kb.saturating_mul(100) < total_kb.saturating_mul(pct)
 }
 
 /// Whether node `o`, with `gained_kb` more than its probe shows, is short
@@ -496,7 +498,7 @@ fn avail_permille(o: &NodeLoad) -> u64 {
     if o.mem_total_kb == 0 {
         return 1000;
     }
-    (u128::from(o.mem_avail_kb) * 1000 / u128::from(o.mem_total_kb)) as u64
+    o.mem_avail_kb.saturating_mul(1000) / o.mem_total_kb
 }
 
 /// Whether a process of this node may leave it, by the node's knobs:
