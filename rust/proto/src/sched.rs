@@ -1064,10 +1064,8 @@ fn less(o: &NodeLoad, kb: u64) -> NodeLoad {
 /// anywhere keeps no other from its relief.
 pub fn receiver<'a>(me: &NodeLoad, others: &'a [NodeLoad], s: &Settings) -> Option<&'a NodeLoad> {
     let low = s.mem_low_pct;
-    let valid = |o: &&NodeLoad| {
-        o.node != 0
-            && (o.node == me.node || others.iter().filter(|x| x.node == o.node).count() == 1)
-    };
+    // (The kernel lists each other node once, never `me`.)
+    let valid = |o: &&NodeLoad| o.node != 0 && (o.node != me.node || core::ptr::eq(*o, me));
     let all = || core::iter::once(me).chain(others.iter()).filter(valid);
     let sender = |o: &NodeLoad| short(o, low, 0) && o.mem_movable_kb > 0;
     let open = |o: &NodeLoad, from: u8| {
