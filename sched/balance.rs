@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! The balancer thread: at the end of each period it asks memory relief
 //! (if `mem_low_pct` is set), then the policy in force
-//! (`rust/proto/src/sched.rs`), which processes of this node go where, and moves them one after the other through the migration the
-//! ghost module offers (`ssi_api::migrate`). It alone moves processes for
-//! the scheduler on this node, so none is picked while it moves.
+//! (`rust/proto/src/sched.rs`), which processes of this node go where,
+//! and moves them one after the other through the migration the ghost
+//! module offers (`ssi_api::migrate`). It alone moves processes for the
+//! scheduler on this node, so none is picked while it moves.
 
 use core::sync::atomic::Ordering;
 use kernel::{
