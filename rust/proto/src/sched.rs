@@ -493,6 +493,35 @@ pub fn fits(o: &NodeLoad, low_pct: u8, taken_kb: u64, rss_kb: u64) -> bool {
     !below(left, o.mem_total_kb, u64::from(low_pct) + MEM_MARGIN_PCT)
 }
 
+/// Whether a policy (not relief) of a node may send `rss_kb` to `o`: it
+/// [`fits`], counting what this node sent there lately (`own_kb`) and
+/// what the others announced (`announced_kb`), and what this node sends
+/// there stays within an even share of `o`'s room among the `senders`
+/// nodes that could send it some: together they cannot fill it before
+/// its probes show what they sent.
+pub fn fits_share(
+    o: &NodeLoad,
+    low_pct: u8,
+    own_kb: u64,
+    announced_kb: u64,
+    rss_kb: u64,
+    senders: usize,
+) -> bool {
+    if low_pct == 0 || o.mem_total_kb == 0 {
+        return true;
+    }
+    let floor = o
+        .mem_total_kb
+        .saturating_mul(u64::from(low_pct) + MEM_MARGIN_PCT)
+        / 100;
+    let room = o
+        .mem_avail_kb
+        .saturating_sub(announced_kb)
+        .saturating_sub(floor);
+    fits(o, low_pct, own_kb + announced_kb, rss_kb)
+        && own_kb.saturating_add(rss_kb) <= room / senders.max(1) as u64
+}
+
 /// Available memory per mille of the total: how the relief ranks nodes.
 fn avail_permille(o: &NodeLoad) -> u64 {
     if o.mem_total_kb == 0 {
@@ -898,8 +927,9 @@ impl Balancer {
                 if o.node == me.node || o.node == 0 || eligible[usize::from(o.node)] == 0 {
                     continue;
                 }
-                let taken = self.sent_kb(o.node) + announced_kb(me.node, others, o.node);
-                if !fits(o, s.mem_low_pct, taken, p.rss_kb) {
+                let announced = announced_kb(me.node, others, o.node);
+                let own = self.sent_kb(o.node);
+                if !fits_share(o, s.mem_low_pct, own, announced, p.rss_kb, others.len()) {
                     continue;
                 }
                 let seen = u64::from(o.load.max(o.recent)) + self.sent_to(o.node);
@@ -1068,9 +1098,10 @@ pub fn receiver<'a>(me: &NodeLoad, others: &'a [NodeLoad], s: &Settings) -> Opti
     let valid = |o: &&NodeLoad| o.node != 0 && (o.node != me.node || core::ptr::eq(*o, me));
     let all = || core::iter::once(me).chain(others.iter()).filter(valid);
     let sender = |o: &NodeLoad| short(o, low, 0) && o.mem_movable_kb > 0;
-    let open = |o: &NodeLoad, from: u8| {
-        o.node != from && o.node != me.node && !o.refuses_guests && o.node != s.drain
-    };
+    // Receivers: `me` among them, so that every node computes the same
+    // assignment (`me` is never its own).
+    let open = |o: &NodeLoad, from: u8| o.node != from && !o.refuses_guests && o.node != s.drain;
+    let mine = |to: &NodeLoad| others.iter().find(|o| o.node == to.node);
     // What every node announced it sent to `o`, out of its room.
     let room = |o: &NodeLoad| {
         less(
@@ -1082,21 +1113,24 @@ pub fn receiver<'a>(me: &NodeLoad, others: &'a [NodeLoad], s: &Settings) -> Opti
         )
     };
     let mut taken = [false; 256];
-    // Claims first: a sender keeps the node it sent to.
+    // Claims first, shortest first as below (the same order on every
+    // node): a sender keeps the node it sent to, if no shorter one did.
     let mut claimed = [false; 256];
-    for from in all().filter(|o| sender(o) && o.mem_sent_to != 0) {
-        let Some(to) = others
-            .iter()
-            .filter(valid)
-            .find(|o| o.node == from.mem_sent_to)
-        else {
+    let mut last: Option<(u64, u8)> = None;
+    while let Some(from) = all()
+        .filter(|o| sender(o) && o.mem_sent_to != 0)
+        .filter(|o| last.is_none_or(|l| (avail_permille(o), o.node) > l))
+        .min_by_key(|o| (avail_permille(o), o.node))
+    {
+        last = Some((avail_permille(from), from.node));
+        let Some(to) = all().find(|o| o.node == from.mem_sent_to) else {
             continue;
         };
         if !open(to, from.node) || taken[usize::from(to.node)] {
             continue;
         }
         if from.node == me.node {
-            return Some(to);
+            return mine(to);
         }
         taken[usize::from(to.node)] = true;
         claimed[usize::from(from.node)] = true;
@@ -1110,9 +1144,7 @@ pub fn receiver<'a>(me: &NodeLoad, others: &'a [NodeLoad], s: &Settings) -> Opti
             .min_by_key(|o| (avail_permille(o), o.node))?;
         last = Some((avail_permille(from), from.node));
         // The roomiest free receiver where its candidate fits.
-        let to = others
-            .iter()
-            .filter(valid)
+        let to = all()
             .filter(|o| open(o, from.node) && !taken[usize::from(o.node)])
             .filter(|o| {
                 let r = room(o);
@@ -1120,7 +1152,7 @@ pub fn receiver<'a>(me: &NodeLoad, others: &'a [NodeLoad], s: &Settings) -> Opti
             })
             .max_by_key(|o| (avail_permille(&room(o)), u8::MAX - o.node));
         match to {
-            Some(to) if from.node == me.node => return Some(to),
+            Some(to) if from.node == me.node => return mine(to),
             Some(to) => taken[usize::from(to.node)] = true,
             None if from.node == me.node => return None,
             None => {}
@@ -1146,17 +1178,19 @@ pub fn fit_moves(
             .find(|p| p.pid == m.pid)
             .map_or(0, |p| p.rss_kb);
         let load = procs.iter().find(|p| p.pid == m.pid).map_or(0, |p| p.load);
+        let ok = |o: &NodeLoad| {
+            let announced = announced_kb(me, others, o.node);
+            fits_share(
+                o,
+                s.mem_low_pct,
+                bal.sent_kb(o.node),
+                announced,
+                rss,
+                others.len(),
+            )
+        };
         match others.iter().find(|o| o.node == m.node) {
-            Some(o)
-                if fits(
-                    o,
-                    s.mem_low_pct,
-                    bal.sent_kb(o.node) + announced_kb(me, others, o.node),
-                    rss,
-                ) =>
-            {
-                bal.record_sent(o.node, load, rss)
-            }
+            Some(o) if ok(o) => bal.record_sent(o.node, load, rss),
             _ => m.node = me,
         }
     }
@@ -2769,10 +2803,6 @@ mod tests {
             let cpus: Vec<u16> = (0..nodes)
                 .map(|_| 1 + (lcg(&mut seed) % 2) as u16)
                 .collect();
-            // Relief alone never overfills; with balance or round robin,
-            // nodes that send to the same node within a probe period do
-            // not know of each other's moves (documented): only
-            // convergence and stability are checked then.
             let policy = [Policy::None, Policy::Balance, Policy::RoundRobin][run % 3];
             let strict = policy == Policy::None;
             let s = Settings {
@@ -2795,15 +2825,14 @@ mod tests {
                     sim.jobs.last_mut().unwrap().movable = false;
                 }
             }
-            // Receivers that were not short are never made short.
+            // Receivers that were not short are never made short, by
+            // relief or by a policy.
             let short_before: Vec<bool> = (1..=nodes as u8).map(|n| sim.is_short(n)).collect();
             for _ in 0..150 {
                 sim.step();
             }
-            if strict {
-                assert!(sim.overfilled.is_empty(), "run {run}: {:?}", sim.overfilled);
-            }
-            for n in (1..=nodes as u8).filter(|_| strict) {
+            assert!(sim.overfilled.is_empty(), "run {run}: {:?}", sim.overfilled);
+            for n in 1..=nodes as u8 {
                 if !short_before[usize::from(n - 1)] {
                     assert!(!sim.is_short(n), "run {run}: node {n} made short");
                 }
@@ -2843,11 +2872,10 @@ mod tests {
             for _ in 0..200 {
                 assert_eq!(sim.step(), 0, "run {run}: {:?}", sim.log);
             }
-            // Relief alone moves a job once; with balance, the usual two
-            // of the balancer and one of relief (memory funnels the
-            // balancer's moves to the nodes with room: a herd of two
-            // then sends one back, 1 run in 3000).
-            let bound = if strict { 1 } else { 3 };
+            // Relief alone moves a job once; a policy may move it once
+            // more (before its even share, a herd of two balancers sent
+            // one to a node with room that sent one back: 3 moves).
+            let bound = if strict { 1 } else { 2 };
             for j in &sim.jobs {
                 assert!(j.moves <= bound, "run {run}: {j:?}\n{:?}", sim.log);
             }
