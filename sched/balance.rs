@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! The balancer thread: at the end of each period it asks the policy in
-//! force (`rust/proto/src/sched.rs`) which processes of this node go
-//! where, and moves them one after the other through the migration the
-//! ghost module offers (`ssi_api::migrate`). It alone moves processes for
-//! the scheduler on this node, so none is picked while it moves.
+//! The balancer thread: at the end of each period it asks memory relief
+//! (if `mem_low_pct` is set), then the policy in force
+//! (`rust/proto/src/sched.rs`), which processes of this node go where,
+//! and moves them one after the other through the migration the ghost
+//! module offers (`ssi_api::migrate`). It alone moves processes for the
+//! scheduler on this node, so none is picked while it moves.
 
 use core::sync::atomic::Ordering;
 use kernel::{
@@ -13,9 +14,10 @@ use kernel::{
 };
 
 use crate::cluster::{me, now_ns, State, STALE_PERIODS};
-use crate::kernel_ext::{hooks::PID_SHIFT, kthread};
+use crate::kernel_ext::{hooks::PID_SHIFT, kthread, load::pages_kb};
 use crate::proto::sched::{
-    drain, may_leave, nowhere, ring, Balancer, Move, NodeLoad, Policy, Proc, RoundRobin, MAX_MOVES,
+    drain, fit_moves, may_leave, nowhere, ring, Balancer, Move, NodeLoad, Policy, Probe, Proc,
+    RoundRobin, MAX_MOVES,
 };
 use crate::ssi_api;
 
@@ -38,6 +40,11 @@ pub(crate) struct Done {
     /// This node's load and the process's when it decided.
     pub(crate) local: u32,
     pub(crate) load: u32,
+    /// This node's memory (available, total) and the process's resident
+    /// memory when it decided, kB.
+    pub(crate) avail_kb: u64,
+    pub(crate) total_kb: u64,
+    pub(crate) rss_kb: u64,
 }
 
 /// The latest moves, oldest first once full.
@@ -90,16 +97,7 @@ pub(crate) fn loads(st: &State, period_ms: u32, drained: u8) -> Result<(KVec<Nod
             if p.heard_ns == 0 || now.saturating_sub(p.heard_ns) > stale {
                 continue;
             }
-            others.push(
-                NodeLoad {
-                    node,
-                    cpus: p.probe.cpus,
-                    load: p.probe.busy,
-                    recent: p.probe.busy_recent,
-                    refuses_guests: p.probe.refuses_guests,
-                },
-                GFP_KERNEL,
-            )?;
+            others.push(node_load(node, &p.probe), GFP_KERNEL)?;
         }
     }
     // Sorted, this node among them.
@@ -110,16 +108,26 @@ pub(crate) fn loads(st: &State, period_ms: u32, drained: u8) -> Result<(KVec<Nod
     Ok((others, ids))
 }
 
-/// This node's load as the policies see it.
-pub(crate) fn local_load(st: &State) -> NodeLoad {
-    let l = st.local.lock();
+/// Node `node` as its probe `p` shows it to the policies.
+fn node_load(node: u8, p: &Probe) -> NodeLoad {
     NodeLoad {
-        node: me(),
-        cpus: l.probe.cpus.max(1),
-        load: l.probe.busy,
-        recent: l.probe.busy_recent,
-        refuses_guests: l.probe.refuses_guests,
+        node,
+        cpus: p.cpus.max(1),
+        load: p.busy,
+        recent: p.busy_recent,
+        refuses_guests: p.refuses_guests,
+        mem_total_kb: p.mem_total_kb,
+        mem_avail_kb: p.mem_avail_kb,
+        mem_movable_kb: p.mem_movable_kb,
+        mem_sent_to: p.mem_sent_to,
+        mem_sent_kb: p.mem_sent_kb,
     }
+}
+
+/// This node's load as the policies see it: its latest probe, as the
+/// others have it.
+pub(crate) fn local_load(st: &State) -> NodeLoad {
+    node_load(me(), &st.local.lock().probe)
 }
 
 /// The loads and members ([`loads`]) and this node's processes (those
@@ -137,13 +145,7 @@ fn snapshot(
     let (others, ids) = loads(st, period_ms, drained)?;
     let keep_home = st.keep_home.load(Ordering::Relaxed);
     let l = st.local.lock();
-    let me = NodeLoad {
-        node: me_id,
-        cpus: l.probe.cpus.max(1),
-        load: l.probe.busy,
-        recent: l.probe.busy_recent,
-        refuses_guests: l.probe.refuses_guests,
-    };
+    let me = node_load(me_id, &l.probe);
     let mut procs = KVec::with_capacity(l.tracks.len(), GFP_KERNEL)?;
     for t in l.tracks.iter() {
         let movable = !t.exiting
@@ -161,6 +163,7 @@ fn snapshot(
                 here_ms: now.saturating_sub(t.here_ns) / 1_000_000,
                 movable,
                 unplaced: !t.placed && !t.away && !t.guest(me_id) && t.seen_ns >= since_ns,
+                rss_kb: pages_kb(t.rss_pages),
             },
             GFP_KERNEL,
         )?;
@@ -178,22 +181,28 @@ fn snapshot(
 enum Cause {
     Policy(Policy),
     Drain,
+    Memory,
 }
 
-/// In `Done::policy`: the policy's number, or this for a drain.
+/// In `Done::policy`: the policy's number, or these for a drain and for
+/// memory relief.
 pub(crate) const BY_DRAIN: u8 = 0xff;
+pub(crate) const BY_MEMORY: u8 = 0xfe;
 
 /// Moves `m` (decided by `by`), and records how it went.
 fn make(st: &State, m: &Move, by: Cause, snap: &Snapshot) {
-    let load = snap
+    let (load, rss_kb) = snap
         .procs
         .iter()
         .find(|p| p.pid == m.pid)
-        .map_or(0, |p| p.load);
+        .map_or((0, 0), |p| (p.load, p.rss_kb));
     let ret = ssi_api::migrate(m.pid, m.node);
     let errno = match ret {
         Ok(()) => {
             st.counts.moves.fetch_add(1, Ordering::Relaxed);
+            if matches!(by, Cause::Memory) {
+                st.counts.moves_memory.fetch_add(1, Ordering::Relaxed);
+            }
             0
         }
         Err(e) => {
@@ -212,16 +221,20 @@ fn make(st: &State, m: &Move, by: Cause, snap: &Snapshot) {
         policy: match by {
             Cause::Policy(p) => p as u8,
             Cause::Drain => BY_DRAIN,
+            Cause::Memory => BY_MEMORY,
         },
         errno,
         exec: false,
         local: snap.me.load,
         load,
+        avail_kb: snap.me.mem_avail_kb,
+        total_kb: snap.me.mem_total_kb,
+        rss_kb,
     });
 }
 
-/// One period: the policy's decisions (or the drain's, on the node being
-/// drained), then the moves.
+/// One period: memory relief's decisions, else the policy's (or the
+/// drain's, on the node being drained), then the moves.
 fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
     let shared = st.settings();
     let s = shared.s;
@@ -229,30 +242,52 @@ fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
     // A `remove` of this node drains it too (its guests alone).
     let retiring = st.retiring_until_ns.load(Ordering::Relaxed) > now_ns();
     let draining = (s.drain != 0 && s.drain == me) || retiring;
-    if (s.policy == Policy::None && !draining) || me == 0 {
+    if (s.policy == Policy::None && !draining && s.mem_low_pct == 0) || me == 0 {
         st.nowhere.store(false, Ordering::Relaxed);
+        st.mem_movable_kb.store(0, Ordering::Relaxed);
+        st.mem_claim.store(0, Ordering::Relaxed);
         return Ok(());
     }
     let snap = snapshot(st, s.period_ms, shared.policy_since_ns, s.drain, retiring)?;
+    bal.tick();
     let stuck = draining && snap.procs.iter().any(|p| p.movable) && nowhere(me, &snap.others);
     if stuck && !st.nowhere.load(Ordering::Relaxed) {
         pr_warn!("draining: no node accepts guests, every process stays\n");
     }
     st.nowhere.store(stuck, Ordering::Relaxed);
     let mut out = [Move::default(); MAX_MOVES];
+    // Relief first; the policy decides when it moves nothing (from the
+    // next period's probes otherwise).
+    let relieved = match draining {
+        true => 0,
+        false => bal.relieve(&snap.me, &snap.others, &snap.procs, &s, &mut out),
+    };
     let n = match s.policy {
+        _ if relieved > 0 => relieved,
         _ if draining => drain(bal, me, &snap.others, &snap.procs, &mut out),
         Policy::None => 0,
         Policy::Balance => bal.decide(&snap.me, &snap.others, &snap.procs, &s, &mut out),
-        Policy::RoundRobin => rr.place(snap.me.node, &snap.members, &snap.procs, &s, &mut out),
+        Policy::RoundRobin => {
+            let k = rr.place(snap.me.node, &snap.members, &snap.procs, &s, &mut out);
+            fit_moves(bal, me, &snap.others, &snap.procs, &s, &mut out[..k]);
+            k
+        }
     };
-    let by = if draining {
+    // What relief would move next (or keeps its receiver for): the next
+    // probes say it, so that every node assigns receivers alike.
+    let candidate = bal.candidate_kb(&snap.me, &snap.others, &snap.procs, &s);
+    st.mem_movable_kb.store(candidate, Ordering::Relaxed);
+    st.mem_claim
+        .store(crate::cluster::pack_claim(bal.claim()), Ordering::Relaxed);
+    let by = if relieved > 0 {
+        Cause::Memory
+    } else if draining {
         Cause::Drain
     } else {
         Cause::Policy(s.policy)
     };
     for m in &out[..n] {
-        if s.policy == Policy::RoundRobin && !draining {
+        if s.policy == Policy::RoundRobin && !draining && relieved == 0 {
             if let Some(t) = st.local.lock().tracks.iter_mut().find(|t| t.pid == m.pid) {
                 t.placed = true;
             }

@@ -50,6 +50,8 @@ pub(crate) struct Counts {
     pub(crate) settings_unsent: AtomicU64,
     pub(crate) moves: AtomicU64,
     pub(crate) moves_failed: AtomicU64,
+    /// Of the moves made, those memory relief made.
+    pub(crate) moves_memory: AtomicU64,
     /// Programs sent to another node at `execve` (queued), or refused.
     pub(crate) exec_placed: AtomicU64,
     pub(crate) exec_failed: AtomicU64,
@@ -89,6 +91,22 @@ pub(crate) struct State {
     /// A node a `remove` written here drained and let retire: its drain
     /// is withdrawn at the next period, even if it is back already.
     pub(crate) retired: AtomicU8,
+    /// What memory relief would move first from this node (kB), as the
+    /// balancer found it: the next probe says it.
+    pub(crate) mem_movable_kb: AtomicU64,
+    /// Where this node sent most memory lately and how much
+    /// (`Balancer::claim`), as `node << 56 | kB`: the next probe says it.
+    pub(crate) mem_claim: AtomicU64,
+}
+
+/// `Balancer::claim`'s `(node, kB)` packed for [`State::mem_claim`].
+pub(crate) fn pack_claim((node, kb): (u8, u64)) -> u64 {
+    (u64::from(node) << 56) | kb.min((1 << 56) - 1)
+}
+
+/// [`pack_claim`]'s inverse.
+pub(crate) fn unpack_claim(v: u64) -> (u8, u64) {
+    ((v >> 56) as u8, v & ((1 << 56) - 1))
 }
 
 /// This node's id, 0 while unset.
@@ -121,6 +139,8 @@ impl State {
             retiring_until_ns: AtomicU64::new(0),
             nowhere: AtomicBool::new(false),
             retired: AtomicU8::new(0),
+            mem_movable_kb: AtomicU64::new(0),
+            mem_claim: AtomicU64::new(0),
         }))
     }
 

@@ -12,15 +12,18 @@ use crate::cluster::{me, now_ns, State};
 use crate::kernel_ext::hooks::PID_SHIFT;
 use crate::kernel_ext::sysfs::{Attribute, ShowBuf};
 use crate::proto::knob;
-use crate::proto::sched::{Policy, MAX_MARGIN_PCT, MAX_PERIOD_MS, MAX_RESIDENCE_MS};
+use crate::proto::sched::{
+    Policy, MAX_MARGIN_PCT, MAX_MEM_LOW_PCT, MAX_PERIOD_MS, MAX_RESIDENCE_MS,
+};
 
-pub(crate) static ATTRS: [Attribute<State>; 15] = [
+pub(crate) static ATTRS: [Attribute<State>; 16] = [
     Attribute::rw(c_str!("policy"), show_policy, store_policy),
     Attribute::rw(c_str!("period_ms"), show_period, store_period),
     Attribute::rw(c_str!("margin_pct"), show_margin, store_margin),
     Attribute::rw(c_str!("residence_ms"), show_residence, store_residence),
     Attribute::rw(c_str!("drain"), show_drain, store_drain),
     Attribute::rw(c_str!("exec_placement"), show_exec, store_exec),
+    Attribute::rw(c_str!("mem_low_pct"), show_mem_low, store_mem_low),
     Attribute::ro(c_str!("load"), show_load),
     Attribute::ro(c_str!("nodes"), show_nodes),
     Attribute::ro(c_str!("processes"), show_processes),
@@ -137,6 +140,19 @@ fn store_exec(st: &State, buf: &[u8]) -> Result {
     st.write(|s| s.exec_placement = v == 1)
 }
 
+fn show_mem_low(st: &State, out: &mut ShowBuf<'_>) -> Result {
+    writeln!(out, "{}", st.settings().s.mem_low_pct).map_err(fmt_err)
+}
+
+/// Memory pressure relief, 0 (off) to 80: a node whose available memory
+/// is below this share of its total (percent) sends its largest movable
+/// processes to nodes with room (`Balancer::relieve`). On every node.
+fn store_mem_low(st: &State, buf: &[u8]) -> Result {
+    let v = knob::parse_u32(buf, u32::from(MAX_MEM_LOW_PCT)).map_err(|_| EINVAL)?;
+    let v = u8::try_from(v).map_err(|_| EINVAL)?;
+    st.write(|s| s.mem_low_pct = v)
+}
+
 /// This node's probe.
 fn show_load(st: &State, out: &mut ShowBuf<'_>) -> Result {
     let p = st.local.lock().probe;
@@ -146,6 +162,10 @@ fn show_load(st: &State, out: &mut ShowBuf<'_>) -> Result {
         ("cpus", u64::from(p.cpus)),
         ("mem_total_kb", p.mem_total_kb),
         ("mem_free_kb", p.mem_free_kb),
+        ("mem_avail_kb", p.mem_avail_kb),
+        ("mem_movable_kb", p.mem_movable_kb),
+        ("mem_sent_to", u64::from(p.mem_sent_to)),
+        ("mem_sent_kb", p.mem_sent_kb),
         ("procs", u64::from(p.procs)),
         ("guests", u64::from(p.guests)),
         ("busy", u64::from(p.busy)),
@@ -162,14 +182,15 @@ fn show_load(st: &State, out: &mut ShowBuf<'_>) -> Result {
 fn show_nodes(st: &State, out: &mut ShowBuf<'_>) -> Result {
     writeln!(
         out,
-        "node cpus load recent mem_total_kb mem_free_kb procs guests age_ms busy busy_recent"
+        "node cpus load recent mem_total_kb mem_free_kb procs guests age_ms busy busy_recent \
+         mem_avail_kb mem_movable_kb"
     )
     .map_err(fmt_err)?;
     let me = me();
     let p = st.local.lock().probe;
     writeln!(
         out,
-        "{} {} {} {} {} {} {} {} 0 {} {}",
+        "{} {} {} {} {} {} {} {} 0 {} {} {} {}",
         me,
         p.cpus,
         p.load,
@@ -179,7 +200,9 @@ fn show_nodes(st: &State, out: &mut ShowBuf<'_>) -> Result {
         p.procs,
         p.guests,
         p.busy,
-        p.busy_recent
+        p.busy_recent,
+        p.mem_avail_kb,
+        p.mem_movable_kb
     )
     .map_err(fmt_err)?;
     let now = now_ns();
@@ -191,7 +214,7 @@ fn show_nodes(st: &State, out: &mut ShowBuf<'_>) -> Result {
         let p = peer.probe;
         writeln!(
             out,
-            "{} {} {} {} {} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {} {} {} {} {}",
             k,
             p.cpus,
             p.load,
@@ -202,7 +225,9 @@ fn show_nodes(st: &State, out: &mut ShowBuf<'_>) -> Result {
             p.guests,
             now.saturating_sub(peer.heard_ns) / 1_000_000,
             p.busy,
-            p.busy_recent
+            p.busy_recent,
+            p.mem_avail_kb,
+            p.mem_movable_kb
         )
         .map_err(fmt_err)?;
     }
@@ -286,6 +311,7 @@ fn show_stats(st: &State, out: &mut ShowBuf<'_>) -> Result {
         ("settings_unsent", &c.settings_unsent),
         ("moves", &c.moves),
         ("moves_failed", &c.moves_failed),
+        ("moves_memory", &c.moves_memory),
         ("exec_placed", &c.exec_placed),
         ("exec_failed", &c.exec_failed),
     ];
@@ -296,17 +322,19 @@ fn show_stats(st: &State, out: &mut ShowBuf<'_>) -> Result {
 }
 
 /// The latest moves, oldest first: when (ms since boot), which process
-/// to which node, by which policy, how it ended, and the loads then.
+/// to which node, why (the policy, a drain, memory relief), how it ended,
+/// and the loads then (memory, for relief).
 fn show_moves(st: &State, out: &mut ShowBuf<'_>) -> Result {
     let h = st.history.lock();
     for d in h.iter() {
         let policy = match d.policy {
             crate::balance::BY_DRAIN => "drain",
+            crate::balance::BY_MEMORY => "memory",
             p => Policy::from_u8(p).map_or("?", |p| p.name()),
         };
-        writeln!(
+        write!(
             out,
-            "{} pid {} to node {} by {}{}: {} (local load {}, process load {})",
+            "{} pid {} to node {} by {}{}: {} ",
             d.at_ms,
             d.pid,
             d.node,
@@ -318,9 +346,17 @@ fn show_moves(st: &State, out: &mut ShowBuf<'_>) -> Result {
                 (0, true) => "queued",
                 _ => "failed",
             },
-            d.local,
-            d.load
         )
+        .map_err(fmt_err)?;
+        if d.policy == crate::balance::BY_MEMORY {
+            writeln!(
+                out,
+                "(available {} of {} kB, process rss {} kB)",
+                d.avail_kb, d.total_kb, d.rss_kb
+            )
+        } else {
+            writeln!(out, "(local load {}, process load {})", d.local, d.load)
+        }
         .map_err(fmt_err)?;
         if d.errno != 0 {
             // The errno of a failure, on a line of its own for scripts.

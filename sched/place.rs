@@ -102,6 +102,7 @@ impl Exec for Hook {
             exec: true,
             local: local_load(st).load,
             load: 0,
+            ..Done::default()
         });
     }
 }

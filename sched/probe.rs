@@ -168,6 +168,14 @@ fn sample(st: &State, buf: &mut KVec<load::ProcSample>) -> Result {
 fn end_period(st: &State, period_ms: u32) -> Result {
     let me = me();
     let (total_kb, free_kb) = load::memory_kb();
+    let avail_kb = load::available_kb();
+    let (sent_to, sent_kb) =
+        crate::cluster::unpack_claim(st.mem_claim.load(core::sync::atomic::Ordering::Relaxed));
+    let sent_kb = if sent_to == 0 {
+        0
+    } else {
+        sent_kb.min(total_kb)
+    };
     let now = now_ns();
     // The figures that need calls (not under the lock): per process.
     let pids: KVec<u32> = {
@@ -265,6 +273,13 @@ fn end_period(st: &State, period_ms: u32) -> Result {
             recent: recent.min(MAX_LOAD),
             mem_total_kb: total_kb,
             mem_free_kb: free_kb.min(total_kb),
+            mem_avail_kb: avail_kb.min(total_kb),
+            mem_movable_kb: st
+                .mem_movable_kb
+                .load(core::sync::atomic::Ordering::Relaxed)
+                .min(total_kb),
+            mem_sent_to: if sent_kb == 0 { 0 } else { sent_to },
+            mem_sent_kb: sent_kb,
             procs,
             guests,
             busy: busy.min(MAX_LOAD),

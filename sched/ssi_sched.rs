@@ -10,6 +10,9 @@
 //! in `/sys/kernel/ssi/sched/` (`knobs.rs`), are the same on every node;
 //! a write to `/sys/kernel/ssi/remove` drains the node first (`retire.rs`).
 
+// `State`'s `pin_init!` has more fields than the default limit expands.
+#![recursion_limit = "256"]
+
 use kernel::prelude::*;
 use kernel::{alloc::flags::GFP_KERNEL, c_str, sync::Arc};
 

@@ -111,6 +111,22 @@ pub fn memory_kb() -> (u64, u64) {
     (kb(total), kb(free))
 }
 
+/// This node's available memory in KiB: free plus what the kernel can
+/// reclaim (`MemAvailable` of `/proc/meminfo`).
+pub fn available_kb() -> u64 {
+    // SAFETY: no argument; it reads the zone and page counters.
+    let pages = unsafe { bindings::si_mem_available() };
+    u64::try_from(pages)
+        .unwrap_or(0)
+        .saturating_mul(kernel::page::PAGE_SIZE as u64)
+        / 1024
+}
+
+/// Resident pages in KiB.
+pub fn pages_kb(pages: u64) -> u64 {
+    pages.saturating_mul(kernel::page::PAGE_SIZE as u64) / 1024
+}
+
 /// Monotonic time, ns (the clock of [`ProcSample::start_ns`]).
 pub fn now_ns() -> u64 {
     kernel::time::Ktime::ktime_get().to_ns().max(0) as u64

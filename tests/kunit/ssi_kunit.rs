@@ -145,6 +145,8 @@ fn load_samples_processes(t: &Test) {
     kunit_expect!(t, kernel_ext::load::stat(u32::MAX, &mut buf).is_err());
     let (total, free) = kernel_ext::load::memory_kb();
     kunit_expect!(t, total > 0 && free > 0 && free <= total);
+    let avail = kernel_ext::load::available_kb();
+    kunit_expect!(t, avail > 0 && avail <= total);
 }
 
 kunit_suite!(
