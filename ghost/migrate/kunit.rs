@@ -34,6 +34,7 @@ fn tables(m: &Migrator) -> Result {
             back: None,
             early_exit: None,
             prev: 0,
+            moves: Moves::default(),
         },
         GFP_KERNEL,
     )?;
@@ -70,6 +71,7 @@ fn senders_checked(t: &Test) {
         mig: MIG_IN,
         pid: PID + 2,
         home: ORIGIN,
+        hops: 0,
     };
     kunit_expect!(t, m.handle(ORIGIN, begin).is_ok());
     let data = Msg::Data {
@@ -117,6 +119,7 @@ fn senders_checked(t: &Test) {
                 mig: MIG_IN + 10,
                 pid: PID,
                 home: OTHER,
+                hops: 0,
             },
         ),
     ];
