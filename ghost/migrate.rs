@@ -357,8 +357,8 @@ impl Migrator {
         let mut s = self.state.lock();
         // Those that ended go (one with a later process's PID goes when
         // that one ends; `trail` tells them apart meanwhile).
-        vec::retain(&mut s.arrivals, |a| {
-            a.pid != pid && crate::kernel_ext::pid::is_process(a.pid)
+        vec::retain(&mut s.arrivals, |old| {
+            old.pid != pid && crate::kernel_ext::pid::is_process(old.pid)
         });
         if s.arrivals.push(a, GFP_KERNEL).is_err() {
             pr_warn!("pid {}: its migrations not recorded\n", pid);
