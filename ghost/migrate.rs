@@ -13,7 +13,9 @@
 //! copy is killed silently and the home told where the process went. The
 //! destination (`destination.rs`) starts a loader with the process's PID
 //! that becomes it. This file holds the tables all three share and the
-//! service that fills them.
+//! service that fills them, and the record of each process's migrations
+//! that `/proc/<pid>/ssi` shows (`BEGIN` carries the count so far; the
+//! node it arrives at keeps it, and so does its stub at home).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::{
@@ -92,6 +94,8 @@ struct Incoming {
     pid: u32,
     home: u8,
     origin: u8,
+    /// Its migrations before this one.
+    hops: u32,
     /// Taken by the restore.
     stream: Option<Chunks>,
     /// `GO` received.
@@ -107,14 +111,56 @@ struct Stub {
     at: u8,
     /// Its wait status, once it ended there.
     exit: Option<u32>,
-    /// It comes back: `(mig, origin, stream)`.
-    back: Option<(u64, u8, Chunks)>,
+    /// It comes back: `(mig, origin, stream, migrations before)`.
+    back: Option<(u64, u8, Chunks, u32)>,
     /// `EXIT` from a node it hopped to, before the node it left said
     /// `MOVED` there: `(node, status)`, applied once that node does.
     early_exit: Option<(u8, u32)>,
     /// The node it ran on before `at` (0: none), which may send back the
     /// signals that reached it there during the hop.
     prev: u8,
+    /// Its migrations as its home hears of them (`/proc/<pid>/ssi` here
+    /// if the node that runs it cannot answer).
+    moves: Moves,
+}
+
+/// What `/proc/<pid>/ssi` says of a process's migrations.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Moves {
+    /// How many.
+    pub(crate) count: u32,
+    /// The node the last one came from, and when it arrived (seconds
+    /// since the epoch, on the clock of the node that recorded it).
+    pub(crate) from: u8,
+    pub(crate) when: u64,
+}
+
+impl Moves {
+    /// One more, from `from`, now.
+    fn next(count: u32, from: u8) -> Self {
+        Moves {
+            count: count.saturating_add(1),
+            from,
+            when: km::wall_seconds(),
+        }
+    }
+}
+
+/// A process that arrived here by migration: a guest, or back home.
+struct Arrival {
+    pid: u32,
+    /// Its start (`/proc/<pid>/stat`): a later process with its PID is
+    /// another one.
+    start_ticks: u64,
+    home: u8,
+    moves: Moves,
+}
+
+/// The start of local process `pid`, clock ticks after boot.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let mut buf = [0u8; 512];
+    let n = crate::kernel_ext::load::stat(pid, &mut buf).ok()?;
+    crate::proto::sched::TaskStat::parse(&buf[..n]).map(|s| s.start_ticks)
 }
 
 /// How long a node that a process left sends back the signals that still
@@ -203,6 +249,8 @@ struct State {
     outgoing: KVec<Outgoing>,
     /// Guests that ended here or went on, for [`FATE_KEEP_MS`].
     fates: KVec<Fate>,
+    /// The processes that arrived here by migration and may run here.
+    arrivals: KVec<Arrival>,
     /// Arrivals to start, by `mig`.
     queue: KVec<u64>,
     /// One kernel thread per guest: it started the guest and waits for it.
@@ -286,6 +334,7 @@ impl Migrator {
                 killed: KVec::new(),
                 outgoing: KVec::new(),
                 fates: KVec::new(),
+                arrivals: KVec::new(),
                 queue: KVec::new(),
                 waiters: KVec::new(),
                 closing: false,
@@ -297,6 +346,43 @@ impl Migrator {
             max_per_user: AtomicU32::new(MAX_PER_USER),
             counts: Counts::default(),
         })
+    }
+
+    /// Records that process `pid` (the current one, just restored) arrived
+    /// here from `from` after `hops` migrations; `home` keeps its stub.
+    fn arrived(&self, pid: u32, home: u8, from: u8, hops: u32) {
+        let Some(start_ticks) = start_ticks(pid) else {
+            return;
+        };
+        let a = Arrival {
+            pid,
+            start_ticks,
+            home,
+            moves: Moves::next(hops, from),
+        };
+        let mut s = self.state.lock();
+        // Those that ended go (one with a later process's PID goes when
+        // that one ends; `trail` tells them apart meanwhile).
+        vec::retain(&mut s.arrivals, |old| {
+            old.pid != pid && crate::kernel_ext::pid::is_process(old.pid)
+        });
+        if s.arrivals.push(a, GFP_KERNEL).is_err() {
+            pr_warn!("pid {}: its migrations not recorded\n", pid);
+        }
+    }
+
+    /// The home and migrations of local process `pid` (or of its stub
+    /// here); `None` if it never migrated.
+    pub(crate) fn trail(&self, pid: u32) -> Option<(u8, Moves)> {
+        let (start, home, moves) = {
+            let s = self.state.lock();
+            if let Some(st) = s.stubs.iter().find(|x| x.pid == pid) {
+                return Some((me(), st.moves));
+            }
+            let a = s.arrivals.iter().find(|a| a.pid == pid)?;
+            (a.start_ticks, a.home, a.moves)
+        };
+        (start_ticks(pid) == Some(start)).then_some((home, moves))
     }
 
     /// Whether `pid` is a stub here; where its process runs.
@@ -340,6 +426,23 @@ pub(crate) fn guest_ppid(pid: u32) -> Option<u32> {
         .find(|g| g.pid == pid && g.running && g.ppid != 0)
         .map(|g| g.ppid)
 }
+
+/// The record of migrations `/proc/<pid>/ssi` shows, offered to `ssi.ko`.
+struct Trails;
+
+impl ssi_api::Trails for Trails {
+    fn trail(&self, pid: u32) -> Option<ssi_api::Trail> {
+        let (home, m) = get()?.trail(pid)?;
+        Some(ssi_api::Trail {
+            migrations: m.count,
+            home,
+            from: m.from,
+            when: m.when,
+        })
+    }
+}
+
+static TRAILS: Trails = Trails;
 
 /// Names the guests' parents to the kernel (getppid(), `/proc`).
 struct Parents;
@@ -453,7 +556,12 @@ impl Migrator {
             return Err(crate::kernel_ext::errno::eshutdown());
         }
         match msg {
-            Msg::Begin { mig, pid, home } => {
+            Msg::Begin {
+                mig,
+                pid,
+                home,
+                hops,
+            } => {
                 if s.incoming.len() >= MAX_INCOMING {
                     return Err(EBUSY);
                 }
@@ -474,6 +582,7 @@ impl Migrator {
                         pid,
                         home,
                         origin: src,
+                        hops,
                         stream: Some(Chunks::new(MAX_STREAM)),
                         go: false,
                         heard: kernel::time::Ktime::ktime_get(),
@@ -505,8 +614,8 @@ impl Migrator {
                 if let Some(st) = t.stubs.iter_mut().find(|x| x.pid == pid) {
                     // Back home: the stub restores itself.
                     let i = vec::swap_remove(&mut t.incoming, k);
-                    if let Some(c) = i.and_then(|i| i.stream) {
-                        st.back = Some((mig, src, c));
+                    if let Some((c, hops)) = i.and_then(|i| Some((i.stream?, i.hops))) {
+                        st.back = Some((mig, src, c, hops));
                     }
                 } else {
                     s.queue.push(mig, GFP_KERNEL)?;
@@ -644,6 +753,7 @@ impl Migrator {
     /// Stub `st`'s process went on to `node` (`MOVED`, or the answer to
     /// `WHERE`): an end that node reported early is its end.
     fn went(&self, st: &mut Stub, node: u8) {
+        st.moves = Moves::next(st.moves.count, st.at);
         st.prev = st.at;
         st.at = node;
         match st.early_exit.take() {
@@ -802,6 +912,7 @@ pub(crate) struct Running {
     service: Option<ssi_api::ServiceRegistration>,
     listener: Option<ssi_api::ListenerRegistration>,
     offer: Option<ssi_api::MigratorRegistration>,
+    trails: Option<ssi_api::TrailsRegistration>,
     parents: Option<km::GuestRegistration<Parents>>,
 }
 
@@ -815,6 +926,7 @@ impl Running {
             service: None,
             listener: None,
             offer: None,
+            trails: None,
             parents: None,
         };
         let sm = get().ok_or(EINVAL)?;
@@ -822,6 +934,7 @@ impl Running {
         r.service = Some(ssi_api::register_service(SERVICE, &SERVICE_IMPL)?);
         r.listener = Some(ssi_api::register_listener(&LISTENER)?);
         r.offer = Some(ssi_api::register_migrator(&OFFER)?);
+        r.trails = Some(ssi_api::register_trails(&TRAILS)?);
         r.parents = Some(km::GuestRegistration::new(module)?);
         Ok(r)
     }
@@ -831,6 +944,7 @@ impl Drop for Running {
     fn drop(&mut self) {
         // Waits for the migrations other modules asked for.
         self.offer = None;
+        self.trails = None;
         self.parents = None;
         self.listener = None;
         self.service = None;

@@ -167,6 +167,71 @@ impl<D: Drainer> Drop for DrainerRegistration<D> {
     }
 }
 
+/// What a process's migrations were, as the ghost module records them:
+/// how many, its home, the node the last one came from and when it
+/// arrived (seconds since the epoch).
+pub use ffi::ssi_trail as Trail;
+
+/// The record of local processes' migrations, which one module (the
+/// ghost module) offers `ssi.ko` for `/proc/<pid>/ssi`.
+pub trait Trails: Sync + 'static {
+    /// The migrations of process `pid` of this node (or of its stub
+    /// here); `None` if it never migrated. Must not sleep long: a reader
+    /// of `/proc` waits for it.
+    fn trail(&self, pid: u32) -> Option<Trail>;
+}
+
+/// The C trail `register_trails` gives ssi.ko for `T`.
+///
+/// # Safety
+///
+/// Called by ssi.ko only, with the `ctx` given to `register_trails` (a
+/// `&'static T`) and `out` writable.
+unsafe extern "C" fn trail_trampoline<T: Trails>(
+    ctx: *mut c_void,
+    pid: u32,
+    out: *mut ffi::ssi_trail,
+) -> i32 {
+    // SAFETY: `ctx` is the `&'static T` given to `register_trails`.
+    match unsafe { &*ctx.cast::<T>() }.trail(pid) {
+        Some(t) => {
+            // SAFETY: `out` is writable (the caller's contract).
+            unsafe { out.write(t) };
+            0
+        }
+        None => ENOENT.to_errno(),
+    }
+}
+
+/// The trails offered; withdrawn on drop (which waits for the reads
+/// running through them).
+pub struct TrailsRegistration {
+    trail: ffi::ssi_trail_t,
+    ctx: *mut c_void,
+}
+
+// SAFETY: the context is a `&'static T` with `T: Sync`.
+unsafe impl Send for TrailsRegistration {}
+// SAFETY: as above.
+unsafe impl Sync for TrailsRegistration {}
+
+/// Offers `t` to `ssi.ko` until the registration is dropped; `EBUSY` if
+/// another module offers trails.
+pub fn register_trails<T: Trails>(t: &'static T) -> Result<TrailsRegistration> {
+    let ctx = (t as *const T).cast_mut().cast::<c_void>();
+    let trail: ffi::ssi_trail_t = Some(trail_trampoline::<T>);
+    // SAFETY: `t` lives forever and the trampoline matches its type.
+    check(unsafe { ffi::ssi_trail_register(trail, ctx) })?;
+    Ok(TrailsRegistration { trail, ctx })
+}
+
+impl Drop for TrailsRegistration {
+    fn drop(&mut self) {
+        // SAFETY: returns once no read runs through it.
+        unsafe { ffi::ssi_trail_unregister(self.trail, self.ctx) };
+    }
+}
+
 /// The current members: bit N of byte N / 8 for node N.
 pub fn members() -> Result<[u8; 32]> {
     let mut out = [0u8; 32];

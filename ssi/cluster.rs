@@ -208,6 +208,9 @@ pub(crate) struct Core {
     /// The drain the scheduler runs before a node retires.
     #[pin]
     pub(crate) drainer: crate::migrator::Slot<crate::migrator::Drainer>,
+    /// The ghost module's record of local processes' migrations.
+    #[pin]
+    pub(crate) trails: crate::migrator::Slot<crate::migrator::Trail>,
     /// Requests for the worker thread (worker.rs), and its wake-up.
     #[pin]
     pub(crate) jobs: Mutex<crate::worker::Queue>,
@@ -287,6 +290,7 @@ impl Core {
                 moved <- new_mutex!(KVec::new()),
                 migrator <- crate::migrator::Slot::new(),
                 drainer <- crate::migrator::Slot::new(),
+                trails <- crate::migrator::Slot::new(),
                 jobs <- new_mutex!(jobs),
                 jobs_ready <- new_condvar!(),
                 lane <- crate::worker::Lane::new(lane_jobs),

@@ -144,6 +144,33 @@ pub extern "C" fn ssi_drainer_unregister(
     with_core(|core| core.drainer.unregister(d, ctx), ())
 }
 
+/// Offers `trail` (the ghost module's record of migrations), read for
+/// `/proc/<pid>/ssi`; `EBUSY` if one is offered. `trail` and `ctx` must
+/// stay valid until unregistered.
+#[no_mangle]
+pub extern "C" fn ssi_trail_register(
+    trail: Option<crate::migrator::Trail>,
+    ctx: *mut c_void,
+) -> i32 {
+    let Some(t) = trail else {
+        return EINVAL.to_errno();
+    };
+    with_core(
+        |core| match core.trails.register(t, ctx) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        },
+        ENODEV.to_errno(),
+    )
+}
+
+/// Withdraws `trail`; returns once no read runs through it.
+#[no_mangle]
+pub extern "C" fn ssi_trail_unregister(trail: Option<crate::migrator::Trail>, ctx: *mut c_void) {
+    let Some(t) = trail else { return };
+    with_core(|core| core.trails.unregister(t, ctx), ())
+}
+
 /// Publishes `core` to the exported functions.
 pub(crate) fn publish(core: &Arc<Core>) {
     CORE.store(Arc::into_raw(core.clone()).cast_mut(), Ordering::Release);
@@ -725,6 +752,28 @@ pub unsafe extern "C" fn ssi_rs_sysinfo(info: *mut bindings::sysinfo) -> i32 {
     )
 }
 
+/// `ops->task_ssi`: `/proc/<pid>/ssi` of local process `pid` into `m`.
+#[no_mangle]
+pub extern "C" fn ssi_rs_task_ssi(pid: i32, m: *mut bindings::seq_file) -> i32 {
+    let Ok(pid) = u32::try_from(pid) else {
+        return ENOENT.to_errno();
+    };
+    with_core(
+        |core| match tasks::proc_ssi(core, pid) {
+            Ok(p) => {
+                // SAFETY: `m` is the seq_file of the running show call
+                // (the hook's contract), and `seq` does not outlive it.
+                let mut seq = unsafe { crate::kernel_ext::seq::SeqFile::from_raw(m) };
+                // A seq_file that overflows is shown again, larger.
+                let _ = p.write(&mut seq);
+                0
+            }
+            Err(e) => e.to_errno(),
+        },
+        ENOENT.to_errno(),
+    )
+}
+
 /// Checks that each function named has the type its declaration in
 /// `ssi_api.h` has (as bindgen wrote it): a definition that differs from
 /// the header fails the build. `_` stands for each parameter.
@@ -756,6 +805,8 @@ check_signatures! {
     ssi_migrate(_, _);
     ssi_drainer_register(_, _);
     ssi_drainer_unregister(_, _);
+    ssi_trail_register(_, _);
+    ssi_trail_unregister(_, _);
     ssi_sysfs_dir();
     ssi_members(_);
     ssi_membership_register(_, _);
@@ -770,4 +821,5 @@ check_signatures! {
     ssi_rs_kill(_);
     ssi_rs_cpus();
     ssi_rs_sysinfo(_);
+    ssi_rs_task_ssi(_, _);
 }

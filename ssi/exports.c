@@ -23,7 +23,8 @@ u32 ssi_param_node_id(void)
 
 /*
  * The cluster-wide /proc view, the cluster's processes, kill(2), CPU
- * count and sysinfo(2) behind the kernel's hooks (entry.rs).
+ * count, sysinfo(2) and /proc/<pid>/ssi behind the kernel's hooks
+ * (entry.rs).
  */
 static const struct ssi_proc_ops ssi_rs_proc_ops = {
 	.owner = THIS_MODULE,
@@ -35,6 +36,7 @@ static const struct ssi_proc_ops ssi_rs_proc_ops = {
 	.kill = ssi_rs_kill,
 	.cpus = ssi_rs_cpus,
 	.sysinfo = ssi_rs_sysinfo,
+	.task_ssi = ssi_rs_task_ssi,
 };
 
 int ssi_glue_proc_register(void)
@@ -63,6 +65,8 @@ EXPORT_SYMBOL_GPL(ssi_migrator_register);
 EXPORT_SYMBOL_GPL(ssi_migrator_unregister);
 EXPORT_SYMBOL_GPL(ssi_drainer_register);
 EXPORT_SYMBOL_GPL(ssi_drainer_unregister);
+EXPORT_SYMBOL_GPL(ssi_trail_register);
+EXPORT_SYMBOL_GPL(ssi_trail_unregister);
 EXPORT_SYMBOL_GPL(ssi_migrate);
 EXPORT_SYMBOL_GPL(ssi_sysfs_dir);
 EXPORT_SYMBOL_GPL(ssi_members);

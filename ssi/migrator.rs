@@ -4,8 +4,10 @@
 //! (`ssi_migrator_register`) and asked for by the scheduler
 //! (`ssi_migrate`); the drain before a node retires, offered by the
 //! scheduler (`ssi_drainer_register`) and run by a write to
-//! `/sys/kernel/ssi/remove`. One offer of each at a time; withdrawing it
-//! waits for the calls in progress.
+//! `/sys/kernel/ssi/remove`; the record of local processes' migrations,
+//! offered by the ghost module (`ssi_trail_register`) and read for
+//! `/proc/<pid>/ssi`. One offer of each at a time; withdrawing it waits
+//! for the calls in progress.
 
 use kernel::{ffi::c_void, new_condvar, new_mutex, prelude::*, sync::CondVar, sync::Mutex};
 
@@ -15,10 +17,13 @@ use crate::header;
 pub(crate) type Migrator = unsafe extern "C" fn(*mut c_void, u32, u8) -> i32;
 /// The scheduler's drain: `ssi_api.h`'s `ssi_drainer_t`, not null.
 pub(crate) type Drainer = unsafe extern "C" fn(*mut c_void, u8, bool) -> i32;
+/// The ghost module's trails: `ssi_api.h`'s `ssi_trail_t`, not null.
+pub(crate) type Trail = unsafe extern "C" fn(*mut c_void, u32, *mut header::ssi_trail) -> i32;
 
 // The header's types are these, or null: anything else fails the build.
 const _: fn(header::ssi_migrator_t) -> Option<Migrator> = |m| m;
 const _: fn(header::ssi_drainer_t) -> Option<Drainer> = |d| d;
+const _: fn(header::ssi_trail_t) -> Option<Trail> = |t| t;
 
 struct Inner<F> {
     /// The function and its context.
@@ -113,5 +118,26 @@ impl Slot<Drainer> {
             unsafe { d(ctx, node, force) }
         })
         .unwrap_or(0)
+    }
+}
+
+impl Slot<Trail> {
+    /// The migrations of local process `pid` (or of its stub here) as the
+    /// ghost module records them; `None` if it never migrated, or while no
+    /// module offers a record.
+    pub(crate) fn trail(&self, pid: u32) -> Option<header::ssi_trail> {
+        let mut t = header::ssi_trail {
+            migrations: 0,
+            home: 0,
+            from: 0,
+            when: 0,
+        };
+        let ret = self.call(|f, ctx| {
+            // SAFETY: `f` and `ctx` stay valid until unregistered (the
+            // contract of `ssi_trail_register`), `unregister` waits for
+            // this call to return, and `t` is writable.
+            unsafe { f(ctx, pid, &mut t) }
+        })?;
+        (ret == 0).then_some(t)
     }
 }

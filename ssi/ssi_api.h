@@ -48,6 +48,24 @@ typedef int (*ssi_migrator_t)(void *ctx, u32 pid, u8 node);
  */
 typedef int (*ssi_drainer_t)(void *ctx, u8 node, bool force);
 
+/* What the ghost module knows of a process's migrations. */
+struct ssi_trail {
+	/* How many times it migrated. */
+	u32 migrations;
+	/* The node that keeps its stub: where it was born. */
+	u8 home;
+	/* The node its last migration came from. */
+	u8 from;
+	/* When it arrived from there: seconds since the epoch. */
+	u64 when;
+};
+/*
+ * The ghost module's record of the migrations of process pid of this node
+ * (or of its stub here), for /proc/<pid>/ssi: 0 with *out filled, or
+ * -ENOENT if the process never migrated.
+ */
+typedef int (*ssi_trail_t)(void *ctx, u32 pid, struct ssi_trail *out);
+
 /*
  * The module that carries open pipes across migrations (dynstreams), for
  * the ghost module, which does not depend on it.
@@ -86,6 +104,8 @@ void ssi_migrator_unregister(ssi_migrator_t migrator, void *ctx);
 int ssi_migrate(u32 pid, u8 node);
 int ssi_drainer_register(ssi_drainer_t drainer, void *ctx);
 void ssi_drainer_unregister(ssi_drainer_t drainer, void *ctx);
+int ssi_trail_register(ssi_trail_t trail, void *ctx);
+void ssi_trail_unregister(ssi_trail_t trail, void *ctx);
 struct kobject *ssi_sysfs_dir(void);
 int ssi_members(u8 *out);
 int ssi_membership_register(ssi_listener_t listener, void *ctx);
@@ -104,6 +124,7 @@ int ssi_rs_task(pid_t pid, struct ssi_task_info *info, char *data,
 int ssi_rs_kill(const struct ssi_kill *k);
 unsigned int ssi_rs_cpus(void);
 int ssi_rs_sysinfo(struct sysinfo *info);
+int ssi_rs_task_ssi(pid_t pid, struct seq_file *m);
 
 /* Between exports.c and ssi_core.rs. */
 u32 ssi_param_node_id(void);

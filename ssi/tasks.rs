@@ -2,9 +2,9 @@
 //! The cluster's processes in every node's `/proc`, `kill(2)` across nodes,
 //! and the cluster's CPU count.
 //!
-//! The kernel's hooks (patches 7 to 9) call the `ssi_rs_*` entry points
-//! (`entry.rs`, through the ops table of `exports.c`), which call
-//! [`pids`], [`describe`], [`kill`] and [`cpus`]. A global PID names its
+//! The kernel's hooks (patches 7 to 9 and 42) call the `ssi_rs_*` entry
+//! points (`entry.rs`, through the ops table of `exports.c`), which call
+//! [`pids`], [`describe`], [`proc_ssi`], [`kill`] and [`cpus`]. A global PID names its
 //! node (`pid >> PID_SHIFT`); PIDs below the first range stay node-local.
 //! Answers are served on the worker thread, which as a kernel thread sees
 //! this node's own `/proc`.
@@ -19,8 +19,11 @@ use kernel::{
 use crate::cluster::{now_ns, Core};
 use crate::kernel_ext::{errno, hooks, hooks::PID_SHIFT, pid};
 use crate::proto::membership::NodeSet;
+use crate::proto::proc_ssi::ProcSsi;
 use crate::proto::procfs;
-use crate::proto::task::{self, Kill, PidsRequest, TaskHeader, TaskRequest, DENIED, ENTRY_HEADER};
+use crate::proto::task::{
+    self, Kill, PidsRequest, TaskEntry, TaskHeader, TaskRequest, DENIED, ENTRY_HEADER, SSI,
+};
 use crate::rpc::{self, Mode};
 
 /// Request `PidsRequest`: this node's global PIDs.
@@ -149,9 +152,42 @@ fn serve_pids(req: &[u8], resp: &mut [u8]) -> Result<usize> {
     Ok(pids.len() * 4)
 }
 
+/// `/proc/<pid>/ssi` of local process `pid`: this node runs it, or (its
+/// stub is here) the node it left for; its home and migrations as the
+/// ghost module recorded them, or, if it never migrated, this node.
+pub(crate) fn proc_ssi(core: &Core, pid: u32) -> Result<ProcSsi> {
+    let me = core.me();
+    if me == 0 {
+        return Err(ENOENT);
+    }
+    let node = moved_to(core, pid).unwrap_or(me);
+    Ok(match core.trails.trail(pid) {
+        Some(t) => ProcSsi {
+            node,
+            home: t.home,
+            migrations: t.migrations,
+            last_from: t.from,
+            last_time: t.when,
+        },
+        None => ProcSsi {
+            node,
+            home: me,
+            migrations: 0,
+            last_from: 0,
+            last_time: 0,
+        },
+    })
+}
+
+/// The `ssi` file of a description: `None` if missing or malformed (the
+/// node that runs the process writes it, [`proc_ssi`]).
+fn ssi_of(e: &TaskEntry<'_>) -> Option<ProcSsi> {
+    e.file(SSI).and_then(ProcSsi::parse)
+}
+
 /// Writes the description of local process `nr` into `out` (PID,
 /// header, files); returns its size. `EOVERFLOW` if it does not fit.
-fn describe_local(nr: u32, out: &mut [u8]) -> Result<usize> {
+fn describe_local(core: &Core, nr: u32, out: &mut [u8]) -> Result<usize> {
     let body = out.get_mut(ENTRY_HEADER..).ok_or_else(errno::eoverflow)?;
     let mut h = TaskHeader {
         uid: 0,
@@ -161,10 +197,19 @@ fn describe_local(nr: u32, out: &mut [u8]) -> Result<usize> {
     let mut used = 0;
     for (i, name) in task::FILES.iter().enumerate() {
         let room = (body.len() - used).min(FILE_MAX);
-        let n = match hooks::task_read(nr, i, &mut body[used..used + room]) {
-            // environ, where its owner could not read it here (patch 0024).
-            Err(e) if e == EACCES => continue,
-            r => r?,
+        let dst = &mut body[used..used + room];
+        let n = if i == SSI {
+            let mut w = procfs::SliceWriter::new(dst);
+            proc_ssi(core, nr)?
+                .write(&mut w)
+                .map_err(|_| errno::eoverflow())?;
+            w.written().len()
+        } else {
+            match hooks::task_read(nr, i, dst) {
+                // environ, where its owner could not read it here (patch 0024).
+                Err(e) if e == EACCES => continue,
+                r => r?,
+            }
         };
         h.len[i] = n as u32;
         if *name == "status" {
@@ -191,8 +236,8 @@ fn serve_task(core: &Core, req: &[u8], resp: &mut [u8]) -> Result<usize> {
         // A process that left (its stub is here) is described where it runs.
         let d = match moved_to(core, nr) {
             Some(node) => describe_moved(core, node, nr, &mut resp[used..])
-                .or_else(|_| describe_local(nr, &mut resp[used..])),
-            None => describe_local(nr, &mut resp[used..]),
+                .or_else(|_| describe_local(core, nr, &mut resp[used..])),
+            None => describe_local(core, nr, &mut resp[used..]),
         };
         match d {
             Ok(n) => used += n,
@@ -221,6 +266,11 @@ fn describe_moved(core: &Core, node: u8, nr: u32, out: &mut [u8]) -> Result<usiz
         return Err(EIO);
     };
     let e = entries.next().filter(|e| e.pid == nr).ok_or(ENOENT)?;
+    // The node that runs it says so.
+    if ssi_of(&e).map(|p| p.node) != Some(node) {
+        core.stats.dropped(crate::stats::DropCause::Malformed);
+        return Err(EIO);
+    }
     let len = task::ENTRY_HEADER + e.data.len();
     let dst = out.get_mut(..len).ok_or_else(errno::eoverflow)?;
     dst.copy_from_slice(answer.get(..len).ok_or(EIO)?);
@@ -332,6 +382,12 @@ pub(crate) fn describe(core: &Core, nr: u32, data: &mut [u8]) -> Result<TaskHead
     let now = now_ns();
     let mut found = None;
     for e in entries {
+        // Where it runs, its home and migrations, as written (all nodes
+        // show the same text): anything else is dropped.
+        if ssi_of(&e).is_none() {
+            core.stats.dropped(crate::stats::DropCause::Malformed);
+            continue;
+        }
         let mut copy = KVec::new();
         copy.extend_from_slice(e.data, GFP_KERNEL)?;
         let c = Cached {

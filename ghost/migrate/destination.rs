@@ -130,7 +130,7 @@ fn guest_life(m: &'static Migrator, pid: u32, mig: u64, origin: u8) {
 pub(crate) fn restore_migrated(a: &mut RestoreArg) -> Result {
     let m = get().ok_or_else(crate::kernel_ext::errno::eshutdown)?;
     let pid = task::current_pid();
-    let (mig, origin, stream) = {
+    let (mig, origin, home, hops, stream) = {
         let mut s = m.state.lock();
         if !s.guests.iter().any(|g| g.pid == pid && !g.running) {
             return Err(ENOENT);
@@ -141,7 +141,7 @@ pub(crate) fn restore_migrated(a: &mut RestoreArg) -> Result {
             .position(|i| i.pid == pid && i.go)
             .ok_or(ENOENT)?;
         let i = vec::swap_remove(&mut s.incoming, k).ok_or(ENOENT)?;
-        (i.mig, i.origin, i.stream.ok_or(ENOENT)?)
+        (i.mig, i.origin, i.home, i.hops, i.stream.ok_or(ENOENT)?)
     };
     let ret = restore::restore(
         Stream::Mem(&stream),
@@ -158,6 +158,7 @@ pub(crate) fn restore_migrated(a: &mut RestoreArg) -> Result {
                 g.ppid = ppid;
             }
             drop(s);
+            m.arrived(pid, home, origin, hops);
             // Its local parent is the waiter thread: getppid() asks `Guests`.
             km::set_part(km::Part::Guest, true);
             crate::kernel_ext::file::close_fd(a.dev_fd);

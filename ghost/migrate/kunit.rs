@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! KUnit: only the node a migration involves may speak of it, and an
-//! arrival whose origin left the view is dropped. Runs at load on a
-//! migrator of its own (not the module's), with made-up nodes and PIDs.
+//! KUnit: only the node a migration involves may speak of it (an arrival
+//! keeps the migrations its `BEGIN` counted), and an arrival whose origin
+//! left the view is dropped. Runs at load on a migrator of its own (not
+//! the module's), with made-up nodes and PIDs.
 
 use super::*;
 use crate::kernel_ext::kunit::Test;
@@ -34,6 +35,7 @@ fn tables(m: &Migrator) -> Result {
             back: None,
             early_exit: None,
             prev: 0,
+            moves: Moves::default(),
         },
         GFP_KERNEL,
     )?;
@@ -70,6 +72,7 @@ fn senders_checked(t: &Test) {
         mig: MIG_IN,
         pid: PID + 2,
         home: ORIGIN,
+        hops: 5,
     };
     kunit_expect!(t, m.handle(ORIGIN, begin).is_ok());
     let data = Msg::Data {
@@ -117,6 +120,7 @@ fn senders_checked(t: &Test) {
                 mig: MIG_IN + 10,
                 pid: PID,
                 home: OTHER,
+                hops: 0,
             },
         ),
     ];
@@ -133,7 +137,9 @@ fn senders_checked(t: &Test) {
         let i = s.incoming.iter().find(|i| i.mig == MIG_IN);
         kunit_expect!(
             t,
-            i.is_some_and(|i| !i.go && i.stream.as_ref().is_some_and(|c| c.len() == 0))
+            i.is_some_and(|i| !i.go
+                && i.hops == 5
+                && i.stream.as_ref().is_some_and(|c| c.len() == 0))
         );
         kunit_expect!(t, s.incoming.len() == 1 && s.queue.is_empty());
         kunit_expect!(t, s.guests.iter().all(|g| !g.silent));

@@ -13,10 +13,16 @@ const BUSY_RETRY_MS: u32 = 50;
 /// `BEGIN`, asked again while `dst` answers `EBUSY` (its worker's queue
 /// or its places for incoming streams full, both passing), for
 /// [`BUSY_MS`] at most.
-fn begin(dst: u8, mig: u64, pid: u32, home: u8) -> Result {
+fn begin(dst: u8, mig: u64, pid: u32, home: u8, hops: u32) -> Result {
     let mut waited = 0;
     loop {
-        match call(dst, Msg::Begin { mig, pid, home }) {
+        let msg = Msg::Begin {
+            mig,
+            pid,
+            home,
+            hops,
+        };
+        match call(dst, msg) {
             Err(e) if e == EBUSY && waited < BUSY_MS => {
                 if km::killed() {
                     return Err(EINTR);
@@ -30,8 +36,8 @@ fn begin(dst: u8, mig: u64, pid: u32, home: u8) -> Result {
 }
 
 /// Sends the stream in `c` to `dst`: `BEGIN`, the `DATA` window, `GO`.
-fn send_stream(dst: u8, mig: u64, pid: u32, home: u8, c: &Chunks) -> Result {
-    begin(dst, mig, pid, home)?;
+fn send_stream(dst: u8, mig: u64, pid: u32, home: u8, hops: u32, c: &Chunks) -> Result {
+    begin(dst, mig, pid, home, hops)?;
     let mut bufs = c.bufs().iter();
     ssi_api::send_window(dst, SERVICE, 8, CALL_TIMEOUT_MS, |out: &mut [u8]| {
         let Some(b) = bufs.next() else {
@@ -86,6 +92,8 @@ struct Plan {
     dst: u8,
     /// The node of the stub; `Some` if the process came here from it.
     guest_home: Option<u8>,
+    /// Its migrations so far.
+    hops: u32,
     mig: u64,
     /// Pages on demand: the address space is lent until `DONE`.
     lazy: bool,
@@ -143,6 +151,7 @@ impl Plan {
             .iter()
             .find(|g| g.pid == a.pid && g.running)
             .map(|g| g.home);
+        let hops = m.trail(a.pid).map_or(0, |(_, moves)| moves.count);
         let mig = (u64::from(me) << 56) | m.next.fetch_add(1, Ordering::Relaxed);
         let mut w = Writer::new(Out::Mem(Chunks::new(MAX_STREAM)), path)?;
         w.lazy = lazy;
@@ -167,6 +176,7 @@ impl Plan {
             pid: a.pid,
             dst,
             guest_home,
+            hops,
             mig,
             lazy,
             w,
@@ -191,6 +201,7 @@ impl Plan {
                     back: None,
                     early_exit: None,
                     prev: 0,
+                    moves: Moves::next(self.hops, me()),
                 },
                 GFP_KERNEL,
             )?;
@@ -205,7 +216,7 @@ impl Plan {
             let c = self.w.chunks().ok_or(EINVAL)?;
             self.times.0 = (kernel::time::Ktime::ktime_get() - self.t0).to_ms();
             self.times.2 = c.len();
-            send_stream(dst, self.mig, pid, home, c)?;
+            send_stream(dst, self.mig, pid, home, self.hops, c)?;
             self.times.1 = (kernel::time::Ktime::ktime_get() - self.t0).to_ms();
             wait_result(m, self.mig, dst, a)
         })();

@@ -132,7 +132,7 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
         if let Some(status) = st.exit {
             return Some(status);
         }
-        if let Some((mig, origin, c)) = st.back.take() {
+        if let Some((mig, origin, c, hops)) = st.back.take() {
             drop(s);
             let mut a = RestoreArg {
                 fd: -1,
@@ -148,6 +148,7 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
                 &mut a,
             ) {
                 Ok(_) => {
+                    m.arrived(pid, me(), origin, hops);
                     // Signals that reach `origin` late come back here.
                     remember(&mut m.state.lock().back, pid, origin);
                     send(origin, result_msg_ok(mig));

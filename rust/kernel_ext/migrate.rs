@@ -83,6 +83,13 @@ pub fn signal(pid: u32, sig: u32) -> Result {
     }
 }
 
+/// The wall clock: seconds since the epoch.
+pub fn wall_seconds() -> u64 {
+    // SAFETY: reads the timekeeper; no preconditions.
+    let s = unsafe { bindings::ktime_get_real_seconds() };
+    u64::try_from(s).unwrap_or(0)
+}
+
 /// Sleeps `ms` milliseconds, signals or not.
 pub fn sleep_ms(ms: u32) {
     // SAFETY: sleeping in process context.

@@ -33,6 +33,8 @@ pub mod migrate;
 pub mod node_id;
 #[path = "src/pages.rs"]
 pub mod pages;
+#[path = "src/proc_ssi.rs"]
+pub mod proc_ssi;
 #[path = "src/procfs.rs"]
 pub mod procfs;
 #[path = "src/rfile.rs"]

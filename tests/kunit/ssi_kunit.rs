@@ -108,7 +108,7 @@ fn pid_lists_processes_not_kthreads(t: &Test) {
 }
 
 /// `ssi_task_read` shows /proc/1's files as /proc does; a file that does
-/// not fit is refused, not cut.
+/// not fit is refused, not cut; `ssi` and what is no file are refused.
 fn task_read_shows_init(t: &Test) {
     let mut buf = [0u8; 1024];
     kunit_expect!(t, kernel_ext::hooks::task_read(1, 1, &mut buf) == Ok(5));
@@ -122,7 +122,9 @@ fn task_read_shows_init(t: &Test) {
         t,
         kernel_ext::hooks::task_read(1, 3, &mut buf[..4]).is_err()
     );
+    // `ssi` (6) is the module's to write, and 7 is no file.
     kunit_expect!(t, kernel_ext::hooks::task_read(1, 6, &mut buf).is_err());
+    kunit_expect!(t, kernel_ext::hooks::task_read(1, 7, &mut buf).is_err());
     kunit_expect!(
         t,
         kernel_ext::hooks::task_read(4_000_000, 1, &mut buf).is_err()

@@ -21,6 +21,7 @@ pub mod membership;
 pub mod migrate;
 pub mod node_id;
 pub mod pages;
+pub mod proc_ssi;
 pub mod procfs;
 pub mod rfile;
 pub mod sched;

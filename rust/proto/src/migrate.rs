@@ -8,7 +8,7 @@
 //!
 //! | op         | kind    | operands                                   |
 //! |------------|---------|--------------------------------------------|
-//! | 1 `BEGIN`  | request | `mig: u64`, `pid: u32`, `home: u8`         |
+//! | 1 `BEGIN`  | request | `mig: u64`, `pid: u32`, `home: u8`, `hops: u32` |
 //! | 2 `DATA`   | request | `mig: u64`, the next bytes of the stream    |
 //! | 3 `GO`     | request | `mig: u64`: start the process               |
 //! | 4 `ABORT`  | one-way | `mig: u64`: forget it, end it if started    |
@@ -24,7 +24,8 @@
 //! it went on to ([`went`]) if it left (the `EXIT` or `MOVED` may have
 //! been lost with the link).
 //! `home` is the node that keeps the process's stub: its parent link and
-//! open files. Decoding checks the exact length of every message but
+//! open files; `hops` how many times the process migrated before this
+//! migration (`/proc/<pid>/ssi`). Decoding checks the exact length of every message but
 //! `DATA`'s (at most [`MAX_DATA`] bytes of stream).
 
 use super::codec::{fill, Reader, Writer};
@@ -41,6 +42,7 @@ pub enum Msg<'a> {
         mig: u64,
         pid: u32,
         home: u8,
+        hops: u32,
     },
     Data {
         mig: u64,
@@ -124,6 +126,7 @@ impl<'a> Msg<'a> {
                 mig: r.u64()?,
                 pid: r.u32()?,
                 home: r.u8()?,
+                hops: r.u32()?,
             },
             2 => {
                 let mig = r.u64()?;
@@ -175,11 +178,17 @@ impl<'a> Msg<'a> {
 
     fn encode_into(&self, w: &mut Writer<'_>) -> Option<()> {
         match *self {
-            Msg::Begin { mig, pid, home } => {
+            Msg::Begin {
+                mig,
+                pid,
+                home,
+                hops,
+            } => {
                 w.u8(1)?;
                 w.u64(mig)?;
                 w.u32(pid)?;
-                w.u8(home)
+                w.u8(home)?;
+                w.u32(hops)
             }
             Msg::Data { mig, .. } => w.put(&data_header(mig)),
             Msg::Go { mig } => {
@@ -242,11 +251,14 @@ mod tests {
 
     fn small() -> impl Strategy<Value = Msg<'static>> {
         prop_oneof![
-            (any::<u64>(), any::<u32>(), any::<u8>()).prop_map(|(mig, pid, home)| Msg::Begin {
-                mig,
-                pid,
-                home
-            }),
+            (any::<u64>(), any::<u32>(), any::<u8>(), any::<u32>()).prop_map(
+                |(mig, pid, home, hops)| Msg::Begin {
+                    mig,
+                    pid,
+                    home,
+                    hops
+                }
+            ),
             any::<u64>().prop_map(|mig| Msg::Go { mig }),
             any::<u64>().prop_map(|mig| Msg::Abort { mig }),
             (any::<u64>(), any::<u32>(), any::<u32>(), any::<u64>()).prop_map(

@@ -6,7 +6,9 @@
 //! return `None` on anything malformed.
 
 /// Files of a process, in the order of `enum ssi_task_file`.
-pub const FILES: [&str; 6] = ["cmdline", "comm", "environ", "stat", "statm", "status"];
+pub const FILES: [&str; 7] = [
+    "cmdline", "comm", "environ", "stat", "statm", "status", "ssi",
+];
 /// Length of a file the reader may not read.
 pub const DENIED: u32 = u32::MAX;
 /// Bytes before the files' contents in a task answer.
@@ -138,6 +140,22 @@ pub struct TaskEntry<'a> {
     pub data: &'a [u8],
 }
 
+impl<'a> TaskEntry<'a> {
+    /// The contents of file `i` (an index in [`FILES`]); `None` if denied.
+    pub fn file(&self, i: usize) -> Option<&'a [u8]> {
+        let len = |l: u32| if l == DENIED { 0 } else { l as usize };
+        let start: usize = self.header.len.get(..i)?.iter().map(|&l| len(l)).sum();
+        let l = *self.header.len.get(i)?;
+        if l == DENIED {
+            return None;
+        }
+        self.data.get(start..start.checked_add(len(l))?)
+    }
+}
+
+/// Index of `ssi` in [`FILES`] (`proc_ssi.rs`).
+pub const SSI: usize = 6;
+
 /// Bytes before the contents in an entry: the PID and the header.
 pub const ENTRY_HEADER: usize = 4 + TASK_HEADER;
 
@@ -253,11 +271,11 @@ mod tests {
         assert!(decode_pids(&ok[..5], &req).is_none());
     }
 
-    fn entry(pid: u32, files: [&[u8]; 6]) -> Vec<u8> {
+    fn entry(pid: u32, files: [&[u8]; FILES.len()]) -> Vec<u8> {
         let mut h = TaskHeader {
             uid: 1000,
             gid: 100,
-            len: [0; 6],
+            len: [0; FILES.len()],
         };
         for (i, f) in files.iter().enumerate() {
             h.len[i] = f.len() as u32;
@@ -276,12 +294,17 @@ mod tests {
             pid: 20000,
             count: 2,
         };
-        let mut b = entry(20000, [b"a", b"b", b"", b"stat", b"", b"status"]);
-        b.extend(entry(20005, [b"", b"", b"", b"s", b"", b"t"]));
+        let mut b = entry(20000, [b"a", b"b", b"", b"stat", b"", b"status", b"x"]);
+        b.extend(entry(20005, [b"", b"", b"", b"s", b"", b"t", b""]));
         let got: Vec<_> = decode_tasks(&b, &req).unwrap().collect();
         assert_eq!(got.len(), 2);
-        assert_eq!((got[0].pid, got[0].data), (20000, &b"abstatstatus"[..]));
+        assert_eq!((got[0].pid, got[0].data), (20000, &b"abstatstatusx"[..]));
         assert_eq!((got[1].pid, got[1].header.uid), (20005, 1000));
+        assert_eq!(got[0].file(3), Some(&b"stat"[..]));
+        assert_eq!(got[0].file(SSI), Some(&b"x"[..]));
+        assert_eq!(got[1].file(SSI), Some(&b""[..]));
+        assert_eq!(got[0].file(FILES.len()), None);
+        assert_eq!(FILES[SSI], "ssi");
         assert!(decode_tasks(&b[..b.len() - 1], &req).is_none());
         assert!(decode_tasks(
             &b,
@@ -299,10 +322,10 @@ mod tests {
             }
         )
         .is_none());
-        let mut twice = entry(20000, [b""; 6]);
-        twice.extend(entry(20000, [b""; 6]));
+        let mut twice = entry(20000, [b""; FILES.len()]);
+        twice.extend(entry(20000, [b""; FILES.len()]));
         assert!(decode_tasks(&twice, &req).is_none());
-        let mut h = entry(20000, [b""; 6]);
+        let mut h = entry(20000, [b""; FILES.len()]);
         h[12..16].copy_from_slice(&(u32::MAX - 1).to_le_bytes());
         assert!(decode_tasks(&h, &req).is_none());
         assert_eq!(decode_tasks(&[], &req).unwrap().count(), 0);

@@ -4,7 +4,7 @@
 //! a returned message, the knob parsers, the ghost stream reader, the
 //! requests of the devices, message queue, remote-file, task, migration and page
 //! services, the coherence protocol's messages (fed to a directory and a
-//! copy), the scheduler's probes and settings, the ghost stream's
+//! copy), the scheduler's probes and settings, `/proc/<pid>/ssi`, the ghost stream's
 //! credentials section, the ghost ioctls'
 //! argument blocks, the `/proc` mergers and a membership view. Nothing may
 //! panic, and whatever decodes must encode back to the same bytes.
@@ -13,7 +13,7 @@
 use libfuzzer_sys::fuzz_target;
 use ssi_proto::{
     cmsg, dev, dsm, dynstreams as ds, ghost, ghost_ioctl, ipc, knob, membership, migrate, pages,
-    procfs, rfile, sched, task, wire,
+    proc_ssi, procfs, rfile, sched, task, wire,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -183,6 +183,12 @@ fn services(data: &[u8]) {
     }
     if let Some(k) = task::Kill::decode(data) {
         assert_eq!(&k.encode()[..], data);
+    }
+    if let Some(p) = proc_ssi::ProcSsi::parse(data) {
+        let mut out = [0u8; proc_ssi::MAX_LEN];
+        let mut w = procfs::SliceWriter::new(&mut out);
+        p.write(&mut w).unwrap();
+        assert_eq!(w.written(), data);
     }
     // The answers, to the requests the first bytes make.
     if data.len() >= 6 {
