@@ -576,6 +576,16 @@ impl ShmSegs for Segments {
         }
     }
 
+    fn global(id: i32) -> Result<i32> {
+        let shm = SHM.get().ok_or(ENOENT)?;
+        let mut g = shm.segs.lock();
+        if let Some(s) = g.by_local(id) {
+            return Ok(s.id);
+        }
+        // One of this node's segments, shared once it is mapped here.
+        ensure_home(&mut g, id).map(|s| s.id)
+    }
+
     fn valid(id: i32, pgoff: u64, write: bool) -> bool {
         let Some(shm) = SHM.get() else {
             return true;

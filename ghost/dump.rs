@@ -17,7 +17,7 @@ use crate::proto::ghost::{
     Rlimits, Section, SigAction, SigSets, Signals, StreamHeader, Tag, TaskInfo, ThreadState, Vma,
     HEADER_LEN, MAX_GROUPS, MAX_RUN_PAGES, PAGE, PATH_MAX, PROT_EXEC, PROT_READ, PROT_WRITE,
     RLIMITS, SECTION_LAZY, SECTION_LEN, SIGKILL_BIT, SIGNALS, VMA_FILE, VMA_GROWSDOWN, VMA_PAGES,
-    VMA_SHARED,
+    VMA_SHARED, VMA_SYSV,
 };
 use crate::proto::ghost_ioctl::{DumpArg, Reason, DUMP_STOP};
 use crate::stream::Chunks;
@@ -39,12 +39,13 @@ fn refuse(a: &mut DumpArg, reason: Reason, detail: u64, e: Error) -> Result<u64>
     Err(e)
 }
 
-/// Why the area `v` cannot be carried, if it cannot.
+/// Why the area `v` cannot be carried, if it cannot. A SysV attach is
+/// judged by [`sysv_area`] first.
 fn odd_area(v: &mm::VmaInfo) -> Option<Reason> {
     // Private mappings of tmpfs files (the initramfs) are files like any
     // other; shared ones of shmem are SysV shm, memfd or shared anonymous,
     // read-only ones too (`shmat(SHM_RDONLY)`: `VM_MAYSHARE` alone).
-    if v.kind & mm::KIND_SHMEM != 0 && v.vm_flags & (mm::VM_SHARED | mm::VM_MAYSHARE) != 0 {
+    if is_shared_shmem(v) {
         Some(Reason::SharedMemory)
     } else if v.vm_flags & (mm::VM_IO | mm::VM_PFNMAP) != 0 && v.kind & mm::KIND_SPECIAL == 0 {
         Some(Reason::DeviceMapping)
@@ -53,6 +54,28 @@ fn odd_area(v: &mm::VmaInfo) -> Option<Reason> {
     } else {
         None
     }
+}
+
+fn is_shared_shmem(v: &mm::VmaInfo) -> bool {
+    v.kind & mm::KIND_SHMEM != 0 && v.vm_flags & (mm::VM_SHARED | mm::VM_MAYSHARE) != 0
+}
+
+/// The segment of the cluster that the area `v` of `m` attaches, if it is
+/// a SysV attach a migration carries: one of a segment shared across the
+/// cluster, mapped whole as `shmat()` mapped it (read-write, or read-only
+/// with `SHM_RDONLY`; not `SHM_EXEC`, no part unmapped or `mprotect()`ed).
+/// Such an area is attached again where the process goes.
+fn sysv_area(m: &Mm, v: &mm::VmaInfo) -> Option<i32> {
+    if !is_shared_shmem(v) || v.kind & mm::KIND_ANON != 0 {
+        return None;
+    }
+    let (id, size) = crate::kernel_ext::ipc::attach_of(m, v.start).ok()??;
+    let len = (size as u64).div_ceil(PAGE as u64) * PAGE as u64;
+    let write = v.vm_flags & mm::VM_WRITE != 0;
+    let may_write = v.vm_flags & mm::VM_MAYWRITE != 0;
+    let whole = v.pgoff == 0 && v.end - v.start == len;
+    let plain = write == may_write && v.vm_flags & (mm::VM_EXEC | mm::VM_READ) == mm::VM_READ;
+    (whole && plain).then_some(id)
 }
 
 /// Why credentials `c` cannot be carried, if they cannot: a seccomp mode,
@@ -99,10 +122,17 @@ pub(crate) fn check(t: &TaskRef, a: &mut DumpArg, path: &mut [u8], streams: bool
         };
         return refuse(a, r, u64::from(fd), eopnotsupp());
     }
+    // Its exit here would apply its undo adjustments here (a migration
+    // ends the task it leaves).
+    if crate::kernel_ext::ipc::sem_undo_held(t) {
+        return refuse(a, Reason::SemUndo, 0, eopnotsupp());
+    }
     let m = Mm::of(t).ok_or(ESRCH)?;
     let mut addr = 0;
     while let Some(v) = m.vma_from(addr, path)? {
-        if let Some(r) = odd_area(&v) {
+        // A migration attaches the same segment again where it goes.
+        let carried = streams && sysv_area(&m, &v).is_some();
+        if let (false, Some(r)) = (carried, odd_area(&v)) {
             return refuse(a, r, v.start, eopnotsupp());
         }
         addr = v.end;
@@ -187,6 +217,8 @@ pub(crate) struct Writer {
     /// The pending signals the stream carries (both sets), which a
     /// migration takes out of the task it leaves behind.
     pub(crate) carried_signals: u64,
+    /// A signal it carries is not blocked: it ended a `semop()` wait.
+    signal_waiting: bool,
     /// The MAC of every byte written so far: a checkpoint's, which ends
     /// it (`trust.rs`); none for a migration.
     pub(crate) mac: Option<HmacSha256>,
@@ -222,6 +254,7 @@ impl Writer {
             detail: 0,
             lazy: false,
             carried_signals: 0,
+            signal_waiting: false,
             mac: None,
         })
     }
@@ -322,10 +355,15 @@ impl Writer {
         // Pages still on the node it came from come first.
         crate::lazy::pull_all()?;
         // Threads may have appeared since the check.
-        let i = TaskRef::get(pid)?.info();
+        let me = TaskRef::get(pid)?;
+        let i = me.info();
         if i.threads != 1 {
             self.reason = Reason::Threads;
             self.detail = u64::from(i.threads);
+            return Err(eopnotsupp());
+        }
+        if crate::kernel_ext::ipc::sem_undo_held(&me) {
+            self.reason = Reason::SemUndo;
             return Err(eopnotsupp());
         }
         let node = crate::ssi_api::node_id().map_or(0, |n| n.get()) as u8;
@@ -370,6 +408,7 @@ impl Writer {
         Signals::encode(&acts, &sets, &mut self.buf[SECTION_LEN..]).ok_or(EINVAL)?;
         self.emit(Tag::Signals, Signals::LEN)?;
         self.carried_signals = sets.pending | sets.shared_pending;
+        self.signal_waiting = self.carried_signals & !sets.blocked != 0;
 
         let m = Mm::current().ok_or(ESRCH)?;
         let l = m.layout();
@@ -394,6 +433,12 @@ impl Writer {
             if v.kind & mm::KIND_SPECIAL != 0 {
                 continue;
             }
+            if purpose == Purpose::Migration {
+                if let Some(id) = sysv_area(&m, &v) {
+                    self.sysv(&v, id)?;
+                    continue;
+                }
+            }
             if let Some(r) = odd_area(&v) {
                 self.reason = r;
                 self.detail = v.start;
@@ -402,7 +447,6 @@ impl Writer {
             self.area(&v)?;
         }
 
-        let me = TaskRef::get(pid)?;
         crate::files::for_each(&me, pid, purpose == Purpose::Migration, |d| {
             let n = d
                 .encode(&mut self.buf[SECTION_LEN..])
@@ -412,6 +456,8 @@ impl Writer {
 
         let mut regs = Regs(regset::regs());
         regs.fix_syscall_restart();
+        // The signals that would end a wait here go with the process.
+        regs.restart_sem_wait(self.signal_waiting);
         self.section(Tag::Regs, &regs.encode())?;
         let n = regset::fpu_size();
         if n > Tag::Fpu.max_len() {
@@ -475,6 +521,24 @@ impl Writer {
             .encode(&mut head[SECTION_LEN..])
             .ok_or_else(|| Error::from_errno(-36))?;
         self.emit(Tag::Fs, n)
+    }
+
+    /// A SysV attach of segment `id`: its area, which names the segment
+    /// (its pages stay with the segment).
+    fn sysv(&mut self, v: &mm::VmaInfo, id: i32) -> Result {
+        let bytes = id.to_le_bytes();
+        let area = Vma {
+            start: v.start,
+            end: v.end,
+            prot: prot_of(v.vm_flags),
+            flags: VMA_SHARED | VMA_SYSV,
+            pgoff: 0,
+            path: &bytes,
+        };
+        let n = area
+            .encode(&mut self.buf[SECTION_LEN..])
+            .ok_or_else(|| Error::from_errno(-36))?;
+        self.emit(Tag::Vma, n)
     }
 
     /// One area and, if it has private pages, its pages: every page of a

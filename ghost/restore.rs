@@ -20,12 +20,13 @@ use crate::kernel_ext::{
     cred,
     file::{self, FdFile, File},
     fs::{self, Dir},
+    ipc,
     mm::{self, TASK_SIZE},
     regset, remote, rlimit, signal, task,
 };
 use crate::proto::ghost::{
     self, Item, MmLayout, Purpose, Reader, Regs, SigSets, TaskInfo, ThreadState, Vma, MAX_SECTION,
-    PAGE, PROT_WRITE, REGS, VMA_FILE, VMA_GROWSDOWN, VMA_SHARED,
+    PAGE, PROT_WRITE, REGS, VMA_FILE, VMA_GROWSDOWN, VMA_SHARED, VMA_SYSV,
 };
 use crate::proto::ghost_ioctl::{Reason, RestoreArg};
 use crate::proto::pages::Run;
@@ -127,6 +128,14 @@ fn admit_area(
     purpose: Purpose,
     creds: Option<&cred::Prepared>,
 ) -> core::result::Result<Option<File>, (Reason, u64)> {
+    if v.flags & VMA_SYSV != 0 {
+        // A segment of the cluster, named by a member's kernel: only a
+        // migration's stream carries one (attached in `attach_sysv`).
+        return match purpose {
+            Purpose::Migration => Ok(None),
+            Purpose::Checkpoint => Err((Reason::BadStream, 0)),
+        };
+    }
     let shared = v.flags & VMA_SHARED != 0;
     let file = v.flags & VMA_FILE != 0;
     let off_ok = v
@@ -359,6 +368,8 @@ fn apply(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], st: &mut State) -> Res
     let mut writable = false;
     // The last area, and whether it is marked as holding remote pages.
     let mut area = (0, 0, false);
+    // SysV attaches, made last: `(start, length, segment, read-only)`.
+    let mut sysv = KVec::new();
     loop {
         match r.next(buf).map_err(|_| EINVAL)? {
             Item::Vma(v) => {
@@ -370,7 +381,9 @@ fn apply(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], st: &mut State) -> Res
                 let len = v.end - v.start;
                 writable = v.prot & PROT_WRITE != 0;
                 let shared = v.flags & VMA_SHARED != 0;
-                if let Some(file) = file {
+                if let Some(id) = v.sysv_id() {
+                    sysv.push((v.start, len, id, !writable), GFP_KERNEL)?;
+                } else if let Some(file) = file {
                     let how = if shared {
                         bindings::MAP_SHARED
                     } else {
@@ -428,7 +441,29 @@ fn apply(f: Stream<'_>, purpose: Purpose, buf: &mut [u8], st: &mut State) -> Res
     // Last: exactly the credentials the process had, its dumpable state
     // included (which `commit_creds()` from the restorer's would lower).
     st.creds.take().ok_or(EINVAL)?.commit();
+    // Then as the process itself (another node's segment is asked for in
+    // the task's own credentials): a segment it may no longer attach
+    // fails the restore, and the process goes on where it was.
+    for &(start, len, id, read_only) in sysv.iter() {
+        attach_sysv(start, len, id, read_only)?;
+    }
     Ok(())
+}
+
+/// `shmat()` of segment `id` of the cluster at `start` by the current
+/// task, checked to map `len` bytes of that segment there.
+fn attach_sysv(start: u64, len: u64, id: i32, read_only: bool) -> Result {
+    let flags = if read_only { ipc::SHM_RDONLY } else { 0 };
+    if ipc::shmat_current(id, start, flags)? != start {
+        return Err(EINVAL);
+    }
+    let m = mm::Mm::current().ok_or(ESRCH)?;
+    match ipc::attach_of(&m, start)? {
+        Some((g, size)) if g == id && (size as u64).div_ceil(PAGE as u64) * PAGE as u64 == len => {
+            Ok(())
+        }
+        _ => Err(EINVAL),
+    }
 }
 
 /// Turns the current task into the process of stream `s` (of `purpose`):

@@ -44,6 +44,10 @@ pub trait ShmSegs {
     fn fetch(id: i32, pgoff: u64, write: bool) -> Result;
     /// With the page locked: whether the access may go on.
     fn valid(id: i32, pgoff: u64, write: bool) -> bool;
+    /// The segment of the cluster that this node's segment `id` holds
+    /// (its own id, or the one a shadow copies); an error if `id` is not
+    /// shared across the cluster. May sleep.
+    fn global(id: i32) -> Result<i32>;
 }
 
 /// What a module does with the semaphore sets of the initial IPC
@@ -352,6 +356,18 @@ unsafe extern "C" fn shm_valid_tramp<H: ShmSegs>(
     H::valid(id, pgoff as u64, write)
 }
 
+/// `ssi_ipc_ops::shm_global`.
+///
+/// # Safety
+///
+/// Called by the kernel only, in process context.
+unsafe extern "C" fn shm_global_tramp<H: ShmSegs>(id: i32) -> i32 {
+    match H::global(id) {
+        Ok(g) => g,
+        Err(e) => e.to_errno(),
+    }
+}
+
 /// `Q`, `S` and `H` registered with the kernel until drop.
 ///
 /// # Invariants
@@ -390,6 +406,7 @@ impl<Q: MsgQueues, S: SemSets, H: ShmSegs> Registration<Q, S, H> {
                 shm_coherent: Some(shm_coherent_tramp::<H>),
                 shm_fetch: Some(shm_fetch_tramp::<H>),
                 shm_valid: Some(shm_valid_tramp::<H>),
+                shm_global: Some(shm_global_tramp::<H>),
             },
             GFP_KERNEL,
         )?;
@@ -524,6 +541,40 @@ pub fn shadow_new(size: usize) -> Result<i32> {
     // SAFETY: no preconditions.
     let r = result(unsafe { bindings::ssi_shm_shadow_kernel(size) })?;
     i32::try_from(r).map_err(|_| EINVAL)
+}
+
+/// The segment of the cluster that the SysV attach at `addr` of `mm` maps
+/// (as the module that spans SysV IPC names it) and the size of this
+/// node's segment; `None` if `addr` is not in a SysV attach; an error if
+/// it is one that is not shared across the cluster.
+pub fn attach_of(mm: &crate::kernel_ext::mm::Mm, addr: u64) -> Result<Option<(i32, usize)>> {
+    let mut size = 0usize;
+    // SAFETY: the `Mm` holds a reference on the address space; `size` is
+    // writable.
+    let r = unsafe { bindings::ssi_shm_attach_of(mm.as_ptr(), addr as _, &mut size) };
+    match r {
+        r if r >= 0 => Ok(Some((i32::try_from(r).map_err(|_| EINVAL)?, size))),
+        r if r == ENOENT.to_errno() as kernel::ffi::c_long => Ok(None),
+        r => Err(Error::from_errno(r as i32)),
+    }
+}
+
+/// `shmat()`'s flag for a read-only attach (uapi `linux/shm.h`).
+pub const SHM_RDONLY: i32 = 0o10000;
+
+/// `shmat()` of segment `id` at `addr` by the current task, in its
+/// credentials (permission checks included): the address.
+pub fn shmat_current(id: i32, addr: u64, flags: i32) -> Result<u64> {
+    // SAFETY: runs in the current task's context, as `shmat()` would.
+    let r = result(unsafe { bindings::ssi_shmat_kernel(id, addr as _, flags) })?;
+    Ok(r as u64)
+}
+
+/// Whether `task` has a SysV semaphore undo list (it may hold
+/// `SEM_UNDO` adjustments, which its exit applies where it exits).
+pub fn sem_undo_held(task: &crate::kernel_ext::task::TaskRef) -> bool {
+    // SAFETY: `task` is a counted reference; only the pointer is read.
+    unsafe { bindings::ssi_sem_undo_held(task.as_ptr()) }
 }
 
 /// The memory of one of this node's segments (its shmem file).

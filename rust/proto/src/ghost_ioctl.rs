@@ -62,8 +62,10 @@ pub enum Reason {
     OtherFile = 4,
     /// A shared writable mapping (detail: address).
     SharedMapping = 5,
-    /// SysV shared memory, memfd or shared anonymous memory (detail:
-    /// address).
+    /// Shared memory that cannot move (detail: address): memfd or shared
+    /// anonymous memory, or a SysV attach in a checkpoint, of a segment
+    /// not shared across the cluster, or not mapped whole as `shmat()`
+    /// mapped it (a part unmapped, or `mprotect()`ed).
     SharedMemory = 6,
     /// A kernel thread.
     KernelThread = 7,
@@ -111,6 +113,9 @@ pub enum Reason {
     /// It ran `execve()` or changed its credentials between the permission
     /// check and its safe point: refused with `EPERM`.
     Changed = 23,
+    /// It has a SysV semaphore undo list (`SEM_UNDO`): its exit on this
+    /// node would apply the adjustments here.
+    SemUndo = 24,
 }
 
 /// `MissingFile`'s detail bit for an open file (the fd in the low bits)
@@ -119,7 +124,7 @@ pub const FD_DETAIL: u64 = 1 << 63;
 
 impl Reason {
     /// Every reason, in wire order.
-    pub const ALL: [Reason; 24] = {
+    pub const ALL: [Reason; 25] = {
         use Reason::*;
         [
             None,
@@ -146,6 +151,7 @@ impl Reason {
             UserNamespace,
             Groups,
             Changed,
+            SemUndo,
         ]
     };
 
@@ -385,7 +391,7 @@ mod tests {
             assert_eq!(*r as u32, i as u32);
             assert_eq!(Reason::from_u32(i as u32), *r);
         }
-        assert_eq!(Reason::from_u32(24), Reason::None);
+        assert_eq!(Reason::from_u32(25), Reason::None);
         assert_eq!(Reason::from_u32(u32::MAX), Reason::None);
     }
 

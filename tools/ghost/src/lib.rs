@@ -89,9 +89,12 @@ pub fn reason_text(reason: Reason, detail: u64) -> String {
             "fd {detail} is neither a regular file nor a character device (eventfd, epoll, directory...)"
         ),
         SharedMapping => format!("it has a shared writable mapping at {detail:#x}"),
-        SharedMemory => {
-            format!("it uses shared memory (SysV shm, memfd or shared anonymous) at {detail:#x}")
-        }
+        SharedMemory => format!(
+            "it uses shared memory that cannot be carried at {detail:#x}: memfd or shared \
+             anonymous memory, a SysV segment in a checkpoint, one not shared across the \
+             cluster (made before ssi_containers loaded, over 16 MiB), or one not mapped whole \
+             as shmat() mapped it"
+        ),
         KernelThread => "it is a kernel thread".into(),
         Stopped => "it is stopped or traced; continue it first".into(),
         OwnProcess => "a process cannot checkpoint itself".into(),
@@ -138,6 +141,9 @@ pub fn reason_text(reason: Reason, detail: u64) -> String {
         }
         Groups => format!("it has {detail} supplementary groups; at most 1024 can be carried"),
         Changed => "it ran execve() or changed its credentials after the permission check".into(),
+        SemUndo => "it has SysV semaphore undo adjustments (SEM_UNDO), which would be applied on \
+                    the node it leaves"
+            .into(),
         None => String::new(),
     }
 }

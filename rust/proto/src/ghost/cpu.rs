@@ -29,6 +29,12 @@ const ERESTART_RESTARTBLOCK: i64 = 516;
 
 const EINTR: i64 = 4;
 
+/// x86-64 numbers of `semop` and `semtimedop`, which end with `EINTR` when
+/// anything wakes them to user mode, the freeze of a migration too.
+pub const SYS_SEMOP: u64 = 65;
+
+pub const SYS_SEMTIMEDOP: u64 = 220;
+
 /// General registers, `struct user_regs_struct` of x86_64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Regs(pub [u64; REGS]);
@@ -75,6 +81,22 @@ impl Regs {
             }
             ERESTART_RESTARTBLOCK => r[reg::AX] = (-EINTR) as u64,
             _ => {}
+        }
+    }
+
+    /// A `semop()` or `semtimedop()` that the freeze itself ended with
+    /// `EINTR` is done again where the process is restored, as if it had
+    /// waited on: a process blocked on a semaphore moves while it waits.
+    /// With a signal to handle (`signal_waiting`: pending, not blocked)
+    /// the `EINTR` is the signal's and stays. A `semtimedop()` waits its
+    /// whole timeout again.
+    pub fn restart_sem_wait(&mut self, signal_waiting: bool) {
+        let r = &mut self.0;
+        let nr = r[reg::ORIG_AX];
+        let sem = nr == SYS_SEMOP || nr == SYS_SEMTIMEDOP;
+        if sem && !signal_waiting && -(r[reg::AX] as i64) == EINTR {
+            r[reg::AX] = nr;
+            r[reg::IP] = r[reg::IP].wrapping_sub(2);
         }
     }
 }

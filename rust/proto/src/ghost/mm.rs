@@ -93,6 +93,13 @@ pub const VMA_FILE: u32 = 4;
 /// Its pages follow in `Pages` sections (else: the file's, or zero).
 pub const VMA_PAGES: u32 = 8;
 
+/// A SysV shared memory attach (migrations only): `path` holds the
+/// cluster-wide id of the segment (4 bytes, little-endian) instead of a
+/// path, and the restoring node attaches that segment again, whole, at
+/// `start`. Always with `VMA_SHARED`, never with `VMA_FILE` or
+/// `VMA_PAGES`; `pgoff` 0.
+pub const VMA_SYSV: u32 = 16;
+
 /// One mapped area.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Vma<'a> {
@@ -102,7 +109,8 @@ pub struct Vma<'a> {
     pub flags: u32,
     /// Offset in the file, in pages.
     pub pgoff: u64,
-    /// The file's path when `flags & VMA_FILE`, else empty.
+    /// The file's path when `flags & VMA_FILE`, the segment's id when
+    /// `flags & VMA_SYSV`, else empty.
     pub path: &'a [u8],
 }
 
@@ -136,12 +144,30 @@ impl<'a> Vma<'a> {
         let page = PAGE as u64;
         let aligned = v.start % page == 0 && v.end % page == 0;
         let in_user = v.start >= USER_MIN && v.start < v.end && v.end <= USER_END;
-        let known = v.prot & !7 == 0 && v.flags & !15 == 0;
+        let known = v.prot & !7 == 0 && v.flags & !31 == 0;
         let file = v.flags & VMA_FILE != 0;
-        if !aligned || !in_user || !known || file == v.path.is_empty() || v.path.contains(&0) {
+        let named = if v.flags & VMA_SYSV != 0 {
+            v.flags & (VMA_FILE | VMA_PAGES) == 0
+                && v.flags & VMA_SHARED != 0
+                && v.pgoff == 0
+                && v.path.len() == 4
+                && v.sysv_id().is_some_and(|id| id >= 0)
+        } else {
+            file != v.path.is_empty() && !v.path.contains(&0)
+        };
+        if !aligned || !in_user || !known || !named {
             return Err(Error::BadValue);
         }
         Ok(v)
+    }
+
+    /// The segment's id of a SysV attach (`VMA_SYSV`).
+    pub fn sysv_id(&self) -> Option<i32> {
+        if self.flags & VMA_SYSV == 0 {
+            return None;
+        }
+        let b: [u8; 4] = self.path.try_into().ok()?;
+        Some(i32::from_le_bytes(b))
     }
 }
 

@@ -1054,3 +1054,77 @@ proptest! {
         prop_assert_eq!(Vma::decode(&buf[..n]), Ok(v));
     }
 }
+
+#[test]
+fn sysv_area_roundtrip_and_refusals() {
+    let id = 0x0001_0085i32.to_le_bytes();
+    let v = Vma {
+        start: 0x7f00_0000_0000,
+        end: 0x7f00_0000_4000,
+        prot: PROT_READ | PROT_WRITE,
+        flags: VMA_SHARED | VMA_SYSV,
+        pgoff: 0,
+        path: &id,
+    };
+    let mut b = [0u8; 64];
+    let n = v.encode(&mut b).unwrap();
+    let d = Vma::decode(&b[..n]).unwrap();
+    assert_eq!(d, v);
+    assert_eq!(d.sysv_id(), Some(0x0001_0085));
+    assert_eq!(vma(0x40_0000, 0x40_1000, VMA_FILE).sysv_id(), None);
+    // A SysV attach is shared, whole, carries no pages, is no file's, and
+    // names a segment id (4 bytes, not negative).
+    let neg = (-1i32).to_le_bytes();
+    let bad = [
+        Vma {
+            flags: VMA_SYSV,
+            ..v
+        },
+        Vma {
+            flags: VMA_SHARED | VMA_SYSV | VMA_PAGES,
+            ..v
+        },
+        Vma {
+            flags: VMA_SHARED | VMA_SYSV | VMA_FILE,
+            ..v
+        },
+        Vma { pgoff: 1, ..v },
+        Vma { path: b"abc", ..v },
+        Vma { path: b"", ..v },
+        Vma { path: &neg, ..v },
+        Vma {
+            flags: VMA_SHARED | 32,
+            ..v
+        },
+    ];
+    for x in bad {
+        let n = x.encode(&mut b).unwrap();
+        assert_eq!(Vma::decode(&b[..n]), Err(Error::BadValue), "{x:?}");
+    }
+}
+
+#[test]
+fn sem_wait_restart() {
+    let eintr = (-4i64) as u64;
+    let mut r = Regs([0; REGS]);
+    r.0[reg::ORIG_AX] = SYS_SEMOP;
+    r.0[reg::AX] = eintr;
+    r.0[reg::IP] = 0x40_1002;
+    // A signal to handle: its EINTR stays.
+    r.restart_sem_wait(true);
+    assert_eq!((r.0[reg::AX], r.0[reg::IP]), (eintr, 0x40_1002));
+    // The freeze's: semop again.
+    r.restart_sem_wait(false);
+    assert_eq!((r.0[reg::AX], r.0[reg::IP]), (SYS_SEMOP, 0x40_1000));
+    r.0[reg::ORIG_AX] = SYS_SEMTIMEDOP;
+    r.0[reg::AX] = eintr;
+    r.restart_sem_wait(false);
+    assert_eq!((r.0[reg::AX], r.0[reg::IP]), (SYS_SEMTIMEDOP, 0x40_0ffe));
+    // Other calls and results are left alone.
+    for (nr, ax) in [(0, eintr), (SYS_SEMOP, 0), (SYS_SEMOP, (-11i64) as u64)] {
+        r.0[reg::ORIG_AX] = nr;
+        r.0[reg::AX] = ax;
+        r.restart_sem_wait(false);
+        assert_eq!((r.0[reg::AX], r.0[reg::IP]), (ax, 0x40_0ffe));
+    }
+}
