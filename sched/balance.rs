@@ -23,6 +23,9 @@ use crate::ssi_api;
 
 /// How long a process whose migration failed is left alone.
 const REFUSED_NS: u64 = 60_000_000_000;
+/// The periods after which round robin places again a process whose
+/// move failed.
+const RETRY_PERIODS: u64 = 3;
 /// Moves remembered in `/sys/kernel/ssi/sched/moves`.
 const HISTORY: usize = 32;
 
@@ -79,14 +82,20 @@ struct Snapshot {
 
 /// The other nodes' loads (the node being drained and those not heard
 /// from lately left out), and the members round robin places among
-/// (sorted, this node among them, those that refuse guests left out).
-pub(crate) fn loads(st: &State, period_ms: u32, drained: u8) -> Result<(KVec<NodeLoad>, KVec<u8>)> {
+/// (sorted, this node among them, those that refuse guests left out, those
+/// not heard from lately kept: a late probe does not cost a node its turn).
+pub(crate) fn loads(
+    st: &State,
+    period_ms: u32,
+    drained: u8,
+) -> Result<(KVec<NodeLoad>, KVec<u8>)> {
     let me_id = me();
     let now = now_ns();
     let members = ssi_api::members()?;
     let is_member = |n: u8| members[usize::from(n / 8)] & (1 << (n % 8)) != 0;
     let stale = u64::from(period_ms) * 1_000_000 * STALE_PERIODS;
     let mut others = KVec::new();
+    let mut known = KVec::new();
     {
         let v = st.view.lock();
         for (k, p) in v.iter().enumerate() {
@@ -94,15 +103,18 @@ pub(crate) fn loads(st: &State, period_ms: u32, drained: u8) -> Result<(KVec<Nod
             if node == 0 || node == me_id || node == drained || !is_member(node) {
                 continue;
             }
-            if p.heard_ns == 0 || now.saturating_sub(p.heard_ns) > stale {
+            if p.heard_ns == 0 {
                 continue;
             }
-            others.push(node_load(node, &p.probe), GFP_KERNEL)?;
+            known.push(node_load(node, &p.probe), GFP_KERNEL)?;
+            if now.saturating_sub(p.heard_ns) <= stale {
+                others.push(node_load(node, &p.probe), GFP_KERNEL)?;
+            }
         }
     }
     // Sorted, this node among them.
     let mut ring_ids = [0u8; 256];
-    let k = ring(me_id, &others, &mut ring_ids);
+    let k = ring(me_id, &known, &mut ring_ids);
     let mut ids = KVec::with_capacity(k, GFP_KERNEL)?;
     ids.extend_from_slice(&ring_ids[..k], GFP_KERNEL)?;
     Ok((others, ids))
@@ -189,8 +201,8 @@ enum Cause {
 pub(crate) const BY_DRAIN: u8 = 0xff;
 pub(crate) const BY_MEMORY: u8 = 0xfe;
 
-/// Moves `m` (decided by `by`), and records how it went.
-fn make(st: &State, m: &Move, by: Cause, snap: &Snapshot) {
+/// Moves `m` (decided by `by`), and records how it went; whether it did.
+fn make(st: &State, m: &Move, by: Cause, snap: &Snapshot) -> bool {
     let (load, rss_kb) = snap
         .procs
         .iter()
@@ -207,13 +219,22 @@ fn make(st: &State, m: &Move, by: Cause, snap: &Snapshot) {
         }
         Err(e) => {
             st.counts.moves_failed.fetch_add(1, Ordering::Relaxed);
-            let until = now_ns() + REFUSED_NS;
+            // Round robin places it again soon (its turn given back);
+            // the others leave it alone a while.
+            let placing = matches!(by, Cause::Policy(Policy::RoundRobin));
+            let wait = match placing {
+                true => u64::from(st.settings().s.period_ms) * 1_000_000 * RETRY_PERIODS,
+                false => REFUSED_NS,
+            };
+            let until = now_ns() + wait;
             if let Some(t) = st.local.lock().tracks.iter_mut().find(|t| t.pid == m.pid) {
                 t.refused_until = until;
+                t.placed &= !placing;
             }
             e.to_errno()
         }
     };
+    let done = errno == 0;
     st.history.lock().push(Done {
         at_ms: now_ns() / 1_000_000,
         pid: m.pid,
@@ -231,6 +252,7 @@ fn make(st: &State, m: &Move, by: Cause, snap: &Snapshot) {
         total_kb: snap.me.mem_total_kb,
         rss_kb,
     });
+    done
 }
 
 /// One period: memory relief's decisions, else the policy's (or the
@@ -299,7 +321,9 @@ fn period(st: &State, bal: &mut Balancer, rr: &mut RoundRobin) -> Result {
         if st.settings().s.gen != s.gen || kthread::should_stop() {
             break;
         }
-        make(st, m, by, &snap);
+        if !make(st, m, by, &snap) && matches!(by, Cause::Policy(Policy::RoundRobin)) {
+            rr.owe(m.node);
+        }
     }
     Ok(())
 }

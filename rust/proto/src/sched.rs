@@ -1163,7 +1163,8 @@ pub fn receiver<'a>(me: &NodeLoad, others: &'a [NodeLoad], s: &Settings) -> Opti
 /// Round robin's placements `out` of node `me` checked for memory: with
 /// relief on, a process placed on a node where it does not [`fits`]
 /// (counting what this node sent there lately, and what the others
-/// announced) stays (a placement on `me`); what goes is counted as sent.
+/// announced), or that was not heard from lately, stays (a placement on
+/// `me`); what goes is counted as sent.
 pub fn fit_moves(
     bal: &mut Balancer,
     me: u8,
@@ -1191,6 +1192,8 @@ pub fn fit_moves(
         };
         match others.iter().find(|o| o.node == m.node) {
             Some(o) if ok(o) => bal.record_sent(o.node, load, rss),
+            // Not heard from lately: only memory could keep it away.
+            None if s.mem_low_pct == 0 => {}
             _ => m.node = me,
         }
     }
@@ -1254,6 +1257,48 @@ pub fn ring(me: u8, others: &[NodeLoad], out: &mut [u8; 256]) -> usize {
     n
 }
 
+/// Turns in a ring of nodes: each goes to the member after the one given
+/// the last turn (by id, so that a node joining or leaving the ring moves
+/// no other's turn), except that a turn given back ([`Turns::owe`]: its
+/// move failed) is given to that node again first.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Turns {
+    /// The node given the last turn in order (0: none yet).
+    last: u8,
+    /// Turns given back, oldest first (0: free).
+    owed: [u8; MAX_MOVES],
+}
+
+impl Turns {
+    /// The node whose turn it is among `members` (sorted, not empty).
+    pub fn next(&mut self, members: &[u8]) -> u8 {
+        while self.owed[0] != 0 {
+            let node = self.owed[0];
+            self.owed.rotate_left(1);
+            self.owed[MAX_MOVES - 1] = 0;
+            if members.contains(&node) {
+                return node;
+            }
+        }
+        let node = members
+            .iter()
+            .copied()
+            .find(|&n| n > self.last)
+            .or_else(|| members.first().copied())
+            .unwrap_or(0);
+        self.last = node;
+        node
+    }
+
+    /// Gives `node`'s turn back: the next turn is its again (while it is
+    /// in the ring). Lost if [`MAX_MOVES`] turns are owed already.
+    pub fn owe(&mut self, node: u8) {
+        if let Some(slot) = self.owed.iter_mut().find(|n| **n == 0) {
+            *slot = node;
+        }
+    }
+}
+
 /// The round-robin placement of one node: each process born here after
 /// the policy started goes, once, to the next node in turn (this one
 /// included: it stays), once it ran the residence time and used a CPU
@@ -1261,13 +1306,15 @@ pub fn ring(me: u8, others: &[NodeLoad], out: &mut [u8; 256]) -> usize {
 /// parent by then, and stays with it).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RoundRobin {
-    next: usize,
+    turns: Turns,
 }
 
 impl RoundRobin {
     /// Places up to `out.len()` unplaced processes of node `me` among
     /// `members` (sorted, `me` among them); returns how many. A placement
-    /// on `me` means it stays; each placed process is placed for good.
+    /// on `me` means it stays; each placed process is placed for good
+    /// unless its move fails and the caller gives its turn back
+    /// ([`RoundRobin::owe`]).
     pub fn place(
         &mut self,
         me: u8,
@@ -1297,12 +1344,19 @@ impl RoundRobin {
                 break;
             };
             last = p.pid;
-            let node = members[self.next % members.len()];
-            self.next = (self.next + 1) % members.len();
-            out[n] = Move { pid: p.pid, node };
+            out[n] = Move {
+                pid: p.pid,
+                node: self.turns.next(members),
+            };
             n += 1;
         }
         n
+    }
+
+    /// The move to `node` failed: its process is placed again later, and
+    /// `node` has the next turn.
+    pub fn owe(&mut self, node: u8) {
+        self.turns.owe(node);
     }
 }
 
@@ -1323,7 +1377,7 @@ pub const EXEC_LOAD: u32 = 1000;
 /// programs (which the probes do not show yet) spreads.
 #[derive(Clone, Copy, Debug)]
 pub struct ExecPlacer {
-    next: usize,
+    turns: Turns,
     /// `(node, pid, at_ms)`; pid 0: free.
     placed: [(u8, u32, u64); EXEC_SLOTS],
 }
@@ -1331,7 +1385,7 @@ pub struct ExecPlacer {
 impl Default for ExecPlacer {
     fn default() -> Self {
         ExecPlacer {
-            next: 0,
+            turns: Turns::default(),
             placed: [(0, 0, 0); EXEC_SLOTS],
         }
     }
@@ -1399,9 +1453,7 @@ impl ExecPlacer {
                 if members.is_empty() || !members.contains(&me.node) {
                     return None;
                 }
-                let node = members[self.next % members.len()];
-                self.next = (self.next + 1) % members.len();
-                node
+                self.turns.next(members)
             }
             Policy::Balance => {
                 let seen = |o: &NodeLoad| {
@@ -2484,6 +2536,83 @@ mod tests {
         assert_eq!(Msg::decode(&b[..n]), Some(Msg::Settings(on)));
         b[n - 2] = 2;
         assert_eq!(Msg::decode(&b[..n]), None);
+    }
+
+    #[test]
+    fn turns_go_by_id_and_owed_turns_come_first() {
+        let mut t = Turns::default();
+        let all = [1, 2, 3, 4];
+        let got: Vec<u8> = (0..4).map(|_| t.next(&all)).collect();
+        assert_eq!(got, [1, 2, 3, 4]);
+        // Node 3 out of the ring for a while: skipped, nobody else moves.
+        let got: Vec<u8> = (0..3).map(|_| t.next(&[1, 2, 4])).collect();
+        assert_eq!(got, [1, 2, 4]);
+        assert_eq!(t.next(&all), 1);
+        // A failed move to 3 gives its turn back: 3 next, then the ring.
+        assert_eq!(t.next(&all), 2);
+        assert_eq!(t.next(&all), 3);
+        t.owe(3);
+        assert_eq!(t.next(&all), 3);
+        assert_eq!(t.next(&all), 4);
+        // Owed to a node that left the ring: dropped. Owed turns beyond
+        // MAX_MOVES are lost, the oldest come first.
+        t.owe(5);
+        for n in [2, 3, 4, 1, 2] {
+            t.owe(n);
+        }
+        let got: Vec<u8> = (0..5).map(|_| t.next(&all)).collect();
+        assert_eq!(got, [2, 3, 4, 1, 2]);
+        assert_eq!(t.next(&[]), 0);
+    }
+
+    #[test]
+    fn round_robin_gives_a_failed_turn_back() {
+        let p = |pid| Proc {
+            pid,
+            load: 1000,
+            here_ms: 5000,
+            movable: true,
+            unplaced: true,
+            rss_kb: 0,
+        };
+        let mut rr = RoundRobin::default();
+        let mut out = [Move::default(); MAX_MOVES];
+        let members = [1, 2, 3, 4];
+        let s = Settings::default();
+        let n = rr.place(1, &members, &[p(10), p(11), p(12)], &s, &mut out);
+        assert_eq!(n, 3);
+        assert_eq!(out[2], Move { pid: 12, node: 3 });
+        // 12's move failed: it is placed again, on 3, before 13 gets 4.
+        rr.owe(3);
+        let n = rr.place(1, &members, &[p(12), p(13)], &s, &mut out);
+        assert_eq!(
+            &out[..n],
+            &[Move { pid: 12, node: 3 }, Move { pid: 13, node: 4 }]
+        );
+    }
+
+    #[test]
+    fn round_robin_places_on_a_node_not_heard_lately() {
+        let p = Proc {
+            pid: 10,
+            load: 1000,
+            here_ms: 5000,
+            movable: true,
+            unplaced: true,
+            rss_kb: 1 << 20,
+        };
+        let mut bal = Balancer::default();
+        let others = [idle(2)];
+        let mut out = [Move { pid: 10, node: 3 }];
+        fit_moves(&mut bal, 1, &others, &[p], &settings(), &mut out);
+        assert_eq!(out[0].node, 3);
+        // With relief on, memory unknown: it stays.
+        let relief = Settings {
+            mem_low_pct: 10,
+            ..settings()
+        };
+        fit_moves(&mut bal, 1, &others, &[p], &relief, &mut out);
+        assert_eq!(out[0].node, 1);
     }
 
     #[test]
