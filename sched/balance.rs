@@ -176,6 +176,7 @@ fn snapshot(
                 movable,
                 unplaced: !t.placed && !t.away && !t.guest(me_id) && t.seen_ns >= since_ns,
                 rss_kb: pages_kb(t.rss_pages),
+                moved: t.guest(me_id) || t.moves > 0 || t.placed,
             },
             GFP_KERNEL,
         )?;

@@ -82,6 +82,12 @@ restore() {
 	wait_members "$ids" "$ids"
 }
 
+# last_move K: the time (node K's ms) of the latest move in node K's sched
+# moves log, 0 if none. moves_after K T ERE: the moves logged after T that
+# match ERE. (The log keeps the latest 32: counting lines would slide.)
+last_move() { on "$1" awk '{ t = $1 } END { print t + 0 }' /sys/kernel/ssi/sched/moves; }
+moves_after() { on "$1" awk -v t="$2" -v re="$3" '$1 > t && $0 ~ re' /sys/kernel/ssi/sched/moves; }
+
 # as UID K CMD...: CMD on node K as user UID (its own group, no
 # supplementary groups, no capabilities), as an attack by a user runs.
 as() {

@@ -701,6 +701,21 @@ pub struct Proc {
     pub unplaced: bool,
     /// Its resident memory.
     pub rss_kb: u64,
+    /// It came here by a migration or a placement, or left and came back:
+    /// the balancer moves it only after the residence time. One born here
+    /// that never left waits a period (its load is then a whole one's).
+    pub moved: bool,
+}
+
+impl Proc {
+    /// Here long enough for the balancer to move it.
+    fn resident(&self, s: &Settings) -> bool {
+        let wait = match self.moved {
+            true => s.residence_ms,
+            false => s.period_ms,
+        };
+        self.here_ms >= u64::from(wait)
+    }
 }
 
 /// A decision: process `pid` goes to `node`.
@@ -841,8 +856,11 @@ impl Balancer {
         out: &mut [Move],
     ) -> usize {
         let max = out.len().min(MAX_MOVES);
-        // This node's load: its probe's average (rising slowly), but no
-        // more than its busy processes that ran here for a whole period.
+        // This node's load: its probe's average (rising slowly, so that
+        // what arrived lately is not sent on at once), or at least its busy
+        // processes born here that never left (a burst of jobs waited 4
+        // periods for the average), but no more than its busy processes
+        // that ran here for a whole period.
         // A short command (the harness's, every 0.3 s) counts in the probe
         // while it runs, but no other node could take it: with it, 3 jobs
         // on 2 CPUs looked heavier than 2 + the margin elsewhere, and jobs
@@ -852,7 +870,13 @@ impl Balancer {
             .filter(|p| p.load >= MIN_PROC_LOAD && p.here_ms >= u64::from(s.period_ms))
             .map(|p| u64::from(p.load))
             .sum();
-        let mut local_total = settled.min(u64::from(me.load));
+        let born: u64 = procs
+            .iter()
+            .filter(|p| p.load >= MIN_PROC_LOAD && p.here_ms >= u64::from(s.period_ms))
+            .filter(|p| !p.moved)
+            .map(|p| u64::from(p.load))
+            .sum();
+        let mut local_total = settled.min(u64::from(me.load).max(born));
         let mut local = per_cpu(local_total, me.cpus);
         // Only a node with more work than CPUs sends: a process that has
         // a CPU to itself here runs as fast as it would anywhere, and
@@ -903,7 +927,7 @@ impl Balancer {
                     && p.pid != 0
                     && p.load >= MIN_PROC_LOAD
                     && surplus
-                    && p.here_ms >= u64::from(s.residence_ms)
+                    && p.resident(s)
                     && !self.held(p.pid)
                     && !taken[..n].contains(&p.pid);
                 if !ok {
@@ -1888,6 +1912,11 @@ mod tests {
             }
             for k in 0..self.nodes.len() {
                 self.nodes[k].avail_kb = self.avail(self.nodes[k].id);
+                if self.period == 1 {
+                    // The nodes published their memory before the jobs
+                    // came (the ballast is there from the start).
+                    self.nodes[k].published_avail = self.nodes[k].avail_kb;
+                }
             }
             // Decide, on what each node published last period.
             let loads: Vec<NodeLoad> = self
@@ -1923,6 +1952,7 @@ mod tests {
                         movable: j.movable,
                         unplaced: j.unplaced,
                         rss_kb: j.rss_kb,
+                        moved: j.moves > 0,
                     })
                     .collect();
                 if n.noise > 0 {
@@ -1934,6 +1964,7 @@ mod tests {
                         movable: true,
                         unplaced: false,
                         rss_kb: 1024,
+                        moved: false,
                     });
                 }
                 let me = NodeLoad {
@@ -2043,8 +2074,9 @@ mod tests {
             }
         }
         assert_eq!(sim.counts(), [2, 2, 2, 2]);
-        // Reaction: the first move within the residence time and 2 periods.
-        assert!(first.unwrap() <= 4, "first move at period {first:?}");
+        // Reaction: the first move within 2 periods (jobs born here wait
+        // one period, not the residence time).
+        assert!(first.unwrap() <= 2, "first move at period {first:?}");
         // Ideal: 6 moves, each job at most once.
         let total: u32 = sim.jobs.iter().map(|j| j.moves).sum();
         assert_eq!(total, 6);
@@ -2149,6 +2181,7 @@ mod tests {
             movable: true,
             unplaced,
             rss_kb: 0,
+            moved: false,
         };
         // An idle shell, a process from before the policy, a forbidden
         // one, then two that compute.
@@ -2472,6 +2505,7 @@ mod tests {
             movable: true,
             unplaced: false,
             rss_kb: 0,
+            moved: false,
         }];
         let mut out = [Move::default(); MAX_MOVES];
         let mut bal = Balancer::default();
@@ -2574,6 +2608,7 @@ mod tests {
             movable: true,
             unplaced: true,
             rss_kb: 0,
+            moved: false,
         };
         let mut rr = RoundRobin::default();
         let mut out = [Move::default(); MAX_MOVES];
@@ -2600,6 +2635,7 @@ mod tests {
             movable: true,
             unplaced: true,
             rss_kb: 1 << 20,
+            moved: false,
         };
         let mut bal = Balancer::default();
         let others = [idle(2)];
