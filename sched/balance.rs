@@ -84,11 +84,7 @@ struct Snapshot {
 /// from lately left out), and the members round robin places among
 /// (sorted, this node among them, those that refuse guests left out, those
 /// not heard from lately kept: a late probe does not cost a node its turn).
-pub(crate) fn loads(
-    st: &State,
-    period_ms: u32,
-    drained: u8,
-) -> Result<(KVec<NodeLoad>, KVec<u8>)> {
+pub(crate) fn loads(st: &State, period_ms: u32, drained: u8) -> Result<(KVec<NodeLoad>, KVec<u8>)> {
     let me_id = me();
     let now = now_ns();
     let members = ssi_api::members()?;
