@@ -39,8 +39,8 @@ use crate::kernel_ext::{
 use crate::nodes;
 use crate::proto::dynstreams::{
     cursor::{ReadCursor, ReadStep, WriteCursor},
-    At, Attached, End, Request, Source, Token, MAX_IO, POLLERR, POLLHUP, READY_MASK, READ_HEAD,
-    SERVICE,
+    read_head, At, Attached, End, Request, Source, Token, MAX_IO, POLLERR, POLLHUP, READY_MASK,
+    READ_HEAD, SERVICE,
 };
 use crate::ssi_api;
 use crate::stats::{self, STATS};
@@ -65,18 +65,20 @@ struct Export {
 }
 
 impl Export {
-    /// Reads without blocking (`EAGAIN`: nothing yet, 0: end of file).
-    fn read_nowait(&self, buf: &mut [u8]) -> Result<usize> {
+    /// Reads without blocking (`EAGAIN`: nothing yet, 0: end of file);
+    /// with whether ancillary data came with the bytes and was dropped.
+    fn read_nowait(&self, buf: &mut [u8]) -> Result<(usize, bool)> {
         if self.end != End::Both {
-            return self.file.read_shared(buf, None, true);
+            return Ok((self.file.read_shared(buf, None, true)?, false));
         }
         let (n, dropped) = sock::recv_nowait(&self.file, buf)?;
         if dropped {
             // Descriptors or credentials the peer sent to a migrated end:
-            // they cannot be carried, and the kernel dropped them.
+            // they cannot be carried, and the kernel dropped them; the
+            // proxy's reader is told (`MSG_CTRUNC`).
             stats::add(&STATS.sock_ctrunc, 1);
         }
-        Ok(n)
+        Ok((n, dropped))
     }
 
     /// Writes without blocking (`EAGAIN`: no room, `EPIPE`: no reader).
@@ -98,6 +100,8 @@ struct Handle {
     write: WriteCursor,
     /// The chunk of the last read, until the proxy shows it received it.
     held: KVec<u8>,
+    /// Ancillary data came with it and was dropped.
+    held_ctrunc: bool,
     /// Bytes it carried, both directions.
     bytes: u64,
     /// `(node, proxy, epoch, want)`: proxies to send `READY` once one of
@@ -120,6 +124,7 @@ impl Handle {
             read: ReadCursor::new(),
             write: WriteCursor::new(),
             held: KVec::new(),
+            held_ctrunc: false,
             bytes: 0,
             watches: KVec::new(),
             watcher: None,
@@ -320,7 +325,6 @@ impl Anchor {
 
     fn read(&self, src: u8, at: At, seq: u64, count: u32, resp: &mut [u8]) -> Result<usize> {
         let count = count as usize;
-        let head = seq.to_le_bytes();
         let export = {
             let mut t = self.tables.lock();
             let h = t.find(at)?;
@@ -335,7 +339,7 @@ impl Anchor {
                 ReadStep::Replay => {
                     let n = h.held.len();
                     let out = resp.get_mut(..READ_HEAD + n).ok_or(EINVAL)?;
-                    out[..READ_HEAD].copy_from_slice(&head);
+                    out[..READ_HEAD].copy_from_slice(&read_head(seq, h.held_ctrunc));
                     out[READ_HEAD..].copy_from_slice(&h.held);
                     return Ok(READ_HEAD + n);
                 }
@@ -348,11 +352,15 @@ impl Anchor {
         let out = resp.get_mut(..READ_HEAD + count).ok_or(EINVAL);
         let held = KVec::with_capacity(count, GFP_KERNEL).map_err(Error::from);
         let r = match (out, held) {
-            (Ok(out), Ok(mut held)) => export.read_nowait(&mut out[READ_HEAD..]).and_then(|n| {
-                out[..READ_HEAD].copy_from_slice(&head);
-                held.extend_from_slice(&out[READ_HEAD..READ_HEAD + n], GFP_KERNEL)?;
-                Ok((n, held))
-            }),
+            (Ok(out), Ok(mut held)) => {
+                export
+                    .read_nowait(&mut out[READ_HEAD..])
+                    .and_then(|(n, ctrunc)| {
+                        out[..READ_HEAD].copy_from_slice(&read_head(seq, ctrunc));
+                        held.extend_from_slice(&out[READ_HEAD..READ_HEAD + n], GFP_KERNEL)?;
+                        Ok((n, held, ctrunc))
+                    })
+            }
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         let mut t = self.tables.lock();
@@ -360,9 +368,10 @@ impl Anchor {
         // would with a reader killed after its read.
         let h = t.find_any(at)?;
         h.busy -= 1;
-        let (n, held) = r?;
+        let (n, held, ctrunc) = r?;
         h.read.read(n);
         h.held = held;
+        h.held_ctrunc = ctrunc;
         h.bytes += n as u64;
         // A proxy of this node whose pipe moved here carries nothing.
         if src != nodes::me() {

@@ -221,6 +221,9 @@ fn where_is(anchor: u8, at: At) -> Result<Where> {
 pub(crate) trait Sink {
     fn room(&self) -> usize;
     fn put(&mut self, b: &[u8]) -> Result;
+    /// Ancillary data that came with the bytes was dropped: `recvmsg`
+    /// says so; `read` drops it as it would on a local socket.
+    fn control_truncated(&mut self) {}
 }
 
 pub(crate) trait Spring {
@@ -252,6 +255,9 @@ impl Sink for MsgIter {
     }
     fn put(&mut self, b: &[u8]) -> Result {
         MsgIter::put(self, b)
+    }
+    fn control_truncated(&mut self) {
+        MsgIter::control_truncated(self)
     }
 }
 
@@ -376,10 +382,13 @@ impl Proxy {
             Ok(got) => got,
             Err(o) => return Ok(o),
         };
-        let data =
+        let (data, ctrunc) =
             decode_read_answer(answer.get(..got).ok_or(EIO)?, *seq, count as u32).ok_or(EIO)?;
         // If this fails the bytes stay held at the anchor for the next read.
         out.put(data)?;
+        if ctrunc {
+            out.control_truncated();
+        }
         *seq += data.len() as u64;
         if self.route.anchor() != nodes::me() {
             stats::add(&STATS.proxy_read, data.len());

@@ -175,9 +175,17 @@ pub fn shutdown(f: &FdFile, how: u32) -> Result {
 pub struct MsgIter {
     it: *mut bindings::iov_iter,
     left: usize,
+    /// Ancillary data for the caller was dropped (`MSG_CTRUNC`).
+    ctrunc: bool,
 }
 
 impl MsgIter {
+    /// Tells the `recvmsg` caller that ancillary data that came with the
+    /// bytes was dropped (`MSG_CTRUNC` in its `msg_flags`).
+    pub fn control_truncated(&mut self) {
+        self.ctrunc = true;
+    }
+
     /// Bytes left to give or take.
     pub fn len(&self) -> usize {
         self.left
@@ -341,6 +349,7 @@ unsafe extern "C" fn sendmsg_tramp<T: SockOps>(
     let mut it = MsgIter {
         it: unsafe { &raw mut (*m).msg_iter },
         left: len,
+        ctrunc: false,
     };
     match s.send(&mut it, flags) {
         Ok(n) => n.min(i32::MAX as usize) as c_int,
@@ -367,8 +376,14 @@ unsafe extern "C" fn recvmsg_tramp<T: SockOps>(
     let mut it = MsgIter {
         it: unsafe { &raw mut (*m).msg_iter },
         left: len,
+        ctrunc: false,
     };
-    match s.recv(&mut it, flags as u32) {
+    let r = s.recv(&mut it, flags as u32);
+    if it.ctrunc {
+        // SAFETY: as above.
+        unsafe { (*m).msg_flags |= MSG_CTRUNC };
+    }
+    match r {
         Ok(n) => n.min(i32::MAX as usize) as c_int,
         Err(e) => e.to_errno(),
     }

@@ -25,7 +25,10 @@
  * unixcheck scm
  *   a socketpair and a child ("parent P child C"); on SIGUSR1 the parent
  *   sends "g"; the child then tries sendmsg() with SCM_RIGHTS (fd 0) and
- *   prints "scm errno N" (0 if it went), then sends "k" and exits 0.
+ *   prints "scm errno N" (0 if it went), then sends "k"; the parent then
+ *   sends "f" with SCM_RIGHTS (fd 0) ("parent scm errno N"), which the
+ *   child takes with recvmsg() and a control buffer: "child got f ctrunc
+ *   C fds N" (C: MSG_CTRUNC set, N: descriptors received); it exits 0.
  * unixcheck dgram SECONDS
  *   holds a datagram socketpair for SECONDS (prints "dgram P").
  * unixcheck both SECONDS
@@ -264,6 +267,50 @@ static int pair(int rounds, long delay)
 	return bad_;
 }
 
+/* sendmsg() of 1 byte S with SCM_RIGHTS (fd 0): 0 or the errno. */
+static int send_scm(int s, const char *b)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { (void *)b, 1 };
+	struct msghdr m = { 0 };
+	struct cmsghdr *cm;
+	int fd0 = 0;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = cbuf;
+	m.msg_controllen = sizeof(cbuf);
+	cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd0, sizeof(int));
+	return sendmsg(s, &m, 0) < 0 ? errno : 0;
+}
+
+/* recvmsg() of 1 byte with room for a descriptor; prints what came. */
+static void recv_scm(int s)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], b = 0;
+	struct iovec iov = { &b, 1 };
+	struct msghdr m = { 0 };
+	struct cmsghdr *cm;
+	int fds = 0;
+
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = cbuf;
+	m.msg_controllen = sizeof(cbuf);
+	if (recvmsg(s, &m, 0) != 1)
+		bad("child", "recvmsg", 0);
+	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			fds += (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	printf("child got %c ctrunc %d fds %d\n", b, !!(m.msg_flags & MSG_CTRUNC), fds);
+	fflush(stdout);
+}
+
 static int scm(void)
 {
 	int sv[2], status;
@@ -299,6 +346,7 @@ static int scm(void)
 		fflush(stdout);
 		if (write(sv[1], "k", 1) != 1)
 			bad("child", "k", 0);
+		recv_scm(sv[1]);
 		exit(0);
 	}
 	close(sv[1]);
@@ -312,6 +360,8 @@ static int scm(void)
 	while (read(sv[0], &b, 1) == 1 && b != 'k')
 		;
 	printf("parent got %c\n", b);
+	printf("parent scm errno %d\n", send_scm(sv[0], "f"));
+	fflush(stdout);
 	waitpid(c, &status, 0);
 	printf("child exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128);
 	return 0;

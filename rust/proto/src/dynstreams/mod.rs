@@ -14,7 +14,7 @@
 //! | op         | request                                            | answer                          |
 //! |------------|----------------------------------------------------|---------------------------------|
 //! | 1 `ATTACH` | token ([`Token`]), `uid: u32`, `gid: u32`, `flags: u8` | `export: u64`, `handle: u64`, `end: u8`, `seq: u64` |
-//! | 2 `READ`   | `export: u64`, `handle: u64`, `seq: u64`, `count: u32` | `seq: u64`, then 0 to `count` bytes (none: end of file) |
+//! | 2 `READ`   | `export: u64`, `handle: u64`, `seq: u64`, `count: u32` | `seq: u64`, `flags: u8` (1: ancillary data dropped), then 0 to `count` bytes (none: end of file) |
 //! | 3 `WRITE`  | `export: u64`, `handle: u64`, `seq: u64`, data     | `done: u32`                     |
 //! | 4 `DETACH` | `export: u64`, `handle: u64`                       | nothing                         |
 //! | 5 `WATCH`  | `export: u64`, `handle: u64`, `proxy: u64`, `epoch: u64`, `want: u32` | none (one-way) |
@@ -66,8 +66,13 @@ pub const MAX_IO: usize = 16384;
 pub const PIPE_BUF: usize = 4096;
 /// Head of a `WRITE` request, before its data.
 pub const WRITE_HEAD: usize = 25;
-/// Head of a `READ` answer, before its data.
-pub const READ_HEAD: usize = 8;
+/// Head of a `READ` answer, before its data: the sequence number it
+/// answers and [`ReadFlags`].
+pub const READ_HEAD: usize = 9;
+/// In a `READ` answer's flags: the peer sent descriptors or credentials
+/// with these bytes, and they were dropped (a migrated end cannot take
+/// them): the proxy's `recvmsg` says `MSG_CTRUNC`.
+pub const READ_CTRUNC: u8 = 1;
 /// Longest encoded request: a `WRITE` of [`MAX_IO`] bytes.
 pub const MAX_REQUEST: usize = WRITE_HEAD + MAX_IO;
 /// Longest token.
@@ -670,15 +675,29 @@ impl Attached {
     }
 }
 
-/// A `READ` answer: the sequence number it answers and the data after it
-/// (at most `count` bytes; `None` if it does not match the request).
-pub fn decode_read_answer(b: &[u8], seq: u64, count: u32) -> Option<&[u8]> {
+/// A `READ` answer's head: the sequence number it answers, and whether
+/// ancillary data was dropped ([`READ_CTRUNC`]).
+pub fn read_head(seq: u64, ctrunc: bool) -> [u8; READ_HEAD] {
+    let mut h = [0u8; READ_HEAD];
+    h[..8].copy_from_slice(&seq.to_le_bytes());
+    h[8] = if ctrunc { READ_CTRUNC } else { 0 };
+    h
+}
+
+/// A `READ` answer: the data after its head (at most `count` bytes) and
+/// whether ancillary data was dropped; `None` if it does not answer
+/// sequence number `seq` or is malformed.
+pub fn decode_read_answer(b: &[u8], seq: u64, count: u32) -> Option<(&[u8], bool)> {
     let mut r = Reader::new(b);
     if r.u64()? != seq {
         return None;
     }
+    let flags = r.u8()?;
+    if flags & !READ_CTRUNC != 0 {
+        return None;
+    }
     let data = r.rest();
-    (data.len() <= count as usize).then_some(data)
+    (data.len() <= count as usize).then_some((data, flags & READ_CTRUNC != 0))
 }
 
 /// A `WRITE` answer: how many of the `len` bytes sent are in the pipe.

@@ -253,12 +253,21 @@ fn answers() {
     let mut c = b;
     c[16] = 0;
     assert_eq!(Attached::decode(&c), None);
-    let mut r = [0u8; READ_HEAD + 2];
-    r[..8].copy_from_slice(&5u64.to_le_bytes());
-    assert_eq!(decode_read_answer(&r, 5, 2), Some(&r[8..]));
+    let mut r = [7u8; READ_HEAD + 2];
+    r[..READ_HEAD].copy_from_slice(&read_head(5, false));
+    assert_eq!(decode_read_answer(&r, 5, 2), Some((&[7u8, 7][..], false)));
     assert_eq!(decode_read_answer(&r, 5, 1), None, "more than asked");
     assert_eq!(decode_read_answer(&r, 4, 2), None, "another request's");
     assert_eq!(decode_read_answer(&r[..7], 5, 2), None);
+    assert_eq!(decode_read_answer(&r[..8], 5, 2), None, "no flags");
+    assert_eq!(
+        decode_read_answer(&r[..READ_HEAD], 5, 2),
+        Some((&[][..], false))
+    );
+    r[..READ_HEAD].copy_from_slice(&read_head(5, true));
+    assert_eq!(decode_read_answer(&r, 5, 2), Some((&[7u8, 7][..], true)));
+    r[8] = 2;
+    assert_eq!(decode_read_answer(&r, 5, 2), None, "unknown flag");
     assert_eq!(decode_written(&3u32.to_le_bytes(), 3), Some(3));
     assert_eq!(decode_written(&4u32.to_le_bytes(), 3), None);
     assert_eq!(decode_written(&[0; 3], 3), None);
