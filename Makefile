@@ -64,6 +64,7 @@ programs:
 	gcc -O2 -Wall -static -o tests/programs/bin/shmcount tests/programs/shmcount/shmcount.c
 	gcc -O2 -Wall -static -o tests/programs/bin/memhog tests/programs/memhog/memhog.c
 	gcc -O2 -Wall -static -o tests/programs/bin/ipcmig tests/programs/ipcmig/ipcmig.c
+	gcc -O2 -Wall -static -o tests/programs/bin/sleepcheck tests/programs/sleepcheck/sleepcheck.c
 
 # User tools of the guests (static, into /usr/bin): ssi-checkpoint, ssi-restart, ssi-migrate.
 ghost-tools:

@@ -455,7 +455,7 @@ impl Writer {
         })?;
 
         let mut regs = Regs(regset::regs());
-        regs.fix_syscall_restart();
+        regs.fix_syscall_restart(self.signal_waiting);
         // The signals that would end a wait here go with the process.
         regs.restart_sem_wait(self.signal_waiting);
         self.section(Tag::Regs, &regs.encode())?;

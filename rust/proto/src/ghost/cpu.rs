@@ -7,8 +7,12 @@ use super::*;
 pub mod reg {
     pub const R15: usize = 0;
     pub const BP: usize = 4;
+    pub const R10: usize = 7;
     pub const AX: usize = 10;
     pub const CX: usize = 11;
+    pub const DX: usize = 12;
+    pub const SI: usize = 13;
+    pub const DI: usize = 14;
     pub const ORIG_AX: usize = 15;
     pub const IP: usize = 16;
     pub const CS: usize = 17;
@@ -34,6 +38,17 @@ const EINTR: i64 = 4;
 pub const SYS_SEMOP: u64 = 65;
 
 pub const SYS_SEMTIMEDOP: u64 = 220;
+
+/// x86-64 numbers of the syscalls that return `-ERESTART_RESTARTBLOCK`
+/// and can be done again without their restart block.
+const SYS_POLL: u64 = 7;
+const SYS_NANOSLEEP: u64 = 35;
+const SYS_FUTEX: u64 = 202;
+const SYS_CLOCK_NANOSLEEP: u64 = 230;
+/// `clock_nanosleep()`'s flag and the one clock that is the same on
+/// every node.
+const TIMER_ABSTIME: u64 = 1;
+const CLOCK_REALTIME: u64 = 0;
 
 /// General registers, `struct user_regs_struct` of x86_64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,10 +81,12 @@ impl Regs {
     /// signal-like interruption before they ran (`get_signal()` comes
     /// before the restart fix-up of `arch_do_signal_or_restart()`): a
     /// syscall that asked to be restarted is re-executed (ax = its number,
-    /// ip back over the 2-byte `syscall`); one that needs its kernel
-    /// restart block (nanosleep's remaining time, which is not carried)
-    /// returns -EINTR instead.
-    pub fn fix_syscall_restart(&mut self) {
+    /// ip back over the 2-byte `syscall`). One that needs its kernel
+    /// restart block ([`Regs::restart_without_block`]) returns -EINTR if a
+    /// signal is to be handled (`signal_waiting`), as it would here; else
+    /// it is done again without the block, or returns -EINTR where that
+    /// cannot be done.
+    pub fn fix_syscall_restart(&mut self, signal_waiting: bool) {
         let r = &mut self.0;
         if (r[reg::ORIG_AX] as i64) < 0 {
             return;
@@ -79,9 +96,48 @@ impl Regs {
                 r[reg::AX] = r[reg::ORIG_AX];
                 r[reg::IP] = r[reg::IP].wrapping_sub(2);
             }
-            ERESTART_RESTARTBLOCK => r[reg::AX] = (-EINTR) as u64,
+            ERESTART_RESTARTBLOCK => {
+                if signal_waiting || !self.restart_without_block() {
+                    self.0[reg::AX] = (-EINTR) as u64;
+                }
+            }
             _ => {}
         }
+    }
+
+    /// Re-executes a syscall that returned `-ERESTART_RESTARTBLOCK`
+    /// without its restart block (kernel memory, not carried): a relative
+    /// `nanosleep()` or `clock_nanosleep()` sleeps what remained (the
+    /// kernel wrote it to `rem`; the whole request again if `rem` is
+    /// null), an absolute `CLOCK_REALTIME` one as asked (the same on
+    /// every node), `poll()` and `futex()` wait their whole timeout again
+    /// (a wait that may end early anyway). Whether it did: an absolute
+    /// sleep on another clock (each node's own) and `restart_syscall()`
+    /// (the original arguments are gone) cannot be.
+    fn restart_without_block(&mut self) -> bool {
+        let r = &mut self.0;
+        match r[reg::ORIG_AX] {
+            SYS_NANOSLEEP => {
+                if r[reg::SI] != 0 {
+                    r[reg::DI] = r[reg::SI];
+                }
+            }
+            SYS_CLOCK_NANOSLEEP if r[reg::SI] & TIMER_ABSTIME != 0 => {
+                if r[reg::DI] != CLOCK_REALTIME {
+                    return false;
+                }
+            }
+            SYS_CLOCK_NANOSLEEP => {
+                if r[reg::R10] != 0 {
+                    r[reg::DX] = r[reg::R10];
+                }
+            }
+            SYS_POLL | SYS_FUTEX => {}
+            _ => return false,
+        }
+        r[reg::AX] = r[reg::ORIG_AX];
+        r[reg::IP] = r[reg::IP].wrapping_sub(2);
+        true
     }
 
     /// A `semop()` or `semtimedop()` that the freeze itself ended with

@@ -668,17 +668,82 @@ fn syscall_restart_fixup() {
     r.0[reg::ORIG_AX] = 0; // read
     r.0[reg::AX] = (-512i64) as u64; // -ERESTARTSYS
     r.0[reg::IP] = 0x40_1002;
-    r.fix_syscall_restart();
+    r.fix_syscall_restart(false);
     assert_eq!((r.0[reg::AX], r.0[reg::IP]), (0, 0x40_1000));
-    r.0[reg::ORIG_AX] = 35; // nanosleep
-    r.0[reg::AX] = (-516i64) as u64;
-    r.fix_syscall_restart();
-    assert_eq!(r.0[reg::AX] as i64, -4);
     // Interrupted in user mode: nothing to do.
     r.0[reg::ORIG_AX] = u64::MAX;
     r.0[reg::AX] = (-512i64) as u64;
-    r.fix_syscall_restart();
+    r.fix_syscall_restart(false);
     assert_eq!(r.0[reg::AX] as i64, -512);
+}
+
+/// A syscall frozen with `-ERESTART_RESTARTBLOCK`: `(ax, ip, di, dx)`
+/// after the fix-up.
+fn restart_block(
+    nr: u64,
+    di: u64,
+    si: u64,
+    dx: u64,
+    r10: u64,
+    signal: bool,
+) -> (i64, u64, u64, u64) {
+    let mut r = Regs([0; REGS]);
+    r.0[reg::ORIG_AX] = nr;
+    r.0[reg::AX] = (-516i64) as u64;
+    r.0[reg::IP] = 0x40_1002;
+    r.0[reg::DI] = di;
+    r.0[reg::SI] = si;
+    r.0[reg::DX] = dx;
+    r.0[reg::R10] = r10;
+    r.fix_syscall_restart(signal);
+    (
+        r.0[reg::AX] as i64,
+        r.0[reg::IP],
+        r.0[reg::DI],
+        r.0[reg::DX],
+    )
+}
+
+#[test]
+fn restart_block_syscalls_are_done_again() {
+    const AGAIN: u64 = 0x40_1000;
+    const HERE: u64 = 0x40_1002;
+    // nanosleep(req, rem): what remained, from rem; no rem: req again.
+    assert_eq!(
+        restart_block(35, 0x100, 0x200, 0, 0, false),
+        (35, AGAIN, 0x200, 0)
+    );
+    assert_eq!(
+        restart_block(35, 0x100, 0, 0, 0, false),
+        (35, AGAIN, 0x100, 0)
+    );
+    // clock_nanosleep(clock, flags, req, rem): relative, from rem.
+    assert_eq!(
+        restart_block(230, 1, 0, 0x100, 0x200, false),
+        (230, AGAIN, 1, 0x200)
+    );
+    assert_eq!(
+        restart_block(230, 1, 0, 0x100, 0, false),
+        (230, AGAIN, 1, 0x100)
+    );
+    // Absolute: CLOCK_REALTIME as asked; CLOCK_MONOTONIC is each node's.
+    assert_eq!(
+        restart_block(230, 0, 1, 0x100, 0, false),
+        (230, AGAIN, 0, 0x100)
+    );
+    assert_eq!(
+        restart_block(230, 1, 1, 0x100, 0, false),
+        (-4, HERE, 1, 0x100)
+    );
+    // poll and futex wait again; restart_syscall's arguments are gone.
+    assert_eq!(restart_block(7, 0x100, 1, 500, 0, false).0, 7);
+    assert_eq!(restart_block(202, 0x100, 0, 0, 0x200, false).0, 202);
+    assert_eq!(restart_block(219, 0, 0, 0, 0, false), (-4, HERE, 0, 0));
+    // A signal to handle: EINTR, as here.
+    assert_eq!(
+        restart_block(35, 0x100, 0x200, 0, 0, true),
+        (-4, HERE, 0x100, 0)
+    );
 }
 
 #[test]
