@@ -114,6 +114,7 @@ fn show_migration(_: &Pages, out: &mut ShowBuf<'_>) -> Result {
         ("foreign", c.foreign.load(Ordering::Relaxed)),
         ("user_busy", c.user_busy.load(Ordering::Relaxed)),
         ("kills_followed", c.kills_followed.load(Ordering::Relaxed)),
+        ("news_asked", c.news_asked.load(Ordering::Relaxed)),
         ("refused", c.refused.load(Ordering::Relaxed)),
         ("malformed", c.malformed.load(Ordering::Relaxed)),
     ];

@@ -87,6 +87,11 @@ const LOST_GRACE_MS: i64 = 30_000;
 /// How long a node remembers where a guest went or how it ended, for its
 /// home's `WHERE` (the `MOVED` or `EXIT` may have been lost with the link).
 const FATE_KEEP_MS: i64 = 2 * LOST_GRACE_MS;
+/// How often a stub with no news asks the node its process runs on
+/// whether it still does: a one-way `EXIT` or `MOVED` lost on a live link
+/// (a full receive queue) would leave it waiting, and the parent with it,
+/// until that node left the view. Well within [`FATE_KEEP_MS`].
+const STUB_CHECK_MS: i64 = 20_000;
 
 /// A stream arriving here.
 struct Incoming {
@@ -273,6 +278,8 @@ pub(crate) struct Counts {
     pub(crate) user_busy: AtomicU64,
     /// Kills that reached a node the process had just left, sent on.
     pub(crate) kills_followed: AtomicU64,
+    /// Ends and moves a stub learnt by asking (their message was lost).
+    pub(crate) news_asked: AtomicU64,
 }
 
 #[pin_data]

@@ -80,6 +80,8 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
     // say whether it still runs it), and how many times it had left.
     let mut lost: Option<kernel::time::Ktime> = None;
     let mut seen_left = left(m.stub_at(pid)?);
+    // When it last asked (or started) while its node was in the view.
+    let mut checked = kernel::time::Ktime::ktime_get();
     // Every signal must reach the stub, to be sent on: nothing blocked,
     // and none left default or ignored here. A default fatal one ends a
     // process as it is sent (the kernel's shortcut), so the stub would
@@ -201,6 +203,32 @@ fn stub_loop(m: &Migrator, pid: u32) -> Option<u32> {
                     return Some(KILLED);
                 }
                 None => {}
+            }
+        }
+        if lost.is_none() && (kernel::time::Ktime::ktime_get() - checked).to_ms() > STUB_CHECK_MS {
+            checked = kernel::time::Ktime::ktime_get();
+            match ask(at, pid) {
+                Some(Ok(Whereabouts::Ended(status))) => {
+                    pr_info!("pid {}: ended on node {} (its EXIT was lost)\n", pid, at);
+                    m.counts.news_asked.fetch_add(1, Ordering::Relaxed);
+                    return Some(status);
+                }
+                Some(Ok(Whereabouts::Went(node))) => {
+                    let mut s = m.state.lock();
+                    let st = s.stubs.iter_mut().find(|x| x.pid == pid)?;
+                    if st.at == at {
+                        pr_info!("pid {}: went to node {} (its MOVED was lost)\n", pid, node);
+                        m.counts.news_asked.fetch_add(1, Ordering::Relaxed);
+                        m.went(st, node);
+                    }
+                    drop(s);
+                    moved(pid, node);
+                    seen_left = left(node);
+                    continue;
+                }
+                // Still there, in flight, or no answer: the messages or
+                // the lost-node path above tell.
+                _ => {}
             }
         }
         let mut s = m.state.lock();
