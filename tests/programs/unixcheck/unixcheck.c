@@ -322,27 +322,10 @@ static int scm(void)
 	signal(SIGUSR1, on_usr1);
 	c = fork();
 	if (c == 0) {
-		char cbuf[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = { "r", 1 };
-		struct msghdr m = { 0 };
-		struct cmsghdr *cm;
-		int fd0 = 0, err = 0;
-
 		close(sv[0]);
 		if (read(sv[1], &b, 1) != 1)
 			bad("child", "go", 0);
-		m.msg_iov = &iov;
-		m.msg_iovlen = 1;
-		m.msg_control = cbuf;
-		m.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd0, sizeof(int));
-		if (sendmsg(sv[1], &m, 0) < 0)
-			err = errno;
-		printf("scm errno %d\n", err);
+		printf("scm errno %d\n", send_scm(sv[1], "r"));
 		fflush(stdout);
 		if (write(sv[1], "k", 1) != 1)
 			bad("child", "k", 0);
