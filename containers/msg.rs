@@ -172,7 +172,12 @@ pub(crate) fn ask_counted(
     let mut ms = 1;
     loop {
         count(&stats.sent);
-        match ssi_api::call(node, SERVICE, &req[..n], resp, CALL_TIMEOUT_MS) {
+        // Only SIGKILL ends a call: the object's node may have done the
+        // operation (a message taken off the queue) when a signal, or a
+        // migration's freeze, would end the wait for its answer, which
+        // the caller then saw as EINTR. Signals end the pauses between
+        // calls, as a local queue's wait.
+        match ssi_api::call_killable(node, SERVICE, &req[..n], resp, CALL_TIMEOUT_MS) {
             Err(e) if Some(e) == again => pause(&mut ms)?,
             r => return r,
         }
