@@ -68,17 +68,15 @@ wait_members() {
 # now_ms: host monotonic-enough clock in ms.
 now_ms() { date +%s%3N; }
 
-# restore N: boots any of nodes 1..N that a failed scenario left down, and
-# waits for the full view (a rebooted node that stays "joining" somewhere
-# is a bug to see, not to boot again: it was TIPC's multicast method switch,
-# cluster.rs sets replicast).
+# restore N: boots any of nodes 1..N that a failed scenario left down (all
+# together), and waits for the full view (a rebooted node that stays
+# "joining" somewhere is a bug to see, not to boot again: it was TIPC's
+# multicast method switch, cluster.rs sets replicast).
 restore() {
-	local n=$1 k ids
+	local n=$1 ids down
 	ids=$(seq -s ' ' 1 "$n")
-	for k in $(seq 1 "$n"); do
-		grep -q "^node $k\s.*ready" <<<"$($CLUSTER status)" && continue
-		$CLUSTER start "$k" >/dev/null
-	done
+	down=$($CLUSTER status | awk -v n="$n" '$2 <= n && $4 != "ready" { print $2 }')
+	[[ -z $down ]] || $CLUSTER start $down >/dev/null
 	wait_members "$ids" "$ids"
 }
 
