@@ -108,7 +108,6 @@ static int writer(int fd, unsigned long total, size_t chunk, long delay)
 
 	if (!buf)
 		return 2;
-	signal(SIGUSR2, on_usr2);
 	while (off < total) {
 		size_t n = total - off < chunk ? total - off : chunk, i;
 		ssize_t w;
@@ -176,6 +175,8 @@ static int launch(const char *fifo, unsigned long total, size_t chunk, long dela
 			p[0] = open(fifo, O_RDONLY);
 		exit(p[0] < 0 ? 2 : reader(p[0], total, stop, nb));
 	}
+	/* Before the fork: the writer has it from its first instruction. */
+	signal(SIGUSR2, on_usr2);
 	w = fork();
 	if (w == 0) {
 		close(p[0]);
