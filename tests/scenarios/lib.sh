@@ -73,10 +73,13 @@ now_ms() { date +%s%3N; }
 # "joining" somewhere is a bug to see, not to boot again: it was TIPC's
 # multicast method switch, cluster.rs sets replicast).
 restore() {
-	local n=$1 ids down
+	local n=$1 k ids st down=()
 	ids=$(seq -s ' ' 1 "$n")
-	down=$($CLUSTER status | awk -v n="$n" '$2 <= n && $4 != "ready" { print $2 }')
-	[[ -z $down ]] || $CLUSTER start $down >/dev/null
+	st=$($CLUSTER status)
+	for k in $ids; do
+		grep -q "^node $k\s.*ready" <<<"$st" || down+=("$k")
+	done
+	((${#down[@]} == 0)) || $CLUSTER start "${down[@]}" >/dev/null
 	wait_members "$ids" "$ids"
 }
 
