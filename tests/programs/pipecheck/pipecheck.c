@@ -7,7 +7,8 @@
  *   R", reaps both (they may migrate: it stays) and prints how each ended
  *   ("reader exit N", "writer signal N"); exits 0 if both exited 0. The
  *   writer writes TOTAL bytes of a known pattern in writes of CHUNK bytes,
- *   pausing DELAY_MS after each ("writer wrote N"). The reader checks
+ *   pausing DELAY_MS after each ("writer wrote N"; SIGUSR2 ends its pauses:
+ *   it writes the rest at once). The reader checks
  *   every byte and at end of file prints "reader read N ok" (N == TOTAL,
  *   exit 0) or "reader read N short" / "reader bad at OFFSET" (exit 1).
  *   With STOP_AFTER > 0 the reader exits after that many bytes ("reader
@@ -40,11 +41,19 @@ static unsigned char pattern(unsigned long i)
 	return (unsigned char)(i * 7 + i / 251);
 }
 
+static volatile sig_atomic_t hurry;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	hurry = 1;
+}
+
 static void nap(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
-	while (nanosleep(&ts, &ts) && errno == EINTR)
+	while (!hurry && nanosleep(&ts, &ts) && errno == EINTR)
 		;
 }
 
@@ -166,6 +175,8 @@ static int launch(const char *fifo, unsigned long total, size_t chunk, long dela
 			p[0] = open(fifo, O_RDONLY);
 		exit(p[0] < 0 ? 2 : reader(p[0], total, stop, nb));
 	}
+	/* Before the fork: the writer has it from its first instruction. */
+	signal(SIGUSR2, on_usr2);
 	w = fork();
 	if (w == 0) {
 		close(p[0]);

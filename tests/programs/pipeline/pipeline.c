@@ -5,8 +5,9 @@
  *
  * pipeline produce TOTAL CHUNK DELAY_MS
  *   writes TOTAL bytes of a known pattern to stdout in writes of CHUNK
- *   bytes, pausing DELAY_MS after each; prints "producer PID" and at the
- *   end "producer wrote N" on stderr.
+ *   bytes, pausing DELAY_MS after each (SIGUSR2 ends the pauses: it writes
+ *   the rest at once); prints "producer PID" and at the end "producer
+ *   wrote N" on stderr.
  * pipeline filter
  *   copies stdin to stdout, each byte i xored with (i * 13) & 0xff;
  *   prints "filter PID" and "filter N" on stderr.
@@ -23,6 +24,7 @@
  *   same open files) for SECONDS; prints "shared CHILD".
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +41,19 @@ static unsigned char mask(unsigned long i)
 	return (unsigned char)((i * 13) & 0xff);
 }
 
+static volatile sig_atomic_t hurry;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	hurry = 1;
+}
+
 static void nap(long ms)
 {
 	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
 
-	while (nanosleep(&t, &t) && errno == EINTR)
+	while (!hurry && nanosleep(&t, &t) && errno == EINTR)
 		;
 }
 
@@ -78,6 +88,7 @@ static int produce(unsigned long total, size_t chunk, long delay)
 	unsigned char *b = malloc(chunk);
 	unsigned long i = 0;
 
+	signal(SIGUSR2, on_usr2);
 	fprintf(stderr, "producer %d\n", getpid());
 	while (b && i < total) {
 		size_t n = total - i < chunk ? total - i : chunk;

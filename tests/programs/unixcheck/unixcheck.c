@@ -13,7 +13,8 @@
  *   a known pattern (send() on even rounds, write() on odd ones); the
  *   parent checks every byte and answers another one, which the child
  *   reads after poll(POLLIN) says it is there (recv(MSG_WAITALL) or
- *   read()), and checks; the child then naps DELAY_MS. After the rounds:
+ *   read()), and checks; the child then naps DELAY_MS (no more once it got
+ *   a SIGUSR2: the rest of the rounds at once). After the rounds:
  *   the parent shuts down its writing side: the child must read end of
  *   file; the child sends "E" and shuts down its own: the parent must
  *   read "E" then end of file; the parent closes the second pair's end:
@@ -125,7 +126,13 @@ static void check_socket(int fd)
 		bad("child", "getpeername", (long)len);
 }
 
-static volatile sig_atomic_t pipes, go;
+static volatile sig_atomic_t pipes, go, hurry;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	hurry = 1;
+}
 
 static void on_pipe(int sig)
 {
@@ -176,7 +183,8 @@ static int child(int fd, int fd2, int rounds, long delay)
 			if (in[i] != pattern(bytes + i, 1))
 				bad("child", "byte at", (long)(bytes + i));
 		bytes += n;
-		nap(delay);
+		if (!hurry)
+			nap(delay);
 	}
 	printf("child rounds %d bytes %lu ok\n", rounds, bytes);
 	fflush(stdout);
@@ -222,6 +230,8 @@ static int pair(int rounds, long delay)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, sv2))
 		bad("parent", "socketpair", 0);
+	/* Before the fork: the child has it from its first instruction. */
+	signal(SIGUSR2, on_usr2);
 	c = fork();
 	if (c < 0)
 		bad("parent", "fork", 0);
